@@ -1,0 +1,139 @@
+/**
+ * The one error taxonomy of ringkv (after Pebble's `internal/base/error.go`).
+ * Every error a user or an actor can act on is one of these; each message says
+ * what was wrong and what to do. "Not found" is a result, never an error.
+ *
+ * Errors cross threads as plain records (`toErrorRecord` / `fromErrorRecord`)
+ * so that a reply carrying an error is rebuilt as the same class on the other
+ * side.
+ */
+
+/** Base class: `code` is stable and machine-readable, `message` is for humans. */
+export abstract class RingkvError extends Error {
+  abstract readonly code: ErrorCode;
+}
+
+export type ErrorCode = 'CORRUPTION' | 'UNAVAILABLE' | 'TIMEOUT' | 'OVERLOADED' | 'INVALID_REQUEST';
+
+/** Bytes failed a checksum or a structural check. Do not trust or replicate them. */
+export class CorruptionError extends RingkvError {
+  override name = 'CorruptionError';
+  readonly code = 'CORRUPTION' as const;
+  constructor(
+    /** Where the bad bytes are: a file path, a ring name, a peer. */
+    readonly location: string,
+    /** Byte offset of the bad record within `location`, or -1 if unknown. */
+    readonly offset: number,
+    detail: string,
+  ) {
+    super(
+      `corruption in ${location}${offset >= 0 ? ` at offset ${offset}` : ''}: ${detail}; ` +
+        'the data there is not trusted: restore the replica from its peers (anti-entropy) or from a backup',
+    );
+  }
+}
+
+/** Too few replicas answered. Says how many answered of how many were needed. */
+export class UnavailableError extends RingkvError {
+  override name = 'UnavailableError';
+  readonly code = 'UNAVAILABLE' as const;
+  constructor(
+    readonly answered: number,
+    readonly needed: number,
+    detail = '',
+  ) {
+    super(
+      `only ${answered} of the ${needed} required replicas answered${detail ? ` (${detail})` : ''}; ` +
+        'retry later, or lower the consistency level (R/W) for this request',
+    );
+  }
+}
+
+/** A request or `ask` got no answer within its deadline. */
+export class TimeoutError extends RingkvError {
+  override name = 'TimeoutError';
+  readonly code = 'TIMEOUT' as const;
+  constructor(
+    /** What timed out, e.g. "ask to node-2/replica (type=get)". */
+    readonly what: string,
+    readonly timeout_ms: number,
+  ) {
+    super(`${what} got no answer within ${timeout_ms} ms; the target may be down or overloaded: retry with backoff`);
+  }
+}
+
+/** A bounded queue, ring or store is full: back off and retry. */
+export class OverloadedError extends RingkvError {
+  override name = 'OverloadedError';
+  readonly code = 'OVERLOADED' as const;
+  constructor(
+    /** Which bound was hit, e.g. "mailbox of node-1/replica (1024 messages)". */
+    readonly resource: string,
+  ) {
+    super(`${resource} is full; back off and retry, or raise the limit if the load is expected`);
+  }
+}
+
+/** The request itself is wrong (too large, malformed): fix it, do not retry. */
+export class InvalidRequestError extends RingkvError {
+  override name = 'InvalidRequestError';
+  readonly code = 'INVALID_REQUEST' as const;
+  constructor(detail: string) {
+    super(`invalid request: ${detail}`);
+  }
+}
+
+/** True when `err` is a `CorruptionError` (Pebble's `IsCorruptionError`). */
+export function isCorruptionError(err: unknown): err is CorruptionError {
+  return err instanceof CorruptionError;
+}
+
+/** A serializable form of an error, for replies that cross threads. */
+export interface ErrorRecord {
+  name: string;
+  code: string;
+  message: string;
+  /** Constructor fields needed to rebuild the class. */
+  fields?: Record<string, string | number>;
+}
+
+/** Turn any thrown value into an `ErrorRecord`. */
+export function toErrorRecord(err: unknown): ErrorRecord {
+  if (err instanceof CorruptionError) {
+    return { name: err.name, code: err.code, message: err.message, fields: { location: err.location, offset: err.offset } };
+  }
+  if (err instanceof UnavailableError) {
+    return { name: err.name, code: err.code, message: err.message, fields: { answered: err.answered, needed: err.needed } };
+  }
+  if (err instanceof TimeoutError) {
+    return { name: err.name, code: err.code, message: err.message, fields: { what: err.what, timeout_ms: err.timeout_ms } };
+  }
+  if (err instanceof OverloadedError) {
+    return { name: err.name, code: err.code, message: err.message, fields: { resource: err.resource } };
+  }
+  if (err instanceof RingkvError) return { name: err.name, code: err.code, message: err.message };
+  if (err instanceof Error) return { name: err.name, code: 'INTERNAL', message: err.message };
+  return { name: 'Error', code: 'INTERNAL', message: String(err) };
+}
+
+/** Rebuild an error from its record; unknown kinds come back as plain `Error`. */
+export function fromErrorRecord(rec: ErrorRecord): Error {
+  const f = rec.fields ?? {};
+  switch (rec.code) {
+    case 'CORRUPTION':
+      return Object.assign(new CorruptionError(String(f['location']), Number(f['offset']), ''), { message: rec.message });
+    case 'UNAVAILABLE':
+      return Object.assign(new UnavailableError(Number(f['answered']), Number(f['needed'])), { message: rec.message });
+    case 'TIMEOUT':
+      return Object.assign(new TimeoutError(String(f['what']), Number(f['timeout_ms'])), { message: rec.message });
+    case 'OVERLOADED':
+      return Object.assign(new OverloadedError(String(f['resource'])), { message: rec.message });
+    case 'INVALID_REQUEST':
+      return Object.assign(new InvalidRequestError(''), { message: rec.message });
+    default: {
+      const e = new Error(rec.message);
+      e.name = rec.name;
+      return e;
+    }
+  }
+}

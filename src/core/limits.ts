@@ -1,0 +1,141 @@
+/**
+ * Every bound in ringkv, named (TigerBeetle: "put a limit on everything").
+ * Queues, rings, buffers, retries and sizes are bounded by these constants;
+ * code that needs a bound imports it from here rather than inventing a number.
+ * Units are the last part of each name.
+ */
+
+// ---------------------------------------------------------------------------
+// Actor runtime
+// ---------------------------------------------------------------------------
+
+/** Messages an actor's in-memory mailbox holds before senders see backpressure. */
+export const MAILBOX_CAPACITY = 4096;
+
+/** Bytes of payload space in one SPSC ring (one per directed thread pair). Power of two. */
+export const RING_CAPACITY_BYTES = 1 << 20;
+
+/** Largest single frame (one encoded batch) a ring accepts; must be well under the ring size. */
+export const RING_FRAME_MAX_BYTES = 256 * 1024;
+
+/** Messages coalesced into one ring frame (one msgpackr pack call). */
+export const RING_BATCH_MAX_MESSAGES = 256;
+
+/** Messages a thread may queue for one destination thread while its ring is full. */
+export const OUTBOUND_PENDING_MAX_MESSAGES = 16384;
+
+/** Frames drained from the inbound rings before the thread yields to its event loop. */
+export const INBOUND_DRAIN_MAX_FRAMES = 64;
+
+/** Messages an actor thread dispatches in one turn before yielding to timers and I/O. */
+export const DISPATCH_TURN_MAX_MESSAGES = 4096;
+
+/** Outstanding `ask`s one thread may have in flight. */
+export const ASK_PENDING_MAX = 65536;
+
+/** Default deadline of an `ask`. */
+export const ASK_DEFAULT_TIMEOUT_MS = 5000;
+
+/** Timers one actor may have scheduled at once. */
+export const ACTOR_TIMERS_MAX = 1024;
+
+/** Restarts of one actor allowed within `ACTOR_RESTART_WINDOW_MS` before it is stopped for good. */
+export const ACTOR_RESTARTS_MAX = 10;
+export const ACTOR_RESTART_WINDOW_MS = 60_000;
+
+/** Worker threads one actor system hosts (the main thread is thread 0). */
+export const THREADS_MAX = 64;
+
+/** Largest encoded message (a single envelope). */
+export const MESSAGE_MAX_BYTES = 128 * 1024;
+
+// ---------------------------------------------------------------------------
+// Deterministic simulator
+// ---------------------------------------------------------------------------
+
+/** Events the simulator runs before it declares a livelock and stops. */
+export const SIM_EVENTS_MAX = 5_000_000;
+
+/** Events held in the simulator's queue at once. */
+export const SIM_QUEUE_MAX = 1_000_000;
+
+// ---------------------------------------------------------------------------
+// Keys, values, versions
+// ---------------------------------------------------------------------------
+
+/** Largest key, in bytes. */
+export const KEY_MAX_BYTES = 1024;
+
+/** Largest value, in bytes. */
+export const VALUE_MAX_BYTES = 1024 * 1024;
+
+/** Largest opaque causal-metadata blob (encoded vector clock) of one version. */
+export const CLOCK_MAX_BYTES = 4096;
+
+/** Concurrent versions (siblings) kept for one key before writes are refused. */
+export const SIBLINGS_MAX = 64;
+
+/** Vector-clock entries kept before the oldest are truncated (Dynamo's default). */
+export const VCLOCK_ENTRIES_MAX = 10;
+
+// ---------------------------------------------------------------------------
+// Storage engine
+// ---------------------------------------------------------------------------
+
+/** A commit-log segment is closed and a new one started past this size. */
+export const COMMITLOG_SEGMENT_BYTES = 32 * 1024 * 1024;
+
+/** Largest commit-log record payload. */
+export const COMMITLOG_RECORD_MAX_BYTES = 2 * 1024 * 1024;
+
+/** Records appended by one group commit (one write + one fsync). */
+export const COMMITLOG_GROUP_MAX_RECORDS = 4096;
+
+/** Default fsync interval in `periodic` sync mode: the window of writes a crash may lose. */
+export const COMMITLOG_PERIODIC_SYNC_MS = 100;
+
+/** A memtable becomes immutable and is flushed past this many bytes. */
+export const MEMTABLE_FLUSH_BYTES = 16 * 1024 * 1024;
+
+/** Immutable memtables waiting for flush before writes are pushed back. */
+export const IMMUTABLE_MEMTABLES_MAX = 4;
+
+/** Target size of an SSTable data block before compression-free cut. */
+export const SSTABLE_BLOCK_BYTES = 4096;
+
+/** Default bloom-filter false-positive rate (1%). */
+export const BLOOM_FP_RATE_DEFAULT = 0.01;
+
+/** Bits per key a bloom filter may use at most (bounds memory at tiny FP rates). */
+export const BLOOM_BITS_PER_KEY_MAX = 32;
+
+/** Size-tiered compaction: SSTables within this ratio of each other form a bucket. */
+export const COMPACTION_BUCKET_RATIO = 1.5;
+
+/** Size-tiered compaction: a bucket is compacted once it has this many tables. */
+export const COMPACTION_MIN_THRESHOLD = 4;
+
+/** Size-tiered compaction: at most this many tables merged in one compaction. */
+export const COMPACTION_MAX_THRESHOLD = 32;
+
+/** Worker threads in the compaction pool. */
+export const COMPACTION_POOL_THREADS = 1;
+
+/** Default grace period before a tombstone may be purged (Cassandra's gc_grace_seconds, 10 days). */
+export const TOMBSTONE_GRACE_MS = 10 * 24 * 3600 * 1000;
+
+/** Entries returned by one range-scan page. */
+export const SCAN_PAGE_MAX_ENTRIES = 1024;
+
+// ---------------------------------------------------------------------------
+// Hinted handoff
+// ---------------------------------------------------------------------------
+
+/** Hints older than this are dropped (Cassandra's max_hint_window, 3 hours). */
+export const HINT_MAX_AGE_MS = 3 * 3600 * 1000;
+
+/** Bytes of hints one node stores before it refuses new ones. */
+export const HINT_STORE_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Hints delivered per replay batch. */
+export const HINT_REPLAY_BATCH = 128;
