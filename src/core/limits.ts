@@ -24,6 +24,14 @@ export const RING_BATCH_MAX_MESSAGES = 256;
 /** Messages a thread may queue for one destination thread while its ring is full. */
 export const OUTBOUND_PENDING_MAX_MESSAGES = 16384;
 
+/**
+ * A thread stops draining its inbound rings while it has this many messages
+ * queued in its mailboxes, so a whole frame (up to RING_BATCH_MAX_MESSAGES)
+ * always fits: frames stay in the ring and the sender sees backpressure,
+ * instead of a full mailbox refusing messages that already left the sender.
+ */
+export const INBOUND_PAUSE_QUEUED_MESSAGES = MAILBOX_CAPACITY - RING_BATCH_MAX_MESSAGES;
+
 /** Frames drained from the inbound rings before the thread yields to its event loop. */
 export const INBOUND_DRAIN_MAX_FRAMES = 64;
 
@@ -58,6 +66,12 @@ export const SIM_EVENTS_MAX = 5_000_000;
 
 /** Events held in the simulator's queue at once. */
 export const SIM_QUEUE_MAX = 1_000_000;
+
+/** Trace events the simulator keeps in memory for printing on failure (the hash covers all). */
+export const SIM_TRACE_TAIL_EVENTS = 4096;
+
+/** Log lines the simulator keeps in memory (oldest dropped first). */
+export const SIM_LOG_LINES_MAX = 10_000;
 
 // ---------------------------------------------------------------------------
 // Keys, values, versions
@@ -94,6 +108,12 @@ export const COMMITLOG_GROUP_MAX_RECORDS = 4096;
 /** Default fsync interval in `periodic` sync mode: the window of writes a crash may lose. */
 export const COMMITLOG_PERIODIC_SYNC_MS = 100;
 
+/** Appends waiting for a group commit before `append` answers `Overloaded`. */
+export const COMMITLOG_PENDING_MAX_RECORDS = 65536;
+
+/** Bytes read from a segment in one positional read during replay. */
+export const COMMITLOG_REPLAY_READ_BYTES = 1024 * 1024;
+
 /** A memtable becomes immutable and is flushed past this many bytes. */
 export const MEMTABLE_FLUSH_BYTES = 16 * 1024 * 1024;
 
@@ -102,6 +122,21 @@ export const IMMUTABLE_MEMTABLES_MAX = 4;
 
 /** Target size of an SSTable data block before compression-free cut. */
 export const SSTABLE_BLOCK_BYTES = 4096;
+
+/** Levels of the memtable skip list (branching 1/4: 4^12 = 16M entries before searches degrade). */
+export const MEMTABLE_SKIPLIST_LEVELS_MAX = 12;
+
+/** Bytes an SSTable writer buffers before one `append` to its file. */
+export const SSTABLE_WRITE_CHUNK_BYTES = 1024 * 1024;
+
+/** Bytes of verified data blocks one SSTable block cache keeps (LRU). */
+export const SSTABLE_BLOCK_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Bytes an SSTable scan reads ahead in one positional read. */
+export const SSTABLE_SCAN_READAHEAD_BYTES = 256 * 1024;
+
+/** Live SSTables one manifest may list. */
+export const MANIFEST_TABLES_MAX = 100_000;
 
 /** Default bloom-filter false-positive rate (1%). */
 export const BLOOM_FP_RATE_DEFAULT = 0.01;

@@ -11,6 +11,7 @@
 /** Every message is a record with a string discriminant (`type`). */
 export interface Message {
   readonly type: string;
+  readonly [field: string]: unknown;
 }
 
 /**

@@ -1,0 +1,209 @@
+/**
+ * The actor system as the main thread sees it: thread 0 hosts main-thread
+ * actors and the embedding API; threads 1..n are worker threads, each hosting
+ * many actors. The system allocates the shared memory (a ring per directed
+ * thread pair, a doorbell per thread), starts the workers, and supervises
+ * them: a worker that dies is reported as that thread's crash (a node crash)
+ * and can be restarted with fresh rings and the same actors.
+ *
+ * Thread contract: an ActorSystem is created and used on the main thread only.
+ */
+import { Worker } from 'node:worker_threads';
+import { assert } from '../core/assert.js';
+import { InvalidRequestError } from '../core/errors.js';
+import { ASK_DEFAULT_TIMEOUT_MS, RING_CAPACITY_BYTES, THREADS_MAX } from '../core/limits.js';
+import type { ActorKinds, ActorRef, Message, SpawnSpec } from './actor.js';
+import { ActorHost } from './actor_host.js';
+import { defaultSink, type LogSink } from './logger.js';
+import { allocateRing } from './ring.js';
+import type { ControlMsg, ControlReply, WorkerSetup } from './setup_messages.js';
+import { allocateDoorbells, Transport, type TransportWiring } from './transport.js';
+
+/** How to start an actor system. */
+export interface ActorSystemOptions {
+  /** Worker threads to start (threads 1..workers). */
+  workers: number;
+  /** File URLs of modules exporting `actorKinds`, loaded by every worker. */
+  modules: string[];
+  /** Actor kinds that may be spawned on the main thread. */
+  mainKinds?: ActorKinds;
+  /** Actors each worker spawns at start, by thread index. */
+  spawn?: Record<number, SpawnSpec[]>;
+  /** Data bytes per ring (power of two); default RING_CAPACITY_BYTES. */
+  ringCapacityBytes?: number;
+  /** Where main-thread logs go. */
+  sink?: LogSink;
+}
+
+/** A worker thread died. */
+export interface ThreadCrash {
+  thread: number;
+  error: Error;
+}
+
+const WORKER_URL = new URL('./worker_main.js', import.meta.url);
+
+/** A running actor system. */
+export class ActorSystem {
+  /** Host of the main thread's actors (thread 0). */
+  readonly host: ActorHost;
+  private readonly transport: Transport;
+  private readonly wiring: TransportWiring;
+  private readonly workers: (Worker | null)[] = [];
+  private readonly specs: SpawnSpec[][] = [];
+  private readonly crashListeners: ((crash: ThreadCrash) => void)[] = [];
+  private readonly waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  private nextToken = 1;
+  private shuttingDown = false;
+
+  private constructor(private readonly options: ActorSystemOptions) {
+    const threadCount = options.workers + 1;
+    assert(options.workers >= 1 && threadCount <= THREADS_MAX, `1..${THREADS_MAX - 1} worker threads`);
+    const capacity = options.ringCapacityBytes ?? RING_CAPACITY_BYTES;
+    const rings: (SharedArrayBuffer | null)[][] = [];
+    for (let src = 0; src < threadCount; src++) {
+      rings.push([]);
+      for (let dst = 0; dst < threadCount; dst++) rings[src]!.push(src === dst ? null : allocateRing(capacity));
+    }
+    this.wiring = { threadCount, doorbells: allocateDoorbells(threadCount), rings };
+    this.host = new ActorHost(0, options.mainKinds ?? {}, options.sink ?? defaultSink());
+    this.transport = new Transport(0, this.wiring, this.host);
+    this.host.attach(this.transport);
+    for (let t = 0; t < threadCount; t++) {
+      this.workers.push(null);
+      this.specs.push([...(options.spawn?.[t] ?? [])]);
+    }
+  }
+
+  /** Start the main-thread transport and every worker; resolves when all are ready. */
+  static async start(options: ActorSystemOptions): Promise<ActorSystem> {
+    const system = new ActorSystem(options);
+    system.transport.start();
+    await Promise.all(Array.from({ length: options.workers }, (_, i) => system.startWorker(i + 1)));
+    return system;
+  }
+
+  /** Number of threads, main included. */
+  get threadCount(): number {
+    return this.wiring.threadCount;
+  }
+
+  /** Transport counters of the main thread. */
+  get transportStats(): Transport['stats'] {
+    return this.transport.stats;
+  }
+
+  /** Be told when a worker thread dies. */
+  onCrash(listener: (crash: ThreadCrash) => void): void {
+    this.crashListeners.push(listener);
+  }
+
+  /** True while thread `thread` runs (the main thread always does). */
+  isAlive(thread: number): boolean {
+    return thread === 0 || this.workers[thread] !== null;
+  }
+
+  /** Spawn an actor on `thread`; it is re-spawned if that thread restarts. */
+  async spawn(thread: number, spec: SpawnSpec): Promise<ActorRef> {
+    if (thread === 0) return this.host.spawn(spec);
+    await this.control(thread, { type: 'spawn', token: 0, spec });
+    this.specs[thread]!.push(spec);
+    return { thread, id: spec.id };
+  }
+
+  /** Send a message from outside any actor. False on backpressure. */
+  send(to: ActorRef, msg: Message): boolean {
+    return this.host.send(undefined, to, msg);
+  }
+
+  /** Ask from outside any actor. */
+  ask<R = unknown>(to: ActorRef, msg: Message, timeout_ms = ASK_DEFAULT_TIMEOUT_MS): Promise<R> {
+    return this.host.ask<R>(undefined, to, msg, timeout_ms);
+  }
+
+  /**
+   * Restart a dead worker thread: fresh rings to and from it (whatever was in
+   * flight to the dead thread is gone, as with any crash), then a new worker
+   * that spawns the same actors with fresh state.
+   */
+  async restartThread(thread: number): Promise<void> {
+    assert(thread > 0 && thread < this.threadCount, 'restart a worker thread');
+    if (this.workers[thread] !== null) throw new InvalidRequestError(`thread ${thread} is running; only a dead thread restarts`);
+    const capacity = this.options.ringCapacityBytes ?? RING_CAPACITY_BYTES;
+    const rings = this.wiring.rings;
+    for (let other = 0; other < this.threadCount; other++) {
+      if (other === thread) continue;
+      rings[thread]![other] = allocateRing(capacity);
+      rings[other]![thread] = allocateRing(capacity);
+    }
+    this.transport.rewire(thread, rings[0]![thread]!, rings[thread]![0]!);
+    const rewires: Promise<void>[] = [];
+    for (let other = 1; other < this.threadCount; other++) {
+      if (other === thread || this.workers[other] === null) continue;
+      rewires.push(this.control(other, { type: 'rewire', token: 0, other: thread, out: rings[other]![thread]!, inn: rings[thread]![other]! }));
+    }
+    await Promise.all(rewires);
+    await this.startWorker(thread);
+  }
+
+  /** Stop every worker and the main-thread actors. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const exits = this.workers.map(async (worker) => {
+      if (!worker) return;
+      await worker.terminate();
+    });
+    await Promise.all(exits);
+    this.host.shutdown();
+    this.transport.stop();
+  }
+
+  private startWorker(thread: number): Promise<void> {
+    const setup: WorkerSetup = { thread, wiring: this.wiring, modules: this.options.modules, spawn: this.specs[thread]! };
+    const worker = new Worker(WORKER_URL, { workerData: setup });
+    this.workers[thread] = worker;
+    let failure: Error | undefined;
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (msg: ControlReply) => {
+        if (msg.type === 'ready') {
+          ready = true;
+          resolve();
+        } else if (msg.type === 'done') this.settle(msg.token, msg.error);
+      });
+      worker.on('error', (err) => {
+        failure = err;
+      });
+      worker.on('exit', (code) => {
+        if (this.workers[thread] === worker) this.workers[thread] = null;
+        if (this.shuttingDown) return;
+        const error = failure ?? new Error(`worker thread ${thread} exited with code ${code}`);
+        if (!ready) {
+          reject(error);
+          return;
+        }
+        this.host.log.error('worker thread crashed', { thread, error: error.message });
+        for (const listener of this.crashListeners) listener({ thread, error });
+      });
+    });
+  }
+
+  /** Send a setup request to a worker and wait for its acknowledgement. */
+  private control(thread: number, msg: ControlMsg): Promise<void> {
+    const worker = this.workers[thread];
+    if (!worker) return Promise.reject(new InvalidRequestError(`thread ${thread} is not running`));
+    const token = this.nextToken++;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(token, { resolve, reject });
+      worker.postMessage({ ...msg, token });
+    });
+  }
+
+  private settle(token: number, error: string | undefined): void {
+    const waiter = this.waiting.get(token);
+    if (!waiter) return;
+    this.waiting.delete(token);
+    if (error === undefined) waiter.resolve();
+    else waiter.reject(new InvalidRequestError(error));
+  }
+}

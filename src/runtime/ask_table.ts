@@ -1,0 +1,73 @@
+/**
+ * Outstanding `ask`s of one thread: correlation id → the promise to settle,
+ * with a deadline. Bounded by ASK_PENDING_MAX; a full table refuses new asks
+ * with `OverloadedError` rather than growing.
+ *
+ * Thread contract: used by the one thread that owns it.
+ */
+import { OverloadedError, TimeoutError } from '../core/errors.js';
+import { ASK_PENDING_MAX } from '../core/limits.js';
+
+interface PendingAsk {
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Pending asks, settled by replies or by their timeout. */
+export class AskTable {
+  private readonly pending = new Map<number, PendingAsk>();
+  private nextId = 1;
+
+  /** Asks still waiting. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Register a new ask; `what` names it in the `TimeoutError`. Returns the
+   * correlation id and the promise the caller awaits.
+   */
+  open<R>(what: string, timeout_ms: number): { id: number; promise: Promise<R> } {
+    if (this.pending.size >= ASK_PENDING_MAX) {
+      return { id: 0, promise: Promise.reject(new OverloadedError(`ask table (${ASK_PENDING_MAX} pending asks)`)) };
+    }
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
+    const promise = new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TimeoutError(what, timeout_ms));
+      }, timeout_ms);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+    });
+    return { id, promise };
+  }
+
+  /** Settle ask `id` with a value; false if it already timed out or never existed. */
+  resolve(id: number, value: unknown): boolean {
+    const ask = this.take(id);
+    ask?.resolve(value);
+    return ask !== undefined;
+  }
+
+  /** Settle ask `id` with an error; false if it already timed out or never existed. */
+  reject(id: number, err: unknown): boolean {
+    const ask = this.take(id);
+    ask?.reject(err);
+    return ask !== undefined;
+  }
+
+  /** Reject every pending ask (thread shutting down). */
+  rejectAll(err: Error): void {
+    for (const id of [...this.pending.keys()]) this.reject(id, err);
+  }
+
+  private take(id: number): PendingAsk | undefined {
+    const ask = this.pending.get(id);
+    if (!ask) return undefined;
+    clearTimeout(ask.timer);
+    this.pending.delete(id);
+    return ask;
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * A thread's side of the inter-thread transport: one outbound SPSC ring to
+ * every other thread, one inbound ring from every other thread, and a
+ * doorbell word per thread for waking an idle consumer.
+ *
+ * Sending: envelopes are queued per destination (bounded by
+ * OUTBOUND_PENDING_MAX_MESSAGES: a full queue makes `send` return false) and
+ * flushed at the end of the current synchronous run (a microtask), packed by
+ * up to RING_BATCH_MAX_MESSAGES per frame. A full ring leaves the rest queued;
+ * the consumer rings our doorbell when it frees space and we flush again.
+ *
+ * Receiving: a loop drains every inbound ring (at most
+ * INBOUND_DRAIN_MAX_FRAMES per ring per pass, then yields to the event loop),
+ * hands each decoded batch to `onBatch` (pausing while the host's mailboxes
+ * are near full, so frames wait in the ring and the sender feels it), and when all rings are empty parks
+ * on its doorbell with `Atomics.waitAsync`, so an idle thread neither spins
+ * nor blocks its event loop (timers and I/O keep running).
+ *
+ * Doorbell layout (Int32Array over one SharedArrayBuffer, 16 slots a thread
+ * so threads do not share cache lines):
+ *
+ *   slot 16*t + 0 : sequence, bumped by anyone who has put work for thread t
+ *   slot 16*t + 1 : 1 while thread t is parked (producers notify only then)
+ *
+ * Thread contract: a Transport is used only by the thread it was built for.
+ */
+import { assert } from '../core/assert.js';
+import { CorruptionError } from '../core/errors.js';
+import {
+  INBOUND_DRAIN_MAX_FRAMES,
+  OUTBOUND_PENDING_MAX_MESSAGES,
+  RING_BATCH_MAX_MESSAGES,
+  RING_FRAME_MAX_BYTES,
+} from '../core/limits.js';
+import { BatchDecoder, BatchEncoder } from './codec.js';
+import type { Envelope } from './envelope.js';
+import { BoundedQueue } from './mailbox.js';
+import { SpscRing } from './ring.js';
+
+/** Shared memory a thread needs to join the transport (sent once, at setup). */
+export interface TransportWiring {
+  /** Number of threads, the main thread (0) included. */
+  threadCount: number;
+  /** Doorbells of all threads. */
+  doorbells: SharedArrayBuffer;
+  /** rings[src][dst]: the ring from thread src to thread dst (null on the diagonal). */
+  rings: (SharedArrayBuffer | null)[][];
+}
+
+/** Allocate the doorbells for `threadCount` threads. */
+export function allocateDoorbells(threadCount: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(threadCount * 16 * 4);
+}
+
+/** Callbacks from the transport into the thread's actor host. */
+export interface TransportSink {
+  /** False while the thread's mailboxes are too full to take another frame. */
+  canAccept(): boolean;
+  /** A decoded batch arrived from thread `from`. */
+  onBatch(from: number, batch: Envelope[]): void;
+  /** One drain pass is over: a good moment to dispatch and flush. */
+  onDrained(): void;
+  /** An envelope could not be sent (too large to frame, or its destination is gone). */
+  onUndeliverable(dest: number, envelope: Envelope, reason: Error): void;
+  /** A frame failed its checksum; the ring's contents were discarded. */
+  onCorruption(err: CorruptionError): void;
+}
+
+/** Counters for metrics and benchmarks. */
+export interface TransportStats {
+  framesOut: number;
+  framesIn: number;
+  messagesOut: number;
+  messagesIn: number;
+  ringFullStalls: number;
+}
+
+/** This thread's end of every ring. */
+export class Transport {
+  readonly stats: TransportStats = { framesOut: 0, framesIn: 0, messagesOut: 0, messagesIn: 0, ringFullStalls: 0 };
+  private readonly bells: Int32Array;
+  private readonly outbound: (SpscRing | null)[] = [];
+  private readonly inbound: (SpscRing | null)[] = [];
+  private readonly pending: BoundedQueue<Envelope>[] = [];
+  private readonly encoder = new BatchEncoder();
+  private readonly decoder = new BatchDecoder();
+  private readonly batch: Envelope[] = [];
+  private flushScheduled = false;
+  private running = false;
+
+  constructor(
+    readonly thread: number,
+    wiring: TransportWiring,
+    private readonly sink: TransportSink,
+  ) {
+    assert(thread >= 0 && thread < wiring.threadCount, 'thread index within the wiring');
+    this.bells = new Int32Array(wiring.doorbells);
+    for (let other = 0; other < wiring.threadCount; other++) {
+      this.pending.push(new BoundedQueue<Envelope>(OUTBOUND_PENDING_MAX_MESSAGES));
+      this.outbound.push(null);
+      this.inbound.push(null);
+      if (other !== thread) this.rewire(other, wiring.rings[thread]?.[other] ?? null, wiring.rings[other]?.[thread] ?? null);
+    }
+  }
+
+  /** Number of threads in the wiring. */
+  get threadCount(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * Replace the rings to and from `other` (after `other` was restarted with
+   * fresh rings). Envelopes still queued for the old incarnation are
+   * reported undeliverable: they were meant for a thread that died.
+   */
+  rewire(other: number, out: SharedArrayBuffer | null, inn: SharedArrayBuffer | null): void {
+    assert(other !== this.thread, 'no ring to self');
+    this.outbound[other] = out ? new SpscRing(out, `ring t${this.thread}->t${other}`, RING_FRAME_MAX_BYTES) : null;
+    this.inbound[other] = inn ? new SpscRing(inn, `ring t${other}->t${this.thread}`, RING_FRAME_MAX_BYTES) : null;
+    const stale = this.pending[other]!.drain();
+    for (const env of stale) this.sink.onUndeliverable(other, env, new Error(`thread ${other} restarted`));
+  }
+
+  /**
+   * Queue `env` for thread `dest`. False when the destination's outbound
+   * queue is full (backpressure); the envelope was not taken.
+   */
+  send(dest: number, env: Envelope): boolean {
+    assert(dest !== this.thread, 'local messages do not use the transport');
+    const queue = this.pending[dest];
+    assert(queue !== undefined, `thread ${dest} exists`);
+    if (!queue.push(env)) return false;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushTask);
+    }
+    return true;
+  }
+
+  /** Messages queued for `dest` but not yet in its ring. */
+  pendingFor(dest: number): number {
+    return this.pending[dest]?.length ?? 0;
+  }
+
+  /** Write every queued envelope that fits into its ring, then ring doorbells. */
+  flush(): void {
+    this.flushScheduled = false;
+    for (let dest = 0; dest < this.pending.length; dest++) {
+      const queue = this.pending[dest]!;
+      if (queue.length === 0) continue;
+      const ring = this.outbound[dest];
+      if (!ring) {
+        for (const env of queue.drain()) this.sink.onUndeliverable(dest, env, new Error(`no ring to thread ${dest}`));
+        continue;
+      }
+      if (this.flushQueue(dest, ring, queue)) this.ring(dest);
+    }
+  }
+
+  /** Start the receive loop. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.receiveLoop();
+  }
+
+  /** Stop the receive loop (it wakes itself to notice). */
+  stop(): void {
+    this.running = false;
+    this.ring(this.thread);
+  }
+
+  private readonly flushTask = (): void => this.flush();
+
+  /** Write frames for `dest`; true when at least one frame went out. */
+  private flushQueue(dest: number, ring: SpscRing, queue: BoundedQueue<Envelope>): boolean {
+    let wrote = false;
+    let batchSize = RING_BATCH_MAX_MESSAGES;
+    while (queue.length > 0) {
+      const batch = this.batch;
+      batch.length = 0;
+      for (let i = 0; i < batchSize && queue.length > 0; i++) batch.push(queue.shift()!);
+      let payload: Uint8Array;
+      try {
+        payload = this.encoder.encode(batch, RING_FRAME_MAX_BYTES);
+      } catch (err) {
+        // Too big for one frame: halve the batch; a single oversized message is undeliverable.
+        if (batch.length === 1) {
+          this.sink.onUndeliverable(dest, batch[0]!, err as Error);
+          continue;
+        }
+        for (let i = batch.length - 1; i >= 0; i--) queue.unshift(batch[i]!);
+        batchSize = Math.max(1, batch.length >> 1);
+        continue;
+      }
+      if (!ring.tryWrite(payload)) {
+        for (let i = batch.length - 1; i >= 0; i--) queue.unshift(batch[i]!);
+        this.stats.ringFullStalls++;
+        break; // the consumer rings our doorbell when it frees space
+      }
+      wrote = true;
+      this.stats.framesOut++;
+      this.stats.messagesOut += batch.length;
+    }
+    this.batch.length = 0;
+    return wrote;
+  }
+
+  /** Wake thread `dest`: bump its sequence and notify only if it is parked. */
+  private ring(dest: number): void {
+    Atomics.add(this.bells, dest * 16, 1);
+    if (Atomics.load(this.bells, dest * 16 + 1) !== 0) Atomics.notify(this.bells, dest * 16);
+  }
+
+  private async receiveLoop(): Promise<void> {
+    const seqSlot = this.thread * 16;
+    const parkedSlot = seqSlot + 1;
+    while (this.running) {
+      const seen = Atomics.load(this.bells, seqSlot);
+      const more = this.drainPass();
+      this.sink.onDrained();
+      this.flush();
+      if (more) {
+        await yieldToEventLoop();
+        continue;
+      }
+      Atomics.store(this.bells, parkedSlot, 1);
+      if (Atomics.load(this.bells, seqSlot) === seen && this.running) {
+        const wait = Atomics.waitAsync(this.bells, seqSlot, seen);
+        if (wait.async) await wait.value;
+      }
+      Atomics.store(this.bells, parkedSlot, 0);
+    }
+  }
+
+  /** Drain every inbound ring once; true when some ring still has frames. */
+  private drainPass(): boolean {
+    let more = false;
+    for (let src = 0; src < this.inbound.length; src++) {
+      const ring = this.inbound[src];
+      if (!ring) continue;
+      let frames = 0;
+      while (frames < INBOUND_DRAIN_MAX_FRAMES) {
+        if (!this.sink.canAccept()) return true; // mailboxes near full: leave frames in the ring
+        let payload: Uint8Array | undefined;
+        try {
+          payload = ring.read();
+        } catch (err) {
+          if (err instanceof CorruptionError) {
+            this.sink.onCorruption(err);
+            break;
+          }
+          throw err;
+        }
+        if (payload === undefined) break;
+        const batch = this.decoder.decode(payload);
+        frames++;
+        this.stats.framesIn++;
+        this.stats.messagesIn += batch.length;
+        this.sink.onBatch(src, batch);
+      }
+      if (frames > 0 && ring.takeProducerWaiting()) this.ring(src);
+      if (frames === INBOUND_DRAIN_MAX_FRAMES && ring.usedBytes() > 0) more = true;
+    }
+    return more;
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,131 @@
+import { expect } from 'chai';
+import { TimeoutError } from '../../src/core/errors.js';
+import type { ActorRef } from '../../src/runtime/actor.js';
+import { ActorSystem, type ThreadCrash } from '../../src/runtime/actor_system.js';
+import type { LogRecord } from '../../src/runtime/logger.js';
+
+const MODULE = new URL('./test_actors.js', import.meta.url).href;
+
+function waitFor<T>(register: (cb: (value: T) => void) => void, timeout_ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('event did not happen in time')), timeout_ms);
+    register((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+}
+
+describe('runtime/actor_system (real worker threads)', function () {
+  this.timeout(30000);
+  let system: ActorSystem;
+  const logs: LogRecord[] = [];
+  const a: ActorRef = { thread: 1, id: 'a' };
+  const b: ActorRef = { thread: 2, id: 'b' };
+
+  beforeEach(async () => {
+    logs.length = 0;
+    system = await ActorSystem.start({
+      workers: 2,
+      modules: [MODULE],
+      spawn: { 1: [{ kind: 'echo', id: 'a' }], 2: [{ kind: 'echo', id: 'b' }] },
+      sink: (rec) => logs.push(rec),
+    });
+  });
+
+  afterEach(async () => {
+    await system.shutdown();
+  });
+
+  it('answers an ask across threads, bytes intact', async () => {
+    const bytes = Uint8Array.from([1, 2, 3, 250]);
+    const reply = await system.ask<{ k: Uint8Array }>(a, { type: 'echo', value: { k: bytes } });
+    expect(Array.from(reply.k)).to.deep.equal([1, 2, 3, 250]);
+  });
+
+  it('lets an actor ask an actor on another worker thread', async () => {
+    const reply = await system.ask<{ via: ActorRef; answer: string }>(a, { type: 'forward', to: b, value: 'hi' });
+    expect(reply).to.deep.equal({ via: a, answer: 'hi' });
+  });
+
+  it('delivers many messages in order and counts every one', async () => {
+    let accepted = 0;
+    let sum = 0;
+    for (let i = 1; i <= 10000; i++) {
+      if (system.send(a, { type: 'add', n: i })) {
+        accepted++;
+        sum += i;
+      }
+    }
+    expect(accepted, 'under the outbound bound, every send is accepted').to.equal(10000);
+    const state = await system.ask<{ total: number }>(a, { type: 'get' });
+    expect(state.total).to.equal(sum);
+  });
+
+  it('pushes back on the sender when a thread stalls, and loses nothing it accepted', async () => {
+    const stalled = system.ask(a, { type: 'block', ms: 300 });
+    await new Promise((r) => setTimeout(r, 50));
+    let accepted = 0;
+    let refused = 0;
+    let expected = 0;
+    for (let i = 0; i < 200000; i++) {
+      if (system.send(a, { type: 'add', n: 1 })) {
+        accepted++;
+        expected++;
+      } else refused++;
+    }
+    expect(refused, 'sender saw backpressure').to.be.greaterThan(0);
+    expect(await stalled).to.equal('unblocked');
+    const state = await system.ask<{ total: number }>(a, { type: 'get' }, 10000);
+    expect(state.total).to.equal(expected);
+    expect(accepted).to.equal(expected);
+  });
+
+  it('rejects an unanswered ask with a TimeoutError', async () => {
+    const started = Date.now();
+    try {
+      await system.ask(b, { type: 'silent' }, 100);
+      expect.fail('ask should time out');
+    } catch (err) {
+      expect(err).to.be.instanceOf(TimeoutError);
+      expect((err as Error).message).to.match(/t2\/b.*100 ms/);
+    }
+    expect(Date.now() - started).to.be.at.least(90);
+  });
+
+  it('restarts an actor that throws, with fresh state, and answers the failed ask with the error', async () => {
+    system.send(a, { type: 'add', n: 5 });
+    expect((await system.ask<{ total: number }>(a, { type: 'get' })).total).to.equal(5);
+    try {
+      await system.ask(a, { type: 'boom' });
+      expect.fail('boom should fail');
+    } catch (err) {
+      expect((err as Error).message).to.match(/boom requested/);
+    }
+    expect((await system.ask<{ total: number }>(a, { type: 'get' })).total).to.equal(0);
+  });
+
+  it('fires scheduled timers', async () => {
+    await system.ask(b, { type: 'start-ticking', every_ms: 10 });
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await system.ask<{ ticks: number }>(b, { type: 'get' })).ticks).to.equal(3);
+  });
+
+  for (const how of ['exit-thread', 'throw-uncaught'] as const) {
+    it(`reports a worker thread that dies (${how}) as a crash and restarts it`, async () => {
+      system.send(a, { type: 'add', n: 7 });
+      const crashed = waitFor<ThreadCrash>((cb) => system.onCrash(cb), 5000);
+      system.send(a, how === 'exit-thread' ? { type: 'exit-thread', code: 3 } : { type: 'throw-uncaught' });
+      const crash = await crashed;
+      expect(crash.thread).to.equal(1);
+      expect(system.isAlive(1)).to.equal(false);
+      // The other worker is untouched.
+      expect(await system.ask(b, { type: 'echo', value: 'still here' })).to.equal('still here');
+      await system.restartThread(1);
+      expect(system.isAlive(1)).to.equal(true);
+      expect((await system.ask<{ total: number }>(a, { type: 'get' })).total, 'fresh state').to.equal(0);
+      const viaB = await system.ask<{ answer: string }>(b, { type: 'forward', to: a, value: 'again' });
+      expect(viaB.answer, 'worker-to-worker rings rewired').to.equal('again');
+    });
+  }
+});
