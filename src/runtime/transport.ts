@@ -87,6 +87,12 @@ export class Transport {
   private readonly batch: Envelope[] = [];
   private flushScheduled = false;
   private running = false;
+  /**
+   * A pending `Atomics.waitAsync` does not keep Node's event loop alive, so a
+   * thread whose only work is waiting for frames would exit. This timer holds
+   * the loop open while the receive loop runs.
+   */
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     readonly thread: number,
@@ -161,12 +167,19 @@ export class Transport {
   start(): void {
     if (this.running) return;
     this.running = true;
-    void this.receiveLoop();
+    this.keepAlive = setInterval(() => undefined, 1 << 30);
+    this.receiveLoop().catch((err: unknown) => {
+      // The loop only fails on a bug; crash the thread so supervision sees it.
+      setImmediate(() => {
+        throw err;
+      });
+    });
   }
 
   /** Stop the receive loop (it wakes itself to notice). */
   stop(): void {
     this.running = false;
+    clearInterval(this.keepAlive);
     this.ring(this.thread);
   }
 
@@ -253,7 +266,7 @@ export class Transport {
           throw err;
         }
         if (payload === undefined) break;
-        const batch = this.decoder.decode(payload);
+        const batch = this.decoder.decode(payload, src);
         frames++;
         this.stats.framesIn++;
         this.stats.messagesIn += batch.length;
