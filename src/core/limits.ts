@@ -147,6 +147,12 @@ export const BLOOM_BITS_PER_KEY_MAX = 32;
 /** Size-tiered compaction: SSTables within this ratio of each other form a bucket. */
 export const COMPACTION_BUCKET_RATIO = 1.5;
 
+/** Size-tiered compaction: tables under this size all share one bucket (Cassandra's min_sstable_size). */
+export const COMPACTION_SMALL_TABLE_BYTES = 4 * 1024 * 1024;
+
+/** How often the compaction actor looks for work when nothing prompts it. */
+export const COMPACTION_CHECK_INTERVAL_MS = 1000;
+
 /** Size-tiered compaction: a bucket is compacted once it has this many tables. */
 export const COMPACTION_MIN_THRESHOLD = 4;
 

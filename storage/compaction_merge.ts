@@ -1,0 +1,78 @@
+/**
+ * The compaction merge: a k-way merge of sorted SSTable scans into one new
+ * table. For each key it unions the versions of every input, drops versions
+ * dominated by another (through the `VersionOrder`), and purges a tombstone
+ * only when all three hold:
+ *
+ *  - it is older than the grace period (Cassandra's gc_grace: replicas had
+ *    that long to learn of the delete through repair), and
+ *  - no table outside this compaction may hold the key (checked with their
+ *    bloom filters), because purging the tombstone there would resurrect an
+ *    older value it shadows, and
+ *  - it does not shadow anything kept in this output (a purged tombstone
+ *    must not let a dominated value come back).
+ *
+ * Never loses a live version: a value version leaves only when another
+ * version dominates it. The property test in test/storage/compaction.test.ts
+ * checks this against a model.
+ */
+import { assert } from '../src/core/assert.js';
+import { hashPair } from '../src/core/hash.js';
+import { SIBLINGS_MAX } from '../src/core/limits.js';
+import type { VersionOrder } from '../src/core/version_order.js';
+import { mergeSorted } from './merge_iterator.js';
+import type { SSTableEntry } from './sstable_reader.js';
+import type { StoredVersion } from './version.js';
+
+/** Rules for one merge. */
+export interface MergeRules {
+  order: VersionOrder;
+  /** The merge's notion of now (from the actor clock, passed in the task). */
+  now_ms: number;
+  /** Tombstones younger than this are kept. */
+  tombstoneGrace_ms: number;
+  /** True when a table outside the compaction may hold `key`. */
+  mayExistElsewhere(key: Uint8Array, pair: readonly [number, number]): boolean;
+}
+
+/** Where merged entries go (an SSTableWriter, or a model in tests). */
+export interface MergeSink {
+  append(key: Uint8Array, versions: readonly StoredVersion[]): Promise<void>;
+}
+
+/** What a merge did. */
+export interface MergeStats {
+  keysIn: number;
+  keysOut: number;
+  versionsIn: number;
+  versionsOut: number;
+  tombstonesPurged: number;
+}
+
+/** Merge sorted `inputs` into `sink` in key order. */
+export async function mergeTables(inputs: Iterable<SSTableEntry>[], sink: MergeSink, rules: MergeRules): Promise<MergeStats> {
+  const stats: MergeStats = { keysIn: 0, keysOut: 0, versionsIn: 0, versionsOut: 0, tombstonesPurged: 0 };
+  for (const entry of mergeSorted(inputs, rules.order)) {
+    stats.keysIn += entry.sourceEntries;
+    stats.versionsIn += entry.versionsIn;
+    const kept = purgeTombstones(entry.key, entry.versions, rules, stats);
+    if (kept.length === 0) continue;
+    assert(kept.length <= SIBLINGS_MAX, 'merged siblings stay within SIBLINGS_MAX');
+    stats.keysOut++;
+    stats.versionsOut += kept.length;
+    await sink.append(entry.key, kept);
+  }
+  return stats;
+}
+
+/** Drop tombstones that are safe to forget (see the file comment). */
+function purgeTombstones(key: Uint8Array, versions: StoredVersion[], rules: MergeRules, stats: MergeStats): StoredVersion[] {
+  const cutoff = rules.now_ms - rules.tombstoneGrace_ms;
+  if (!versions.some((v) => v.value === null && v.ts_ms < cutoff)) return versions;
+  if (rules.mayExistElsewhere(key, hashPair(key))) return versions;
+  // After reconcile, no kept version is dominated by a kept tombstone, so a
+  // purged tombstone cannot let anything in this output come back.
+  const kept = versions.filter((v) => !(v.value === null && v.ts_ms < cutoff));
+  stats.tombstonesPurged += versions.length - kept.length;
+  return kept;
+}

@@ -1,0 +1,96 @@
+/**
+ * One compaction job: open the input tables, merge them into a new table,
+ * return its metadata. It runs in the compaction pool's worker threads
+ * (`compaction_pool.ts`, the default export below is the pool's entry point)
+ * so the merge never stalls a node's mailbox; the simulator and the
+ * simulated-disk tests run the same function inline.
+ *
+ * The task is plain data (it crosses to a pool thread): file paths, the
+ * merge's notion of now and the grace period. The caller swaps the result
+ * into the manifest; this module never touches it.
+ */
+import { vectorClockOrder } from '../src/core/vector_clock.js';
+import type { VersionOrder } from '../src/core/version_order.js';
+import { mergeTables, type MergeStats } from './compaction_merge.js';
+import type { FileSystem } from './fs.js';
+import { RealFileSystem } from './real_fs.js';
+import type { SSTableMeta } from './sstable_format.js';
+import { SSTableReader } from './sstable_reader.js';
+import { SSTableWriter } from './sstable_writer.js';
+
+/** What to compact. */
+export interface CompactionTask {
+  /** Paths of the tables to merge. */
+  inputs: string[];
+  /** Paths of the live tables left out: their bloom filters guard tombstone purges. */
+  others: string[];
+  /** Path of the table to write. */
+  output: string;
+  now_ms: number;
+  tombstoneGrace_ms: number;
+  bloomFpRate: number;
+}
+
+/** What a compaction produced: the new table (null when every entry was purged). */
+export interface CompactionResult {
+  meta: SSTableMeta | null;
+  stats: MergeStats;
+  /** Bytes read from inputs and written to the output, for write amplification. */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Runs compaction tasks somewhere (a thread pool, or inline). */
+export interface CompactionExecutor {
+  compact(task: CompactionTask): Promise<CompactionResult>;
+  close(): Promise<void>;
+}
+
+/** Run one task on `fs`. */
+export async function runCompaction(fs: FileSystem, task: CompactionTask, order: VersionOrder = vectorClockOrder): Promise<CompactionResult> {
+  const inputs: SSTableReader[] = [];
+  const others: SSTableReader[] = [];
+  try {
+    for (const path of task.inputs) inputs.push(await SSTableReader.open(fs, path));
+    for (const path of task.others) others.push(await SSTableReader.open(fs, path));
+    const writer = await SSTableWriter.create(fs, task.output, { bloomFpRate: task.bloomFpRate });
+    const stats = await mergeTables(
+      inputs.map((reader) => reader.scan()),
+      writer,
+      {
+        order,
+        now_ms: task.now_ms,
+        tombstoneGrace_ms: task.tombstoneGrace_ms,
+        mayExistElsewhere: (key, pair) => others.some((reader) => reader.mayContain(key, pair)),
+      },
+    );
+    const bytesIn = inputs.reduce((sum, reader) => sum + reader.meta.file_bytes, 0);
+    if (stats.keysOut === 0) {
+      await writer.abort();
+      return { meta: null, stats, bytesIn, bytesOut: 0 };
+    }
+    const meta = await writer.finish();
+    return { meta, stats, bytesIn, bytesOut: meta.file_bytes };
+  } finally {
+    for (const reader of [...inputs, ...others]) await reader.close();
+  }
+}
+
+/** Runs tasks on the calling thread (simulator, simulated-disk tests). */
+export class InlineCompactionExecutor implements CompactionExecutor {
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly order: VersionOrder = vectorClockOrder,
+  ) {}
+
+  compact(task: CompactionTask): Promise<CompactionResult> {
+    return runCompaction(this.fs, task, this.order);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Entry point of the compaction pool's worker threads (real disk, vector clocks). */
+export default function compactOnPoolThread(task: CompactionTask): Promise<CompactionResult> {
+  return runCompaction(new RealFileSystem(), task, vectorClockOrder);
+}

@@ -1,0 +1,357 @@
+/**
+ * One node's LSM storage engine, following Cassandra's write and read paths.
+ *
+ * Write: the mutation goes into the memtable (reconciled with the versions
+ * already there) and is appended to the commit log; the write is
+ * acknowledged when the log says so (after fsync in `batch` mode). Group
+ * commit happens in the log: every append issued while a write is in flight
+ * goes out in the next single write + fsync. Past `memtableFlushBytes` the
+ * memtable is frozen, the log rolls to a new segment in the same step, and
+ * the frozen memtable is flushed to an SSTable in the background; once the
+ * manifest records the table, the log segments it covered are deleted.
+ *
+ * Read: memtable → immutable memtables → SSTables newest first, each table
+ * consulted only when its bloom filter admits the key (one hash per read
+ * serves every filter). All versions found are reconciled: a version
+ * dominated by another is dropped, concurrent ones are all returned.
+ *
+ * Directory layout: `<dir>/MANIFEST`, `<dir>/NNNNNNNN.sst`,
+ * `<dir>/commitlog/NNNN...log`.
+ *
+ * Thread contract: one thread (the node's) owns an engine. Compaction merges
+ * run elsewhere (a `CompactionExecutor`); the engine only hands out tasks and
+ * swaps results in (`beginCompaction` / `finishCompaction`).
+ */
+import { assert } from '../src/core/assert.js';
+import { InvalidRequestError, OverloadedError } from '../src/core/errors.js';
+import { hashPair } from '../src/core/hash.js';
+import {
+  BLOOM_FP_RATE_DEFAULT,
+  CLOCK_MAX_BYTES,
+  IMMUTABLE_MEMTABLES_MAX,
+  KEY_MAX_BYTES,
+  MEMTABLE_FLUSH_BYTES,
+  TOMBSTONE_GRACE_MS,
+  VALUE_MAX_BYTES,
+} from '../src/core/limits.js';
+import type { VersionOrder } from '../src/core/version_order.js';
+import { CommitLog, RECORD_HEADER_BYTES, type CommitLogTimers, type SyncMode } from './commit_log.js';
+import type { CompactionResult, CompactionTask } from './compaction_task.js';
+import type { TableSize } from './compaction_policy.js';
+import { joinPath, type FileSystem } from './fs.js';
+import { Manifest, manifestTable } from './manifest.js';
+import { Memtable } from './memtable.js';
+import { mergeSorted, type KeyVersions } from './merge_iterator.js';
+import { decodeMutation, encodeMutation } from './mutation.js';
+import { BlockCache, SSTableReader } from './sstable_reader.js';
+import { SSTableWriter } from './sstable_writer.js';
+import { TableSet } from './table_set.js';
+import { reconcile, type StoredVersion } from './version.js';
+
+/** How to open an engine. */
+export interface EngineOptions {
+  fs: FileSystem;
+  /** Directory of this node's data. */
+  dir: string;
+  /** How versions' clocks relate (from src/core). */
+  order: VersionOrder;
+  /** The node's clock (ms); from the actor context, virtual in the simulator. */
+  now: () => number;
+  /** Timers for periodic commit-log sync (actor timers in a node). */
+  timers?: CommitLogTimers;
+  /** `batch` (default): acknowledge after fsync. `periodic`: fsync every `periodicSync_ms`. */
+  syncMode?: SyncMode;
+  periodicSync_ms?: number;
+  memtableFlushBytes?: number;
+  commitLogSegmentBytes?: number;
+  bloomFpRate?: number;
+  /** Bytes of verified data blocks cached for reads. */
+  blockCacheBytes?: number;
+  tombstoneGrace_ms?: number;
+  /** Told when something happens that may call for a compaction (a flush). */
+  onTablesChanged?: () => void;
+  /** Told of background failures (flush, file deletion): the engine stays read-only-safe. */
+  onError?: (what: string, err: unknown) => void;
+}
+
+/** Counters for metrics and the storage benchmark. */
+export interface EngineStats {
+  puts: number;
+  gets: number;
+  /** Bytes of keys, clocks and values written by users. */
+  userBytes: number;
+  commitLogBytes: number;
+  flushes: number;
+  flushBytes: number;
+  compactions: number;
+  compactionBytesIn: number;
+  compactionBytesOut: number;
+  tablesConsulted: number;
+  bloomNegatives: number;
+}
+
+/** A node's storage engine. */
+export class StorageEngine {
+  readonly stats: EngineStats = {
+    puts: 0, gets: 0, userBytes: 0, commitLogBytes: 0, flushes: 0, flushBytes: 0,
+    compactions: 0, compactionBytesIn: 0, compactionBytesOut: 0, tablesConsulted: 0, bloomNegatives: 0,
+  };
+  private memtable: Memtable;
+  /** Frozen memtables being flushed, newest first. */
+  private immutables: Memtable[] = [];
+  /** Tail of the flush chain: flushes finish in freeze order so replay starts only move forward. */
+  private flushTail: Promise<void> = Promise.resolve();
+  /** Tables handed to a compaction and not yet swapped back. */
+  private readonly compacting = new Set<number>();
+  private closed = false;
+  /** Set when a flush failed: the engine must be reopened (recovery replays the log). */
+  private flushFailure: Error | undefined;
+
+  private constructor(
+    private readonly options: Required<Omit<EngineOptions, 'timers' | 'onTablesChanged' | 'onError'>> & EngineOptions,
+    private readonly manifest: Manifest,
+    private readonly log: CommitLog,
+    private readonly tables: TableSet,
+    private readonly cache: BlockCache,
+    recovered: Memtable,
+  ) {
+    this.memtable = recovered;
+  }
+
+  /** Open (or create) the store in `options.dir`, recovering from the commit log. */
+  static async open(options: EngineOptions): Promise<StorageEngine> {
+    const full = {
+      syncMode: 'batch' as SyncMode,
+      periodicSync_ms: 100,
+      memtableFlushBytes: MEMTABLE_FLUSH_BYTES,
+      commitLogSegmentBytes: 32 * 1024 * 1024,
+      bloomFpRate: BLOOM_FP_RATE_DEFAULT,
+      blockCacheBytes: 32 * 1024 * 1024,
+      tombstoneGrace_ms: TOMBSTONE_GRACE_MS,
+      ...options,
+    };
+    const { fs, dir } = full;
+    const manifest = await Manifest.open(fs, dir);
+    for (const orphan of await manifest.orphanTables()) await fs.remove(orphan);
+    const cache = new BlockCache(full.blockCacheBytes);
+    const tables = new TableSet(fs, (path, err) => full.onError?.(`delete ${path}`, err));
+    const opened = [];
+    for (const table of manifest.current.tables) {
+      opened.push({ fileNumber: table.file_number, reader: await SSTableReader.open(fs, manifest.tablePath(table.file_number), { cache }) });
+    }
+    tables.add(opened);
+    const memtable = new Memtable(full.order);
+    const replayFrom = manifest.current.commitlog_replay_from;
+    const logDir = joinPath(dir, 'commitlog');
+    const log = await CommitLog.open(
+      fs,
+      logDir,
+      { syncMode: full.syncMode, periodicSync_ms: full.periodicSync_ms, segmentBytes: full.commitLogSegmentBytes, ...(full.timers ? { timers: full.timers } : {}) },
+      (payload, position) => {
+        // Segments before the replay start are already in SSTables (their deletion may not have been durable).
+        if (position.segmentId < replayFrom) return;
+        const mutation = decodeMutation(payload, joinPath(logDir, `segment ${position.segmentId}`));
+        memtable.put(mutation.key, [mutation.version]);
+      },
+    );
+    const engine = new StorageEngine(full, manifest, log, tables, cache, memtable);
+    if (memtable.isFull(full.memtableFlushBytes)) void engine.switchMemtable();
+    return engine;
+  }
+
+  /**
+   * Store one version of `key`. Resolves when the write is durable per the
+   * sync mode; the version is visible to reads at once.
+   */
+  async put(key: Uint8Array, version: StoredVersion): Promise<void> {
+    assert(!this.closed, 'put on an open engine');
+    validate(key, version);
+    // Flushes fell behind: the writer waits for them rather than grow memory.
+    // Each wait ends with a flush finished or failed, so the loop makes progress.
+    while (this.immutables.length >= IMMUTABLE_MEMTABLES_MAX) {
+      if (this.flushFailure !== undefined) throw this.flushFailure;
+      await this.flushTail;
+    }
+    if (this.flushFailure !== undefined) throw this.flushFailure;
+    this.memtable.put(key, [version]);
+    const payload = encodeMutation(key, version);
+    this.stats.puts++;
+    this.stats.userBytes += key.length + version.clock.length + (version.value?.length ?? 0);
+    this.stats.commitLogBytes += payload.length + RECORD_HEADER_BYTES;
+    const durable = this.log.append(payload);
+    if (this.memtable.isFull(this.options.memtableFlushBytes)) void this.switchMemtable();
+    await durable;
+  }
+
+  /** Every live version of `key`, reconciled; [] when the key is unknown. Tombstones included. */
+  get(key: Uint8Array): StoredVersion[] {
+    this.stats.gets++;
+    const found: StoredVersion[] = [];
+    const fresh = this.memtable.get(key);
+    if (fresh) found.push(...fresh);
+    for (const frozen of this.immutables) {
+      const versions = frozen.get(key);
+      if (versions) found.push(...versions);
+    }
+    const tables = this.tables.tables;
+    if (tables.length > 0) {
+      const pair = hashPair(key);
+      for (const table of tables) {
+        if (!table.reader.mayContain(key, pair)) {
+          this.stats.bloomNegatives++;
+          continue;
+        }
+        this.stats.tablesConsulted++;
+        const versions = table.reader.get(key, pair);
+        if (versions) found.push(...versions);
+      }
+    }
+    return found.length <= 1 ? found : reconcile(this.options.order, found);
+  }
+
+  /**
+   * Entries in key order from `fromKey` (inclusive) to `toKey` (exclusive),
+   * merged across memtables and tables and reconciled. Holds references to
+   * the tables it reads until the iteration ends; always finish or `return()`
+   * it (a for..of loop does).
+   */
+  *scan(fromKey?: Uint8Array, toKey?: Uint8Array): Generator<KeyVersions> {
+    const snapshot = this.tables.acquire();
+    try {
+      const sources: Iterable<KeyVersions>[] = [this.memtable.scan(fromKey, toKey)];
+      for (const frozen of this.immutables) sources.push(frozen.scan(fromKey, toKey));
+      for (const table of snapshot) sources.push(table.reader.scan(fromKey, toKey));
+      for (const entry of mergeSorted(sources, this.options.order)) yield { key: entry.key, versions: entry.versions };
+    } finally {
+      this.tables.release(snapshot);
+    }
+  }
+
+  /** Freeze the memtable and wait until every frozen memtable is in an SSTable. */
+  async flush(): Promise<void> {
+    if (this.memtable.entryCount > 0) await this.switchMemtable();
+    await this.flushTail;
+  }
+
+  /** Live tables not being compacted, for the compaction policy. */
+  compactionCandidates(): TableSize[] {
+    return this.tables.tables
+      .filter((t) => !this.compacting.has(t.fileNumber))
+      .map((t) => ({ fileNumber: t.fileNumber, bytes: t.reader.meta.file_bytes }));
+  }
+
+  /** Reserve `fileNumbers` for a compaction and describe the job; undefined if one is no longer live or free. */
+  beginCompaction(fileNumbers: readonly number[]): CompactionTask | undefined {
+    const live = new Map(this.tables.tables.map((t) => [t.fileNumber, t]));
+    if (fileNumbers.length === 0 || fileNumbers.some((n) => !live.has(n) || this.compacting.has(n))) return undefined;
+    for (const n of fileNumbers) this.compacting.add(n);
+    const inputs = new Set(fileNumbers);
+    return {
+      inputs: fileNumbers.map((n) => live.get(n)!.reader.path),
+      others: this.tables.tables.filter((t) => !inputs.has(t.fileNumber)).map((t) => t.reader.path),
+      output: this.manifest.tablePath(this.manifest.allocateFileNumber()),
+      now_ms: this.options.now(),
+      tombstoneGrace_ms: this.options.tombstoneGrace_ms,
+      bloomFpRate: this.options.bloomFpRate,
+    };
+  }
+
+  /** Swap a finished compaction's output in and its inputs out, atomically in the manifest. */
+  async finishCompaction(task: CompactionTask, result: CompactionResult): Promise<void> {
+    const inputs = this.fileNumbersOf(task.inputs);
+    try {
+      const outputNumber = fileNumberOf(task.output);
+      const reader = result.meta ? await SSTableReader.open(this.options.fs, task.output, { cache: this.cache }) : undefined;
+      await this.manifest.apply({ add: result.meta ? [manifestTable(outputNumber, result.meta)] : [], remove: inputs });
+      if (reader) this.tables.add([{ fileNumber: outputNumber, reader }]);
+      this.tables.retire(inputs);
+      this.stats.compactions++;
+      this.stats.compactionBytesIn += result.bytesIn;
+      this.stats.compactionBytesOut += result.bytesOut;
+    } finally {
+      for (const n of inputs) this.compacting.delete(n);
+    }
+  }
+
+  /** Give up a compaction: release its inputs and remove any partial output. */
+  async abortCompaction(task: CompactionTask): Promise<void> {
+    for (const n of this.fileNumbersOf(task.inputs)) this.compacting.delete(n);
+    await this.options.fs.remove(task.output);
+  }
+
+  /** Flush-free shutdown: the commit log keeps what the memtable holds. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flushTail.catch(() => undefined);
+    await this.log.close();
+    await this.tables.closeAll();
+  }
+
+  /** Number of live SSTables. */
+  get tableCount(): number {
+    return this.tables.tables.length;
+  }
+
+  /** Bytes held by the active memtable. */
+  get memtableBytes(): number {
+    return this.memtable.approximateBytes;
+  }
+
+  /** Freeze the active memtable, roll the log in the same step, and queue its flush. */
+  private switchMemtable(): Promise<void> {
+    const frozen = this.memtable;
+    if (frozen.entryCount === 0) return this.flushTail;
+    frozen.freeze();
+    this.memtable = new Memtable(this.options.order);
+    this.immutables.unshift(frozen);
+    // Same synchronous step as the freeze: every later append lands in the new segment.
+    const rolled = this.log.rollSegment();
+    const flushed = this.flushTail.then(async () => this.flushMemtable(frozen, await rolled));
+    this.flushTail = flushed.catch((err: unknown) => {
+      this.flushFailure = new OverloadedError(
+        `storage engine at ${this.options.dir}: a memtable flush failed (${String(err)}); writes are refused until the node restarts`,
+      );
+      this.options.onError?.('flush', err);
+    });
+    return flushed;
+  }
+
+  /** Write `frozen` to a new SSTable, record it, then drop the log segments it covered. */
+  private async flushMemtable(frozen: Memtable, replayFrom: number): Promise<void> {
+    const fileNumber = this.manifest.allocateFileNumber();
+    const path = this.manifest.tablePath(fileNumber);
+    const writer = await SSTableWriter.create(this.options.fs, path, { bloomFpRate: this.options.bloomFpRate });
+    for (const entry of frozen.scan()) await writer.append(entry.key, entry.versions);
+    const meta = await writer.finish();
+    const reader = await SSTableReader.open(this.options.fs, path, { cache: this.cache });
+    await this.manifest.apply({ add: [manifestTable(fileNumber, meta)], commitlog_replay_from: replayFrom });
+    this.tables.add([{ fileNumber, reader }]);
+    this.immutables = this.immutables.filter((m) => m !== frozen);
+    await this.log.deleteSegmentsBefore(replayFrom);
+    this.stats.flushes++;
+    this.stats.flushBytes += meta.file_bytes;
+    this.options.onTablesChanged?.();
+  }
+
+  private fileNumbersOf(paths: readonly string[]): number[] {
+    return paths.map(fileNumberOf);
+  }
+}
+
+/** The file number in an SSTable path ("…/00000042.sst" → 42). */
+function fileNumberOf(path: string): number {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const n = Number.parseInt(name, 10);
+  assert(Number.isSafeInteger(n), `an SSTable path ends in its file number: ${path}`);
+  return n;
+}
+
+function validate(key: Uint8Array, version: StoredVersion): void {
+  if (key.length === 0 || key.length > KEY_MAX_BYTES) throw new InvalidRequestError(`key of ${key.length} bytes; keys are 1..${KEY_MAX_BYTES} bytes`);
+  if (version.clock.length > CLOCK_MAX_BYTES) throw new InvalidRequestError(`clock of ${version.clock.length} bytes exceeds ${CLOCK_MAX_BYTES}`);
+  if (version.value !== null && version.value.length > VALUE_MAX_BYTES) {
+    throw new InvalidRequestError(`value of ${version.value.length} bytes exceeds ${VALUE_MAX_BYTES}; split it`);
+  }
+  if (!Number.isFinite(version.ts_ms)) throw new InvalidRequestError('version timestamp is not a finite number');
+}
