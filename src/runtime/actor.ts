@@ -87,7 +87,11 @@ export interface Actor<M extends Message = Message> {
   /** Called once after (re)start, before the first message. */
   started?(ctx: ActorContext<M>): void;
   receive(msg: M, ctx: ActorContext<M>): void | Promise<void>;
-  /** Called when the actor is stopped or its thread shuts down. */
+  /**
+   * Called when the actor is stopped, and on the failed instance before a
+   * supervised restart (so it can release files or pools). Not called when
+   * its whole thread or node crashes: that is a crash, nothing runs.
+   */
   stopped?(): void;
 }
 

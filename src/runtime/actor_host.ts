@@ -292,6 +292,12 @@ export class ActorHost implements TransportSink {
     this.log.error('actor crashed; restarting it with fresh state', { actor, error: errorText(err) });
     if (env && env.k === EnvelopeKind.Ask && env.a > 0) this.answer(env, EnvelopeKind.ReplyError, toErrorRecord(err));
     this.cancelTimers(cell);
+    // The failed instance may release what it holds (files, pools) before its successor starts.
+    try {
+      cell.actor.stopped?.();
+    } catch (stopErr) {
+      this.log.warn('stopped() of the failed instance threw', { actor, error: errorText(stopErr) });
+    }
     const now = performance.now();
     cell.restarts = cell.restarts.filter((t) => now - t < ACTOR_RESTART_WINDOW_MS);
     cell.restarts.push(now);

@@ -146,6 +146,19 @@ export class ActorSystem {
     await this.startWorker(thread);
   }
 
+  /**
+   * Kill worker thread `thread` abruptly, as a crash: its actors get no
+   * `stopped`, nothing is flushed, and crash listeners hear of it. Used by
+   * fault tests and the demo; `restartThread` brings it back.
+   */
+  async terminateThread(thread: number): Promise<void> {
+    const worker = this.workers[thread];
+    if (!worker) throw new InvalidRequestError(`thread ${thread} is not running`);
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    await worker.terminate();
+    await exited;
+  }
+
   /** Stop every worker and the main-thread actors. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;

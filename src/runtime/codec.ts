@@ -16,7 +16,12 @@ import { Packr, Unpackr } from 'msgpackr';
 import { InvalidRequestError } from '../core/errors.js';
 import type { Envelope } from './envelope.js';
 
-const CODEC_OPTIONS = { useRecords: true, moreTypes: false } as const;
+/**
+ * `copyBuffers`: a decoded Uint8Array must own its bytes. Frames are decoded
+ * from the ring's scratch buffer, which the next frame overwrites, while the
+ * decoded messages wait in mailboxes.
+ */
+const CODEC_OPTIONS = { useRecords: true, moreTypes: false, copyBuffers: true } as const;
 
 /** Fields per envelope on the wire: kind+ask, target id, sender id, message. */
 const WIRE_FIELDS = 4;

@@ -43,6 +43,15 @@ describe('runtime/actor_system (real worker threads)', function () {
     expect(Array.from(reply.k)).to.deep.equal([1, 2, 3, 250]);
   });
 
+  it('keeps binary fields intact across many frames (decoded bytes own their memory)', async () => {
+    const bytesOf = (i: number) => Uint8Array.from({ length: 64 }, (_, j) => (i * 7 + j) & 0xff);
+    for (let i = 0; i < 3000; i++) expect(system.send(a, { type: 'store', key: `k${i}`, bytes: bytesOf(i) })).to.equal(true);
+    for (let i = 0; i < 3000; i += 97) {
+      const got = await system.ask<Uint8Array>(a, { type: 'load', key: `k${i}` });
+      expect(Array.from(got), `k${i}`).to.deep.equal(Array.from(bytesOf(i)));
+    }
+  });
+
   it('lets an actor ask an actor on another worker thread', async () => {
     const reply = await system.ask<{ via: ActorRef; answer: string }>(a, { type: 'forward', to: b, value: 'hi' });
     expect(reply).to.deep.equal({ via: a, answer: 'hi' });

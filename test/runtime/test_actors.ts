@@ -16,12 +16,15 @@ export type TestMsg =
   | { type: 'forward'; to: ActorRef; value: unknown }
   | { type: 'block'; ms: number }
   | { type: 'tick' }
+  | { type: 'store'; key: string; bytes: Uint8Array }
+  | { type: 'load'; key: string }
   | { type: 'start-ticking'; every_ms: number };
 
 /** Replies with what it was sent; keeps a counter it can be asked for. */
 class EchoActor implements Actor<TestMsg> {
   private total = 0;
   private ticks = 0;
+  private readonly stored = new Map<string, Uint8Array>();
   receive(msg: TestMsg, ctx: ActorContext<TestMsg>): void | Promise<void> {
     switch (msg.type) {
       case 'echo':
@@ -58,6 +61,12 @@ class EchoActor implements Actor<TestMsg> {
       }
       case 'tick':
         this.ticks++;
+        return;
+      case 'store':
+        this.stored.set(msg.key, msg.bytes);
+        return;
+      case 'load':
+        ctx.reply(this.stored.get(msg.key) ?? null);
         return;
       case 'start-ticking':
         for (let i = 1; i <= 3; i++) ctx.schedule(msg.every_ms * i, { type: 'tick' });

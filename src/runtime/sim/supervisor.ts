@@ -113,6 +113,12 @@ export class Supervisor {
       this.deps.host.reply(cell, delivery, err instanceof Error ? err : new Error(String(err)));
     }
     this.deps.asks.cancelOwnedBy(cell);
+    // As in the real host: the failed instance may release what it holds (files, pools) before its successor starts.
+    try {
+      cell.instance.stopped?.();
+    } catch (stopErr) {
+      this.deps.logs.write('warn', name, 'stopped() of the failed instance threw', { error: toErrorRecord(stopErr) });
+    }
     cell.endIncarnation();
     const now = this.deps.now();
     cell.restartTimes = cell.restartTimes.filter((t) => t > now - ACTOR_RESTART_WINDOW_MS);
