@@ -11,6 +11,7 @@
  */
 import { vectorClockOrder } from '../src/core/vector_clock.js';
 import type { VersionOrder } from '../src/core/version_order.js';
+import { BloomFilter } from './bloom.js';
 import { mergeTables, type MergeStats } from './compaction_merge.js';
 import type { FileSystem } from './fs.js';
 import { RealFileSystem } from './real_fs.js';
@@ -24,6 +25,12 @@ export interface CompactionTask {
   inputs: string[];
   /** Paths of the live tables left out: their bloom filters guard tombstone purges. */
   others: string[];
+  /**
+   * A serialized bloom filter (`BloomFilter.serialize`) of the keys in the
+   * engine's memtables when the task was made: versions not yet in any table
+   * guard tombstone purges like `others`. Absent when nothing can be purged.
+   */
+  unflushedKeys?: Uint8Array;
   /** Path of the table to write. */
   output: string;
   now_ms: number;
@@ -53,6 +60,8 @@ export async function runCompaction(fs: FileSystem, task: CompactionTask, order:
   try {
     for (const path of task.inputs) inputs.push(await SSTableReader.open(fs, path));
     for (const path of task.others) others.push(await SSTableReader.open(fs, path));
+    const unflushed =
+      task.unflushedKeys === undefined ? undefined : BloomFilter.deserialize(task.unflushedKeys, `${task.output} (task's unflushed keys)`);
     const writer = await SSTableWriter.create(fs, task.output, { bloomFpRate: task.bloomFpRate });
     const stats = await mergeTables(
       inputs.map((reader) => reader.scan()),
@@ -61,7 +70,7 @@ export async function runCompaction(fs: FileSystem, task: CompactionTask, order:
         order,
         now_ms: task.now_ms,
         tombstoneGrace_ms: task.tombstoneGrace_ms,
-        mayExistElsewhere: (key, pair) => others.some((reader) => reader.mayContain(key, pair)),
+        mayExistElsewhere: (key, pair) => unflushed?.mayContainHash(pair) === true || others.some((reader) => reader.mayContain(key, pair)),
       },
     );
     const bytesIn = inputs.reduce((sum, reader) => sum + reader.meta.file_bytes, 0);

@@ -35,6 +35,7 @@ import {
   VALUE_MAX_BYTES,
 } from '../src/core/limits.js';
 import type { VersionOrder } from '../src/core/version_order.js';
+import { BloomFilter } from './bloom.js';
 import { CommitLog, RECORD_HEADER_BYTES, type CommitLogTimers, type SyncMode } from './commit_log.js';
 import type { CompactionResult, CompactionTask } from './compaction_task.js';
 import type { TableSize } from './compaction_policy.js';
@@ -45,7 +46,7 @@ import { mergeSorted, type KeyVersions } from './merge_iterator.js';
 import { decodeMutation, encodeMutation } from './mutation.js';
 import { BlockCache, SSTableReader } from './sstable_reader.js';
 import { SSTableWriter } from './sstable_writer.js';
-import { TableSet } from './table_set.js';
+import { TableSet, type LiveTable } from './table_set.js';
 import { reconcile, type StoredVersion } from './version.js';
 
 /** How to open an engine. */
@@ -103,6 +104,13 @@ export class StorageEngine {
   private flushTail: Promise<void> = Promise.resolve();
   /** Tables handed to a compaction and not yet swapped back. */
   private readonly compacting = new Set<number>();
+  /**
+   * The tables each running compaction reads (inputs and the `others` whose
+   * bloom filters guard tombstone purges), by output path. Held like a scan's
+   * snapshot so that a concurrent compaction retiring one of the `others`
+   * does not delete its file before this compaction has opened it.
+   */
+  private readonly compactionReads = new Map<string, LiveTable[]>();
   private closed = false;
   /** Set when a flush failed: the engine must be reopened (recovery replays the log). */
   private flushFailure: Error | undefined;
@@ -246,11 +254,19 @@ export class StorageEngine {
     if (fileNumbers.length === 0 || fileNumbers.some((n) => !live.has(n) || this.compacting.has(n))) return undefined;
     for (const n of fileNumbers) this.compacting.add(n);
     const inputs = new Set(fileNumbers);
+    const output = this.manifest.tablePath(this.manifest.allocateFileNumber());
+    this.compactionReads.set(output, this.tables.acquire());
+    const now_ms = this.options.now();
+    // Versions still in memtables are in no table, yet a purged tombstone would resurrect the ones it
+    // shadows (a stale write that arrived after the tombstone was flushed): their keys guard purges too.
+    // Skipped when no input holds anything old enough to purge.
+    const mayPurge = fileNumbers.some((n) => live.get(n)!.reader.meta.min_ts_ms < now_ms - this.options.tombstoneGrace_ms);
     return {
       inputs: fileNumbers.map((n) => live.get(n)!.reader.path),
       others: this.tables.tables.filter((t) => !inputs.has(t.fileNumber)).map((t) => t.reader.path),
-      output: this.manifest.tablePath(this.manifest.allocateFileNumber()),
-      now_ms: this.options.now(),
+      ...(mayPurge ? { unflushedKeys: this.unflushedKeysFilter() } : {}),
+      output,
+      now_ms,
       tombstoneGrace_ms: this.options.tombstoneGrace_ms,
       bloomFpRate: this.options.bloomFpRate,
     };
@@ -270,12 +286,14 @@ export class StorageEngine {
       this.stats.compactionBytesOut += result.bytesOut;
     } finally {
       for (const n of inputs) this.compacting.delete(n);
+      this.releaseCompactionReads(task);
     }
   }
 
   /** Give up a compaction: release its inputs and remove any partial output. */
   async abortCompaction(task: CompactionTask): Promise<void> {
     for (const n of this.fileNumbersOf(task.inputs)) this.compacting.delete(n);
+    this.releaseCompactionReads(task);
     await this.options.fs.remove(task.output);
   }
 
@@ -332,6 +350,21 @@ export class StorageEngine {
     this.stats.flushes++;
     this.stats.flushBytes += meta.file_bytes;
     this.options.onTablesChanged?.();
+  }
+
+  /** A serialized bloom filter of every key in the active and frozen memtables. */
+  private unflushedKeysFilter(): Uint8Array {
+    const memtables = [this.memtable, ...this.immutables];
+    const filter = BloomFilter.forKeys(memtables.reduce((sum, m) => sum + m.entryCount, 0), this.options.bloomFpRate);
+    for (const memtable of memtables) for (const entry of memtable.scan()) filter.addHash(hashPair(entry.key));
+    return filter.serialize();
+  }
+
+  private releaseCompactionReads(task: CompactionTask): void {
+    const held = this.compactionReads.get(task.output);
+    if (held === undefined) return;
+    this.compactionReads.delete(task.output);
+    this.tables.release(held);
   }
 
   private fileNumbersOf(paths: readonly string[]): number[] {
