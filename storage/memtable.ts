@@ -44,6 +44,10 @@ const NODE_OVERHEAD_BYTES = 96;
 const VERSION_OVERHEAD_BYTES = 64;
 /** Default PRNG seed for skip-list levels; the shape of the list never changes results. */
 const LEVEL_SEED_DEFAULT = 0x6d656d74; // "memt"
+/** `tailPrefix` folds key bytes TAIL_FROM .. TAIL_FROM + TAIL_BYTES - 1 (right after `keyPrefix`'s 6). */
+const TAIL_FROM = 6;
+/** 6 bytes keep the number an exact double, as in `keyPrefix`. */
+const TAIL_BYTES = 6;
 
 /** Estimated heap cost of `versions` (used for flush accounting). */
 export function versionsBytes(versions: readonly StoredVersion[]): number {
@@ -60,6 +64,8 @@ export function memtableEntryBytes(key: Uint8Array, versions: readonly StoredVer
 class SkipNode {
   /** `keyPrefix(key)`: most comparisons end here without touching the key bytes. */
   readonly prefix: number;
+  /** `tailPrefix(key)`: decides most comparisons of keys sharing their first 6 bytes (`user:0…`). */
+  readonly tail: number;
 
   constructor(
     /** The key; the head node holds an empty key that is never compared. */
@@ -70,12 +76,27 @@ class SkipNode {
     readonly next: (SkipNode | null)[],
   ) {
     this.prefix = keyPrefix(key);
+    this.tail = tailPrefix(key);
   }
 }
 
-/** `compareKeys(node.key, key)`, deciding on the prefixes when they differ. */
-function compareNode(node: SkipNode, key: Uint8Array, prefix: number): number {
+/**
+ * Bytes 6..11 of `key` as a big-endian number, zero-padded like `keyPrefix`.
+ * (keyPrefix, tailPrefix) is the key's first 12 bytes zero-padded, so
+ * comparing the pair lexicographically is monotone in key order for the same
+ * reason `keyPrefix` alone is: a strict difference decides, a tie falls back
+ * to `compareKeys`.
+ */
+function tailPrefix(key: Uint8Array): number {
+  let tail = 0;
+  for (let i = TAIL_FROM; i < TAIL_FROM + TAIL_BYTES; i++) tail = tail * 256 + (i < key.length ? key[i]! : 0);
+  return tail;
+}
+
+/** `compareKeys(node.key, key)`, deciding on the 12-byte prefix pair when it differs. */
+function compareNode(node: SkipNode, key: Uint8Array, prefix: number, tail: number): number {
   if (node.prefix !== prefix) return node.prefix < prefix ? -1 : 1;
+  if (node.tail !== tail) return node.tail < tail ? -1 : 1;
   return compareKeys(node.key, key);
 }
 
@@ -178,10 +199,11 @@ export class Memtable {
   /** First node whose key is ≥ `key`, or null. */
   private seek(key: Uint8Array): SkipNode | null {
     const prefix = keyPrefix(key);
+    const tail = tailPrefix(key);
     let node = this.head;
     for (let level = this.levels - 1; level >= 0; level--) {
       let next = node.next[level]!;
-      while (next !== null && compareNode(next, key, prefix) < 0) {
+      while (next !== null && compareNode(next, key, prefix, tail) < 0) {
         node = next;
         next = node.next[level]!;
       }
@@ -192,11 +214,12 @@ export class Memtable {
   /** Find `key`; on a miss, leave its predecessor on every level in `preds`. */
   private findWithPreds(key: Uint8Array): SkipNode | null {
     const prefix = keyPrefix(key);
+    const tail = tailPrefix(key);
     let node = this.head;
     for (let level = this.levels - 1; level >= 0; level--) {
       let next = node.next[level]!;
       let c = 1;
-      while (next !== null && (c = compareNode(next, key, prefix)) < 0) {
+      while (next !== null && (c = compareNode(next, key, prefix, tail)) < 0) {
         node = next;
         next = node.next[level]!;
       }

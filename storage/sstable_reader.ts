@@ -54,6 +54,8 @@ let tablesOpened = 0;
 /** Cache ids are table id · 2^31 + block number, which stays an exact integer below 2^22 tables. */
 const TABLE_ID_MAX = 2 ** 22;
 const BLOCKS_PER_TABLE_MAX = 2 ** 31;
+/** Consumed entries at the front of the block cache's queue tolerated before it is compacted. */
+const QUEUE_SLACK = 1024;
 
 /**
  * A cache of verified data blocks, bounded in bytes; share one per node.
@@ -63,6 +65,15 @@ const BLOCKS_PER_TABLE_MAX = 2 ** 31;
  */
 export class BlockCache {
   private readonly blocks = new Map<number, DecodedBlock>();
+  /**
+   * Ids of `blocks` in eviction order, oldest at `queueHead`: each cached id
+   * appears exactly once in `queue[queueHead..]`. Not the Map's own order:
+   * in V8 an iterator starts at the Map's first slot and steps over every slot
+   * deleted since the last rehash, so popping the front through
+   * `entries().next()` costs O(recent evictions) per eviction.
+   */
+  private queue: number[] = [];
+  private queueHead = 0;
   private bytes = 0;
 
   constructor(
@@ -88,19 +99,26 @@ export class BlockCache {
     // A block bigger than an eighth of the cache (a huge value) would flush it: not kept.
     if (cost > this.capacityBytes / 8 || this.blocks.has(id)) return;
     this.blocks.set(id, block);
+    this.queue.push(id);
     this.bytes += cost;
     // Each pass clears reference flags, so this ends within two passes over the cache.
     while (this.bytes > this.capacityBytes) {
-      const oldest = this.blocks.entries().next();
-      assert(oldest.done !== true, 'an over-full cache holds blocks');
-      const [oldId, old] = oldest.value;
-      this.blocks.delete(oldId);
+      assert(this.queueHead < this.queue.length, 'an over-full cache holds blocks');
+      const oldId = this.queue[this.queueHead++]!;
+      const old = this.blocks.get(oldId);
+      assert(old !== undefined, 'every queued id is cached');
       if (old.referenced && oldId !== id) {
         old.referenced = false;
-        this.blocks.set(oldId, old);
+        this.queue.push(oldId);
       } else {
+        this.blocks.delete(oldId);
         this.bytes -= blockCost(old);
       }
+    }
+    // Drop the consumed front once it is most of the array: amortized O(1), length ≤ 2 · cached + QUEUE_SLACK.
+    if (this.queueHead > QUEUE_SLACK && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
     }
   }
 }
