@@ -7,7 +7,7 @@
  *   MessageChannel, one message per postMessage or batched by 256.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { EnvelopeKind, type Envelope } from '../../src/runtime/envelope.js';
+import { EnvelopeKind } from '../../src/runtime/envelope.js';
 import { Transport, type TransportWiring } from '../../src/runtime/transport.js';
 
 interface BenchSetup {
@@ -45,8 +45,7 @@ async function ringProducer(): Promise<void> {
   await waitGo();
   const start = performance.now();
   for (let i = 0; i < setup.count; ) {
-    const env: Envelope = { k: EnvelopeKind.Send, to: 'sink', ft: setup.thread!, fi: '', a: 0, m: sampleMessage(i) };
-    if (transport.send(2, env)) i++;
+    if (transport.sendParts(2, EnvelopeKind.Send, 0, 'sink', '', sampleMessage(i))) i++;
     else {
       transport.flush();
       await yieldNow();

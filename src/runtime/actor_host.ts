@@ -141,15 +141,19 @@ export class ActorHost implements TransportSink {
 
   /** Send from outside any actor (or from `from`). False on backpressure. */
   send(from: ActorRef | undefined, to: ActorRef, msg: Message): boolean {
-    return this.route(to, { k: EnvelopeKind.Send, to: to.id, ft: this.thread, fi: from?.id ?? '', a: 0, m: msg });
+    if (to.thread === this.thread) return this.enqueue({ k: EnvelopeKind.Send, to: to.id, ft: this.thread, fi: from?.id ?? '', a: 0, m: msg });
+    return this.remote().sendParts(to.thread, EnvelopeKind.Send, 0, to.id, from?.id ?? '', msg);
   }
 
   /** Ask from outside any actor (or from `from`). */
   ask<R>(from: ActorRef | undefined, to: ActorRef, msg: Message, timeout_ms = ASK_DEFAULT_TIMEOUT_MS): Promise<R> {
     const { id, promise } = this.asks.open<R>(`ask to ${refName(to)} (type=${msg.type})`, timeout_ms);
     if (id === 0) return promise;
-    const env: Envelope = { k: EnvelopeKind.Ask, to: to.id, ft: this.thread, fi: from?.id ?? '', a: id, m: msg };
-    if (!this.route(to, env)) {
+    const accepted =
+      to.thread === this.thread
+        ? this.enqueue({ k: EnvelopeKind.Ask, to: to.id, ft: this.thread, fi: from?.id ?? '', a: id, m: msg })
+        : this.remote().sendParts(to.thread, EnvelopeKind.Ask, id, to.id, from?.id ?? '', msg);
+    if (!accepted) {
       this.asks.reject(id, new OverloadedError(`queue towards ${refName(to)}`));
     }
     return promise;
@@ -182,11 +186,10 @@ export class ActorHost implements TransportSink {
 
   // --- delivery ------------------------------------------------------------
 
-  /** Route an envelope to a local mailbox or to the transport. */
-  private route(to: ActorRef, env: Envelope): boolean {
-    if (to.thread === this.thread) return this.enqueue(env);
+  /** The transport, for messages to other threads. */
+  private remote(): Transport {
     assert(this.transport !== undefined, 'transport attached before cross-thread sends');
-    return this.transport.send(to.thread, env);
+    return this.transport;
   }
 
   /** Handle an envelope that arrived from another thread. */
@@ -340,8 +343,7 @@ export class ActorHost implements TransportSink {
       else this.asks.reject(askId, fromErrorRecord(value as ErrorRecord));
       return;
     }
-    const reply: Envelope = { k: kind, to: '', ft: this.thread, fi: '', a: askId, m: value };
-    if (!this.transport?.send(env.ft, reply)) {
+    if (!this.remote().sendParts(env.ft, kind, askId, '', '', value)) {
       this.log.error('reply lost: queue towards the asking thread is full', { thread: env.ft, ask: askId });
     }
   }

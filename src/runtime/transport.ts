@@ -3,11 +3,12 @@
  * every other thread, one inbound ring from every other thread, and a
  * doorbell word per thread for waking an idle consumer.
  *
- * Sending: envelopes are queued per destination (bounded by
- * OUTBOUND_PENDING_MAX_MESSAGES: a full queue makes `send` return false) and
- * flushed at the end of the current synchronous run (a microtask), packed by
- * up to RING_BATCH_MAX_MESSAGES per frame. A full ring leaves the rest queued;
- * the consumer rings our doorbell when it frees space and we flush again.
+ * Sending: messages go into a per-destination `Outbox` (bounded by
+ * OUTBOUND_PENDING_MAX_MESSAGES: a full one makes `send` return false),
+ * packed by up to RING_BATCH_MAX_MESSAGES per frame, and flushed at the end
+ * of the current synchronous run (a microtask). A full ring leaves the rest
+ * queued; the consumer rings our doorbell when it frees space and we flush
+ * again.
  *
  * Receiving: a loop drains every inbound ring (at most
  * INBOUND_DRAIN_MAX_FRAMES per ring per pass, then yields to the event loop),
@@ -26,15 +27,10 @@
  */
 import { assert } from '../core/assert.js';
 import { CorruptionError } from '../core/errors.js';
-import {
-  INBOUND_DRAIN_MAX_FRAMES,
-  OUTBOUND_PENDING_MAX_MESSAGES,
-  RING_BATCH_MAX_MESSAGES,
-  RING_FRAME_MAX_BYTES,
-} from '../core/limits.js';
+import { INBOUND_DRAIN_MAX_FRAMES, RING_FRAME_MAX_BYTES } from '../core/limits.js';
 import { BatchDecoder, BatchEncoder } from './codec.js';
-import type { Envelope } from './envelope.js';
-import { BoundedQueue } from './mailbox.js';
+import type { Envelope, EnvelopeKind } from './envelope.js';
+import { Outbox } from './outbox.js';
 import { SpscRing } from './ring.js';
 
 /** Shared memory a thread needs to join the transport (sent once, at setup). */
@@ -77,14 +73,15 @@ export interface TransportStats {
 
 /** This thread's end of every ring. */
 export class Transport {
-  readonly stats: TransportStats = { framesOut: 0, framesIn: 0, messagesOut: 0, messagesIn: 0, ringFullStalls: 0 };
+  private readonly inStats = { frames: 0, messages: 0 };
   private readonly bells: Int32Array;
   private readonly outbound: (SpscRing | null)[] = [];
   private readonly inbound: (SpscRing | null)[] = [];
-  private readonly pending: BoundedQueue<Envelope>[] = [];
+  private readonly outboxes: Outbox[] = [];
+  /** Frames written per destination when its doorbell was last rung. */
+  private readonly rungAtFrames: number[] = [];
   private readonly encoder = new BatchEncoder();
   private readonly decoder = new BatchDecoder();
-  private readonly batch: Envelope[] = [];
   private flushScheduled = false;
   private running = false;
   /**
@@ -102,7 +99,9 @@ export class Transport {
     assert(thread >= 0 && thread < wiring.threadCount, 'thread index within the wiring');
     this.bells = new Int32Array(wiring.doorbells);
     for (let other = 0; other < wiring.threadCount; other++) {
-      this.pending.push(new BoundedQueue<Envelope>(OUTBOUND_PENDING_MAX_MESSAGES));
+      const dest = other;
+      this.outboxes.push(new Outbox(this.encoder, thread, (env, reason) => this.sink.onUndeliverable(dest, env, reason)));
+      this.rungAtFrames.push(0);
       this.outbound.push(null);
       this.inbound.push(null);
       if (other !== thread) this.rewire(other, wiring.rings[thread]?.[other] ?? null, wiring.rings[other]?.[thread] ?? null);
@@ -111,7 +110,18 @@ export class Transport {
 
   /** Number of threads in the wiring. */
   get threadCount(): number {
-    return this.pending.length;
+    return this.outboxes.length;
+  }
+
+  /** Counters for metrics and benchmarks. */
+  get stats(): TransportStats {
+    const out = { framesOut: 0, framesIn: this.inStats.frames, messagesOut: 0, messagesIn: this.inStats.messages, ringFullStalls: 0 };
+    for (const box of this.outboxes) {
+      out.framesOut += box.stats.frames;
+      out.messagesOut += box.stats.messages;
+      out.ringFullStalls += box.stats.stalls;
+    }
+    return out;
   }
 
   /**
@@ -123,7 +133,7 @@ export class Transport {
     assert(other !== this.thread, 'no ring to self');
     this.outbound[other] = out ? new SpscRing(out, `ring t${this.thread}->t${other}`, RING_FRAME_MAX_BYTES) : null;
     this.inbound[other] = inn ? new SpscRing(inn, `ring t${other}->t${this.thread}`, RING_FRAME_MAX_BYTES) : null;
-    const stale = this.pending[other]!.drain();
+    const stale = this.outboxes[other]!.drain();
     for (const env of stale) this.sink.onUndeliverable(other, env, new Error(`thread ${other} restarted`));
   }
 
@@ -132,10 +142,15 @@ export class Transport {
    * queue is full (backpressure); the envelope was not taken.
    */
   send(dest: number, env: Envelope): boolean {
+    return this.sendParts(dest, env.k, env.a, env.to, env.fi, env.m);
+  }
+
+  /** `send` without building an envelope object (the hot path). */
+  sendParts(dest: number, k: EnvelopeKind, a: number, to: string, fi: string, m: unknown): boolean {
     assert(dest !== this.thread, 'local messages do not use the transport');
-    const queue = this.pending[dest];
-    assert(queue !== undefined, `thread ${dest} exists`);
-    if (!queue.push(env)) return false;
+    const box = this.outboxes[dest];
+    assert(box !== undefined, `thread ${dest} exists`);
+    if (!box.add(k, a, to, fi, m, this.outbound[dest] ?? null)) return false;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flushTask);
@@ -145,21 +160,27 @@ export class Transport {
 
   /** Messages queued for `dest` but not yet in its ring. */
   pendingFor(dest: number): number {
-    return this.pending[dest]?.length ?? 0;
+    return this.outboxes[dest]?.pending ?? 0;
   }
 
-  /** Write every queued envelope that fits into its ring, then ring doorbells. */
+  /** Write every queued message that fits into its ring, then ring doorbells. */
   flush(): void {
     this.flushScheduled = false;
-    for (let dest = 0; dest < this.pending.length; dest++) {
-      const queue = this.pending[dest]!;
-      if (queue.length === 0) continue;
-      const ring = this.outbound[dest];
-      if (!ring) {
-        for (const env of queue.drain()) this.sink.onUndeliverable(dest, env, new Error(`no ring to thread ${dest}`));
-        continue;
+    for (let dest = 0; dest < this.outboxes.length; dest++) {
+      const box = this.outboxes[dest]!;
+      if (box.pending > 0) {
+        const ring = this.outbound[dest];
+        if (!ring) {
+          for (const env of box.drain()) this.sink.onUndeliverable(dest, env, new Error(`no ring to thread ${dest}`));
+          continue;
+        }
+        box.flush(ring);
       }
-      if (this.flushQueue(dest, ring, queue)) this.ring(dest);
+      // Frames may also have gone in while messages were added: ring once for all of them.
+      if (box.stats.frames !== this.rungAtFrames[dest]) {
+        this.rungAtFrames[dest] = box.stats.frames;
+        this.ring(dest);
+      }
     }
   }
 
@@ -184,40 +205,6 @@ export class Transport {
   }
 
   private readonly flushTask = (): void => this.flush();
-
-  /** Write frames for `dest`; true when at least one frame went out. */
-  private flushQueue(dest: number, ring: SpscRing, queue: BoundedQueue<Envelope>): boolean {
-    let wrote = false;
-    let batchSize = RING_BATCH_MAX_MESSAGES;
-    while (queue.length > 0) {
-      const batch = this.batch;
-      batch.length = 0;
-      for (let i = 0; i < batchSize && queue.length > 0; i++) batch.push(queue.shift()!);
-      let payload: Uint8Array;
-      try {
-        payload = this.encoder.encode(batch, RING_FRAME_MAX_BYTES);
-      } catch (err) {
-        // Too big for one frame: halve the batch; a single oversized message is undeliverable.
-        if (batch.length === 1) {
-          this.sink.onUndeliverable(dest, batch[0]!, err as Error);
-          continue;
-        }
-        for (let i = batch.length - 1; i >= 0; i--) queue.unshift(batch[i]!);
-        batchSize = Math.max(1, batch.length >> 1);
-        continue;
-      }
-      if (!ring.tryWrite(payload)) {
-        for (let i = batch.length - 1; i >= 0; i--) queue.unshift(batch[i]!);
-        this.stats.ringFullStalls++;
-        break; // the consumer rings our doorbell when it frees space
-      }
-      wrote = true;
-      this.stats.framesOut++;
-      this.stats.messagesOut += batch.length;
-    }
-    this.batch.length = 0;
-    return wrote;
-  }
 
   /** Wake thread `dest`: bump its sequence and notify only if it is parked. */
   private ring(dest: number): void {
@@ -268,8 +255,8 @@ export class Transport {
         if (payload === undefined) break;
         const batch = this.decoder.decode(payload, src);
         frames++;
-        this.stats.framesIn++;
-        this.stats.messagesIn += batch.length;
+        this.inStats.frames++;
+        this.inStats.messages += batch.length;
         this.sink.onBatch(src, batch);
       }
       if (frames > 0 && ring.takeProducerWaiting()) this.ring(src);
