@@ -6,7 +6,7 @@
  * and probes k = round(bits per key · ln 2) (≈ 9.6 bits and 7 probes at 1%),
  * bounded by `BLOOM_BITS_PER_KEY_MAX`. Probes use double hashing (Kirsch &
  * Mitzenmacher 2006): probe i sets bit ((h1 + i·h2) mod 2^32) mod m, with (h1, h2) from
- * one xxh64 pass (`hashPair`). A reader computes the pair once per key and
+ * two seeded xxh32 passes (`hashPair`). A reader computes the pair once per key and
  * passes it to every table's filter.
  *
  * Serialized layout (little-endian; the SSTable wraps it in a checksummed
