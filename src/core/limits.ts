@@ -180,3 +180,46 @@ export const HINT_STORE_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Hints delivered per replay batch. */
 export const HINT_REPLAY_BATCH = 128;
+
+// ---------------------------------------------------------------------------
+// Membership and failure detection
+// ---------------------------------------------------------------------------
+
+/** Members one node's membership table (and its SWIM and liveness views) holds. */
+export const MEMBERS_MAX = 1024;
+
+/** Tokens one member may own on the ring. */
+export const MEMBER_TOKENS_MAX = 256;
+
+/** Length of a member id, in UTF-16 code units. */
+export const MEMBER_ID_MAX_CHARS = 256;
+
+/** Heartbeat inter-arrival intervals a phi-accrual detector remembers (Akka's max-sample-size). */
+export const PHI_WINDOW_MAX_INTERVALS = 1000;
+
+/** Membership entries sent in one gossip message (deltas beyond this wait for the next round). */
+export const GOSSIP_DELTAS_MAX_ENTRIES = 64;
+
+/** Peers one node gossips to per gossip round. */
+export const GOSSIP_FANOUT_MAX = 8;
+
+/** How long a `left` tombstone is kept so that stale gossip cannot revive the member. */
+export const MEMBER_LEFT_TOMBSTONE_MS = 24 * 3600 * 1000;
+
+/** Members asked to probe a target indirectly (SWIM's k) at most. */
+export const SWIM_INDIRECT_CHECKS_MAX = 8;
+
+/** Indirect probes (ping-req) one node relays for others at once. */
+export const SWIM_RELAYS_MAX = 256;
+
+/** SWIM updates (alive/suspect/down/left) waiting to be piggybacked. */
+export const SWIM_BROADCAST_QUEUE_MAX = 1024;
+
+/** SWIM updates piggybacked on one probe message. */
+export const SWIM_PIGGYBACK_MAX_UPDATES = 8;
+
+/** Lifeguard local-health score ceiling: timeouts stretch by at most this factor (memberlist's AwarenessMaxMultiplier). */
+export const AWARENESS_MAX_MULTIPLIER = 8;
+
+/** Distinct observers remembered per suspected member (two are enough to decide; more only add confidence). */
+export const LIVENESS_OBSERVERS_MAX = 16;
