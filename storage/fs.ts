@@ -16,6 +16,11 @@
  * - `readSync` is a positional read that returns exactly the bytes present
  *   (fewer at end of file). It is synchronous on purpose: reads hit the page
  *   cache and an async hop per block would dominate the read path.
+ * - `readInto` is the same read into a caller's buffer (no allocation: a
+ *   fresh off-heap buffer per block read costs more than the read itself);
+ *   it returns how many bytes it placed at `target[0..)`, fewer at end of
+ *   file, and leaves the rest of `target` untouched. Optional, so a wrapper
+ *   may omit it; callers fall back to `readSync`.
  * - A handle is used by one thread only.
  */
 
@@ -26,6 +31,8 @@ export interface FileHandle {
   size(): number;
   /** Up to `length` bytes from `offset` (fewer at end of file). */
   readSync(offset: number, length: number): Uint8Array;
+  /** Up to `length` bytes from `offset` into `target[0 .. length)`; returns how many (fewer at end of file). */
+  readInto?(offset: number, length: number, target: Uint8Array): number;
   /** Append `bytes` at the end of the file. */
   append(bytes: Uint8Array): Promise<void>;
   /** Make every byte appended so far durable (fsync / fdatasync). */

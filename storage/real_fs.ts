@@ -2,8 +2,9 @@
  * The real side of the file-system seam (`fs.ts`): node:fs, for production
  * and real-disk tests. Writes, syncs and directory operations go through
  * `fs.promises` (they may block on the device, so they leave the thread free);
- * `readSync` is a positional `fs.readSync` on the descriptor because reads hit
- * the page cache and an async hop per block would dominate the read path.
+ * `readSync` and `readInto` are positional `fs.readSync` calls on the
+ * descriptor because reads hit the page cache and an async hop per block
+ * would dominate the read path.
  *
  * Durability follows POSIX: `sync` is fdatasync (it also flushes the file
  * size, which is all the metadata an append-only file needs); `syncDir` opens
@@ -108,17 +109,23 @@ class RealFileHandle implements FileHandle {
   }
 
   readSync(offset: number, length: number): Uint8Array {
-    assert(offset >= 0 && length >= 0, 'read range is not negative');
     // Not Buffer.allocUnsafe: small ones share a pool, and a caller reaching `.buffer` would see other data.
     const buffer = new Uint8Array(length);
+    const filled = this.readInto(offset, length, buffer);
+    return filled === length ? buffer : buffer.subarray(0, filled);
+  }
+
+  readInto(offset: number, length: number, target: Uint8Array): number {
+    assert(offset >= 0 && length >= 0, 'read range is not negative');
+    assert(length <= target.length, 'the target holds the read');
     let filled = 0;
     // A positional read may return short before end of file (rare on regular files): loop until EOF.
     while (filled < length) {
-      const n = fsReadSync(this.handle.fd, buffer, filled, length - filled, offset + filled);
+      const n = fsReadSync(this.handle.fd, target, filled, length - filled, offset + filled);
       if (n === 0) break;
       filled += n;
     }
-    return filled === length ? buffer : buffer.subarray(0, filled);
+    return filled;
   }
 
   async append(bytes: Uint8Array): Promise<void> {

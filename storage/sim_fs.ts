@@ -275,6 +275,16 @@ class SimFileHandle implements FileHandle {
     return this.file.data.slice(Math.min(offset, end), end);
   }
 
+  readInto(offset: number, length: number, target: Uint8Array): number {
+    this.check(false);
+    assert(offset >= 0 && length >= 0, 'read range is not negative');
+    assert(length <= target.length, 'the target holds the read');
+    const end = Math.min(this.file.length, offset + length);
+    const start = Math.min(offset, end);
+    target.set(this.file.data.subarray(start, end));
+    return end - start;
+  }
+
   async append(bytes: Uint8Array): Promise<void> {
     this.check(true);
     const fault = this.takeFault('append');

@@ -42,7 +42,7 @@
 import { CorruptionError } from '../src/core/errors.js';
 import { checksum } from '../src/core/hash.js';
 import { CLOCK_MAX_BYTES, KEY_MAX_BYTES, SIBLINGS_MAX, VALUE_MAX_BYTES } from '../src/core/limits.js';
-import { compareKeyAt, compareKeys } from './key_order.js';
+import { compareKeyRanges, compareKeys } from './key_order.js';
 import type { StoredVersion } from './version.js';
 
 /** Last 8 bytes of every SSTable: "RKVSST01" read as a little-endian u64. */
@@ -149,16 +149,25 @@ export function sealBlock(bytes: Uint8Array, start: number, end: number): number
 
 /**
  * Check a block read as payload + trailer (pair of `sealBlock`) and return its
- * payload; a short read or checksum mismatch is corruption at `offset`.
+ * payload (a view into `raw`); a short read or checksum mismatch is
+ * corruption at `offset`. `what` and `number` name the block in errors.
  */
-export function verifyBlock(raw: Uint8Array, payloadLength: number, path: string, offset: number, what: string): Uint8Array {
+export function verifyBlock(raw: Uint8Array, payloadLength: number, path: string, offset: number, what: string, number?: number): Uint8Array {
   if (raw.length !== payloadLength + BLOCK_TRAILER_BYTES) {
-    throw new CorruptionError(path, offset, `${what} truncated: ${raw.length} of ${payloadLength + BLOCK_TRAILER_BYTES} bytes`);
+    throw new CorruptionError(path, offset, `${blockName(what, number)} truncated: ${raw.length} of ${payloadLength + BLOCK_TRAILER_BYTES} bytes`);
   }
   const payload = raw.subarray(0, payloadLength);
-  const stored = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(payloadLength, true);
-  if (checksum(payload) !== stored) throw new CorruptionError(path, offset, `${what} checksum mismatch`);
+  if (checksum(payload) !== readU32(raw, payloadLength)) throw new CorruptionError(path, offset, `${blockName(what, number)} checksum mismatch`);
   return payload;
+}
+
+function blockName(what: string, number: number | undefined): string {
+  return number === undefined ? what : `${what} ${number}`;
+}
+
+/** The little-endian u32 at `bytes[at]`, without a DataView. */
+function readU32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) + bytes[at + 3]! * 0x100_0000;
 }
 
 // ---------------------------------------------------------------------------
@@ -198,52 +207,60 @@ export function writeEntry(out: Uint8Array, view: DataView, at: number, key: Uin
 /**
  * Walk a verified data block: check every length stays inside it and keys
  * strictly increase (the reader's half of the writer's order assertion), and
- * return where each entry starts. `fileOffset` locates errors.
+ * return where each entry starts. `fileOffset` locates errors. One pass, no
+ * closure or allocation per entry: this runs on every block-cache miss.
  */
-export function entryStarts(block: Uint8Array, path: string, fileOffset: number): Uint32Array {
-  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
+export function entryStarts(block: Uint8Array, path: string, fileOffset: number): number[] {
   const starts: number[] = [];
+  const end = block.length;
   let at = 0;
   let prevStart = -1;
-  while (at < block.length) {
-    const fail = (detail: string): never => {
-      throw new CorruptionError(path, fileOffset + at, `data block entry ${starts.length}: ${detail}`);
-    };
-    if (at + 2 > block.length) fail('key length past block end');
-    const keyLength = view.getUint16(at, true);
-    if (keyLength > KEY_MAX_BYTES || at + 4 + keyLength > block.length) fail(`bad key length ${keyLength}`);
-    if (prevStart >= 0 && compareStoredKeys(block, view, prevStart, at) >= 0) fail('keys out of order');
-    const count = view.getUint16(at + 2 + keyLength, true);
-    if (count < 1 || count > SIBLINGS_MAX) fail(`bad version count ${count}`);
-    let cursor = at + 4 + keyLength;
-    for (let i = 0; i < count; i++) cursor = skipVersion(block, view, cursor, fail);
+  while (at < end) {
+    if (at + 2 > end) throw entryError(path, fileOffset, at, starts.length, 'key length past block end');
+    const keyLength = block[at]! | (block[at + 1]! << 8);
+    if (keyLength > KEY_MAX_BYTES || at + 4 + keyLength > end) throw entryError(path, fileOffset, at, starts.length, `bad key length ${keyLength}`);
+    if (prevStart >= 0 && compareKeyRanges(block, prevStart + 2, block[prevStart]! | (block[prevStart + 1]! << 8), block, at + 2, keyLength) >= 0) {
+      throw entryError(path, fileOffset, at, starts.length, 'keys out of order');
+    }
+    const countAt = at + 2 + keyLength;
+    const count = block[countAt]! | (block[countAt + 1]! << 8);
+    if (count < 1 || count > SIBLINGS_MAX) throw entryError(path, fileOffset, at, starts.length, `bad version count ${count}`);
+    let cursor = countAt + 2;
+    for (let i = 0; i < count; i++) {
+      cursor = skipVersion(block, cursor);
+      if (cursor < 0) throw entryError(path, fileOffset, at, starts.length, VERSION_ERRORS[-cursor - 1]!);
+    }
     starts.push(at);
     prevStart = at;
     at = cursor;
   }
   if (starts.length === 0) throw new CorruptionError(path, fileOffset, 'empty data block');
-  return Uint32Array.from(starts);
+  return starts;
 }
 
-function skipVersion(block: Uint8Array, view: DataView, at: number, fail: (detail: string) => never): number {
-  if (at + 3 > block.length) fail('version header past block end');
+function entryError(path: string, fileOffset: number, at: number, entry: number, detail: string): CorruptionError {
+  return new CorruptionError(path, fileOffset + at, `data block entry ${entry}: ${detail}`);
+}
+
+/** What `skipVersion` found wrong; it returns -(index + 1) of one of these. */
+const VERSION_ERRORS = ['version header past block end', 'unknown version flags', 'bad clock length', 'value length past block end', 'bad value length', 'version past block end'] as const;
+
+/** End of the version at `at`, or -(index into VERSION_ERRORS + 1) when it does not fit the block. */
+function skipVersion(block: Uint8Array, at: number): number {
+  if (at + 3 > block.length) return -1;
   const flags = block[at]!;
-  if ((flags & ~VERSION_FLAG_TOMBSTONE) !== 0) fail(`unknown version flags ${flags}`);
-  const clockLength = view.getUint16(at + 1, true);
-  if (clockLength > CLOCK_MAX_BYTES) fail(`bad clock length ${clockLength}`);
+  if ((flags & ~VERSION_FLAG_TOMBSTONE) !== 0) return -2;
+  const clockLength = block[at + 1]! | (block[at + 2]! << 8);
+  if (clockLength > CLOCK_MAX_BYTES) return -3;
   let end = at + 3 + clockLength + 8;
   if (flags === 0) {
-    if (end + 4 > block.length) fail('value length past block end');
-    const valueLength = view.getUint32(end, true);
-    if (valueLength > VALUE_MAX_BYTES) fail(`bad value length ${valueLength}`);
+    if (end + 4 > block.length) return -4;
+    const valueLength = readU32(block, end);
+    if (valueLength > VALUE_MAX_BYTES) return -5;
     end += 4 + valueLength;
   }
-  if (end > block.length) fail('version past block end');
+  if (end > block.length) return -6;
   return end;
-}
-
-function compareStoredKeys(block: Uint8Array, view: DataView, a: number, b: number): number {
-  return compareKeyAt(block, a + 2, view.getUint16(a, true), block.subarray(b + 2, b + 2 + view.getUint16(b, true)));
 }
 
 /** The key of the entry starting at `at` (a view into `block`). */
@@ -252,24 +269,28 @@ export function keyAt(block: Uint8Array, at: number): Uint8Array {
   return block.subarray(at + 2, at + 2 + keyLength);
 }
 
-/** Decode the versions of the entry at `at` of a block already walked by `entryStarts` (copies the bytes). */
-export function versionsAt(block: Uint8Array, at: number): StoredVersion[] {
-  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  at += 2 + view.getUint16(at, true);
-  const count = view.getUint16(at, true);
+/**
+ * Decode the versions of the entry at `at` of a block already walked by
+ * `entryStarts`; `view` spans the block. With `copy` false, clocks and values
+ * are views into `block`: the caller must then never mutate `block` (the
+ * block cache's blocks are immutable once verified) nor the views.
+ */
+export function versionsAt(block: Uint8Array, view: DataView, at: number, copy: boolean): StoredVersion[] {
+  at += 2 + (block[at]! | (block[at + 1]! << 8));
+  const count = block[at]! | (block[at + 1]! << 8);
   at += 2;
   const versions: StoredVersion[] = [];
   for (let i = 0; i < count; i++) {
     const tombstone = block[at] === VERSION_FLAG_TOMBSTONE;
-    const clockLength = view.getUint16(at + 1, true);
-    const clock = block.slice(at + 3, at + 3 + clockLength);
+    const clockLength = block[at + 1]! | (block[at + 2]! << 8);
+    const clock = copy ? block.slice(at + 3, at + 3 + clockLength) : block.subarray(at + 3, at + 3 + clockLength);
     at += 3 + clockLength;
     const ts_ms = view.getFloat64(at, true);
     at += 8;
     let value: Uint8Array | null = null;
     if (!tombstone) {
       const valueLength = view.getUint32(at, true);
-      value = block.slice(at + 4, at + 4 + valueLength);
+      value = copy ? block.slice(at + 4, at + 4 + valueLength) : block.subarray(at + 4, at + 4 + valueLength);
       at += 4 + valueLength;
     }
     versions.push({ clock, value, ts_ms });

@@ -1,25 +1,33 @@
 /**
  * Reads one SSTable (layout in `sstable_format.ts`). `open` reads and
  * verifies the footer, bloom filter and sparse index once; after that every
- * read is synchronous (`FileHandle.readSync`, served from the page cache) and
+ * read is synchronous (`FileHandle.readInto`, served from the page cache) and
  * touches at most one data block: bloom filter, binary search in the index,
  * then binary search inside the block.
  *
  * No byte is trusted before its checksum is verified: every data block is
  * checked when read from the file, then walked once to find its entries (which
- * checks lengths and key order) and compared with its index entry. Verified,
- * walked blocks are kept in a `BlockCache` (LRU bounded by
- * `SSTABLE_BLOCK_CACHE_BYTES`), which readers of one node can share.
+ * checks lengths and key order) and compared with its index entry. Only
+ * verified, walked blocks enter the `BlockCache` (bounded by
+ * `SSTABLE_BLOCK_CACHE_BYTES`), which readers of one node share.
  *
- * Thread contract: one thread only. Values returned are copies the caller owns.
+ * Every key of a table shares the bytes its smallest and largest key share
+ * (bytewise order puts any key between two keys with prefix P after P), so
+ * a point read first checks that prefix once, then searches index and block
+ * comparing only the bytes after it.
+ *
+ * Thread contract: one thread only. `get` returns versions whose clocks and
+ * values are views into the block cache's slabs: nobody may mutate them, and
+ * a caller that keeps one long should copy it (a view keeps its whole slab,
+ * `SSTABLE_BLOCK_CACHE_SLAB_BYTES`, alive). `scan` yields copies.
  */
 import { assert } from '../src/core/assert.js';
 import { CorruptionError } from '../src/core/errors.js';
 import { hashPair } from '../src/core/hash.js';
-import { SSTABLE_BLOCK_CACHE_BYTES, SSTABLE_SCAN_READAHEAD_BYTES } from '../src/core/limits.js';
+import { SSTABLE_BLOCK_CACHE_BYTES, SSTABLE_BLOCK_CACHE_SLAB_BYTES, SSTABLE_SCAN_READAHEAD_BYTES } from '../src/core/limits.js';
 import { BloomFilter, type KeyHashPair } from './bloom.js';
 import type { FileHandle, FileSystem } from './fs.js';
-import { compareKeyAt, compareKeys, keyPrefix } from './key_order.js';
+import { compareKeyAt, compareKeyRanges, compareKeys, keyPrefixAt, sharedPrefixLength } from './key_order.js';
 import {
   BLOCK_TRAILER_BYTES,
   decodeFooter,
@@ -41,99 +49,140 @@ export interface SSTableEntry {
   versions: StoredVersion[];
 }
 
-/** A verified data block and where each of its entries starts. */
+/**
+ * A verified, walked data block. Its bytes are never written after the block
+ * is built, so views handed out into them stay valid (see the thread contract).
+ */
 interface DecodedBlock {
+  /** Entries of the block (no checksum trailer). */
   bytes: Uint8Array;
-  starts: Uint32Array;
-  /** Set on a cache hit, cleared when eviction passes over the block. */
-  referenced: boolean;
+  /** Spans `bytes`: one per block, not one per read. */
+  view: DataView;
+  /** Offset of each entry in `bytes`, ascending (from `entryStarts`). */
+  starts: readonly number[];
 }
 
-/** Readers opened so far in this thread: gives each a distinct block-cache id. */
-let tablesOpened = 0;
-/** Cache ids are table id · 2^31 + block number, which stays an exact integer below 2^22 tables. */
-const TABLE_ID_MAX = 2 ** 22;
-const BLOCKS_PER_TABLE_MAX = 2 ** 31;
-/** Consumed entries at the front of the block cache's queue tolerated before it is compacted. */
-const QUEUE_SLACK = 1024;
+/** A block held by a `BlockCache`. */
+interface CachedBlock extends DecodedBlock {
+  /** Set on a cache hit, cleared when eviction passes over the block. */
+  referenced: boolean;
+  /** The owning reader's slot array, which points at this block at `blockNumber` while it is cached. */
+  slots: (CachedBlock | undefined)[];
+  blockNumber: number;
+}
+
+/** A run of cache memory that blocks are copied into, front to back; never rewritten. */
+interface Slab {
+  bytes: Uint8Array;
+  /** Bytes handed out so far. */
+  used: number;
+  /** Blocks placed in this slab, in order. */
+  blocks: CachedBlock[];
+}
+
+/** Blocks up to this many bytes are read into a reused scratch buffer; larger ones get a buffer of their own. */
+const READ_SCRATCH_MAX_BYTES = 256 * 1024;
+/** Reused by every miss of every reader of this thread (reads are synchronous, so never two at once). */
+let readScratch = new Uint8Array(16 * 1024);
 
 /**
  * A cache of verified data blocks, bounded in bytes; share one per node.
- * Eviction is second-chance (CLOCK) over insertion order: a hit only sets a
- * flag, so the hot read path does no reordering, and a block hit since it was
- * last considered survives one more round.
+ *
+ * Memory: slabs of `slabBytes`, at most `capacityBytes / slabBytes` of them.
+ * A missed block is read into a scratch buffer, verified, then copied once
+ * into the slab being filled: no allocation per miss (a fresh 4 KiB buffer
+ * costs more than the read). Blocks are found through their reader's slot
+ * array, indexed by block number: no hashing on a hit.
+ *
+ * Eviction is second-chance (CLOCK) by slab: when a new slab is needed and
+ * the cache is full, the oldest slab is dropped; the blocks in it that were
+ * hit since they were last considered are first copied into the new slab
+ * (flag cleared), as long as room for the incoming block remains. A hit only
+ * sets a flag, so the hot read path does no reordering. Dropped slabs are
+ * never reused: the GC frees them once no view into them remains.
  */
 export class BlockCache {
-  private readonly blocks = new Map<number, DecodedBlock>();
-  /**
-   * Ids of `blocks` in eviction order, oldest at `queueHead`: each cached id
-   * appears exactly once in `queue[queueHead..]`. Not the Map's own order:
-   * in V8 an iterator starts at the Map's first slot and steps over every slot
-   * deleted since the last rehash, so popping the front through
-   * `entries().next()` costs O(recent evictions) per eviction.
-   */
-  private queue: number[] = [];
-  private queueHead = 0;
-  private bytes = 0;
+  /** Bytes of one slab: a quarter of the cache at most, so it holds four or more. */
+  readonly slabBytes: number;
+  private readonly slabsMax: number;
+  /** Full slabs, oldest first. */
+  private full: Slab[] = [];
+  /** The slab being filled, once a block was cached. */
+  private current: Slab | undefined;
 
   constructor(
-    /** Bytes of block data kept at most. */
+    /** Bytes of slabs kept at most. */
     readonly capacityBytes = SSTABLE_BLOCK_CACHE_BYTES,
-  ) {}
+  ) {
+    this.slabBytes = Math.max(1, Math.min(SSTABLE_BLOCK_CACHE_SLAB_BYTES, Math.floor(capacityBytes / 4)));
+    this.slabsMax = Math.floor(capacityBytes / this.slabBytes);
+  }
 
-  /** Bytes of block data held now. */
+  /** Bytes of slabs held now. */
   get heldBytes(): number {
-    return this.bytes;
+    return (this.full.length + (this.current === undefined ? 0 : 1)) * this.slabBytes;
   }
 
-  /** The block under `id`, marked as recently used. */
-  get(id: number): DecodedBlock | undefined {
-    const block = this.blocks.get(id);
-    if (block !== undefined) block.referenced = true;
-    return block;
+  /**
+   * Copy the verified `payload` with its entry `starts` into the cache as
+   * block `blockNumber` of the reader owning `slots`, and return the cached
+   * block. A block over half a slab (a huge value) would flush the cache: it
+   * is returned in a copy of its own and not kept.
+   */
+  insert(slots: (CachedBlock | undefined)[], blockNumber: number, payload: Uint8Array, starts: readonly number[]): CachedBlock {
+    assert(slots[blockNumber] === undefined, 'a block is cached once');
+    if (payload.length > this.slabBytes / 2) {
+      const bytes = payload.slice();
+      return { bytes, view: new DataView(bytes.buffer), starts, referenced: false, slots, blockNumber };
+    }
+    let slab = this.current;
+    if (slab === undefined || slab.used + payload.length > slab.bytes.length) slab = this.startSlab(payload.length);
+    return place(slab, payload, starts, slots, blockNumber);
   }
 
-  /** Keep `block` under `id`, evicting blocks not used recently past capacity. */
-  put(id: number, block: DecodedBlock): void {
-    const cost = blockCost(block);
-    // A block bigger than an eighth of the cache (a huge value) would flush it: not kept.
-    if (cost > this.capacityBytes / 8 || this.blocks.has(id)) return;
-    this.blocks.set(id, block);
-    this.queue.push(id);
-    this.bytes += cost;
-    // Each pass clears reference flags, so this ends within two passes over the cache.
-    while (this.bytes > this.capacityBytes) {
-      assert(this.queueHead < this.queue.length, 'an over-full cache holds blocks');
-      const oldId = this.queue[this.queueHead++]!;
-      const old = this.blocks.get(oldId);
-      assert(old !== undefined, 'every queued id is cached');
-      if (old.referenced && oldId !== id) {
-        old.referenced = false;
-        this.queue.push(oldId);
-      } else {
-        this.blocks.delete(oldId);
-        this.bytes -= blockCost(old);
+  /** Open a new slab for a block of `incoming` bytes, evicting the oldest slab past capacity. */
+  private startSlab(incoming: number): Slab {
+    if (this.current !== undefined) this.full.push(this.current);
+    const slab: Slab = { bytes: new Uint8Array(this.slabBytes), used: 0, blocks: [] };
+    this.current = slab;
+    // slabsMax ≥ 4, so one eviction makes room; the loop only guards the bound.
+    while (this.full.length + 1 > this.slabsMax) {
+      const oldest = this.full.shift();
+      assert(oldest !== undefined, 'an over-full cache holds full slabs');
+      for (const block of oldest.blocks) {
+        if (block.slots[block.blockNumber] !== block) continue;
+        block.slots[block.blockNumber] = undefined;
+        if (block.referenced && slab.used + block.bytes.length + incoming <= slab.bytes.length) {
+          place(slab, block.bytes, block.starts, block.slots, block.blockNumber);
+        }
       }
     }
-    // Drop the consumed front once it is most of the array: amortized O(1), length ≤ 2 · cached + QUEUE_SLACK.
-    if (this.queueHead > QUEUE_SLACK && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
-    }
+    return slab;
   }
 }
 
-function blockCost(block: DecodedBlock): number {
-  return block.bytes.length + block.starts.byteLength;
+/** Copy a block into `slab` (which has room) and point its reader's slot at the copy. */
+function place(slab: Slab, payload: Uint8Array, starts: readonly number[], slots: (CachedBlock | undefined)[], blockNumber: number): CachedBlock {
+  const at = slab.used;
+  slab.bytes.set(payload, at);
+  slab.used = at + payload.length;
+  const bytes = slab.bytes.subarray(at, at + payload.length);
+  const block: CachedBlock = { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), starts, referenced: false, slots, blockNumber };
+  slab.blocks.push(block);
+  slots[blockNumber] = block;
+  return block;
 }
 
 /** An open, verified SSTable. */
 export class SSTableReader {
   /** What the table holds (from footer and index). */
   readonly meta: SSTableMeta;
-  private readonly tableId: number;
-  /** `keyPrefix` of each block's last key: the index search compares these flat numbers first. */
+  /** The bytes every key of the table starts with (common prefix of its smallest and largest key). */
+  private readonly sharedPrefix: Uint8Array;
+  /** `keyPrefixAt` of each block's last key after `sharedPrefix`: the index search compares these flat numbers first. */
   private readonly lastKeyPrefixes: Float64Array;
+  /** This reader's blocks now in `cache`, by block number; the cache clears a slot when it evicts the block. */
+  private readonly slots: (CachedBlock | undefined)[];
 
   private constructor(
     private readonly handle: FileHandle,
@@ -142,15 +191,17 @@ export class SSTableReader {
     private readonly blocks: readonly BlockHandle[],
     private readonly cache: BlockCache,
   ) {
-    this.tableId = tablesOpened++;
-    assert(this.tableId < TABLE_ID_MAX, 'block-cache ids stay exact integers');
-    assert(blocks.length < BLOCKS_PER_TABLE_MAX, 'block numbers fit in a cache id');
-    this.lastKeyPrefixes = Float64Array.from(blocks, (b) => keyPrefix(b.last_key));
+    const min_key = blocks[0]!.first_key;
+    const max_key = blocks[blocks.length - 1]!.last_key;
+    this.sharedPrefix = min_key.slice(0, sharedPrefixLength(min_key, max_key));
+    const shared = this.sharedPrefix.length;
+    this.lastKeyPrefixes = Float64Array.from(blocks, (b) => keyPrefixAt(b.last_key, shared, b.last_key.length - shared));
+    this.slots = Array.from({ length: blocks.length }, () => undefined);
     this.meta = {
       path: handle.path,
       entry_count: footer.entry_count,
-      min_key: blocks[0]!.first_key,
-      max_key: blocks[blocks.length - 1]!.last_key,
+      min_key,
+      max_key,
       file_bytes: handle.size(),
       min_ts_ms: footer.min_ts_ms,
       max_ts_ms: footer.max_ts_ms,
@@ -195,18 +246,32 @@ export class SSTableReader {
     return this.filter.mayContainHash(pair ?? hashPair(key));
   }
 
-  /** The key's versions, or undefined when the table does not hold it. */
+  /** The key's versions (views into the block cache: see the thread contract), or undefined when the table does not hold it. */
   get(key: Uint8Array, pair?: KeyHashPair): StoredVersion[] | undefined {
     if (!this.filter.mayContainHash(pair ?? hashPair(key))) return undefined;
-    const blockNumber = this.findBlock(key);
+    const prefix = this.sharedPrefix;
+    const shared = prefix.length;
+    if (key.length < shared) return undefined;
+    for (let i = 0; i < shared; i++) if (key[i] !== prefix[i]) return undefined;
+    const rest = key.length - shared;
+    const blockNumber = this.findBlockAfterPrefix(key, shared, rest);
     if (blockNumber >= this.blocks.length) return undefined;
-    if (compareKeys(this.blocks[blockNumber]!.first_key, key) > 0) return undefined;
-    const block = this.cachedBlock(blockNumber);
-    const at = lowerBound(block, key);
-    if (at >= block.starts.length) return undefined;
-    const start = block.starts[at]!;
-    if (compareKeyAt(block.bytes, start + 2, keyLengthAt(block.bytes, start), key) !== 0) return undefined;
-    return versionsAt(block.bytes, start);
+    let block = this.slots[blockNumber];
+    if (block === undefined) block = this.loadBlock(blockNumber);
+    else block.referenced = true;
+    // Exact-match binary search over the entries, comparing the bytes after the shared prefix in place.
+    const { bytes, starts } = block;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const start = starts[mid]!;
+      const order = compareKeyRanges(bytes, start + 2 + shared, keyLengthAt(bytes, start) - shared, key, shared, rest);
+      if (order === 0) return versionsAt(bytes, block.view, start, false);
+      if (order < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 
   /**
@@ -230,7 +295,7 @@ export class SSTableReader {
         const key = keyAt(block.bytes, start);
         if (toKey !== undefined && compareKeys(key, toKey) >= 0) return;
         seen += 1;
-        yield { key: key.slice(), versions: versionsAt(block.bytes, start) };
+        yield { key: key.slice(), versions: versionsAt(block.bytes, block.view, start, true) };
       }
     }
     // A full scan saw every entry: pair the footer's count with what is really there.
@@ -244,29 +309,52 @@ export class SSTableReader {
     await this.handle.close();
   }
 
-  /** First block whose last key is ≥ `key` (blocks.length when none). */
+  /** First block whose last key is ≥ `key` (blocks.length when none); any key, for scans. */
   private findBlock(key: Uint8Array): number {
-    const prefix = keyPrefix(key);
+    let lo = 0;
+    let hi = this.blocks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(this.blocks[mid]!.last_key, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** `findBlock` for a key known to start with `sharedPrefix` (`shared` bytes, `rest` after them). */
+  private findBlockAfterPrefix(key: Uint8Array, shared: number, rest: number): number {
+    const prefix = keyPrefixAt(key, shared, rest);
     let lo = 0;
     let hi = this.blocks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const midPrefix = this.lastKeyPrefixes[mid]!;
-      const before = midPrefix !== prefix ? midPrefix < prefix : compareKeys(this.blocks[mid]!.last_key, key) < 0;
+      let before: boolean;
+      if (midPrefix !== prefix) before = midPrefix < prefix;
+      else {
+        const last = this.blocks[mid]!.last_key;
+        before = compareKeyRanges(last, shared, last.length - shared, key, shared, rest) < 0;
+      }
       if (before) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  private cachedBlock(blockNumber: number): DecodedBlock {
-    const id = this.tableId * BLOCKS_PER_TABLE_MAX + blockNumber;
-    const hit = this.cache.get(id);
-    if (hit !== undefined) return hit;
+  /** Read, verify and walk block `blockNumber` (a cache miss), then cache it. */
+  private loadBlock(blockNumber: number): CachedBlock {
     const handle = this.blocks[blockNumber]!;
-    const block = this.decodeBlock(blockNumber, this.handle.readSync(handle.offset, handle.length + BLOCK_TRAILER_BYTES));
-    this.cache.put(id, block);
-    return block;
+    const need = handle.length + BLOCK_TRAILER_BYTES;
+    let raw: Uint8Array;
+    if (this.handle.readInto !== undefined && need <= READ_SCRATCH_MAX_BYTES) {
+      if (readScratch.length < need) readScratch = new Uint8Array(Math.min(READ_SCRATCH_MAX_BYTES, Math.max(need, readScratch.length * 2)));
+      raw = readScratch.subarray(0, this.handle.readInto(handle.offset, need, readScratch));
+    } else {
+      raw = this.handle.readSync(handle.offset, need);
+    }
+    // The scratch bytes are verified and walked here, then copied once into the cache: only verified blocks enter it.
+    const payload = this.verifyAndWalk(blockNumber, raw);
+    return this.cache.insert(this.slots, blockNumber, payload.bytes, payload.starts);
   }
 
   /** The raw bytes (entries + trailer) of block `handle`, from the read-ahead window when possible. */
@@ -282,17 +370,26 @@ export class SSTableReader {
     return window.bytes.subarray(from, from + need);
   }
 
-  /** Verify block `blockNumber` from its raw bytes and check it matches its index entry. */
+  /** Verify block `blockNumber` from its raw bytes and check it matches its index entry; for scans (a view of its own). */
   private decodeBlock(blockNumber: number, raw: Uint8Array): DecodedBlock {
+    const { bytes, starts } = this.verifyAndWalk(blockNumber, raw);
+    return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), starts };
+  }
+
+  /** Check block `blockNumber`'s checksum, walk its entries and match its first and last key with the index. */
+  private verifyAndWalk(blockNumber: number, raw: Uint8Array): { bytes: Uint8Array; starts: number[] } {
     const handle = this.blocks[blockNumber]!;
-    const bytes = verifyBlock(raw, handle.length, this.path, handle.offset, `data block ${blockNumber}`);
+    const bytes = verifyBlock(raw, handle.length, this.path, handle.offset, 'data block', blockNumber);
     const starts = entryStarts(bytes, this.path, handle.offset);
-    const first = keyAt(bytes, starts[0]!);
-    const last = keyAt(bytes, starts[starts.length - 1]!);
-    if (compareKeys(first, handle.first_key) !== 0 || compareKeys(last, handle.last_key) !== 0) {
+    const first = starts[0]!;
+    const last = starts[starts.length - 1]!;
+    if (
+      compareKeyRanges(bytes, first + 2, keyLengthAt(bytes, first), handle.first_key, 0, handle.first_key.length) !== 0 ||
+      compareKeyRanges(bytes, last + 2, keyLengthAt(bytes, last), handle.last_key, 0, handle.last_key.length) !== 0
+    ) {
       throw new CorruptionError(this.path, handle.offset, `data block ${blockNumber} keys differ from its index entry`);
     }
-    return { bytes, starts, referenced: false };
+    return { bytes, starts };
   }
 }
 

@@ -129,8 +129,15 @@ export const MEMTABLE_SKIPLIST_LEVELS_MAX = 12;
 /** Bytes an SSTable writer buffers before one `append` to its file. */
 export const SSTABLE_WRITE_CHUNK_BYTES = 1024 * 1024;
 
-/** Bytes of verified data blocks one SSTable block cache keeps (LRU). */
+/** Bytes of verified data blocks one SSTable block cache keeps (CLOCK over slabs). */
 export const SSTABLE_BLOCK_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Bytes of one block-cache slab: blocks are copied into slabs so a cache miss
+ * allocates nothing, and a value returned by a read (a view) keeps at most one
+ * slab alive.
+ */
+export const SSTABLE_BLOCK_CACHE_SLAB_BYTES = 256 * 1024;
 
 /** Bytes an SSTable scan reads ahead in one positional read. */
 export const SSTABLE_SCAN_READAHEAD_BYTES = 256 * 1024;
