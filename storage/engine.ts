@@ -31,6 +31,7 @@ import {
   IMMUTABLE_MEMTABLES_MAX,
   KEY_MAX_BYTES,
   MEMTABLE_FLUSH_BYTES,
+  SSTABLE_BLOCK_CACHE_BYTES,
   TOMBSTONE_GRACE_MS,
   VALUE_MAX_BYTES,
 } from '../src/core/limits.js';
@@ -134,7 +135,7 @@ export class StorageEngine {
       memtableFlushBytes: MEMTABLE_FLUSH_BYTES,
       commitLogSegmentBytes: 32 * 1024 * 1024,
       bloomFpRate: BLOOM_FP_RATE_DEFAULT,
-      blockCacheBytes: 32 * 1024 * 1024,
+      blockCacheBytes: SSTABLE_BLOCK_CACHE_BYTES,
       tombstoneGrace_ms: TOMBSTONE_GRACE_MS,
       ...options,
     };
@@ -169,18 +170,36 @@ export class StorageEngine {
 
   /**
    * Store one version of `key`. Resolves when the write is durable per the
-   * sync mode; the version is visible to reads at once.
+   * sync mode; the version is visible to reads at once. Not an async
+   * function: without backpressure a put returns the commit log's promise
+   * itself, so no extra promise or microtask per write.
    */
-  async put(key: Uint8Array, version: StoredVersion): Promise<void> {
-    assert(!this.closed, 'put on an open engine');
-    validate(key, version);
-    // Flushes fell behind: the writer waits for them rather than grow memory.
+  put(key: Uint8Array, version: StoredVersion): Promise<void> {
+    try {
+      assert(!this.closed, 'put on an open engine');
+      validate(key, version);
+      if (this.immutables.length >= IMMUTABLE_MEMTABLES_MAX || this.flushFailure !== undefined) return this.putAfterFlushes(key, version);
+      return this.putNow(key, version);
+    } catch (err) {
+      // Same contract as before: every failure is a rejection, never a synchronous throw.
+      return Promise.reject(err);
+    }
+  }
+
+  /** `put` when flushes fell behind: the writer waits for them rather than grow memory. */
+  private async putAfterFlushes(key: Uint8Array, version: StoredVersion): Promise<void> {
     // Each wait ends with a flush finished or failed, so the loop makes progress.
     while (this.immutables.length >= IMMUTABLE_MEMTABLES_MAX) {
       if (this.flushFailure !== undefined) throw this.flushFailure;
       await this.flushTail;
     }
     if (this.flushFailure !== undefined) throw this.flushFailure;
+    assert(!this.closed, 'put on an open engine');
+    return this.putNow(key, version);
+  }
+
+  /** Apply a validated write to the memtable and hand it to the commit log; returns the log's promise. */
+  private putNow(key: Uint8Array, version: StoredVersion): Promise<void> {
     this.memtable.put(key, [version]);
     const payload = encodeMutation(key, version);
     this.stats.puts++;
@@ -188,7 +207,7 @@ export class StorageEngine {
     this.stats.commitLogBytes += payload.length + RECORD_HEADER_BYTES;
     const durable = this.log.append(payload);
     if (this.memtable.isFull(this.options.memtableFlushBytes)) void this.switchMemtable();
-    await durable;
+    return durable;
   }
 
   /** Every live version of `key`, reconciled; [] when the key is unknown. Tombstones included. */
@@ -196,10 +215,10 @@ export class StorageEngine {
     this.stats.gets++;
     const found: StoredVersion[] = [];
     const fresh = this.memtable.get(key);
-    if (fresh) found.push(...fresh);
+    if (fresh) for (const v of fresh) found.push(v);
     for (const frozen of this.immutables) {
       const versions = frozen.get(key);
-      if (versions) found.push(...versions);
+      if (versions) for (const v of versions) found.push(v);
     }
     const tables = this.tables.tables;
     if (tables.length > 0) {
@@ -211,7 +230,7 @@ export class StorageEngine {
         }
         this.stats.tablesConsulted++;
         const versions = table.reader.get(key, pair);
-        if (versions) found.push(...versions);
+        if (versions) for (const v of versions) found.push(v);
       }
     }
     return found.length <= 1 ? found : reconcile(this.options.order, found);
