@@ -34,6 +34,20 @@ export interface CrashPlan {
   stop_ms?: number;
 }
 
+/** Random stalls (frozen event loops, as GC pauses), scheduled by the world from its seed. */
+export interface StallPlan {
+  /** Nodes that may be stalled. */
+  nodes: readonly number[];
+  /** Time between the start of one planned stall and the next. */
+  interval_ms: RangeMs;
+  /** How long a planned stall lasts. */
+  duration_ms: RangeMs;
+  /** No planned stall before this time (default 0). */
+  start_ms?: number;
+  /** No planned stall after this time (default: never stop). */
+  stop_ms?: number;
+}
+
 /** Fault options; every probability applies to each cross-node message independently. */
 export interface FaultOptions {
   /** Probability that a cross-node message is lost. */
@@ -52,10 +66,15 @@ export interface FaultOptions {
   local_latency_ms?: number;
   /** Random crash/restart schedule (default none). */
   crash_plan?: CrashPlan;
+  /** Random stall schedule (default none). */
+  stall_plan?: StallPlan;
 }
 
 /** Fault options with every default filled in. */
-export type ResolvedFaults = Required<Omit<FaultOptions, 'crash_plan'>> & { crash_plan: CrashPlan | undefined };
+export type ResolvedFaults = Required<Omit<FaultOptions, 'crash_plan' | 'stall_plan'>> & {
+  crash_plan: CrashPlan | undefined;
+  stall_plan: StallPlan | undefined;
+};
 
 /** Defaults: a reliable, FIFO network with a little random latency. */
 export const DEFAULT_FAULTS: ResolvedFaults = {
@@ -67,6 +86,7 @@ export const DEFAULT_FAULTS: ResolvedFaults = {
   fifo_links: true,
   local_latency_ms: 0.01,
   crash_plan: undefined,
+  stall_plan: undefined,
 };
 
 /** Merge `opts` over `base` and check every value. */
@@ -85,6 +105,13 @@ export function resolveFaults(opts: FaultOptions, base: ResolvedFaults = DEFAULT
     checkRange(plan.downtime_ms, 'crash_plan.downtime_ms');
     assert(plan.interval_ms[0] > 0, 'crash_plan.interval_ms is positive');
     assert((plan.max_down ?? 1) >= 1, 'crash_plan.max_down >= 1');
+  }
+  const stalls = merged.stall_plan;
+  if (stalls !== undefined) {
+    assert(stalls.nodes.length > 0, 'stall_plan.nodes is not empty');
+    checkRange(stalls.interval_ms, 'stall_plan.interval_ms');
+    checkRange(stalls.duration_ms, 'stall_plan.duration_ms');
+    assert(stalls.interval_ms[0] > 0 && stalls.duration_ms[0] > 0, 'stall_plan intervals and durations are positive');
   }
   return merged;
 }

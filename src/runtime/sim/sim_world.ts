@@ -2,7 +2,7 @@
  * The deterministic simulator: every actor of every simulated node runs on
  * this one thread, on a virtual clock, with a seeded network that drops,
  * duplicates, delays and reorders messages, partitions nodes and crashes
- * them. The same actor classes run here and on the real runtime; "threads" of
+ * them, and stalls them (a frozen event loop, see stall.ts). The same actor classes run here and on the real runtime; "threads" of
  * an `ActorRef` are simulated nodes here.
  *
  * Determinism: events are carried out one at a time in (virtual time, push
@@ -28,9 +28,11 @@ import { refName } from '../actor.js';
 import { ActorCell } from './actor_cell.js';
 import { AskTable } from './ask_table.js';
 import { EventQueue } from './event_queue.js';
-import { type FaultOptions, type CrashPlan, SimNetwork, resolveFaults } from './faults.js';
-import type { SimEvent, TimerEvent, ControlEvent } from './sim_event.js';
+import { type FaultOptions, SimNetwork, resolveFaults } from './faults.js';
+import { FaultPlans } from './plans.js';
+import type { SimEvent, TimerEvent } from './sim_event.js';
 import { SimLogBook } from './sim_log.js';
+import { NodeStalls, eventNode } from './stall.js';
 import { SimTransport } from './sim_transport.js';
 import { Supervisor } from './supervisor.js';
 import { stableHash } from './stable_hash.js';
@@ -79,18 +81,20 @@ export class SimWorld {
   readonly network: SimNetwork;
   private clock_ms = 0;
   private readonly queue = new EventQueue<SimEvent>();
-  /** Events that keep the world busy (all but crash-plan ticks). */
+  /** Events that keep the world busy (all but plan ticks), queued or held by a stall. */
   private foreground = 0;
+  /** Stalled nodes and the events they hold back. */
+  private readonly stalls = new NodeStalls();
+  /** Events a stall just released, carried out (in order) before anything queued. */
+  private readonly released: SimEvent[] = [];
   private readonly nodes = new Map<number, SimNode>();
   private readonly asks = new AskTable();
   private readonly transport: SimTransport;
   private readonly supervisor: Supervisor;
   private readonly kinds: ActorKinds;
   private readonly eventsMax: number;
-  /** Draws the crash plan's choices. */
-  private readonly planPrng: Prng;
-  /** Bumped when the crash plan is replaced, so the old plan's ticks stop. */
-  private planGeneration = 0;
+  /** The random crash and stall schedules. */
+  private readonly plans: FaultPlans;
 
   constructor(opts: SimWorldOptions) {
     this.seed = opts.seed >>> 0;
@@ -101,7 +105,21 @@ export class SimWorld {
     this.logs = new SimLogBook(() => this.clock_ms, opts.print_logs ?? false);
     const faults = resolveFaults(opts.faults ?? {});
     this.network = new SimNetwork(faults, this.derivedPrng('network'));
-    this.planPrng = this.derivedPrng('crash-plan');
+    this.plans = new FaultPlans(
+      {
+        now: () => this.clock_ms,
+        push: (time_ms, event) => this.push(time_ms, event),
+        after: (delay_ms, what, action) => this.after(delay_ms, what, action),
+        isUp: (node) => this.isUp(node),
+        isDown: (node) => this.nodes.get(node)?.up === false,
+        isStalled: (node) => this.isStalled(node),
+        crash: (node) => this.crash(node),
+        restart: (node) => this.restart(node),
+        stall: (node, duration_ms) => this.stall(node, duration_ms),
+      },
+      this.derivedPrng('crash-plan'),
+      this.derivedPrng('stall-plan'),
+    );
     this.transport = new SimTransport({
       now: () => this.clock_ms,
       network: this.network,
@@ -124,7 +142,8 @@ export class SimWorld {
         schedule: (cell, delay_ms, msg) => this.scheduleTimer(cell, delay_ms, msg),
       },
     });
-    if (faults.crash_plan !== undefined) this.startCrashPlan(faults.crash_plan);
+    if (faults.crash_plan !== undefined) this.plans.startCrashPlan(faults.crash_plan);
+    if (faults.stall_plan !== undefined) this.plans.startStallPlan(faults.stall_plan);
   }
 
   // -------------------------------------------------------------------------
@@ -177,15 +196,39 @@ export class SimWorld {
   // Faults
   // -------------------------------------------------------------------------
 
-  /** Change fault options from now on; a new `crash_plan` replaces the old one. */
+  /** Change fault options from now on; a new `crash_plan` or `stall_plan` replaces the old one. */
   configureFaults(opts: FaultOptions): void {
     this.network.configure(opts);
-    if (opts.crash_plan !== undefined) this.startCrashPlan(opts.crash_plan);
+    if (opts.crash_plan !== undefined) this.plans.startCrashPlan(opts.crash_plan);
+    if (opts.stall_plan !== undefined) this.plans.startStallPlan(opts.stall_plan);
   }
 
   /** Stop the crash plan (already crashed nodes still restart as planned). */
   stopCrashPlan(): void {
-    this.planGeneration++;
+    this.plans.stopCrashPlan();
+  }
+
+  /** Stop the stall plan (stalls in force run to their end). */
+  stopStallPlan(): void {
+    this.plans.stopStallPlan();
+  }
+
+  /**
+   * Freeze node `node`'s event loop for `duration_ms` from now, as a GC pause
+   * would: nothing due to it runs until then (see stall.ts); then everything
+   * that came due runs at once, in original order. Stalling a stalled node
+   * extends its stall to the later end. A crash ends a stall.
+   */
+  stall(node: number, duration_ms: number): void {
+    const target = this.nodes.get(node);
+    assert(target !== undefined && target.up, `node ${node} exists and is up to stall it`);
+    assert(Number.isFinite(duration_ms) && duration_ms > 0, 'a stall lasts a finite time > 0');
+    const until_ms = this.clock_ms + duration_ms;
+    const current = this.stalls.until(node);
+    if (current !== undefined && current >= until_ms) return;
+    const generation = this.stalls.begin(node, until_ms);
+    this.record('stall', '', `t${node}`, `until ${until_ms}`, '');
+    this.push(until_ms, { kind: 'control', what: `end of stall of t${node}`, run: () => this.endStall(node, generation), background: false });
   }
 
   /** Cut every link between the node sets `a` and `b`, both ways. */
@@ -217,6 +260,7 @@ export class SimWorld {
     assert(target !== undefined && target.up, `node ${node} exists and is up to crash it`);
     target.up = false;
     target.epoch++;
+    if (this.stalls.isStalled(node)) this.releaseHeld(node, this.stalls.endNow(node)); // they find it down
     for (const cell of target.cells.values()) this.supervisor.kill(cell);
     this.record('crash', '', `t${node}`, '', '');
     this.logs.write('warn', 'sim', `node t${node} crashed`);
@@ -290,6 +334,11 @@ export class SimWorld {
     return this.nodes.get(ref.thread)?.cells.get(ref.id)?.instance as A | undefined;
   }
 
+  /** True while node `node` is stalled. */
+  isStalled(node: number): boolean {
+    return this.stalls.isStalled(node);
+  }
+
   /** True when node `node` exists and is up. */
   isUp(node: number): boolean {
     return this.nodes.get(node)?.up === true;
@@ -322,9 +371,22 @@ export class SimWorld {
 
   private async runOne(limit_ms: number): Promise<boolean> {
     for (;;) {
+      const held = this.released.shift(); // released by a stall that ended now: they go first, in order
+      if (held !== undefined) {
+        this.foreground--;
+        if (this.isStale(held)) continue;
+        this.carryOut(held);
+        await settle();
+        return true;
+      }
       const top = this.queue.peek();
       if (top === undefined || top.time_ms > limit_ms) return false;
       this.queue.pop();
+      const runsOn = eventNode(top.payload, this.asks);
+      if (runsOn !== undefined && this.stalls.isStalled(runsOn)) {
+        this.stalls.hold(runsOn, top.payload); // stays foreground until carried out
+        continue;
+      }
       if (!isBackground(top.payload)) this.foreground--;
       if (this.isStale(top.payload)) continue; // skipped without advancing the clock
       this.clock_ms = Math.max(this.clock_ms, top.time_ms);
@@ -332,6 +394,16 @@ export class SimWorld {
       await settle();
       return true;
     }
+  }
+
+  private endStall(node: number, generation: number): void {
+    const held = this.stalls.end(node, generation);
+    if (held !== undefined) this.releaseHeld(node, held);
+  }
+
+  private releaseHeld(node: number, held: SimEvent[]): void {
+    this.record('unstall', '', `t${node}`, `${held.length} held`, '');
+    for (const event of held) this.released.push(event);
   }
 
   private carryOut(event: SimEvent): void {
@@ -390,38 +462,6 @@ export class SimWorld {
     const started = this.transport.startAsk<R>(owner, to, msg, deadline_ms);
     if (started.askId !== undefined) this.push(this.clock_ms + deadline_ms, { kind: 'ask_timeout', askId: started.askId });
     return started.promise;
-  }
-
-  private startCrashPlan(plan: CrashPlan): void {
-    const generation = ++this.planGeneration;
-    const tick = (): void => {
-      if (generation !== this.planGeneration) return;
-      this.plannedCrash(plan);
-      this.planNextTick(plan, tick);
-    };
-    this.planNextTick(plan, tick);
-  }
-
-  private planNextTick(plan: CrashPlan, tick: () => void): void {
-    const at_ms = Math.max(this.clock_ms, plan.start_ms ?? 0) + this.draw(plan.interval_ms);
-    if (plan.stop_ms !== undefined && at_ms > plan.stop_ms) return;
-    const event: ControlEvent = { kind: 'control', what: 'crash plan tick', run: tick, background: true };
-    this.push(at_ms, event);
-  }
-
-  private plannedCrash(plan: CrashPlan): void {
-    const down = plan.nodes.filter((n) => this.nodes.get(n)?.up === false).length;
-    const candidates = plan.nodes.filter((n) => this.isUp(n));
-    if (down >= (plan.max_down ?? 1) || candidates.length === 0) return;
-    const victim = this.planPrng.pick(candidates);
-    this.crash(victim);
-    this.after(this.draw(plan.downtime_ms), `planned restart of t${victim}`, () => {
-      if (!this.isUp(victim)) this.restart(victim);
-    });
-  }
-
-  private draw(range: readonly [number, number]): number {
-    return range[0] + this.planPrng.next() * (range[1] - range[0]);
   }
 
   private push(time_ms: number, event: SimEvent): void {

@@ -43,6 +43,10 @@ export type TraceKind =
   | 'crash'
   /** A node restarted: its actors were re-created. */
   | 'restart'
+  /** A node's event loop froze (until the time in `type`). */
+  | 'stall'
+  /** A stalled node runs again (its held events follow). */
+  | 'unstall'
   /** An actor failed (throw or rejection) and was restarted by supervision. */
   | 'supervise'
   /** An actor failed too often and was stopped for good. */
