@@ -237,3 +237,6 @@ export const AWARENESS_MAX_MULTIPLIER = 8;
 
 /** Distinct observers remembered per suspected member (two are enough to decide; more only add confidence). */
 export const LIVENESS_OBSERVERS_MAX = 16;
+
+/** Local actors (coordinator, hint replayer, anti-entropy, gossip) one failure detector publishes liveness changes to. */
+export const LIVENESS_SUBSCRIBERS_MAX = 16;
