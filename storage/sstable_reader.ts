@@ -97,7 +97,8 @@ let readScratch = new Uint8Array(16 * 1024);
  * Eviction is second-chance (CLOCK) by slab: when a new slab is needed and
  * the cache is full, the oldest slab is dropped; the blocks in it that were
  * hit since they were last considered are first copied into the new slab
- * (flag cleared), as long as room for the incoming block remains. A hit only
+ * (flag cleared), up to half the new slab, so every eviction admits at
+ * least half a slab of new blocks. A hit only
  * sets a flag, so the hot read path does no reordering. Dropped slabs are
  * never reused: the GC frees them once no view into them remains.
  */
@@ -145,6 +146,9 @@ export class BlockCache {
     if (this.current !== undefined) this.full.push(this.current);
     const slab: Slab = { bytes: new Uint8Array(this.slabBytes), used: 0, blocks: [] };
     this.current = slab;
+    // Rescued blocks fill at most half the new slab (and leave room for `incoming`): when nearly
+    // every block is hot, rescuing a whole slab per miss would copy a slab per miss.
+    const rescueLimit = Math.min(this.slabBytes >>> 1, this.slabBytes - incoming);
     // slabsMax ≥ 4, so one eviction makes room; the loop only guards the bound.
     while (this.full.length + 1 > this.slabsMax) {
       const oldest = this.full.shift();
@@ -152,7 +156,7 @@ export class BlockCache {
       for (const block of oldest.blocks) {
         if (block.slots[block.blockNumber] !== block) continue;
         block.slots[block.blockNumber] = undefined;
-        if (block.referenced && slab.used + block.bytes.length + incoming <= slab.bytes.length) {
+        if (block.referenced && slab.used + block.bytes.length <= rescueLimit) {
           place(slab, block.bytes, block.starts, block.slots, block.blockNumber);
         }
       }
