@@ -1,0 +1,145 @@
+/**
+ * `npm run bench:fd` (and `-- --quick`): the failure-detector benchmark.
+ *
+ * Runs every detector (heartbeat, phi, swim, swim+lifeguard, combined) in
+ * every scenario (clean, loss5, stall, crash; see scenarios.ts) on an 8-node
+ * cluster in the deterministic simulator (sim_run.ts), rows spread over two
+ * worker threads; then one check on real worker threads with a busy-looping
+ * extra thread (real_threads.ts). Writes bench/results/fd.json, prints the
+ * table and the issue's targets.
+ *
+ * `SEED=n` picks the seed (default 1): same seed ⇒ same rows (each row's
+ * simulator trace hash is in `details`).
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { seedFrom } from '../../src/core/prng.js';
+import { machine, writeResults } from '../common/report.js';
+import { RECENT_MS } from './metrics.js';
+import { runRealThreads, type RealRunOptions } from './real_threads.js';
+import { DETECTORS, DOWN_MS, SCENARIOS, STALL_GAP_MS, STALL_MS, UP_MS } from './scenarios.js';
+import { PERIOD_MS, PROBE_TIMEOUT_MS, WARMUP_MS, type RowConfig, type RowResult } from './sim_run.js';
+import { evaluateTargets, printTable, printTargets, toRow } from './table.js';
+
+const quick = process.argv.includes('--quick');
+const SEED = seedFrom(process.env['SEED'], 1);
+const NODES = 8;
+/** Virtual time of each row, warm-up included. */
+const ROW_DURATION_MS = quick ? 5 * 60_000 : 30 * 60_000;
+const THREADS = Math.max(1, Math.min(2, os.cpus().length));
+const REAL: RealRunOptions = quick
+  ? { nodes: 4, kills: 1, warmup_ms: 5_000, detect_timeout_ms: 20_000, recover_timeout_ms: 15_000 }
+  : { nodes: 5, kills: 3, warmup_ms: 8_000, detect_timeout_ms: 20_000, recover_timeout_ms: 15_000 };
+
+const DEFINITIONS = {
+  detection_ms:
+    'for every crash of a node and every other node up at that moment (observer): virtual time from the crash to that ' +
+    "observer's first `down` about the crashed node before it restarts. Every scenario crashes nodes (see scenarios), so every row has figures; " +
+    'an observer with no `down` before the restart is a miss (`details.missed_detections`), not a sample. For the combined detector `down` is ' +
+    'its two-observer decision; for the others it is their own verdict (heartbeat: timeout; phi: threshold; swim: suspicion timeout).',
+  false_positive:
+    'a `down` liveness event published by any observer about member M at virtual time t, where M was not crashed at t ' +
+    '(a stalled node is not crashed: a `down` about it counts). Each published `down` counts once (detectors publish changes only). ' +
+    'Only events after the warm-up count.',
+  false_positives_per_node_hour: 'false positives / (nodes × measured virtual hours); measured hours exclude the warm-up',
+  healthy_false_positives_per_node_hour:
+    `(details) Lifeguard's measure: false positives about nodes that were running normally, i.e. not stalled at t or in the ${RECENT_MS} ms before, ` +
+    `and not restarted in the ${RECENT_MS} ms before t`,
+  messages_per_member_per_s: 'cross-node messages sent by the gossip and failure-detector actors (their stats asks) / member-seconds up',
+};
+
+async function main(): Promise<void> {
+  const configuration = {
+    mode: quick ? 'quick' : 'full',
+    seed: SEED,
+    nodes: NODES,
+    period_ms: PERIOD_MS,
+    probe_timeout_ms: PROBE_TIMEOUT_MS,
+    gossip_interval_ms: PERIOD_MS,
+    row_virtual_ms: ROW_DURATION_MS,
+    warmup_ms: WARMUP_MS,
+    node_hours_per_row: (NODES * (ROW_DURATION_MS - WARMUP_MS)) / 3_600_000,
+    sim_threads: THREADS,
+    scenarios: {
+      all: `a node crashes after ${UP_MS[0] / 1000}-${UP_MS[1] / 1000} s up and restarts after ${DOWN_MS[0] / 1000}-${DOWN_MS[1] / 1000} s down, over and over`,
+      clean: 'reliable network; the crash victim is always the last node (n7)',
+      loss5: 'as clean, and 5% of cross-node messages dropped (drop_probability 0.05)',
+      stall: `as clean, and node n1 (a seed) has its event loop frozen (world.stall) for ${STALL_MS[0] / 1000}-${STALL_MS[1] / 1000} s, ${STALL_GAP_MS[0] / 1000}-${STALL_GAP_MS[1] / 1000} s apart; held events run in original order at the end`,
+      crash: 'reliable network; the crash victim is any node, drawn at random each time',
+    },
+    definitions: DEFINITIONS,
+    real_threads: REAL,
+  };
+  console.log('fd benchmark configuration', JSON.stringify(configuration, null, 2));
+  console.log('machine', JSON.stringify(machine()));
+
+  const configs: RowConfig[] = [];
+  for (const detector of DETECTORS) {
+    for (const scenario of SCENARIOS) configs.push({ detector, scenario, nodes: NODES, duration_ms: ROW_DURATION_MS, seed: SEED });
+  }
+  const simStart = performance.now();
+  const results = await runPool(configs, THREADS);
+  const sim_wall_ms = Math.round(performance.now() - simStart);
+
+  console.log(`\nreal worker threads: ${REAL.nodes} nodes (combined), one busy-looping thread, ${REAL.kills} kill(s)`);
+  const real_threads = await runRealThreads(REAL);
+  console.log(JSON.stringify(real_threads));
+
+  const rows = results.map(toRow);
+  const targets = evaluateTargets(results);
+  printTable(rows);
+  printTargets(targets);
+  writeResults('fd', {
+    configuration,
+    machine: machine(),
+    rows,
+    targets,
+    real_threads,
+    details: results.map((r) => {
+      const { detection_ms: _samples, ...figures } = r.figures;
+      return { detector: r.config.detector, scenario: r.config.scenario, ...figures, crashes: r.crashes, stalls: r.stalls, records: r.records, sim_events: r.sim_events, trace_hash: r.trace_hash, wall_ms: r.wall_ms };
+    }),
+    sim_wall_ms,
+  });
+}
+
+/** Run `configs` on `threads` worker threads; results in the order of `configs`. */
+async function runPool(configs: readonly RowConfig[], threads: number): Promise<RowResult[]> {
+  const results: (RowResult | undefined)[] = new Array(configs.length).fill(undefined);
+  let next = 0;
+  const workerLoop = async (): Promise<void> => {
+    const worker = new Worker(new URL('./row_worker.js', import.meta.url));
+    try {
+      while (next < configs.length) {
+        const index = next++;
+        const config = configs[index]!;
+        const reply = await new Promise<{ ok: boolean; result?: RowResult; error?: string }>((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+          worker.postMessage(config);
+        });
+        worker.removeAllListeners('error');
+        if (!reply.ok || reply.result === undefined) throw new Error(`row ${config.detector}/${config.scenario} failed: ${reply.error}`);
+        results[index] = reply.result;
+        const f = reply.result.figures;
+        console.log(
+          `  ${config.detector.padEnd(15)} ${config.scenario.padEnd(6)} p50=${f.detection_ms_p50} p99=${f.detection_ms_p99} ` +
+            `fp=${f.false_positives.total} (healthy ${f.false_positives.about_healthy_nodes}) missed=${f.missed_detections} ` +
+            `msgs/member/s=${reply.result.messages_per_member_per_s} (${reply.result.wall_ms} ms)`,
+        );
+      }
+    } finally {
+      await worker.terminate();
+    }
+  };
+  await Promise.all(Array.from({ length: threads }, () => workerLoop()));
+  return results.map((r, i) => {
+    if (r === undefined) throw new Error(`row ${i} has no result`);
+    return r;
+  });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
