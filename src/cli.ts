@@ -20,6 +20,8 @@ Usage:
   ringkv bench storage [--quick]
                              measure the LSM engine against LMDB
                              -> bench/results/storage.json
+  ringkv bench fd [--quick]  compare failure detectors in the simulator
+                             -> bench/results/fd.json
 
 Environment:
   RINGKV_LOG=debug|info|warn|error   log level (default warn)
@@ -59,8 +61,8 @@ async function version(): Promise<string> {
 
 function runBench(args: string[]): number {
   const [area, ...flags] = args;
-  if (area !== 'runtime' && area !== 'storage') {
-    process.stderr.write(`ringkv bench: choose 'runtime' or 'storage'\n`);
+  if (area !== 'runtime' && area !== 'storage' && area !== 'fd') {
+    process.stderr.write(`ringkv bench: choose 'runtime', 'storage' or 'fd'\n`);
     return 2;
   }
   const script = fileURLToPath(new URL(`../bench/${area}/run.js`, import.meta.url));
