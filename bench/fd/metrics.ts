@@ -9,18 +9,20 @@
  *   node up at that moment (each observer), the time from `crash_ms` to that
  *   observer's first `down` about the crashed node before it restarts. An
  *   observer that publishes no `down` before the restart is a *miss*.
- * - False positive: a `down` published by any observer about member M at
- *   time t where M was not crashed at t (each published `down` counts once;
- *   a detector publishes one per transition). Per node-hour: false positives
- *   / (nodes × measured hours).
- * - For the stall scenario the false positives are also split by what M was
- *   doing, because a frozen node is as unresponsive as a crashed one:
- *   `about_stalled_node_during_stall` (M was frozen at t),
- *   `about_stalled_node_after_stall` (M had been frozen within RECENT_MS),
- *   `about_restarted_node` (M restarted within RECENT_MS: a late or stale
- *   decision about a crash), and `about_healthy_nodes` (the rest: nodes that
- *   were running normally, Lifeguard's measure), plus `by_stalled_observer`
- *   (downs about healthy nodes published by a node that stalls).
+ * - A `down` published by any observer about member M at time t where M was
+ *   not crashed at t falls in one of two columns:
+ *   - stalled-node down: M was itself stalled at t, or its stall had ended
+ *     less than AFTER_STALL_WINDOW_MS before t. Not a false positive in the
+ *     detector's sense: M really was unresponsive (for up to 5 s), and a
+ *     detector that notices is working. Split into `during_stall` and
+ *     `after_stall`.
+ *   - false positive: every other such `down` — M was neither crashed nor
+ *     stalled (nor just out of a stall) at t. This is Lifeguard's measure
+ *     and the meaning of "a stalled node does not accuse healthy ones". Two
+ *     sub-counts say where they come from: `about_restarted_node` (M restarted
+ *     within RECENT_MS: a late or stale decision about a crash) and
+ *     `by_stalled_observer` (published by a node that stalls in this run).
+ *   Per node-hour: count / (nodes × measured hours).
  *
  * Only records at or after `from_ms` (the end of warm-up) count.
  *
@@ -55,17 +57,35 @@ export interface RunTruth {
   to_ms: number;
 }
 
-/** How long after a stall or a restart a `down` about that node is put in its own category. */
+/** How long after a restart a false positive about that node is counted as `about_restarted_node`. */
 export const RECENT_MS = 10_000;
 
-/** False positives, split by cause. */
+/**
+ * The detection window after a stall: a `down` about a node published this
+ * long after its stall ended still counts as a stalled-node down, because the
+ * suspicion behind it started while the node was frozen. 10 s is about the
+ * slowest decision a detector here makes about a silent node (SWIM with
+ * Lifeguard's dynamic suspicion: 2–12 s at 8 members); the details keep the
+ * during/after split so the window's effect is visible.
+ */
+export const AFTER_STALL_WINDOW_MS = 10_000;
+
+/** False positives: downs about nodes neither crashed nor stalled (nor just out of a stall). */
 export interface FalsePositives {
   total: number;
-  about_stalled_node_during_stall: number;
-  about_stalled_node_after_stall: number;
+  /** Of `total`: about a node restarted less than RECENT_MS before. */
   about_restarted_node: number;
-  about_healthy_nodes: number;
+  /** Of `total`: published by an observer that stalls in this run. */
   by_stalled_observer: number;
+}
+
+/** Downs about a node while it was stalled or just after (not false positives; their own column). */
+export interface StalledNodeDowns {
+  total: number;
+  /** The node was frozen when the `down` was published. */
+  during_stall: number;
+  /** Its stall had ended less than AFTER_STALL_WINDOW_MS before. */
+  after_stall: number;
 }
 
 /** The figures of one run. */
@@ -79,10 +99,12 @@ export interface RunFigures {
   /** (crash, observer) pairs considered. */
   detection_opportunities: number;
   false_positives: FalsePositives;
+  stalled_node_downs: StalledNodeDowns;
   node_hours: number;
+  /** False positives (downs about nodes neither crashed nor stalled) per node-hour. */
   false_positives_per_node_hour: number;
-  /** Lifeguard's measure: false positives about healthy nodes per node-hour. */
-  healthy_false_positives_per_node_hour: number;
+  /** Downs about a node while stalled or just after, per node-hour. */
+  stalled_node_downs_per_node_hour: number;
 }
 
 /** Compute detection times and false positives of one run. */
@@ -90,7 +112,7 @@ export function measure(records: readonly LivenessRecord[], truth: RunTruth): Ru
   const counted = records.filter((r) => r.at_ms >= truth.from_ms && r.at_ms <= truth.to_ms);
   const downs = counted.filter((r) => r.status === 'down');
   const { samples, missed, opportunities } = detections(downs, truth);
-  const fp = falsePositives(downs, truth);
+  const { fp, stalled } = classifyDowns(downs, truth);
   const node_hours = (truth.members.length * (truth.to_ms - truth.from_ms)) / 3_600_000;
   return {
     detection_ms: samples,
@@ -99,9 +121,10 @@ export function measure(records: readonly LivenessRecord[], truth: RunTruth): Ru
     missed_detections: missed,
     detection_opportunities: opportunities,
     false_positives: fp,
+    stalled_node_downs: stalled,
     node_hours: round(node_hours, 3),
     false_positives_per_node_hour: round(fp.total / node_hours, 3),
-    healthy_false_positives_per_node_hour: round(fp.about_healthy_nodes / node_hours, 3),
+    stalled_node_downs_per_node_hour: round(stalled.total / node_hours, 3),
   };
 }
 
@@ -123,31 +146,26 @@ function detections(downs: readonly LivenessRecord[], truth: RunTruth): { sample
   return { samples, missed, opportunities };
 }
 
-function falsePositives(downs: readonly LivenessRecord[], truth: RunTruth): FalsePositives {
-  const fp: FalsePositives = {
-    total: 0,
-    about_stalled_node_during_stall: 0,
-    about_stalled_node_after_stall: 0,
-    about_restarted_node: 0,
-    about_healthy_nodes: 0,
-    by_stalled_observer: 0,
-  };
+/** Sort every `down` about a node that was not crashed into false positives and stalled-node downs. */
+function classifyDowns(downs: readonly LivenessRecord[], truth: RunTruth): { fp: FalsePositives; stalled: StalledNodeDowns } {
+  const fp: FalsePositives = { total: 0, about_restarted_node: 0, by_stalled_observer: 0 };
+  const stalled: StalledNodeDowns = { total: 0, during_stall: 0, after_stall: 0 };
   const stalledMembers = new Set(truth.stalls.map((s) => s.member));
   for (const r of downs) {
     if (crashedAt(truth.crashes, r.member, r.at_ms)) continue;
-    fp.total++;
     if (truth.stalls.some((s) => s.member === r.member && s.start_ms <= r.at_ms && r.at_ms < s.end_ms)) {
-      fp.about_stalled_node_during_stall++;
-    } else if (truth.stalls.some((s) => s.member === r.member && s.end_ms <= r.at_ms && r.at_ms < s.end_ms + RECENT_MS)) {
-      fp.about_stalled_node_after_stall++;
-    } else if (truth.crashes.some((c) => c.member === r.member && c.restart_ms <= r.at_ms && r.at_ms < c.restart_ms + RECENT_MS)) {
-      fp.about_restarted_node++;
+      stalled.total++;
+      stalled.during_stall++;
+    } else if (truth.stalls.some((s) => s.member === r.member && s.end_ms <= r.at_ms && r.at_ms < s.end_ms + AFTER_STALL_WINDOW_MS)) {
+      stalled.total++;
+      stalled.after_stall++;
     } else {
-      fp.about_healthy_nodes++;
+      fp.total++;
+      if (truth.crashes.some((c) => c.member === r.member && c.restart_ms <= r.at_ms && r.at_ms < c.restart_ms + RECENT_MS)) fp.about_restarted_node++;
       if (stalledMembers.has(r.observer)) fp.by_stalled_observer++;
     }
   }
-  return fp;
+  return { fp, stalled };
 }
 
 /** True when `member` was crashed at `t_ms`. */

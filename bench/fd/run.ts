@@ -15,9 +15,9 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { seedFrom } from '../../src/core/prng.js';
 import { machine, writeResults } from '../common/report.js';
-import { RECENT_MS } from './metrics.js';
+import { AFTER_STALL_WINDOW_MS, RECENT_MS } from './metrics.js';
 import { runRealThreads, type RealRunOptions } from './real_threads.js';
-import { DETECTORS, DOWN_MS, SCENARIOS, STALL_GAP_MS, STALL_MS, UP_MS } from './scenarios.js';
+import { DETECTORS, DOWN_MS, SCENARIO_SPECS, SCENARIOS, STALL_GAP_MS, STALL_MS, UP_MS } from './scenarios.js';
 import { PERIOD_MS, PROBE_TIMEOUT_MS, WARMUP_MS, type RowConfig, type RowResult } from './sim_run.js';
 import { evaluateTargets, printTable, printTargets, toRow } from './table.js';
 
@@ -37,14 +37,17 @@ const DEFINITIONS = {
     "observer's first `down` about the crashed node before it restarts. Every scenario crashes nodes (see scenarios), so every row has figures; " +
     'an observer with no `down` before the restart is a miss (`details.missed_detections`), not a sample. For the combined detector `down` is ' +
     'its two-observer decision; for the others it is their own verdict (heartbeat: timeout; phi: threshold; swim: suspicion timeout).',
-  false_positive:
-    'a `down` liveness event published by any observer about member M at virtual time t, where M was not crashed at t ' +
-    '(a stalled node is not crashed: a `down` about it counts). Each published `down` counts once (detectors publish changes only). ' +
-    'Only events after the warm-up count.',
-  false_positives_per_node_hour: 'false positives / (nodes × measured virtual hours); measured hours exclude the warm-up',
-  healthy_false_positives_per_node_hour:
-    `(details) Lifeguard's measure: false positives about nodes that were running normally, i.e. not stalled at t or in the ${RECENT_MS} ms before, ` +
-    `and not restarted in the ${RECENT_MS} ms before t`,
+  false_positives_per_node_hour:
+    'false positives / (nodes × measured virtual hours), where a false positive is a `down` liveness event published by any observer about ' +
+    `member M at virtual time t where M was neither crashed nor stalled at t, nor out of a stall for less than ${AFTER_STALL_WINDOW_MS} ms: ` +
+    "a healthy node, Lifeguard's measure and the meaning of 'a stalled node does not accuse healthy ones'. Downs about a node restarted " +
+    `less than ${RECENT_MS} ms before count (details: false_positives.about_restarted_node), as do downs published by the stalled node ` +
+    '(details: false_positives.by_stalled_observer). Each published `down` counts once (detectors publish changes only); only events after ' +
+    'the warm-up count; measured hours exclude the warm-up.',
+  stalled_node_downs_per_node_hour:
+    '`down` events about member M published while M was itself stalled, or within ' +
+    `${AFTER_STALL_WINDOW_MS} ms after its stall ended (the detection window: the suspicion started while M was frozen), per node-hour. ` +
+    "Not a false positive in the detector's sense: M really was unresponsive for up to 5 s (details: stalled_node_downs.during_stall / after_stall).",
   messages_per_member_per_s: 'cross-node messages sent by the gossip and failure-detector actors (their stats asks) / member-seconds up',
 };
 
@@ -64,7 +67,13 @@ async function main(): Promise<void> {
       all: `a node crashes after ${UP_MS[0] / 1000}-${UP_MS[1] / 1000} s up and restarts after ${DOWN_MS[0] / 1000}-${DOWN_MS[1] / 1000} s down, over and over`,
       clean: 'reliable network; the crash victim is always the last node (n7)',
       loss5: 'as clean, and 5% of cross-node messages dropped (drop_probability 0.05)',
-      stall: `as clean, and node n1 (a seed) has its event loop frozen (world.stall) for ${STALL_MS[0] / 1000}-${STALL_MS[1] / 1000} s, ${STALL_GAP_MS[0] / 1000}-${STALL_GAP_MS[1] / 1000} s apart; held events run in original order at the end`,
+      stall:
+        `as clean, and node n1 (a seed) has its event loop frozen (world.stall) for ${STALL_MS[0] / 1000}-${STALL_MS[1] / 1000} s, ` +
+        `${STALL_GAP_MS[0] / 1000}-${STALL_GAP_MS[1] / 1000} s apart, with release '${SCENARIO_SPECS.stall.stall_release}': at the end of a stall every ` +
+        'timer that came due during it (SWIM probe timeouts and ticks, ask deadlines) fires first, in due order, then the messages and replies that ' +
+        "arrived meanwhile, in arrival order. This models Node's real event loop after a GC pause: its timers phase runs every expired timer " +
+        'before the poll phase delivers pending I/O (the ring transport wakes through Atomics.waitAsync / setImmediate), so a paused node sees ' +
+        'its probe timeouts before the acks that arrived in time',
       crash: 'reliable network; the crash victim is any node, drawn at random each time',
     },
     definitions: DEFINITIONS,
@@ -124,7 +133,8 @@ async function runPool(configs: readonly RowConfig[], threads: number): Promise<
         const f = reply.result.figures;
         console.log(
           `  ${config.detector.padEnd(15)} ${config.scenario.padEnd(6)} p50=${f.detection_ms_p50} p99=${f.detection_ms_p99} ` +
-            `fp=${f.false_positives.total} (healthy ${f.false_positives.about_healthy_nodes}) missed=${f.missed_detections} ` +
+            `fp=${f.false_positives.total} (by stalled observer ${f.false_positives.by_stalled_observer}) ` +
+            `stalled-node downs=${f.stalled_node_downs.total} missed=${f.missed_detections} ` +
             `msgs/member/s=${reply.result.messages_per_member_per_s} (${reply.result.wall_ms} ms)`,
         );
       }

@@ -9,6 +9,10 @@
  *   loss5  as clean, with 5% of cross-node messages lost.
  *   stall  as clean, and one observer (node 1) has its event loop frozen for
  *          0.2–5 s at random (uniform), 2–10 s apart, as GC pauses would.
+ *          The stall releases its held work timers first
+ *          (`release: 'timers-first'`), as Node's event loop does after a
+ *          pause: the timers phase runs every expired timer (probe timeouts,
+ *          ticks) before the poll phase reads the acks that arrived meanwhile.
  *   crash  reliable network; the victim is any node, drawn at random each
  *          time (seeds included), so crashes hit every role.
  *
@@ -19,6 +23,7 @@
  */
 import { hashString32 } from '../../src/core/hash.js';
 import { Prng } from '../../src/core/prng.js';
+import type { StallRelease } from '../../src/runtime/sim/index.js';
 
 /** Scenario names, as they appear in the `scenario` field. */
 export const SCENARIOS = ['clean', 'loss5', 'stall', 'crash'] as const;
@@ -37,14 +42,16 @@ export interface ScenarioSpec {
   victims: 'last-node' | 'any-node';
   /** The node whose event loop stalls, if any. */
   stalled_node: number | undefined;
+  /** Order in which a stall's held work runs when it ends (see src/runtime/sim/stall.ts). */
+  stall_release: StallRelease;
 }
 
 /** The four scenarios. */
 export const SCENARIO_SPECS: Readonly<Record<ScenarioName, ScenarioSpec>> = {
-  clean: { name: 'clean', drop_probability: 0, victims: 'last-node', stalled_node: undefined },
-  loss5: { name: 'loss5', drop_probability: 0.05, victims: 'last-node', stalled_node: undefined },
-  stall: { name: 'stall', drop_probability: 0, victims: 'last-node', stalled_node: 1 },
-  crash: { name: 'crash', drop_probability: 0, victims: 'any-node', stalled_node: undefined },
+  clean: { name: 'clean', drop_probability: 0, victims: 'last-node', stalled_node: undefined, stall_release: 'in-order' },
+  loss5: { name: 'loss5', drop_probability: 0.05, victims: 'last-node', stalled_node: undefined, stall_release: 'in-order' },
+  stall: { name: 'stall', drop_probability: 0, victims: 'last-node', stalled_node: 1, stall_release: 'timers-first' },
+  crash: { name: 'crash', drop_probability: 0, victims: 'any-node', stalled_node: undefined, stall_release: 'in-order' },
 };
 
 /** Time a node stays up between crashes. */

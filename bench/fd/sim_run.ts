@@ -9,8 +9,8 @@
  * test, subscribed by the recorder, and the gossip actor
  * `{ thread: t, id: 'gossip' }` with a 500 ms round. Nodes 0 and 1 are the
  * seeds. The scenario's crashes and stalls (scenarios.ts) are injected with
- * `world.crash` / `world.restart` / `world.stall`; its message loss with the
- * network's drop probability.
+ * `world.crash` / `world.restart` / `world.stall` (with the scenario's release
+ * order); its message loss with the network's drop probability.
  *
  * Messages per member per second: cross-node messages sent by the gossip and
  * detector actors (their `stats` asks), over the member-seconds the nodes were
@@ -81,7 +81,8 @@ export async function runRow(config: RowConfig): Promise<RowResult> {
   for (let t = 0; t < config.nodes; t++) spawnNode(world, t, config.detector, seeds, records);
 
   const plan = schedule(spec, config.seed, config.nodes, WARMUP_MS, config.duration_ms);
-  for (const stall of plan.stalls) world.at(stall.start_ms, `stall t${stall.node}`, () => world.stall(stall.node, stall.duration_ms));
+  const release = spec.stall_release;
+  for (const stall of plan.stalls) world.at(stall.start_ms, `stall t${stall.node}`, () => world.stall(stall.node, stall.duration_ms, { release }));
   for (const crash of plan.crashes) world.at(crash.restart_ms, `restart t${crash.node}`, () => world.restart(crash.node));
 
   let messages = 0;

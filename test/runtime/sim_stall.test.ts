@@ -3,14 +3,17 @@
  * node runs nothing — its timers fire late, messages to it queue and arrive in
  * order at the end of the stall, its asks settle only then — while other
  * nodes keep running and what it sent before the stall still arrives; a crash
- * ends a stall; a random stall plan replays exactly from its seed. Prints its
- * seed; `SEED=n` replays one.
+ * ends a stall; a random stall plan replays exactly from its seed. With
+ * `release: 'timers-first'` the held timers (and ask deadlines) run before the
+ * held messages and replies, as Node's event loop runs its timers phase
+ * before polling I/O after a pause; that order replays from the seed too.
+ * Prints its seed; `SEED=n` replays one.
  */
 import { expect } from 'chai';
 import { seedFrom } from '../../src/core/prng.js';
 import type { Actor, ActorContext, ActorRef } from '../../src/runtime/actor.js';
 import { SimWorld } from '../../src/runtime/sim/index.js';
-import type { FaultOptions } from '../../src/runtime/sim/index.js';
+import type { FaultOptions, StallRelease } from '../../src/runtime/sim/index.js';
 import { Recorder } from './sim_actors.js';
 
 const SEED = seedFrom(process.env['SEED'], Math.floor(Math.random() * 2 ** 32));
@@ -57,6 +60,47 @@ class Asker implements Actor<AskerMsg> {
       () => (this.settled = { at_ms: ctx.now(), ok: false }),
     );
   }
+}
+
+type LogMsg = { type: 'tick' } | { type: 'note'; n: number };
+
+/**
+ * Logs its own timer ticks and the notes it receives in one list, in the order
+ * it ran them; with a `target`, sends it a numbered note on every tick.
+ */
+class EventLog implements Actor<LogMsg> {
+  readonly ran: Array<{ what: 'tick' | 'note'; n: number; at_ms: number }> = [];
+  private ticks = 0;
+  constructor(private readonly period_ms: number, private readonly target?: ActorRef) {}
+  started(ctx: ActorContext<LogMsg>): void {
+    ctx.schedule(this.period_ms, { type: 'tick' });
+  }
+  receive(msg: LogMsg, ctx: ActorContext<LogMsg>): void {
+    if (msg.type === 'note') {
+      this.ran.push({ what: 'note', n: msg.n, at_ms: ctx.now() });
+      return;
+    }
+    this.ran.push({ what: 'tick', n: this.ticks, at_ms: ctx.now() });
+    if (this.target !== undefined) ctx.send(this.target, { type: 'note', n: this.ticks });
+    this.ticks++;
+    ctx.schedule(this.period_ms, { type: 'tick' });
+  }
+}
+
+/** Runs of entries of `log` that ran at the same virtual time with a tick after a note in them. */
+function ticksAfterNotes(log: ReadonlyArray<{ what: 'tick' | 'note'; at_ms: number }>): number {
+  let count = 0;
+  for (let i = 0; i < log.length; i++) {
+    const note = log[i];
+    if (note?.what !== 'note') continue;
+    for (let j = i + 1; j < log.length && log[j]?.at_ms === note.at_ms; j++) {
+      if (log[j]?.what === 'tick') {
+        count++;
+        break;
+      }
+    }
+  }
+  return count;
 }
 
 function world(faults: FaultOptions = {}, seed = SEED): SimWorld {
@@ -158,6 +202,58 @@ describe('runtime/sim stall', function () {
     w.restart(1);
     await w.runUntil(300);
     expect(w.instance<TickLog>(ticker)?.at_ms).to.deep.equal([161, 171, 181, 191, 201, 211, 221, 231, 241, 251, 261, 271, 281, 291]);
+  });
+
+  for (const release of ['in-order', 'timers-first'] as const) {
+    it(`release '${release}': ${release === 'timers-first' ? 'a timer due during the stall fires before a message that arrived before it came due' : 'held events run in original order'}`, async () => {
+      const w = world({ latency_ms: [1, 2] });
+      const log = w.spawn(1, () => new EventLog(50), 'log'); // its tick comes due at 50
+      const sink = w.spawn(2, () => new Recorder(), 'sink');
+      w.spawn(2, () => new EventLog(10, log), 'sender'); // notes sent at 10, 20, 30, ... arrive 1..2 ms later
+      await w.runUntil(5);
+      w.stall(1, 100, { release }); // 5 .. 105: notes 0..3 arrive (by 42) before the tick comes due (50)
+      await w.runUntil(104);
+      expect(w.instance<EventLog>(log)?.ran).to.deep.equal([]);
+      await w.runUntil(105);
+      const atEnd = (w.instance<EventLog>(log)?.ran ?? []).filter((e) => e.at_ms === 105);
+      const notes = atEnd.filter((e) => e.what === 'note').map((e) => e.n);
+      expect(notes.slice(0, 4)).to.deep.equal([0, 1, 2, 3]); // held notes keep their arrival order either way
+      const tickAt = atEnd.findIndex((e) => e.what === 'tick');
+      expect(atEnd.filter((e) => e.what === 'tick').length).to.equal(1);
+      if (release === 'timers-first') expect(tickAt, 'the tick due at 50 runs before every held note').to.equal(0);
+      else expect(tickAt, 'the tick due at 50 runs after the notes that arrived by 42, before those that arrived after 50').to.equal(4);
+
+      // An ask deadline is a timer too: a reply that arrived in time, but during the stall, loses to it.
+      const asker = w.spawn(1, () => new Asker(sink), 'asker');
+      w.send(asker, { type: 'go', timeout_ms: 20 });
+      await w.runUntil(105.5); // the ask is on its way; its reply arrives at about 107..109, its deadline is about 125
+      w.stall(1, 50, { release }); // 105.5 .. 155.5
+      await w.runUntil(160);
+      expect(w.instance<Asker>(asker)?.settled).to.deep.equal({ at_ms: 155.5, ok: release === 'in-order' });
+    });
+  }
+
+  it("a stall plan's release option applies to every planned stall and replays exactly from its seed", async () => {
+    const run = async (seed: number, release: StallRelease) => {
+      const w = world({ stall_plan: { nodes: [1, 2, 3], interval_ms: [20, 80], duration_ms: [5, 40], stop_ms: 2000, release }, latency_ms: [0.5, 3] }, seed);
+      const logs = [1, 2, 3].map((n) => ({ thread: n, id: 'log' }));
+      for (const n of [1, 2, 3]) w.spawn(n, () => new EventLog(3 + n, logs[n % 3]), 'log');
+      await w.runUntil(2500);
+      const ran = logs.map((ref) => w.instance<EventLog>(ref)?.ran ?? []);
+      return { hash: w.traceHash(), stalls: w.trace.count('stall'), ran };
+    };
+    const first = await run(SEED, 'timers-first');
+    expect(first.stalls).to.be.greaterThan(10);
+    expect(first.ran.map(ticksAfterNotes), 'no tick runs after a note of the same instant').to.deep.equal([0, 0, 0]);
+    for (const log of first.ran) {
+      const notes = log.filter((e) => e.what === 'note').map((e) => e.n);
+      expect(notes.length).to.be.greaterThan(200);
+      for (let i = 1; i < notes.length; i++) expect(notes[i]).to.equal((notes[i - 1] ?? -1) + 1); // every note, in order
+    }
+    expect(await run(SEED, 'timers-first')).to.deep.equal(first);
+    const inOrder = await run(SEED, 'in-order');
+    expect(inOrder.ran.map(ticksAfterNotes).reduce((a, b) => a + b), 'in order, ticks do run after notes held before them').to.be.greaterThan(0);
+    expect(inOrder.hash).to.not.equal(first.hash);
   });
 
   it('a stall plan stalls nodes at random, reproducibly from its seed', async () => {

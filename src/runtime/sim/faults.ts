@@ -14,6 +14,7 @@
  */
 import { assert } from '../../core/assert.js';
 import type { Prng } from '../../core/prng.js';
+import { STALL_RELEASES, type StallRelease } from './stall.js';
 
 /** An inclusive range [min, max] of milliseconds. */
 export type RangeMs = readonly [min_ms: number, max_ms: number];
@@ -46,6 +47,8 @@ export interface StallPlan {
   start_ms?: number;
   /** No planned stall after this time (default: never stop). */
   stop_ms?: number;
+  /** Order of a planned stall's held events when it ends (default 'in-order'; see stall.ts). */
+  release?: StallRelease;
 }
 
 /** Fault options; every probability applies to each cross-node message independently. */
@@ -112,6 +115,7 @@ export function resolveFaults(opts: FaultOptions, base: ResolvedFaults = DEFAULT
     checkRange(stalls.interval_ms, 'stall_plan.interval_ms');
     checkRange(stalls.duration_ms, 'stall_plan.duration_ms');
     assert(stalls.interval_ms[0] > 0 && stalls.duration_ms[0] > 0, 'stall_plan intervals and durations are positive');
+    assert(stalls.release === undefined || STALL_RELEASES.includes(stalls.release), `stall_plan.release is one of ${STALL_RELEASES.join(', ')}`);
   }
   return merged;
 }

@@ -14,6 +14,7 @@
 import type { Prng } from '../../core/prng.js';
 import type { CrashPlan, RangeMs, StallPlan } from './faults.js';
 import type { ControlEvent } from './sim_event.js';
+import type { StallOptions } from './stall.js';
 
 /** What the plans need from the world. */
 export interface PlanHost {
@@ -28,7 +29,7 @@ export interface PlanHost {
   isStalled(node: number): boolean;
   crash(node: number): void;
   restart(node: number): void;
-  stall(node: number, duration_ms: number): void;
+  stall(node: number, duration_ms: number, opts: StallOptions): void;
 }
 
 /** Runs the crash plan and the stall plan. */
@@ -100,7 +101,7 @@ export class FaultPlans {
     const candidates = plan.nodes.filter((n) => this.host.isUp(n) && !this.host.isStalled(n));
     if (candidates.length === 0) return;
     const node = this.stallPrng.pick(candidates);
-    this.host.stall(node, draw(this.stallPrng, plan.duration_ms));
+    this.host.stall(node, draw(this.stallPrng, plan.duration_ms), { release: plan.release ?? 'in-order' });
   }
 }
 

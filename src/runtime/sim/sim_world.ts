@@ -32,7 +32,7 @@ import { type FaultOptions, SimNetwork, resolveFaults } from './faults.js';
 import { FaultPlans } from './plans.js';
 import type { SimEvent, TimerEvent } from './sim_event.js';
 import { SimLogBook } from './sim_log.js';
-import { NodeStalls, eventNode } from './stall.js';
+import { NodeStalls, eventNode, type StallOptions } from './stall.js';
 import { SimTransport } from './sim_transport.js';
 import { Supervisor } from './supervisor.js';
 import { stableHash } from './stable_hash.js';
@@ -115,7 +115,7 @@ export class SimWorld {
         isStalled: (node) => this.isStalled(node),
         crash: (node) => this.crash(node),
         restart: (node) => this.restart(node),
-        stall: (node, duration_ms) => this.stall(node, duration_ms),
+        stall: (node, duration_ms, opts) => this.stall(node, duration_ms, opts),
       },
       this.derivedPrng('crash-plan'),
       this.derivedPrng('stall-plan'),
@@ -214,20 +214,20 @@ export class SimWorld {
   }
 
   /**
-   * Freeze node `node`'s event loop for `duration_ms` from now, as a GC pause
-   * would: nothing due to it runs until then (see stall.ts); then everything
-   * that came due runs at once, in original order. Stalling a stalled node
-   * extends its stall to the later end. A crash ends a stall.
+   * Freeze node `node`'s event loop for `duration_ms` from now, as a GC pause would: nothing due
+   * to it runs until then (see stall.ts); then everything that came due runs at once, in original
+   * order or, with `release: 'timers-first'`, timers first as Node's event loop does. Stalling a
+   * stalled node extends its stall (and takes its `release`). A crash ends a stall.
    */
-  stall(node: number, duration_ms: number): void {
+  stall(node: number, duration_ms: number, opts: StallOptions = {}): void {
     const target = this.nodes.get(node);
     assert(target !== undefined && target.up, `node ${node} exists and is up to stall it`);
     assert(Number.isFinite(duration_ms) && duration_ms > 0, 'a stall lasts a finite time > 0');
     const until_ms = this.clock_ms + duration_ms;
     const current = this.stalls.until(node);
     if (current !== undefined && current >= until_ms) return;
-    const generation = this.stalls.begin(node, until_ms);
-    this.record('stall', '', `t${node}`, `until ${until_ms}`, '');
+    const generation = this.stalls.begin(node, until_ms, opts.release);
+    this.record('stall', '', `t${node}`, `until ${until_ms}${opts.release === 'timers-first' ? ' timers-first' : ''}`, '');
     this.push(until_ms, { kind: 'control', what: `end of stall of t${node}`, run: () => this.endStall(node, generation), background: false });
   }
 
@@ -371,7 +371,7 @@ export class SimWorld {
 
   private async runOne(limit_ms: number): Promise<boolean> {
     for (;;) {
-      const held = this.released.shift(); // released by a stall that ended now: they go first, in order
+      const held = this.released.shift(); // released by a stall that ended now: they go first, in release order
       if (held !== undefined) {
         this.foreground--;
         if (this.isStale(held)) continue;
