@@ -22,6 +22,10 @@
  *     sub-counts say where they come from: `about_restarted_node` (M restarted
  *     within RECENT_MS: a late or stale decision about a crash) and
  *     `by_stalled_observer` (published by a node that stalls in this run).
+ *     Every observer publishes its own `down`, so one wrong accusation that
+ *     spreads counts up to once per observer; `incidents` counts them once
+ *     (a false positive about M more than INCIDENT_GAP_MS after the previous
+ *     one about M starts a new incident).
  *   Per node-hour: count / (nodes × measured hours).
  *
  * Only records at or after `from_ms` (the end of warm-up) count.
@@ -70,6 +74,9 @@ export const RECENT_MS = 10_000;
  */
 export const AFTER_STALL_WINDOW_MS = 10_000;
 
+/** False positives about one member closer together than this are one incident (one accusation, published by many observers). */
+export const INCIDENT_GAP_MS = 10_000;
+
 /** False positives: downs about nodes neither crashed nor stalled (nor just out of a stall). */
 export interface FalsePositives {
   total: number;
@@ -77,6 +84,8 @@ export interface FalsePositives {
   about_restarted_node: number;
   /** Of `total`: published by an observer that stalls in this run. */
   by_stalled_observer: number;
+  /** Distinct wrong accusations behind `total`: false positives about one member within INCIDENT_GAP_MS of each other count once. */
+  incidents: number;
 }
 
 /** Downs about a node while it was stalled or just after (not false positives; their own column). */
@@ -148,10 +157,13 @@ function detections(downs: readonly LivenessRecord[], truth: RunTruth): { sample
 
 /** Sort every `down` about a node that was not crashed into false positives and stalled-node downs. */
 function classifyDowns(downs: readonly LivenessRecord[], truth: RunTruth): { fp: FalsePositives; stalled: StalledNodeDowns } {
-  const fp: FalsePositives = { total: 0, about_restarted_node: 0, by_stalled_observer: 0 };
+  const fp: FalsePositives = { total: 0, about_restarted_node: 0, by_stalled_observer: 0, incidents: 0 };
+  /** Time of the last false positive about each member, to count incidents. */
+  const lastFalsePositive = new Map<string, number>();
   const stalled: StalledNodeDowns = { total: 0, during_stall: 0, after_stall: 0 };
   const stalledMembers = new Set(truth.stalls.map((s) => s.member));
-  for (const r of downs) {
+  // In time order, for incidents (the simulator records them so already; sorting makes it not depend on that).
+  for (const r of [...downs].sort((x, y) => x.at_ms - y.at_ms)) {
     if (crashedAt(truth.crashes, r.member, r.at_ms)) continue;
     if (truth.stalls.some((s) => s.member === r.member && s.start_ms <= r.at_ms && r.at_ms < s.end_ms)) {
       stalled.total++;
@@ -163,6 +175,9 @@ function classifyDowns(downs: readonly LivenessRecord[], truth: RunTruth): { fp:
       fp.total++;
       if (truth.crashes.some((c) => c.member === r.member && c.restart_ms <= r.at_ms && r.at_ms < c.restart_ms + RECENT_MS)) fp.about_restarted_node++;
       if (stalledMembers.has(r.observer)) fp.by_stalled_observer++;
+      const last_ms = lastFalsePositive.get(r.member);
+      if (last_ms === undefined || r.at_ms - last_ms > INCIDENT_GAP_MS) fp.incidents++;
+      lastFalsePositive.set(r.member, r.at_ms);
     }
   }
   return { fp, stalled };

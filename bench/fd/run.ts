@@ -2,7 +2,8 @@
  * `npm run bench:fd` (and `-- --quick`): the failure-detector benchmark.
  *
  * Runs every detector (heartbeat, phi, swim, swim+lifeguard, combined) in
- * every scenario (clean, loss5, stall, crash; see scenarios.ts) on an 8-node
+ * every scenario (the issue's clean, loss5, stall, crash, and stall_probe;
+ * see scenarios.ts) on an 8-node
  * cluster in the deterministic simulator (sim_run.ts), rows spread over two
  * worker threads; then one check on real worker threads with a busy-looping
  * extra thread (real_threads.ts). Writes bench/results/fd.json, prints the
@@ -15,9 +16,10 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { seedFrom } from '../../src/core/prng.js';
 import { machine, writeResults } from '../common/report.js';
-import { AFTER_STALL_WINDOW_MS, RECENT_MS } from './metrics.js';
+import { AFTER_STALL_WINDOW_MS, INCIDENT_GAP_MS, RECENT_MS } from './metrics.js';
 import { runRealThreads, type RealRunOptions } from './real_threads.js';
-import { DETECTORS, DOWN_MS, SCENARIO_SPECS, SCENARIOS, STALL_GAP_MS, STALL_MS, UP_MS } from './scenarios.js';
+import { PROBE_STALL_DELAY_MS, PROBE_WAIT_MAX_MS } from './probe_stalls.js';
+import { DETECTORS, DOWN_MS, PROBE_STALL_GAP_MS, SCENARIO_SPECS, SCENARIOS, STALL_GAP_MS, STALL_MS, UP_MS } from './scenarios.js';
 import { PERIOD_MS, PROBE_TIMEOUT_MS, WARMUP_MS, type RowConfig, type RowResult } from './sim_run.js';
 import { evaluateTargets, printTable, printTargets, toRow } from './table.js';
 
@@ -42,7 +44,9 @@ const DEFINITIONS = {
     `member M at virtual time t where M was neither crashed nor stalled at t, nor out of a stall for less than ${AFTER_STALL_WINDOW_MS} ms: ` +
     "a healthy node, Lifeguard's measure and the meaning of 'a stalled node does not accuse healthy ones'. Downs about a node restarted " +
     `less than ${RECENT_MS} ms before count (details: false_positives.about_restarted_node), as do downs published by the stalled node ` +
-    '(details: false_positives.by_stalled_observer). Each published `down` counts once (detectors publish changes only); only events after ' +
+    '(details: false_positives.by_stalled_observer). Each published `down` counts once (detectors publish changes only), so one wrong ' +
+    'accusation that spreads counts once per observer that publishes it; details: false_positives.incidents counts accusations (false ' +
+    `positives about one member less than ${INCIDENT_GAP_MS} ms apart are one incident). Only events after ` +
     'the warm-up count; measured hours exclude the warm-up.',
   stalled_node_downs_per_node_hour:
     '`down` events about member M published while M was itself stalled, or within ' +
@@ -75,6 +79,19 @@ async function main(): Promise<void> {
         'before the poll phase delivers pending I/O (the ring transport wakes through Atomics.waitAsync / setImmediate), so a paused node sees ' +
         'its probe timeouts before the acks that arrived in time',
       crash: 'reliable network; the crash victim is any node, drawn at random each time',
+      stall_probe:
+        "not one of the issue's four scenarios: observer stalls that begin while it has a probe in flight — the case Lifeguard's local health " +
+        `awareness is designed for. As clean, and node n1 has its event loop frozen for ${STALL_MS[0] / 1000}-${STALL_MS[1] / 1000} s ` +
+        `(release '${SCENARIO_SPECS.stall_probe.stall_release}', as in stall), ${PROBE_STALL_GAP_MS[0] / 1000}-${PROBE_STALL_GAP_MS[1] / 1000} s after ` +
+        'the end of the previous stall, but each stall starts only when n1 has a direct SWIM probe in flight: after the gap the stall is armed, ' +
+        "the harness watches n1's detector (a pass-through wrapper around the actor, no simulator change) and when it sends a direct probe " +
+        `(sets the probe's timeout timer) the stall starts ${PROBE_STALL_DELAY_MS} ms later, shorter than any round trip (2 x 0.5 ms minimum ` +
+        "latency), and only if the probe's ack has not been received (else it waits for the next probe). In the stall scenario a stall starts " +
+        'inside that window (1-4 ms per 500 ms period) almost never. On release the probe timeout and the tick fire before the held ack, so ' +
+        'plain SWIM suspects the healthy target; Lifeguard (local health awareness, nack-based) should not. Detectors that do not probe ' +
+        `(heartbeat, phi) are stalled as soon as the stall is armed, and an observer with no probe within ${PROBE_WAIT_MAX_MS / 1000} s of arming ` +
+        'at the end of that wait (both counted in details.probe_stalls.without_probe). Stall lengths and gaps come from the seed and are the same for every detector; start ' +
+        "times follow each detector's own probes, so they differ by detector; the stalls that really happened are the ground truth for the metrics",
     },
     definitions: DEFINITIONS,
     real_threads: REAL,
@@ -106,7 +123,7 @@ async function main(): Promise<void> {
     real_threads,
     details: results.map((r) => {
       const { detection_ms: _samples, ...figures } = r.figures;
-      return { detector: r.config.detector, scenario: r.config.scenario, ...figures, crashes: r.crashes, stalls: r.stalls, records: r.records, sim_events: r.sim_events, trace_hash: r.trace_hash, wall_ms: r.wall_ms };
+      return { detector: r.config.detector, scenario: r.config.scenario, ...figures, crashes: r.crashes, stalls: r.stalls, ...(r.probe_stalls !== undefined ? { probe_stalls: r.probe_stalls } : {}), records: r.records, sim_events: r.sim_events, trace_hash: r.trace_hash, wall_ms: r.wall_ms };
     }),
     sim_wall_ms,
   });
@@ -132,7 +149,7 @@ async function runPool(configs: readonly RowConfig[], threads: number): Promise<
         results[index] = reply.result;
         const f = reply.result.figures;
         console.log(
-          `  ${config.detector.padEnd(15)} ${config.scenario.padEnd(6)} p50=${f.detection_ms_p50} p99=${f.detection_ms_p99} ` +
+          `  ${config.detector.padEnd(15)} ${config.scenario.padEnd(11)} p50=${f.detection_ms_p50} p99=${f.detection_ms_p99} ` +
             `fp=${f.false_positives.total} (by stalled observer ${f.false_positives.by_stalled_observer}) ` +
             `stalled-node downs=${f.stalled_node_downs.total} missed=${f.missed_detections} ` +
             `msgs/member/s=${reply.result.messages_per_member_per_s} (${reply.result.wall_ms} ms)`,

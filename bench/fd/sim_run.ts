@@ -10,7 +10,10 @@
  * `{ thread: t, id: 'gossip' }` with a 500 ms round. Nodes 0 and 1 are the
  * seeds. The scenario's crashes and stalls (scenarios.ts) are injected with
  * `world.crash` / `world.restart` / `world.stall` (with the scenario's release
- * order); its message loss with the network's drop probability.
+ * order); its message loss with the network's drop probability. In
+ * stall_probe the stalled node's detector is wrapped to watch its probes and
+ * the stalls start at them (probe_stalls.ts); the stall spans that really
+ * happened are the ground truth.
  *
  * Messages per member per second: cross-node messages sent by the gossip and
  * detector actors (their `stats` asks), over the member-seconds the nodes were
@@ -25,9 +28,10 @@ import { detectorRef, gossipRef, memberId } from '../../actors/member_refs.js';
 import { hashString32 } from '../../src/core/hash.js';
 import type { ActorRef } from '../../src/runtime/actor.js';
 import { SimWorld } from '../../src/runtime/sim/index.js';
-import { measure, type RunFigures, type RunTruth } from './metrics.js';
+import { measure, type RunFigures, type RunTruth, type StallSpan } from './metrics.js';
+import { ProbeStaller, watchProbes, type ProbeStallCounts } from './probe_stalls.js';
 import { LivenessRecorder, type LivenessRecord } from './recorder.js';
-import { SCENARIO_SPECS, schedule, type DetectorName, type ScenarioName } from './scenarios.js';
+import { PROBING_DETECTORS, QUIET_TAIL_MS, SCENARIO_SPECS, schedule, type DetectorName, type ScenarioName } from './scenarios.js';
 
 /** The protocol period: gossip round and SWIM probe interval. */
 export const PERIOD_MS = 500;
@@ -61,6 +65,8 @@ export interface RowResult {
   messages_per_member_per_s: number;
   crashes: number;
   stalls: number;
+  /** stall_probe only: how its stalls started (with a probe in flight or not). */
+  probe_stalls?: ProbeStallCounts;
   /** Liveness events recorded (all statuses). */
   records: number;
   /** Events the simulator carried out, and its trace hash (same seed ⇒ same hash). */
@@ -78,10 +84,15 @@ export async function runRow(config: RowConfig): Promise<RowResult> {
   const world = new SimWorld({ seed: hashString32(`fd-bench/${config.seed}/${config.scenario}`), faults: { drop_probability: spec.drop_probability } });
   const records: LivenessRecord[] = [];
   const seeds = SEED_THREADS.filter((t) => t < config.nodes).map(memberId);
-  for (let t = 0; t < config.nodes; t++) spawnNode(world, t, config.detector, seeds, records);
-
   const plan = schedule(spec, config.seed, config.nodes, WARMUP_MS, config.duration_ms);
   const release = spec.stall_release;
+  const stalled = spec.stall_trigger === 'probe' ? spec.stalled_node : undefined;
+  const staller =
+    stalled === undefined
+      ? undefined
+      : new ProbeStaller(world, stalled, memberId(stalled), plan.probe_stalls, release, PROBING_DETECTORS.has(config.detector), config.duration_ms - QUIET_TAIL_MS);
+  for (let t = 0; t < config.nodes; t++) spawnNode(world, t, config.detector, seeds, records, t === stalled ? staller : undefined);
+  staller?.start(WARMUP_MS);
   for (const stall of plan.stalls) world.at(stall.start_ms, `stall t${stall.node}`, () => world.stall(stall.node, stall.duration_ms, { release }));
   for (const crash of plan.crashes) world.at(crash.restart_ms, `restart t${crash.node}`, () => world.restart(crash.node));
 
@@ -100,10 +111,12 @@ export async function runRow(config: RowConfig): Promise<RowResult> {
   await world.runUntil(config.duration_ms + 10);
   for (const final of finals) messages += await final;
 
+  const stalls: StallSpan[] =
+    staller?.spans ?? plan.stalls.map((s) => ({ member: memberId(s.node), start_ms: s.start_ms, end_ms: s.start_ms + s.duration_ms }));
   const truth: RunTruth = {
     members: Array.from({ length: config.nodes }, (_, t) => memberId(t)),
     crashes: plan.crashes.map((c) => ({ member: memberId(c.node), crash_ms: c.crash_ms, restart_ms: c.restart_ms })),
-    stalls: plan.stalls.map((s) => ({ member: memberId(s.node), start_ms: s.start_ms, end_ms: s.start_ms + s.duration_ms })),
+    stalls,
     from_ms: WARMUP_MS,
     to_ms: config.duration_ms,
   };
@@ -112,7 +125,8 @@ export async function runRow(config: RowConfig): Promise<RowResult> {
     figures: measure(records, truth),
     messages_per_member_per_s: Math.round((messages / (member_ms / 1000)) * 100) / 100,
     crashes: plan.crashes.length,
-    stalls: plan.stalls.length,
+    stalls: stalls.length,
+    ...(staller !== undefined ? { probe_stalls: staller.counts } : {}),
     records: records.length,
     sim_events: world.trace.length,
     trace_hash: world.traceHash(),
@@ -121,8 +135,8 @@ export async function runRow(config: RowConfig): Promise<RowResult> {
   };
 }
 
-/** Spawn node `t`: recorder, failure detector (mode under test), gossip. */
-function spawnNode(world: SimWorld, t: number, detector: DetectorName, seeds: string[], records: LivenessRecord[]): void {
+/** Spawn node `t`: recorder, failure detector (mode under test, its probes watched by `staller` if given), gossip. */
+function spawnNode(world: SimWorld, t: number, detector: DetectorName, seeds: string[], records: LivenessRecord[], staller: ProbeStaller | undefined): void {
   const self = memberId(t);
   const recorder: ActorRef = { thread: t, id: RECORDER_ID };
   world.spawn(t, () => new LivenessRecorder({ observer: self }, (record) => records.push(record)), RECORDER_ID);
@@ -132,7 +146,7 @@ function spawnNode(world: SimWorld, t: number, detector: DetectorName, seeds: st
     subscribers: [recorder],
     swim: { probe_interval_ms: PERIOD_MS, probe_timeout_ms: PROBE_TIMEOUT_MS },
   };
-  world.spawn(t, () => failureDetector(fdArgs), detectorRef(self).id);
+  world.spawn(t, () => (staller === undefined ? failureDetector(fdArgs) : watchProbes(failureDetector(fdArgs), staller)), detectorRef(self).id);
   const gossipArgs: GossipArgs = { self: { id: self }, seeds, interval_ms: PERIOD_MS };
   world.spawn(t, () => gossip(gossipArgs), gossipRef(self).id);
 }

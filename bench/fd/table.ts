@@ -17,6 +17,10 @@
  *     positives the target cannot be shown and is reported as not met, with
  *     the counts. The same ratio for stalled-node downs is reported beside it,
  *     for information (not a target).
+ *   - the same Lifeguard target on the extra `stall_probe` rows (stalls that
+ *     begin while the observer has a probe in flight): met when swim's false
+ *     positives ≥ 50 × swim+lifeguard's, swim+lifeguard at 0 with swim > 0
+ *     counting as met; the raw counts and node-hours are reported beside it.
  *
  * Pure apart from printing; safe to call from any thread.
  */
@@ -64,9 +68,14 @@ export function evaluateTargets(results: readonly RowResult[]): Record<string, T
   const combinedStall = row('combined', 'stall').figures;
   const swimStall = row('swim', 'stall').figures;
   const lifeguardStall = row('swim+lifeguard', 'stall').figures;
+  const swimProbe = row('swim', 'stall_probe');
+  const lifeguardProbe = row('swim+lifeguard', 'stall_probe');
   const ratio = (swim: number, lifeguard: number): number | null => (swim === 0 ? null : lifeguard === 0 ? Infinity : swim / lifeguard);
   const fpRatio = ratio(swimStall.false_positives.total, lifeguardStall.false_positives.total);
   const stalledRatio = ratio(swimStall.stalled_node_downs.total, lifeguardStall.stalled_node_downs.total);
+  const probeFp = { swim: swimProbe.figures.false_positives.total, lifeguard: lifeguardProbe.figures.false_positives.total };
+  const probeRatio = ratio(probeFp.swim, probeFp.lifeguard);
+  const probeStalledRatio = ratio(swimProbe.figures.stalled_node_downs.total, lifeguardProbe.figures.stalled_node_downs.total);
   return {
     combined_crash_detection_p50_le_2000ms: {
       met: combinedCrash.detection_ms_p50 !== null && combinedCrash.detection_ms_p50 <= 2000,
@@ -93,6 +102,30 @@ export function evaluateTargets(results: readonly RowResult[]): Record<string, T
         swim: swimStall.stalled_node_downs.total,
         swim_lifeguard: lifeguardStall.stalled_node_downs.total,
         ratio: stalledRatio === Infinity ? 'infinite' : stalledRatio,
+      },
+      ...(swimStall.false_positives.total === 0
+        ? {
+            note:
+              'not shown: plain swim has no false positives about healthy nodes in the stall rows, so there is no ratio. A random stall makes ' +
+              "SWIM accuse a healthy node only if it begins while one of the stalled node's probes waits for its ack (1-4 ms per 500 ms period); " +
+              'see lifeguard_50x_fewer_false_positives_stall_probe for stalls that begin in that window',
+          }
+        : {}),
+    },
+    lifeguard_50x_fewer_false_positives_stall_probe: {
+      met: probeRatio !== null && probeRatio >= 50,
+      swim: probeFp.swim,
+      swim_lifeguard: probeFp.lifeguard,
+      ratio: probeRatio === Infinity ? 'infinite' : probeRatio,
+      incidents: { swim: swimProbe.figures.false_positives.incidents, swim_lifeguard: lifeguardProbe.figures.false_positives.incidents },
+      node_hours_each: swimProbe.figures.node_hours,
+      swim_per_node_hour: swimProbe.figures.false_positives_per_node_hour,
+      swim_lifeguard_per_node_hour: lifeguardProbe.figures.false_positives_per_node_hour,
+      stalls: { swim: swimProbe.probe_stalls, swim_lifeguard: lifeguardProbe.probe_stalls },
+      stalled_node_downs_for_information: {
+        swim: swimProbe.figures.stalled_node_downs.total,
+        swim_lifeguard: lifeguardProbe.figures.stalled_node_downs.total,
+        ratio: probeStalledRatio === Infinity ? 'infinite' : probeStalledRatio,
       },
     },
   };
