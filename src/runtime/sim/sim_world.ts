@@ -2,8 +2,9 @@
  * The deterministic simulator: every actor of every simulated node runs on
  * this one thread, on a virtual clock, with a seeded network that drops,
  * duplicates, delays and reorders messages, partitions nodes and crashes
- * them, and stalls them (a frozen event loop, see stall.ts). The same actor classes run here and on the real runtime; "threads" of
- * an `ActorRef` are simulated nodes here.
+ * them, and stalls them (a frozen event loop, see stall.ts). The same actor
+ * classes run here and on the real runtime; "threads" of an `ActorRef` are
+ * simulated nodes here.
  *
  * Determinism: events are carried out one at a time in (virtual time, push
  * order); every random choice comes from PRNGs derived from the seed; after
@@ -37,38 +38,9 @@ import { SimTransport } from './sim_transport.js';
 import { Supervisor } from './supervisor.js';
 import { stableHash } from './stable_hash.js';
 import { Trace, type TraceKind } from './trace.js';
+import { SimLivelockError, type SimNode, type SimWorldOptions } from './sim_world_types.js';
 
-/** How to build a world. */
-export interface SimWorldOptions {
-  /** The seed every random choice derives from. */
-  seed: number;
-  /** Actor kinds that `spawn(thread, spec)` can name. */
-  kinds?: ActorKinds;
-  /** Network and crash faults (default: a reliable FIFO network). */
-  faults?: FaultOptions;
-  /** Print log lines as they happen (they are always kept in `logs`). */
-  print_logs?: boolean;
-  /** Events one run call may carry out before it reports a livelock (at most SIM_EVENTS_MAX). */
-  events_max?: number;
-  /** Trace events kept for printing (the hash always covers all). */
-  trace_tail?: number;
-}
-
-/** Thrown when a run call carries out `events_max` events without finishing. */
-export class SimLivelockError extends Error {
-  override name = 'SimLivelockError';
-}
-
-/** One simulated node: a thread of the real runtime. */
-export interface SimNode {
-  readonly id: number;
-  /** False while crashed. */
-  up: boolean;
-  /** Bumped by every crash: same-node messages from an older epoch were in a lost mailbox. */
-  epoch: number;
-  /** Its actors by id, in spawn order. */
-  readonly cells: Map<string, ActorCell>;
-}
+export { SimLivelockError, type SimNode, type SimWorldOptions } from './sim_world_types.js';
 
 /** A deterministic world of simulated nodes and actors. */
 export class SimWorld {
