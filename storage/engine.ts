@@ -229,7 +229,7 @@ export class StorageEngine {
           continue;
         }
         this.stats.tablesConsulted++;
-        const versions = table.reader.get(key, pair);
+        const versions = table.reader.getAdmitted(key);
         if (versions) for (const v of versions) found.push(v);
       }
     }

@@ -140,11 +140,25 @@ export const SSTABLE_WRITE_CHUNK_BYTES = 1024 * 1024;
 export const SSTABLE_BLOCK_CACHE_BYTES = 128 * 1024 * 1024;
 
 /**
- * Bytes of one block-cache slab: blocks are copied into slabs so a cache miss
- * allocates nothing, and a value returned by a read (a view) keeps at most one
- * slab alive.
+ * Bytes of one block-cache slab: blocks (with their entry offsets) are copied
+ * into slabs so a cache miss allocates nothing, and eviction drops a whole
+ * slab at a time so its memory can be reused without tracking single blocks.
  */
 export const SSTABLE_BLOCK_CACHE_SLAB_BYTES = 256 * 1024;
+
+/**
+ * Evicted slabs a block cache keeps for reuse instead of allocating (and
+ * zeroing) new ones. Counted in the cache's bytes. One suffices: each new
+ * slab evicts at most one, which becomes the next one's memory.
+ */
+export const SSTABLE_BLOCK_CACHE_FREE_SLABS_MAX = 1;
+
+/**
+ * Bytes of one chunk that SSTable reads copy returned clocks and values into
+ * (bump-allocated, never rewritten): one allocation per ~30 small entries
+ * instead of one each, and a value kept long keeps at most this much alive.
+ */
+export const SSTABLE_READ_COPY_CHUNK_BYTES = 4096;
 
 /** Bytes an SSTable scan reads ahead in one positional read. */
 export const SSTABLE_SCAN_READAHEAD_BYTES = 256 * 1024;

@@ -177,6 +177,44 @@ describe('storage/sstable', () => {
     expect(cache.heldBytes).to.be.greaterThan(32 * 1024);
   });
 
+  it('returns copies that survive slab reuse: kept gets and a suspended scan stay intact through cache churn', async () => {
+    const prng = new Prng(seed + 6);
+    const fs = new SimFileSystem();
+    const capacity = 64 * 1024;
+    const tables = [makeEntries(prng, 3000, () => 20 + prng.int(130)), makeEntries(prng, 3000, () => 20 + prng.int(130))];
+    const cache = new BlockCache(capacity);
+    const readers: SSTableReader[] = [];
+    for (const [i, entries] of tables.entries()) {
+      const meta = await writeTable(fs, `/churn${i}.sst`, entries, { blockBytes: 1024 });
+      expect(meta.file_bytes, 'each table is several caches large').to.be.greaterThan(4 * capacity);
+      readers.push(await SSTableReader.open(fs, `/churn${i}.sst`, { cache }));
+    }
+    // A scan left suspended while gets miss and recycle slabs must not see its block change either.
+    const scan = readers[0]!.scan();
+    const scanned: SSTableEntry[] = [];
+    const kept: { versions: StoredVersion[] | undefined; expected: StoredVersion[] }[] = [];
+    for (let round = 0; round < 20_000; round++) {
+      const t = prng.int(2);
+      // A hot tenth of the keys gets half the reads, so eviction also rescues referenced blocks.
+      const count = tables[t]!.length;
+      const entry = tables[t]![prng.chance(0.5) ? prng.int(count / 10) : prng.int(count)]!;
+      const versions = readers[t]!.get(entry.key);
+      expect(versions, hex(entry.key)).to.deep.equal(entry.versions);
+      if (round % 7 === 0) kept.push({ versions, expected: entry.versions });
+      if (round % 10 === 0) {
+        const next = scan.next();
+        if (!next.done) scanned.push(next.value);
+      }
+      expect(cache.heldBytes).to.be.at.most(capacity);
+    }
+    for (const next of scan) scanned.push(next);
+    expect(scanned).to.deep.equal(tables[0]);
+    for (const { versions, expected } of kept) expect(versions).to.deep.equal(expected);
+    // Once full, the cache reuses evicted slabs rather than allocating.
+    expect(cache.slabsAllocated).to.equal(capacity / cache.slabBytes);
+    for (const reader of readers) await reader.close();
+  });
+
   it('round-trips on a real disk', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ringkv-sstable-'));
     try {
