@@ -12,7 +12,8 @@ import type { FileSystem } from '../../storage/fs.js';
 import { compareKeys } from '../../storage/key_order.js';
 import { RealFileSystem } from '../../storage/real_fs.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
-import { BlockCache, SSTableReader, type SSTableEntry } from '../../storage/sstable_reader.js';
+import { BlockCache } from '../../storage/block_cache.js';
+import { SSTableReader, type SSTableEntry } from '../../storage/sstable_reader.js';
 import { SSTableWriter, type SSTableWriterOptions } from '../../storage/sstable_writer.js';
 import type { StoredVersion } from '../../storage/version.js';
 
