@@ -254,3 +254,13 @@ export const LIVENESS_OBSERVERS_MAX = 16;
 
 /** Local actors (coordinator, hint replayer, anti-entropy, gossip) one failure detector publishes liveness changes to. */
 export const LIVENESS_SUBSCRIBERS_MAX = 16;
+
+// ---------------------------------------------------------------------------
+// Ring and placement
+// ---------------------------------------------------------------------------
+
+/** Virtual nodes (ring tokens) a member of weight 1 owns; a member of weight w owns round(w × this). */
+export const RING_VNODES_PER_WEIGHT = 128;
+
+/** Virtual nodes one member may own: its tokens travel in its membership entry, so at most MEMBER_TOKENS_MAX. */
+export const RING_VNODES_MAX = MEMBER_TOKENS_MAX;
