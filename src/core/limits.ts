@@ -264,3 +264,16 @@ export const RING_VNODES_PER_WEIGHT = 128;
 
 /** Virtual nodes one member may own: its tokens travel in its membership entry, so at most MEMBER_TOKENS_MAX. */
 export const RING_VNODES_MAX = MEMBER_TOKENS_MAX;
+
+// ---------------------------------------------------------------------------
+// Coordinator retries
+// ---------------------------------------------------------------------------
+
+/** Retries of one request before it fails (the first attempt is not a retry). */
+export const RETRY_ATTEMPTS_MAX = 4;
+
+/** Backoff ceiling of the first retry; doubles with each further retry. */
+export const RETRY_BASE_DELAY_MS = 20;
+
+/** Largest backoff between two attempts. */
+export const RETRY_MAX_DELAY_MS = 1000;

@@ -24,16 +24,8 @@
 import { assert } from './assert.js';
 import { describeRequirement, resolveRequirement, type Need, type Requirement } from './consistency.js';
 import { UnavailableError } from './errors.js';
-import { MEMBERS_MAX } from './limits.js';
+import { MEMBERS_MAX, RETRY_ATTEMPTS_MAX, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from './limits.js';
 
-/** Retries of one request before it fails (the first attempt is not a retry). */
-export const RETRY_ATTEMPTS_MAX = 4;
-
-/** Backoff ceiling of the first retry; doubles with each further retry. */
-export const RETRY_BASE_DELAY_MS = 20;
-
-/** Largest backoff between two attempts. */
-export const RETRY_MAX_DELAY_MS = 1000;
 
 /** A replica a request was sent to. */
 export interface ReplicaTarget {

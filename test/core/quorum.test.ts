@@ -3,15 +3,8 @@ import fc from 'fast-check';
 import { majority, resolveRequirement, type Requirement } from '../../src/core/consistency.js';
 import { InvalidRequestError, UnavailableError } from '../../src/core/errors.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
-import {
-  QuorumTracker,
-  RETRY_ATTEMPTS_MAX,
-  RETRY_BASE_DELAY_MS,
-  RETRY_MAX_DELAY_MS,
-  retryDelayMs,
-  type QuorumRequest,
-  type ReplicaReply,
-} from '../../src/core/quorum.js';
+import { RETRY_ATTEMPTS_MAX, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from '../../src/core/limits.js';
+import { QuorumTracker, retryDelayMs, type QuorumRequest, type ReplicaReply } from '../../src/core/quorum.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 
