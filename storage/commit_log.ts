@@ -185,21 +185,30 @@ export class CommitLog {
    * failed the log.
    */
   async append(payload: Uint8Array): Promise<void> {
+    this.checkAppendable(payload.length);
+    const framed = frameRecord(payload);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ framed, resolve, reject });
+      if (this.leader === null) this.leader = this.lead();
+    });
+  }
+
+  /**
+   * Throw what `append` would throw for a record of `payloadBytes` right now
+   * (log closed or failed, queue full, record too large), so a caller can
+   * refuse a write before applying it anywhere else.
+   */
+  checkAppendable(payloadBytes: number): void {
     assert(!this.closing, 'append on a closed commit log');
-    if (payload.length > COMMITLOG_RECORD_MAX_BYTES) {
+    if (payloadBytes > COMMITLOG_RECORD_MAX_BYTES) {
       throw new InvalidRequestError(
-        `commit-log record of ${payload.length} bytes exceeds COMMITLOG_RECORD_MAX_BYTES (${COMMITLOG_RECORD_MAX_BYTES}); split the mutation`,
+        `commit-log record of ${payloadBytes} bytes exceeds COMMITLOG_RECORD_MAX_BYTES (${COMMITLOG_RECORD_MAX_BYTES}); split the mutation`,
       );
     }
     if (this.failure !== null) throw this.failure;
     if (this.queue.length >= COMMITLOG_PENDING_MAX_RECORDS) {
       throw new OverloadedError(`commit-log queue (${COMMITLOG_PENDING_MAX_RECORDS} records)`);
     }
-    const framed = frameRecord(payload);
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ framed, resolve, reject });
-      if (this.leader === null) this.leader = this.lead();
-    });
   }
 
   /**

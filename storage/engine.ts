@@ -31,6 +31,7 @@ import {
   IMMUTABLE_MEMTABLES_MAX,
   KEY_MAX_BYTES,
   MEMTABLE_FLUSH_BYTES,
+  SIBLINGS_MAX,
   SSTABLE_BLOCK_CACHE_BYTES,
   TOMBSTONE_GRACE_MS,
   VALUE_MAX_BYTES,
@@ -46,6 +47,7 @@ import { Memtable } from './memtable.js';
 import { mergeSorted, type KeyVersions } from './merge_iterator.js';
 import { decodeMutation, encodeMutation } from './mutation.js';
 import { BlockCache } from './block_cache.js';
+import type { SSTableMeta } from './sstable_format.js';
 import { SSTableReader } from './sstable_reader.js';
 import { SSTableWriter } from './sstable_writer.js';
 import { TableSet, type LiveTable } from './table_set.js';
@@ -161,7 +163,8 @@ export class StorageEngine {
         // Segments before the replay start are already in SSTables (their deletion may not have been durable).
         if (position.segmentId < replayFrom) return;
         const mutation = decodeMutation(payload, joinPath(logDir, `segment ${position.segmentId}`));
-        memtable.put(mutation.key, [mutation.version]);
+        // What was accepted is restored: the sibling bound was checked at admission.
+        memtable.put(mutation.key, [mutation.version], { enforceSiblingLimit: false });
       },
     );
     const engine = new StorageEngine(full, manifest, log, tables, cache, memtable);
@@ -199,10 +202,25 @@ export class StorageEngine {
     return this.putNow(key, version);
   }
 
-  /** Apply a validated write to the memtable and hand it to the commit log; returns the log's promise. */
+  /**
+   * Apply a validated write to the memtable and hand it to the commit log;
+   * returns the log's promise. Nothing is applied unless the log can take
+   * the record (a refused write must not become visible, or durable through
+   * a later flush), and the sibling bound is checked against the key's
+   * versions in every memtable and table, so that no replay or compaction
+   * can later meet more than SIBLINGS_MAX siblings.
+   */
   private putNow(key: Uint8Array, version: StoredVersion): Promise<void> {
-    this.memtable.put(key, [version]);
     const payload = encodeMutation(key, version);
+    this.log.checkAppendable(payload.length);
+    const held = this.versionsOf(key);
+    if (held.length > 0 && reconcile(this.options.order, [...held, version]).length > SIBLINGS_MAX) {
+      throw new InvalidRequestError(
+        `the key would hold more than SIBLINGS_MAX (${SIBLINGS_MAX}) concurrent versions; ` +
+          'read it and write back with its causal context to resolve the siblings',
+      );
+    }
+    this.memtable.put(key, [version]);
     this.stats.puts++;
     this.stats.userBytes += key.length + version.clock.length + (version.value?.length ?? 0);
     this.stats.commitLogBytes += payload.length + RECORD_HEADER_BYTES;
@@ -214,6 +232,11 @@ export class StorageEngine {
   /** Every live version of `key`, reconciled; [] when the key is unknown. Tombstones included. */
   get(key: Uint8Array): StoredVersion[] {
     this.stats.gets++;
+    return this.versionsOf(key);
+  }
+
+  /** The read path of `get`, without counting it. */
+  private versionsOf(key: Uint8Array): StoredVersion[] {
     const found: StoredVersion[] = [];
     const fresh = this.memtable.get(key);
     if (fresh) for (const v of fresh) found.push(v);
@@ -257,8 +280,10 @@ export class StorageEngine {
 
   /** Freeze the memtable and wait until every frozen memtable is in an SSTable. */
   async flush(): Promise<void> {
+    if (this.flushFailure !== undefined) throw this.flushFailure;
     if (this.memtable.entryCount > 0) await this.switchMemtable();
     await this.flushTail;
+    if (this.flushFailure !== undefined) throw this.flushFailure;
   }
 
   /** Live tables not being compacted, for the compaction policy. */
@@ -357,16 +382,31 @@ export class StorageEngine {
 
   /** Write `frozen` to a new SSTable, record it, then drop the log segments it covered. */
   private async flushMemtable(frozen: Memtable, replayFrom: number): Promise<void> {
+    // After a failed flush, no later flush may run: it would record a replay
+    // start past the failed memtable's segments and delete them.
+    if (this.flushFailure !== undefined) throw this.flushFailure;
     const fileNumber = this.manifest.allocateFileNumber();
     const path = this.manifest.tablePath(fileNumber);
     const writer = await SSTableWriter.create(this.options.fs, path, { bloomFpRate: this.options.bloomFpRate });
-    for (const entry of frozen.scan()) await writer.append(entry.key, entry.versions);
-    const meta = await writer.finish();
+    let meta: SSTableMeta;
+    try {
+      for (const entry of frozen.scan()) await writer.append(entry.key, entry.versions);
+      meta = await writer.finish();
+    } catch (err) {
+      await writer.abort().catch(() => undefined);
+      throw err;
+    }
     const reader = await SSTableReader.open(this.options.fs, path, { cache: this.cache });
-    await this.manifest.apply({ add: [manifestTable(fileNumber, meta)], commitlog_replay_from: replayFrom });
+    try {
+      await this.manifest.apply({ add: [manifestTable(fileNumber, meta)], commitlog_replay_from: replayFrom });
+    } catch (err) {
+      await reader.close();
+      throw err;
+    }
     this.tables.add([{ fileNumber, reader }]);
     this.immutables = this.immutables.filter((m) => m !== frozen);
-    await this.log.deleteSegmentsBefore(replayFrom);
+    // The table is recorded: a failed deletion only leaves segments that replay skips.
+    await this.log.deleteSegmentsBefore(replayFrom).catch((err: unknown) => this.options.onError?.('delete commit-log segments', err));
     this.stats.flushes++;
     this.stats.flushBytes += meta.file_bytes;
     this.options.onTablesChanged?.();

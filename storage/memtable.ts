@@ -152,9 +152,11 @@ export class Memtable {
    * dropped, concurrent ones kept, equal clocks collapse to the one already
    * stored. Returns the key's versions afterwards. Throws
    * `InvalidRequestError` (storing nothing) when the key would exceed
-   * `SIBLINGS_MAX` siblings.
+   * `SIBLINGS_MAX` siblings, unless `enforceSiblingLimit` is false (commit-log
+   * replay restores what was already accepted).
    */
-  put(key: Uint8Array, versions: readonly StoredVersion[]): readonly StoredVersion[] {
+  put(key: Uint8Array, versions: readonly StoredVersion[], options: { enforceSiblingLimit?: boolean } = {}): readonly StoredVersion[] {
+    const enforce = options.enforceSiblingLimit ?? true;
     assert(!this.frozen, 'a frozen memtable takes no writes');
     assert(key.length <= KEY_MAX_BYTES, 'key within KEY_MAX_BYTES');
     assert(versions.length > 0, 'a put carries at least one version');
@@ -165,13 +167,13 @@ export class Memtable {
     const found = this.findWithPreds(key);
     if (found !== null) {
       const merged = reconcile(this.order, [...found.versions, ...versions]);
-      checkSiblings(key, merged);
+      if (enforce) checkSiblings(key, merged);
       this.bytes += versionsBytes(merged) - versionsBytes(found.versions);
       found.versions = merged;
       return merged;
     }
     const merged = versions.length === 1 ? [versions[0]!] : reconcile(this.order, versions);
-    checkSiblings(key, merged);
+    if (enforce) checkSiblings(key, merged);
     this.insertAfterPreds(key, merged);
     return merged;
   }

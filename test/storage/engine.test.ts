@@ -84,6 +84,46 @@ async function ticks(n: number): Promise<void> {
 }
 
 describe('storage/engine', () => {
+  it('loses no acknowledged write when a flush fails and later flushes are asked for', async () => {
+    let fs = new SimFileSystem();
+    const engine = await open(fs, { memtableFlushBytes: 2000, onError: () => undefined });
+    fs.failNext('append', { path: `${DIR}/00000001.sst` });
+    const acked: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const name = `k${String(i).padStart(3, '0')}`;
+      try {
+        await engine.put(key(name), version(vc({ a: 1 }), `value-${i}-${'-'.repeat(50)}`));
+        acked.push(name);
+      } catch {
+        // refused once the flush failed
+      }
+    }
+    let flushError: unknown;
+    await engine.flush().catch((err: unknown) => (flushError = err));
+    expect(flushError, 'flush() reports the earlier failure').to.be.instanceOf(Error);
+    expect(acked.length).to.be.greaterThan(0);
+    fs = fs.crash();
+    const reopened = await open(fs);
+    const missing = acked.filter((name) => reopened.get(key(name)).length === 0);
+    expect(missing, 'acknowledged writes lost after the failed flush').to.deep.equal([]);
+    await reopened.close();
+  });
+
+  it('refuses a sibling past SIBLINGS_MAX across memtables and tables, so recovery never meets one', async () => {
+    let fs = new SimFileSystem();
+    const engine = await open(fs, { memtableFlushBytes: 1 << 20 });
+    for (let i = 0; i < 64; i++) await engine.put(key('k'), version(vc({ [`w${i}`]: 1 }), 'x'));
+    await engine.flush();
+    let refused: unknown;
+    await engine.put(key('k'), version(vc({ w64: 1 }), 'x')).catch((err: unknown) => (refused = err));
+    expect(refused).to.be.instanceOf(InvalidRequestError);
+    expect(engine.get(key('k')).length).to.equal(64);
+    fs = fs.crash();
+    const reopened = await open(fs);
+    expect(reopened.get(key('k')).length).to.equal(64);
+    await reopened.close();
+  });
+
   describe('versions', () => {
     it('keeps concurrent versions as siblings and lets a descendant replace them all', async () => {
       const engine = await open(new SimFileSystem());
