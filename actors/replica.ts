@@ -34,7 +34,9 @@ export type ReplicaMsg =
   | { type: 'compaction-begin'; fileNumbers: number[] }
   | { type: 'compaction-finish'; task: CompactionTask; result: CompactionResult }
   | { type: 'compaction-abort'; task: CompactionTask }
-  | { type: 'log-timer'; id: number };
+  | { type: 'log-timer'; id: number }
+  /** Sent to itself when the engine failed to open: crashing lets supervision retry. */
+  | { type: 'open-failed'; error: string };
 
 /** How to spawn a replica. */
 export interface ReplicaArgs {
@@ -97,9 +99,12 @@ class Replica implements Actor<ReplicaMsg> {
         onError: (what, err) => ctx.log.error(`storage ${what} failed`, { error: String(err) }),
       }),
     );
+    // Handled here, or an open failure with no message waiting would be an unhandled rejection that kills the thread.
+    this.ready.catch((err: unknown) => ctx.send(ctx.self, { type: 'open-failed', error: String(err) }));
   }
 
-  receive(msg: ReplicaMsg, ctx: ActorContext<ReplicaMsg>): Promise<void> {
+  receive(msg: ReplicaMsg, ctx: ActorContext<ReplicaMsg>): Promise<void> | void {
+    if (msg.type === 'open-failed') throw new Error(`storage engine at ${this.args.dir} failed to open: ${msg.error}`);
     const replier = ctx.replier();
     const ready = this.ready!;
     return ready.then((engine) => this.handle(engine, msg, replier)).catch((err: unknown) => {
@@ -152,6 +157,8 @@ class Replica implements Actor<ReplicaMsg> {
         await engine.abortCompaction(msg.task);
         replier?.ok(true);
         return;
+      case 'open-failed':
+        return; // handled in receive, before the engine is awaited
       case 'log-timer': {
         const fn = this.timerCallbacks.get(msg.id);
         this.timerCallbacks.delete(msg.id);

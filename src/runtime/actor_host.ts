@@ -32,6 +32,9 @@ import { BoundedQueue } from './mailbox.js';
 import type { Transport, TransportSink } from './transport.js';
 import type { CorruptionError } from '../core/errors.js';
 
+/** Delay before a timer message refused by a full mailbox is offered again. */
+const TIMER_RETRY_MS = 10;
+
 /** Messages one actor handles before the dispatcher moves to the next (fairness). */
 const ACTOR_SLICE_MESSAGES = 64;
 
@@ -76,7 +79,11 @@ export class ActorHost implements TransportSink {
   private queued = 0;
   private inTurn = false;
   private transport: Transport | undefined;
-  private readonly asks = new AskTable();
+  /**
+   * Ask ids start at a random point per thread incarnation, so a late reply
+   * meant for a thread that died cannot settle an ask of its successor.
+   */
+  private readonly asks = new AskTable(1 + Math.floor(Math.random() * 0x3fffffff));
 
   constructor(
     readonly thread: number,
@@ -265,10 +272,16 @@ export class ActorHost implements TransportSink {
   private handle(cell: Cell, env: Envelope): void {
     this.stats.delivered++;
     const incarnation = cell.incarnation;
+    if (env.inc !== undefined && env.inc !== incarnation) {
+      // A timer of an instance that crashed: its successor arms its own.
+      this.log.debug('timer message of a replaced instance dropped', { actor: refName(cell.ref) });
+      return;
+    }
     cell.current = env;
     try {
       const result = cell.actor.receive(env.m as Message, cell.ctx);
-      if (result !== undefined) result.catch((err: unknown) => this.crash(cell, incarnation, err, undefined));
+      // A rejection answers the ask being handled (if still open) and restarts the actor.
+      if (result !== undefined) result.catch((err: unknown) => this.crash(cell, incarnation, err, env.a > 0 ? env : undefined));
     } catch (err) {
       this.crash(cell, incarnation, err, env);
     } finally {
@@ -376,11 +389,18 @@ export class ActorHost implements TransportSink {
       },
       schedule(delay_ms: number, msg: Message): TimerHandle {
         assert(cell.timers.size < ACTOR_TIMERS_MAX, `actor ${refName(cell.ref)} has under ${ACTOR_TIMERS_MAX} timers`);
-        const timer = setTimeout(() => {
+        const incarnation = cell.incarnation;
+        let timer: ReturnType<typeof setTimeout>;
+        const fire = (): void => {
           cell.timers.delete(timer);
-          const env: Envelope = { k: EnvelopeKind.Send, to: cell.ref.id, ft: host.thread, fi: cell.ref.id, a: 0, m: msg };
-          if (!host.enqueue(env)) log.error('timer message refused: mailbox full', { type: msg.type });
-        }, Math.max(0, delay_ms));
+          const env: Envelope = { k: EnvelopeKind.Send, to: cell.ref.id, ft: host.thread, fi: cell.ref.id, a: 0, m: msg, inc: incarnation };
+          if (host.enqueue(env) || cell.stopped || cell.incarnation !== incarnation) return;
+          // A full mailbox must not end a periodic loop for good: try again shortly (one pending retry per timer).
+          log.warn('timer message refused: mailbox full; retrying', { type: msg.type });
+          timer = setTimeout(fire, TIMER_RETRY_MS);
+          cell.timers.add(timer);
+        };
+        timer = setTimeout(fire, Math.max(0, delay_ms));
         cell.timers.add(timer);
         return {
           cancel(): void {

@@ -52,7 +52,7 @@ export class ActorSystem {
   private readonly workers: (Worker | null)[] = [];
   private readonly specs: SpawnSpec[][] = [];
   private readonly crashListeners: ((crash: ThreadCrash) => void)[] = [];
-  private readonly waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  private readonly waiting = new Map<number, { thread: number; resolve(): void; reject(err: Error): void }>();
   private nextToken = 1;
   private shuttingDown = false;
 
@@ -189,6 +189,12 @@ export class ActorSystem {
       });
       worker.on('exit', (code) => {
         if (this.workers[thread] === worker) this.workers[thread] = null;
+        // Setup requests to this worker will never be answered now.
+        for (const [token, waiter] of this.waiting) {
+          if (waiter.thread !== thread) continue;
+          this.waiting.delete(token);
+          waiter.reject(new InvalidRequestError(`thread ${thread} exited before answering a setup request`));
+        }
         if (this.shuttingDown) return;
         const error = failure ?? new Error(`worker thread ${thread} exited with code ${code}`);
         if (!ready) {
@@ -207,7 +213,7 @@ export class ActorSystem {
     if (!worker) return Promise.reject(new InvalidRequestError(`thread ${thread} is not running`));
     const token = this.nextToken++;
     return new Promise<void>((resolve, reject) => {
-      this.waiting.set(token, { resolve, reject });
+      this.waiting.set(token, { thread, resolve, reject });
       worker.postMessage({ ...msg, token });
     });
   }

@@ -17,7 +17,12 @@ interface PendingAsk {
 /** Pending asks, settled by replies or by their timeout. */
 export class AskTable {
   private readonly pending = new Map<number, PendingAsk>();
-  private nextId = 1;
+  private nextId: number;
+
+  /** `firstId`: where ids start (1..2^31-1); threads pick a random start. */
+  constructor(firstId = 1) {
+    this.nextId = firstId;
+  }
 
   /** Asks still waiting. */
   get size(): number {

@@ -29,4 +29,10 @@ export interface Envelope {
   a: number;
   /** The message, reply value or error record. */
   m: unknown;
+  /**
+   * Local timer messages only (never on the wire): the incarnation of the
+   * actor that scheduled it. A timer that fired before a crash and still
+   * waits in the mailbox is dropped, so periodic loops do not multiply.
+   */
+  inc?: number;
 }

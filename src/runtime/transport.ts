@@ -239,30 +239,35 @@ export class Transport {
     for (let src = 0; src < this.inbound.length; src++) {
       const ring = this.inbound[src];
       if (!ring) continue;
-      let frames = 0;
-      while (frames < INBOUND_DRAIN_MAX_FRAMES) {
-        if (!this.sink.canAccept()) return true; // mailboxes near full: leave frames in the ring
-        let payload: Uint8Array | undefined;
-        try {
-          payload = ring.read();
-        } catch (err) {
-          if (err instanceof CorruptionError) {
-            this.sink.onCorruption(err);
-            break;
-          }
-          throw err;
-        }
-        if (payload === undefined) break;
-        const batch = this.decoder.decode(payload, src);
-        frames++;
-        this.inStats.frames++;
-        this.inStats.messages += batch.length;
-        this.sink.onBatch(src, batch);
-      }
-      if (frames > 0 && ring.takeProducerWaiting()) this.ring(src);
-      if (frames === INBOUND_DRAIN_MAX_FRAMES && ring.usedBytes() > 0) more = true;
+      if (this.drainRing(src, ring)) more = true;
+      // Whatever ended the drain (empty ring, full mailboxes, corruption), a
+      // producer that found the ring full must hear that space was freed.
+      if (ring.takeProducerWaiting()) this.ring(src);
     }
     return more;
+  }
+
+  /** Drain one ring, up to INBOUND_DRAIN_MAX_FRAMES; true when frames remain for a later pass. */
+  private drainRing(src: number, ring: SpscRing): boolean {
+    for (let frames = 0; frames < INBOUND_DRAIN_MAX_FRAMES; frames++) {
+      if (!this.sink.canAccept()) return ring.usedBytes() > 0; // mailboxes near full: frames wait in the ring
+      let payload: Uint8Array | undefined;
+      try {
+        payload = ring.read();
+      } catch (err) {
+        if (err instanceof CorruptionError) {
+          this.sink.onCorruption(err);
+          return false;
+        }
+        throw err;
+      }
+      if (payload === undefined) return false;
+      const batch = this.decoder.decode(payload, src);
+      this.inStats.frames++;
+      this.inStats.messages += batch.length;
+      this.sink.onBatch(src, batch);
+    }
+    return ring.usedBytes() > 0;
   }
 }
 

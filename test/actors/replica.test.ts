@@ -72,6 +72,21 @@ describe('actors/replica + actors/compaction (real worker threads, real disk)', 
     expect(seen).to.equal(KEYS);
   });
 
+  it('fails requests, without killing its thread, when its storage cannot open', async () => {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'not-a-dir'), 'a file where a directory should be');
+    await system.spawn(1, { kind: 'replica', id: 'broken', args: { dir: join(dir, 'not-a-dir', 'x') } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(system.isAlive(1), 'the worker thread survives').to.equal(true);
+    try {
+      await system.ask({ thread: 1, id: 'broken' }, { type: 'get', key: keyOf(1) }, 5000);
+      expect.fail('a replica without storage cannot answer');
+    } catch (err) {
+      expect(String(err)).to.match(/ENOTDIR|EEXIST|not a directory|failed to open|stopped|no actor/i);
+    }
+    expect((await system.ask<StoredVersion[]>(replica, { type: 'get', key: keyOf(1) })).length, 'other actors unaffected').to.equal(1);
+  });
+
   it('answers a bad request with the error, without crashing', async () => {
     const version: StoredVersion = { clock: encodeClock([]), value: new Uint8Array(8), ts_ms: 1 };
     try {

@@ -124,6 +124,17 @@ describe('runtime/actor_system (real worker threads)', function () {
     expect((await system.ask<{ total: number }>(a, { type: 'get' })).total).to.equal(0);
   });
 
+  it('answers an ask at once with the error when the async handler rejects', async () => {
+    const started = Date.now();
+    try {
+      await system.ask(a, { type: 'reject-async' }, 4000);
+      expect.fail('the ask should fail');
+    } catch (err) {
+      expect((err as Error).message).to.match(/async handler failed/);
+    }
+    expect(Date.now() - started, 'answered, not timed out').to.be.lessThan(2000);
+  });
+
   it('fires scheduled timers', async () => {
     await system.ask(b, { type: 'start-ticking', every_ms: 10 });
     await new Promise((r) => setTimeout(r, 150));

@@ -13,6 +13,7 @@ export type TestMsg =
   | { type: 'exit-thread'; code: number }
   | { type: 'throw-uncaught' }
   | { type: 'silent' }
+  | { type: 'reject-async' }
   | { type: 'forward'; to: ActorRef; value: unknown }
   | { type: 'block'; ms: number }
   | { type: 'tick' }
@@ -49,6 +50,8 @@ class EchoActor implements Actor<TestMsg> {
         return;
       case 'silent':
         return;
+      case 'reject-async':
+        return Promise.reject(new Error('async handler failed'));
       case 'forward':
         return this.forward(msg.to, msg.value, ctx);
       case 'block': {
