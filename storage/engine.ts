@@ -23,7 +23,7 @@
  * swaps results in (`beginCompaction` / `finishCompaction`).
  */
 import { assert } from '../src/core/assert.js';
-import { InvalidRequestError, OverloadedError } from '../src/core/errors.js';
+import { CorruptionError, InvalidRequestError, OverloadedError } from '../src/core/errors.js';
 import { hashPair } from '../src/core/hash.js';
 import {
   BLOOM_FP_RATE_DEFAULT,
@@ -167,6 +167,14 @@ export class StorageEngine {
         memtable.put(mutation.key, [mutation.version], { enforceSiblingLimit: false });
       },
     );
+    const newest = log.segmentIds().at(-1) ?? 0;
+    if (newest < replayFrom) {
+      // Segment ids only grow; ids below the replay start mean the log directory was lost or replaced,
+      // and every new write would be skipped by the next replay. Refuse loudly.
+      await log.close();
+      await tables.closeAll();
+      throw new CorruptionError(logDir, -1, `the newest commit-log segment is ${newest} but the manifest replays from ${replayFrom}: segments are missing`);
+    }
     const engine = new StorageEngine(full, manifest, log, tables, cache, memtable);
     if (memtable.isFull(full.memtableFlushBytes)) void engine.switchMemtable();
     return engine;

@@ -20,7 +20,7 @@ import { SSTableWriter } from '../../storage/sstable_writer.js';
 import type { CommitLogTimers } from '../../storage/commit_log.js';
 import type { FileSystem } from '../../storage/fs.js';
 import type { StoredVersion } from '../../storage/version.js';
-import { InvalidRequestError } from '../../src/core/errors.js';
+import { CorruptionError, InvalidRequestError } from '../../src/core/errors.js';
 import { KEY_MAX_BYTES, VALUE_MAX_BYTES } from '../../src/core/limits.js';
 import { encodeClock, increment, merge, vectorClockOrder, type VectorClock } from '../../src/core/vector_clock.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
@@ -107,6 +107,19 @@ describe('storage/engine', () => {
     const missing = acked.filter((name) => reopened.get(key(name)).length === 0);
     expect(missing, 'acknowledged writes lost after the failed flush').to.deep.equal([]);
     await reopened.close();
+  });
+
+  it('refuses to open when commit-log segments the manifest needs are missing', async () => {
+    const fs = new SimFileSystem();
+    const engine = await open(fs, { memtableFlushBytes: 1000 });
+    for (let i = 0; i < 50; i++) await engine.put(key(`k${i}`), version(vc({ a: 1 }), 'x'.repeat(40)));
+    await engine.flush();
+    await engine.close();
+    for (const name of await fs.list(`${DIR}/commitlog`)) await fs.remove(`${DIR}/commitlog/${name}`);
+    let failure: unknown;
+    await open(fs).catch((err: unknown) => (failure = err));
+    expect(failure).to.be.instanceOf(CorruptionError);
+    expect(String(failure)).to.match(/segments are missing/);
   });
 
   it('refuses a sibling past SIBLINGS_MAX across memtables and tables, so recovery never meets one', async () => {
