@@ -31,7 +31,6 @@ import {
   IMMUTABLE_MEMTABLES_MAX,
   KEY_MAX_BYTES,
   MEMTABLE_FLUSH_BYTES,
-  SIBLINGS_MAX,
   SSTABLE_BLOCK_CACHE_BYTES,
   TOMBSTONE_GRACE_MS,
   VALUE_MAX_BYTES,
@@ -216,19 +215,16 @@ export class StorageEngine {
    * the record (a refused write must not become visible, or durable through
    * a later flush), and the sibling bound is checked against the key's
    * versions in every memtable and table, so that no replay or compaction
-   * can later meet more than SIBLINGS_MAX siblings.
+   * can later meet more than SIBLINGS_MAX siblings (the memtable applies it).
    */
   private putNow(key: Uint8Array, version: StoredVersion): Promise<void> {
     const payload = encodeMutation(key, version);
     this.log.checkAppendable(payload.length);
-    const held = this.versionsOf(key);
-    if (held.length > 0 && reconcile(this.options.order, [...held, version]).length > SIBLINGS_MAX) {
-      throw new InvalidRequestError(
-        `the key would hold more than SIBLINGS_MAX (${SIBLINGS_MAX}) concurrent versions; ` +
-          'read it and write back with its causal context to resolve the siblings',
-      );
-    }
-    this.memtable.put(key, [version]);
+    // Versions held outside the active memtable count towards the bound; for a new key this is
+    // only bloom probes. The memtable checks the union during its one search (and throws, storing nothing).
+    const elsewhere: StoredVersion[] = [];
+    this.collectFlushedSide(key, elsewhere);
+    this.memtable.put(key, [version], { alsoHeld: elsewhere });
     this.stats.puts++;
     this.stats.userBytes += key.length + version.clock.length + (version.value?.length ?? 0);
     this.stats.commitLogBytes += payload.length + RECORD_HEADER_BYTES;
@@ -248,25 +244,30 @@ export class StorageEngine {
     const found: StoredVersion[] = [];
     const fresh = this.memtable.get(key);
     if (fresh) for (const v of fresh) found.push(v);
+    this.collectFlushedSide(key, found);
+    return found.length <= 1 ? found : reconcile(this.options.order, found);
+  }
+
+  /** Append `key`'s versions from the frozen memtables and the tables (bloom-filtered) to `found`. */
+  private collectFlushedSide(key: Uint8Array, found: StoredVersion[]): void {
     for (const frozen of this.immutables) {
       const versions = frozen.get(key);
       if (versions) for (const v of versions) found.push(v);
     }
     const tables = this.tables.tables;
-    if (tables.length > 0) {
-      const pair = hashPair(key);
-      for (const table of tables) {
-        if (!table.reader.mayContain(key, pair)) {
-          this.stats.bloomNegatives++;
-          continue;
-        }
-        this.stats.tablesConsulted++;
-        const versions = table.reader.getAdmitted(key);
-        if (versions) for (const v of versions) found.push(v);
+    if (tables.length === 0) return;
+    const pair = hashPair(key);
+    for (const table of tables) {
+      if (!table.reader.mayContain(key, pair)) {
+        this.stats.bloomNegatives++;
+        continue;
       }
+      this.stats.tablesConsulted++;
+      const versions = table.reader.getAdmitted(key);
+      if (versions) for (const v of versions) found.push(v);
     }
-    return found.length <= 1 ? found : reconcile(this.options.order, found);
   }
+
 
   /**
    * Entries in key order from `fromKey` (inclusive) to `toKey` (exclusive),
