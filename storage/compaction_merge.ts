@@ -18,7 +18,7 @@
  */
 import { assert } from '../src/core/assert.js';
 import { hashPair } from '../src/core/hash.js';
-import { SIBLINGS_MAX } from '../src/core/limits.js';
+import { SIBLINGS_STORED_MAX } from '../src/core/limits.js';
 import type { VersionOrder } from '../src/core/version_order.js';
 import { mergeSorted } from './merge_iterator.js';
 import type { SSTableEntry } from './sstable_reader.js';
@@ -57,7 +57,7 @@ export async function mergeTables(inputs: Iterable<SSTableEntry>[], sink: MergeS
     stats.versionsIn += entry.versionsIn;
     const kept = purgeTombstones(entry.key, entry.versions, rules, stats);
     if (kept.length === 0) continue;
-    assert(kept.length <= SIBLINGS_MAX, 'merged siblings stay within SIBLINGS_MAX');
+    assert(kept.length <= SIBLINGS_STORED_MAX, 'merged siblings stay within SIBLINGS_STORED_MAX');
     stats.keysOut++;
     stats.versionsOut += kept.length;
     await sink.append(entry.key, kept);

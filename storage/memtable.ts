@@ -153,17 +153,10 @@ export class Memtable {
    * stored. Returns the key's versions afterwards. Throws
    * `InvalidRequestError` (storing nothing) when the key would exceed
    * `SIBLINGS_MAX` siblings, unless `enforceSiblingLimit` is false (commit-log
-   * replay restores what was already accepted). `alsoHeld`: the key's
-   * versions held elsewhere (frozen memtables, tables), counted towards the
-   * bound but not stored here.
+   * replay restores what was already accepted).
    */
-  put(
-    key: Uint8Array,
-    versions: readonly StoredVersion[],
-    options: { enforceSiblingLimit?: boolean; alsoHeld?: readonly StoredVersion[] } = {},
-  ): readonly StoredVersion[] {
+  put(key: Uint8Array, versions: readonly StoredVersion[], options: { enforceSiblingLimit?: boolean } = {}): readonly StoredVersion[] {
     const enforce = options.enforceSiblingLimit ?? true;
-    const alsoHeld = options.alsoHeld ?? [];
     assert(!this.frozen, 'a frozen memtable takes no writes');
     assert(key.length <= KEY_MAX_BYTES, 'key within KEY_MAX_BYTES');
     assert(versions.length > 0, 'a put carries at least one version');
@@ -174,13 +167,13 @@ export class Memtable {
     const found = this.findWithPreds(key);
     if (found !== null) {
       const merged = reconcile(this.order, [...found.versions, ...versions]);
-      if (enforce) checkSiblings(key, alsoHeld.length === 0 ? merged : reconcile(this.order, [...merged, ...alsoHeld]));
+      if (enforce) checkSiblings(key, merged);
       this.bytes += versionsBytes(merged) - versionsBytes(found.versions);
       found.versions = merged;
       return merged;
     }
     const merged = versions.length === 1 ? [versions[0]!] : reconcile(this.order, versions);
-    if (enforce) checkSiblings(key, alsoHeld.length === 0 ? merged : reconcile(this.order, [...merged, ...alsoHeld]));
+    if (enforce) checkSiblings(key, merged);
     this.insertAfterPreds(key, merged);
     return merged;
   }

@@ -41,7 +41,7 @@
  */
 import { CorruptionError } from '../src/core/errors.js';
 import { checksum } from '../src/core/hash.js';
-import { CLOCK_MAX_BYTES, KEY_MAX_BYTES, SIBLINGS_MAX, SSTABLE_READ_COPY_CHUNK_BYTES, VALUE_MAX_BYTES } from '../src/core/limits.js';
+import { CLOCK_MAX_BYTES, KEY_MAX_BYTES, SIBLINGS_STORED_MAX, SSTABLE_READ_COPY_CHUNK_BYTES, VALUE_MAX_BYTES } from '../src/core/limits.js';
 import { compareKeyRanges, compareKeys } from './key_order.js';
 import type { StoredVersion } from './version.js';
 
@@ -252,7 +252,7 @@ export function walkEntries(block: Uint8Array, path: string, fileOffset: number,
     }
     const countAt = at + 2 + keyLength;
     const count = block[countAt]! | (block[countAt + 1]! << 8);
-    if (count < 1 || count > SIBLINGS_MAX) throw entryError(path, fileOffset, at, out.count, `bad version count ${count}`);
+    if (count < 1 || count > SIBLINGS_STORED_MAX) throw entryError(path, fileOffset, at, out.count, `bad version count ${count}`);
     let cursor = countAt + 2;
     for (let i = 0; i < count; i++) {
       cursor = skipVersion(block, cursor);

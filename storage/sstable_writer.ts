@@ -17,7 +17,7 @@ import {
   BLOOM_FP_RATE_DEFAULT,
   CLOCK_MAX_BYTES,
   KEY_MAX_BYTES,
-  SIBLINGS_MAX,
+  SIBLINGS_STORED_MAX,
   SSTABLE_BLOCK_BYTES,
   SSTABLE_WRITE_CHUNK_BYTES,
   VALUE_MAX_BYTES,
@@ -90,7 +90,7 @@ export class SSTableWriter {
   async append(key: Uint8Array, versions: readonly StoredVersion[]): Promise<void> {
     assert(this.state === 'open', 'append to an open writer');
     assert(key.length <= KEY_MAX_BYTES, 'key within KEY_MAX_BYTES');
-    assert(versions.length >= 1 && versions.length <= SIBLINGS_MAX, 'an entry has 1..SIBLINGS_MAX versions');
+    assert(versions.length >= 1 && versions.length <= SIBLINGS_STORED_MAX, 'an entry has 1..SIBLINGS_STORED_MAX versions');
     assert(this.lastKey === null || compareKeys(this.lastKey, key) < 0, 'SSTable keys are appended in strictly increasing order');
     for (const v of versions) {
       assert(v.clock.length <= CLOCK_MAX_BYTES, 'clock within CLOCK_MAX_BYTES');

@@ -89,6 +89,14 @@ export const CLOCK_MAX_BYTES = 4096;
 /** Concurrent versions (siblings) kept for one key before writes are refused. */
 export const SIBLINGS_MAX = 64;
 
+/**
+ * Concurrent versions of one key the storage layers (SSTables, compaction,
+ * replay) accept. Writes are admitted against SIBLINGS_MAX per memtable, so a
+ * key can exceed SIBLINGS_MAX only across memtable generations; this larger
+ * bound keeps recovery and compaction from failing on what was accepted.
+ */
+export const SIBLINGS_STORED_MAX = SIBLINGS_MAX * 16;
+
 /** Vector-clock entries kept before the oldest are truncated (Dynamo's default). */
 export const VCLOCK_ENTRIES_MAX = 10;
 
