@@ -245,28 +245,24 @@ export class StorageEngine {
     const found: StoredVersion[] = [];
     const fresh = this.memtable.get(key);
     if (fresh) for (const v of fresh) found.push(v);
-    this.collectFlushedSide(key, found);
-    return found.length <= 1 ? found : reconcile(this.options.order, found);
-  }
-
-  /** Append `key`'s versions from the frozen memtables and the tables (bloom-filtered) to `found`. */
-  private collectFlushedSide(key: Uint8Array, found: StoredVersion[]): void {
     for (const frozen of this.immutables) {
       const versions = frozen.get(key);
       if (versions) for (const v of versions) found.push(v);
     }
     const tables = this.tables.tables;
-    if (tables.length === 0) return;
-    const pair = hashPair(key);
-    for (const table of tables) {
-      if (!table.reader.mayContain(key, pair)) {
-        this.stats.bloomNegatives++;
-        continue;
+    if (tables.length > 0) {
+      const pair = hashPair(key);
+      for (const table of tables) {
+        if (!table.reader.mayContain(key, pair)) {
+          this.stats.bloomNegatives++;
+          continue;
+        }
+        this.stats.tablesConsulted++;
+        const versions = table.reader.getAdmitted(key);
+        if (versions) for (const v of versions) found.push(v);
       }
-      this.stats.tablesConsulted++;
-      const versions = table.reader.getAdmitted(key);
-      if (versions) for (const v of versions) found.push(v);
     }
+    return found.length <= 1 ? found : reconcile(this.options.order, found);
   }
 
 

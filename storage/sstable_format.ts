@@ -204,14 +204,10 @@ export function writeEntry(out: Uint8Array, view: DataView, at: number, key: Uin
   return at;
 }
 
-/** Bytes of the smallest possible entry: empty key, one tombstone with an empty clock. */
-const ENTRY_MIN_BYTES = 2 + 2 + 1 + 2 + 8;
-
 /**
  * Where each entry of one block starts, in a buffer reused from block to
  * block so that walking a block allocates nothing once the buffer has grown to
- * the largest block seen. It never holds more than one offset per
- * `ENTRY_MIN_BYTES` of the block walked.
+ * the largest block seen (one offset per entry of the largest block).
  */
 export class EntryOffsets {
   /** Offsets (into the walked block) of entries 0 .. count-1, ascending. */

@@ -54,9 +54,6 @@ export const ACTOR_RESTART_WINDOW_MS = 60_000;
 /** Worker threads one actor system hosts (the main thread is thread 0). */
 export const THREADS_MAX = 64;
 
-/** Largest encoded message (a single envelope). */
-export const MESSAGE_MAX_BYTES = 128 * 1024;
-
 // ---------------------------------------------------------------------------
 // Deterministic simulator
 // ---------------------------------------------------------------------------

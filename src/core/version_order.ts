@@ -13,8 +13,3 @@ export type Causality = 'before' | 'after' | 'equal' | 'concurrent';
 export interface VersionOrder {
   compare(a: Uint8Array, b: Uint8Array): Causality;
 }
-
-/** True when `a` is dominated by `b` (strictly happened before it). */
-export function isDominated(order: VersionOrder, a: Uint8Array, b: Uint8Array): boolean {
-  return order.compare(a, b) === 'before';
-}

@@ -64,12 +64,3 @@ export class BatchDecoder {
     return out;
   }
 }
-/** Encode one value on its own (setup messages, size checks). */
-export function encodeValue(value: unknown): Uint8Array {
-  return new Packr(CODEC_OPTIONS).pack(value);
-}
-
-/** Decode a value encoded by `encodeValue`. */
-export function decodeValue(bytes: Uint8Array): unknown {
-  return new Unpackr(CODEC_OPTIONS).unpack(bytes);
-}

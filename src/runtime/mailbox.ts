@@ -40,15 +40,6 @@ export class BoundedQueue<T> {
     return item;
   }
 
-  /** Put `item` back at the front (used when a write is retried). */
-  unshift(item: T): void {
-    assert(this.count < this.capacity, 'unshift into a queue with room');
-    if (this.count === this.items.length) this.grow();
-    this.head = (this.head - 1 + this.items.length) % this.items.length;
-    this.items[this.head] = item;
-    this.count++;
-  }
-
   /** Remove and return every item, oldest first. */
   drain(): T[] {
     const out: T[] = [];
