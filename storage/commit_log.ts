@@ -213,13 +213,22 @@ export class CommitLog {
 
   /**
    * Close the active segment and start a new one; returns the new segment's
-   * id, the first that is not closed. Every append issued after this call
-   * lands in that segment or a later one, so once the memtable that was
-   * current before the call is flushed, `deleteSegmentsBefore(id)` is safe.
+   * id, the first that is not closed. Every append issued before this call
+   * lands in an earlier segment, and every append issued after it in that
+   * segment or a later one: once the memtable that was current before the
+   * call is flushed, `deleteSegmentsBefore(id)` is safe, and replay from `id`
+   * never brings that memtable's versions back.
    */
   async rollSegment(): Promise<number> {
     assert(!this.closing, 'roll on a closed commit log');
+    // Appends issued before this call belong before the cut. Left in the queue, they could
+    // land in the new segment, and replay would bring a flushed memtable's versions back
+    // after compaction had dropped them (a purged tombstone's old value, resurrected).
+    const before = this.queue.splice(0);
     return this.exclusive(async () => {
+      for (let i = 0; i < before.length; i += COMMITLOG_GROUP_MAX_RECORDS) {
+        await this.writeGroup(before.slice(i, i + COMMITLOG_GROUP_MAX_RECORDS));
+      }
       if (this.failure !== null) throw this.failure;
       try {
         return await this.rollLocked();

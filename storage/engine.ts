@@ -115,6 +115,8 @@ export class StorageEngine {
    */
   private readonly compactionReads = new Map<string, LiveTable[]>();
   private closed = false;
+  /** Keys of puts waiting for flushes (bounded by the callers' in-flight writes). */
+  private readonly waitingKeys: Uint8Array[] = [];
   /** Set when a flush failed: the engine must be reopened (recovery replays the log). */
   private flushFailure: Error | undefined;
 
@@ -197,8 +199,22 @@ export class StorageEngine {
     }
   }
 
-  /** `put` when flushes fell behind: the writer waits for them rather than grow memory. */
+  /**
+   * `put` when flushes fell behind: the writer waits for them rather than grow
+   * memory. While it waits its key counts as unflushed, so that a compaction
+   * begun meanwhile does not purge a tombstone this older write would then
+   * come back from under.
+   */
   private async putAfterFlushes(key: Uint8Array, version: StoredVersion): Promise<void> {
+    this.waitingKeys.push(key);
+    try {
+      return await this.putAfterFlushesWaiting(key, version);
+    } finally {
+      this.waitingKeys.splice(this.waitingKeys.indexOf(key), 1);
+    }
+  }
+
+  private async putAfterFlushesWaiting(key: Uint8Array, version: StoredVersion): Promise<void> {
     // Each wait ends with a flush finished or failed, so the loop makes progress.
     while (this.immutables.length >= IMMUTABLE_MEMTABLES_MAX) {
       if (this.flushFailure !== undefined) throw this.flushFailure;
@@ -418,11 +434,13 @@ export class StorageEngine {
     this.options.onTablesChanged?.();
   }
 
-  /** A serialized bloom filter of every key in the active and frozen memtables. */
+  /** A serialized bloom filter of every key in the active and frozen memtables and of puts waiting for flushes. */
   private unflushedKeysFilter(): Uint8Array {
     const memtables = [this.memtable, ...this.immutables];
-    const filter = BloomFilter.forKeys(memtables.reduce((sum, m) => sum + m.entryCount, 0), this.options.bloomFpRate);
+    const keys = memtables.reduce((sum, m) => sum + m.entryCount, 0) + this.waitingKeys.length;
+    const filter = BloomFilter.forKeys(keys, this.options.bloomFpRate);
     for (const memtable of memtables) for (const entry of memtable.scan()) filter.addHash(hashPair(entry.key));
+    for (const key of this.waitingKeys) filter.addHash(hashPair(key));
     return filter.serialize();
   }
 
