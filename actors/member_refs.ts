@@ -43,3 +43,27 @@ export function gossipRef(member_id: string): ActorRef {
 export function detectorRef(member_id: string): ActorRef {
   return { thread: threadOf(member_id), id: DETECTOR_ACTOR_ID };
 }
+
+/** Actor id of a node's replica (its storage engine). */
+export const REPLICA_ACTOR_ID = 'replica';
+
+/** Actor id of a node's coordinator. */
+export const COORDINATOR_ACTOR_ID = 'coordinator';
+
+/** Actor id of a node's hinted-handoff actor. */
+export const HANDOFF_ACTOR_ID = 'handoff';
+
+/** The replica actor of member `member_id`. */
+export function replicaRef(member_id: string): ActorRef {
+  return { thread: threadOf(member_id), id: REPLICA_ACTOR_ID };
+}
+
+/** The coordinator actor of member `member_id`. */
+export function coordinatorRef(member_id: string): ActorRef {
+  return { thread: threadOf(member_id), id: COORDINATOR_ACTOR_ID };
+}
+
+/** The hinted-handoff actor of member `member_id`. */
+export function handoffRef(member_id: string): ActorRef {
+  return { thread: threadOf(member_id), id: HANDOFF_ACTOR_ID };
+}

@@ -13,6 +13,7 @@
  * Thread contract: one replica per data directory per thread.
  */
 import { assertNever } from '../src/core/assert.js';
+import { dottedVersionVectorOrder } from '../src/core/dotted_version_vector.js';
 import { vectorClockOrder } from '../src/core/vector_clock.js';
 import type { Actor, ActorContext, ActorRef, Replier } from '../src/runtime/actor.js';
 import type { CommitLogTimers, SyncMode } from '../storage/commit_log.js';
@@ -26,6 +27,8 @@ import { SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
 /** Messages a replica understands. */
 export type ReplicaMsg =
   | { type: 'put'; key: Uint8Array; version: StoredVersion }
+  /** Store every version of `versions` (a sibling set from a coordinator, read repair or hint replay); replies true. Idempotent. */
+  | { type: 'merge'; key: Uint8Array; versions: StoredVersion[] }
   | { type: 'get'; key: Uint8Array }
   | { type: 'scan'; from?: Uint8Array; to?: Uint8Array; limit?: number }
   | { type: 'flush' }
@@ -46,6 +49,8 @@ export interface ReplicaArgs {
   memtableFlushBytes?: number;
   /** The compaction actor to tell when a flush adds a table. */
   compaction?: ActorRef;
+  /** How clocks compare: dotted version vectors (the cluster's, the default) or plain vector clocks (demo, storage tests). */
+  clocks?: 'dvv' | 'vector-clock';
   /** Simulator and tests only: a simulated disk (not cloneable across threads). */
   fs?: FileSystem;
 }
@@ -88,7 +93,7 @@ class Replica implements Actor<ReplicaMsg> {
       StorageEngine.open({
         fs: args.fs ?? new RealFileSystem(),
         dir: args.dir,
-        order: vectorClockOrder,
+        order: args.clocks === 'vector-clock' ? vectorClockOrder : dottedVersionVectorOrder,
         now: () => ctx.now(),
         timers,
         ...(args.syncMode ? { syncMode: args.syncMode } : {}),
@@ -128,6 +133,10 @@ class Replica implements Actor<ReplicaMsg> {
     switch (msg.type) {
       case 'put':
         await engine.put(msg.key, msg.version);
+        replier?.ok(true);
+        return;
+      case 'merge':
+        for (const version of msg.versions) await engine.put(msg.key, version);
         replier?.ok(true);
         return;
       case 'get':

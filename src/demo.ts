@@ -31,7 +31,7 @@ export async function runDemo(dirArg: string | undefined): Promise<number> {
   for (let node = 1; node <= NODES; node++) {
     replicas.push({ thread: node, id: 'replica' });
     spawn[node] = [
-      { kind: 'replica', id: 'replica', args: { dir: join(dir, `node-${node}`), memtableFlushBytes: 256 * 1024, compaction: { thread: node, id: 'compaction' } } },
+      { kind: 'replica', id: 'replica', args: { dir: join(dir, `node-${node}`), memtableFlushBytes: 256 * 1024, clocks: 'vector-clock', compaction: { thread: node, id: 'compaction' } } },
       { kind: 'compaction', id: 'compaction', args: { replica: { thread: node, id: 'replica' }, interval_ms: 500 } },
     ];
   }

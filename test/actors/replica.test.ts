@@ -28,7 +28,7 @@ describe('actors/replica + actors/compaction (real worker threads, real disk)', 
       modules: [new URL('../../actors/replica.js', import.meta.url).href, new URL('../../actors/compaction.js', import.meta.url).href],
       spawn: {
         1: [
-          { kind: 'replica', id: 'replica', args: { dir, memtableFlushBytes: 32 * 1024, compaction } },
+          { kind: 'replica', id: 'replica', args: { dir, memtableFlushBytes: 32 * 1024, clocks: 'vector-clock', compaction } },
           { kind: 'compaction', id: 'compaction', args: { replica, interval_ms: 200 } },
         ],
       },

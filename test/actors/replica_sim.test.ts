@@ -24,7 +24,7 @@ async function run(seed: number): Promise<{ trace: string; acked: number; lost: 
   const replicaRef: ActorRef = { thread: 1, id: 'replica' };
   const compactionRef: ActorRef = { thread: 1, id: 'compaction' };
   // Factories read `disk` when called, so a restarted node sees the crashed disk.
-  world.spawn(1, () => replica({ dir: '/node-1', fs: disk, memtableFlushBytes: 8 * 1024, compaction: compactionRef }), 'replica');
+  world.spawn(1, () => replica({ dir: '/node-1', fs: disk, memtableFlushBytes: 8 * 1024, clocks: 'vector-clock', compaction: compactionRef }), 'replica');
   world.spawn(1, () => compaction({ replica: replicaRef, interval_ms: 50, executor: new InlineCompactionExecutor(disk) }), 'compaction');
   const acked = new Map<string, StoredVersion>();
   let round = 0;

@@ -1,0 +1,171 @@
+/**
+ * The embedding API's types: what `openCluster()` (`cluster.ts`) returns and
+ * takes. The RESP and HTTP servers and the consistency checker are written
+ * against `Cluster`, so they work with any implementation of it (the real
+ * cluster on worker threads, or a test double).
+ *
+ * Keys and values accept strings (UTF-8) or bytes; values come back as
+ * Buffers. A causal context is an opaque string (base64url of the encoded
+ * dotted version vector; '' means "no context"), so it travels unchanged in
+ * RESP bulk strings, HTTP headers and JSON.
+ */
+import type { ConsistencyLevel, Requirement } from './core/consistency.js';
+import type { LivenessStatus } from './core/liveness.js';
+import type { DurabilityReceipt } from './core/quorum.js';
+
+/** A key or a value as a caller gives it. */
+export type Bytes = string | Uint8Array;
+
+/** One node of a cluster. */
+export interface NodeSpec {
+  /** Node id, unique in the cluster (default `n1`..`nK`). */
+  id: string;
+  /** Data center (default 'dc1'). */
+  dc?: string;
+  /** Rack within the data center (default: the node id, so every node is its own rack). */
+  rack?: string;
+  /** Relative share of the ring (default 1). */
+  weight?: number;
+}
+
+/** Replication defaults of a cluster; every request may override w and r. */
+export interface ReplicationOptions {
+  /** Replicas per key (default 3; capped by the node count). Ignored when `dcs` is given. */
+  n?: number;
+  /** Replicas per data center, e.g. `{ dc1: 3, dc2: 2 }` (default: n in the only DC). */
+  dcs?: Record<string, number>;
+  /** Write acknowledgements needed (default 2 or `quorum`). */
+  w?: Requirement;
+  /** Read answers needed (default 2 or `quorum`). */
+  r?: Requirement;
+  /** Strict quorum: refuse fallback (sloppy) replicas, fail instead (default false). */
+  strict?: boolean;
+}
+
+/** How to open a cluster. */
+export interface ClusterOptions {
+  /** How many nodes (ids n1..nK), or the nodes themselves. */
+  nodes: number | NodeSpec[];
+  /** Root of the nodes' data directories (`<dataDir>/<node id>/`). */
+  dataDir: string;
+  replication?: ReplicationOptions;
+  /** Commit-log durability of every node (default 'periodic'). */
+  syncMode?: 'periodic' | 'batch';
+  /** Deadline of one client request, ms (default REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
+}
+
+/** Options of a write (put or delete). */
+export interface WriteOptions {
+  /** The causal context from a previous get or put; '' or absent = none. */
+  context?: string;
+  /** Acknowledgements needed: a count or a level (overrides the cluster default). */
+  w?: Requirement;
+  /** A named level; same as passing it as `w`. */
+  consistency?: ConsistencyLevel;
+  /** Strict quorum for this request (overrides the cluster default). */
+  strict?: boolean;
+}
+
+/** Options of a read. */
+export interface ReadOptions {
+  /** Answers needed: a count or a level (overrides the cluster default). */
+  r?: Requirement;
+  /** A named level; same as passing it as `r`. */
+  consistency?: ConsistencyLevel;
+}
+
+/** The durability receipt of a request, plus which node coordinated it and (writes) the version made. */
+export interface Receipt extends DurabilityReceipt {
+  /** Node that coordinated the request (minted the version, for a write). */
+  coordinator: string;
+  /** Writes: the new version's dot, "actor:counter" (unique per write, cluster-wide). */
+  version?: string;
+}
+
+/** What a write returns. */
+export interface WriteResult {
+  /** Context covering the new version and every sibling kept beside it. */
+  context: string;
+  receipt: Receipt;
+}
+
+/** What a read returns. */
+export interface ReadResult {
+  /** Every sibling's value; [] when the key is absent or deleted. */
+  values: Buffer[];
+  /** Every sibling's version dot ("actor:counter"), parallel to `values`. */
+  versions: string[];
+  /** Context to pass to the next write so it supersedes exactly these siblings. */
+  context: string;
+  receipt: Receipt;
+}
+
+/** One version a replica holds, as `explain` shows it. */
+export interface ExplainedVersion {
+  /** Its dot, "actor:counter". */
+  version: string;
+  /** The value, or null for a tombstone. */
+  value: Buffer | null;
+  /** When it was written (node clock, ms). */
+  ts_ms: number;
+}
+
+/** Where a key lives and what each replica holds. */
+export interface ExplainResult {
+  key: Buffer;
+  /** The key's position on the ring (53-bit). */
+  position: number;
+  /** The N intended replicas, in preference order. */
+  preferenceList: string[];
+  /** Fallback nodes in ring order (where hints go when an owner is down). */
+  fallbacks: string[];
+  /** Per intended replica: its versions, or why it could not be asked. */
+  replicas: { node: string; running: boolean; versions: ExplainedVersion[] | null; error?: string }[];
+  /** Hints waiting for an owner of this key, per node holding them: { holder: { owner: count } }. */
+  hintsPending: Record<string, Record<string, number>>;
+}
+
+/** One member in `status`. */
+export interface MemberStatus {
+  id: string;
+  dc: string;
+  rack: string;
+  weight: number;
+  /** False after `crash` until `restart`. */
+  running: boolean;
+  /** Share of the ring it owns (0..1). */
+  ownership: number;
+  /** How each running node's failure detector sees it. */
+  seenBy: Record<string, LivenessStatus>;
+  /** Hints this node holds for others, or null when it could not be asked. */
+  hintsHeld: number | null;
+}
+
+/** The whole cluster at a glance. */
+export interface ClusterStatus {
+  members: MemberStatus[];
+  replication: { n: number; dcs: Record<string, number>; w: Requirement; r: Requirement; strict: boolean };
+}
+
+/** A running cluster. Every method is safe to call concurrently. */
+export interface Cluster {
+  /** Node ids, in ring-building order. */
+  readonly nodes: readonly string[];
+  put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult>;
+  get(key: Bytes, options?: ReadOptions): Promise<ReadResult>;
+  /** Writes a tombstone that supersedes what `context` covers. */
+  delete(key: Bytes, options?: WriteOptions): Promise<WriteResult>;
+  explain(key: Bytes): Promise<ExplainResult>;
+  status(): Promise<ClusterStatus>;
+  /** Terminate node `id`'s thread for real (a crash: unsynced data is lost). */
+  crash(id: string): Promise<void>;
+  /** Start node `id` again; it recovers from its commit log and SSTables. */
+  restart(id: string): Promise<void>;
+  /** Cut the network between groups (nodes in different groups cannot talk). */
+  partition(groups: string[][]): void;
+  /** Undo every partition. */
+  heal(): void;
+  /** Flush every node and release threads, files and LMDB. */
+  close(): Promise<void>;
+}
