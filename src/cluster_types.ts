@@ -140,6 +140,8 @@ export interface MemberStatus {
   seenBy: Record<string, LivenessStatus>;
   /** Hints this node holds for others, or null when it could not be asked. */
   hintsHeld: number | null;
+  /** Keys its replica holds, estimated (SSTable entries plus memtable keys, duplicates counted), or null when it could not be asked. */
+  keysEstimate: number | null;
 }
 
 /** The whole cluster at a glance. */
