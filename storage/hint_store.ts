@@ -56,6 +56,7 @@ import {
   verifiedCreatedMs,
   type Hint,
 } from './hint_record.js';
+import type { HintStorage } from './hint_storage.js';
 import type { StoredVersion } from './version.js';
 
 export type { Hint } from './hint_record.js';
@@ -100,7 +101,7 @@ interface OwnerTally {
 }
 
 /** A durable, bounded, per-owner-ordered store of hints. See the file header. */
-export class HintStore {
+export class HintStore implements HintStorage {
   /** The environment directory. */
   readonly dir: string;
   /** Age past which hints are dead. */
