@@ -10,6 +10,12 @@
  * ACTOR_RESTARTS_MAX restarts within ACTOR_RESTART_WINDOW_MS stop the actor
  * for good (every queued ask is answered with an error).
  *
+ * Partitions: a worker thread's host may be given `BlockLists` (see
+ * partition.ts); every cross-thread envelope passes `sendRemote` or
+ * `onBatch`, where those to or from a blocked peer are dropped and counted
+ * as `partitionDrops`. A dropped send still reports accepted and a dropped
+ * ask times out at the asker, as on a real network.
+ *
  * Thread contract: everything here runs on the hosting thread only.
  */
 import { assert } from '../core/assert.js';
@@ -29,6 +35,7 @@ import { AskTable } from './ask_table.js';
 import { EnvelopeKind, type Envelope } from './envelope.js';
 import { makeLogger, type LogSink } from './logger.js';
 import { BoundedQueue } from './mailbox.js';
+import { LinkBlocks, type BlockLists } from './partition.js';
 import type { Transport, TransportSink } from './transport.js';
 import type { CorruptionError } from '../core/errors.js';
 
@@ -66,11 +73,13 @@ export interface HostStats {
   restarts: number;
   deadLetters: number;
   corruptFrames: number;
+  /** Cross-thread envelopes dropped because their link is partitioned (either end). */
+  partitionDrops: number;
 }
 
 /** The actors of one thread. */
 export class ActorHost implements TransportSink {
-  readonly stats: HostStats = { delivered: 0, restarts: 0, deadLetters: 0, corruptFrames: 0 };
+  readonly stats: HostStats = { delivered: 0, restarts: 0, deadLetters: 0, corruptFrames: 0, partitionDrops: 0 };
   readonly log: Logger;
   private readonly cells = new Map<string, Cell>();
   private readonly runQueue: Cell[] = [];
@@ -79,6 +88,8 @@ export class ActorHost implements TransportSink {
   private queued = 0;
   private inTurn = false;
   private transport: Transport | undefined;
+  /** Partitioned links of this worker thread; undefined until blocked, and always on thread 0. */
+  private blocks: LinkBlocks | undefined;
   /**
    * Ask ids start at a random point per thread incarnation, so a late reply
    * meant for a thread that died cannot settle an ask of its successor.
@@ -96,6 +107,12 @@ export class ActorHost implements TransportSink {
   /** Connect the transport used for other threads. */
   attach(transport: Transport): void {
     this.transport = transport;
+  }
+
+  /** Replace this worker thread's blocked peers (empty lists heal it). Never called on thread 0. */
+  setBlockLists(lists: BlockLists): void {
+    this.blocks ??= new LinkBlocks(this.thread, this.remote().threadCount);
+    this.blocks.replace(lists);
   }
 
   /** Create an actor from the registry; its id must be new on this thread. */
@@ -149,7 +166,7 @@ export class ActorHost implements TransportSink {
   /** Send from outside any actor (or from `from`). False on backpressure. */
   send(from: ActorRef | undefined, to: ActorRef, msg: Message): boolean {
     if (to.thread === this.thread) return this.enqueue({ k: EnvelopeKind.Send, to: to.id, ft: this.thread, fi: from?.id ?? '', a: 0, m: msg });
-    return this.remote().sendParts(to.thread, EnvelopeKind.Send, 0, to.id, from?.id ?? '', msg);
+    return this.sendRemote(to.thread, EnvelopeKind.Send, 0, to.id, from?.id ?? '', msg);
   }
 
   /** Ask from outside any actor (or from `from`). */
@@ -159,7 +176,7 @@ export class ActorHost implements TransportSink {
     const accepted =
       to.thread === this.thread
         ? this.enqueue({ k: EnvelopeKind.Ask, to: to.id, ft: this.thread, fi: from?.id ?? '', a: id, m: msg })
-        : this.remote().sendParts(to.thread, EnvelopeKind.Ask, id, to.id, from?.id ?? '', msg);
+        : this.sendRemote(to.thread, EnvelopeKind.Ask, id, to.id, from?.id ?? '', msg);
     if (!accepted) {
       this.asks.reject(id, new OverloadedError(`queue towards ${refName(to)}`));
     }
@@ -172,7 +189,11 @@ export class ActorHost implements TransportSink {
     return this.queued <= INBOUND_PAUSE_QUEUED_MESSAGES;
   }
 
-  onBatch(_from: number, batch: Envelope[]): void {
+  onBatch(from: number, batch: Envelope[]): void {
+    if (this.blocks?.blocksInbound(from)) {
+      this.stats.partitionDrops += batch.length;
+      return;
+    }
     for (const env of batch) this.accept(env);
   }
 
@@ -197,6 +218,19 @@ export class ActorHost implements TransportSink {
   private remote(): Transport {
     assert(this.transport !== undefined, 'transport attached before cross-thread sends');
     return this.transport;
+  }
+
+  /**
+   * Every envelope to another thread leaves here. One to a partitioned peer
+   * is dropped yet reported accepted: the sender cannot tell a lost message
+   * from a slow one.
+   */
+  private sendRemote(dest: number, k: EnvelopeKind, a: number, to: string, fi: string, m: unknown): boolean {
+    if (this.blocks?.blocksOutbound(dest)) {
+      this.stats.partitionDrops++;
+      return true;
+    }
+    return this.remote().sendParts(dest, k, a, to, fi, m);
   }
 
   /** Handle an envelope that arrived from another thread. */
@@ -356,7 +390,7 @@ export class ActorHost implements TransportSink {
       else this.asks.reject(askId, fromErrorRecord(value as ErrorRecord));
       return;
     }
-    if (!this.remote().sendParts(env.ft, kind, askId, '', '', value)) {
+    if (!this.sendRemote(env.ft, kind, askId, '', '', value)) {
       this.log.error('reply lost: queue towards the asking thread is full', { thread: env.ft, ask: askId });
     }
   }

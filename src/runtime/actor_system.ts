@@ -4,7 +4,9 @@
  * many actors. The system allocates the shared memory (a ring per directed
  * thread pair, a doorbell per thread), starts the workers, and supervises
  * them: a worker that dies is reported as that thread's crash (a node crash)
- * and can be restarted with fresh rings and the same actors.
+ * and can be restarted with fresh rings and the same actors. Worker threads
+ * can be partitioned from each other (`partition`, `partitionOneWay`,
+ * `heal`); see partition.ts.
  *
  * Thread contract: an ActorSystem is created and used on the main thread only.
  */
@@ -13,8 +15,9 @@ import { assert } from '../core/assert.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { ASK_DEFAULT_TIMEOUT_MS, RING_CAPACITY_BYTES, THREADS_MAX } from '../core/limits.js';
 import type { ActorKinds, ActorRef, Message, SpawnSpec } from './actor.js';
-import { ActorHost } from './actor_host.js';
+import { ActorHost, type HostStats } from './actor_host.js';
 import { defaultSink, type LogSink } from './logger.js';
+import { PartitionLinks, type BlockLists } from './partition.js';
 import { allocateRing } from './ring.js';
 import type { ControlMsg, ControlReply, WorkerSetup } from './setup_messages.js';
 import { allocateDoorbells, Transport, type TransportWiring } from './transport.js';
@@ -52,7 +55,9 @@ export class ActorSystem {
   private readonly workers: (Worker | null)[] = [];
   private readonly specs: SpawnSpec[][] = [];
   private readonly crashListeners: ((crash: ThreadCrash) => void)[] = [];
-  private readonly waiting = new Map<number, { thread: number; resolve(): void; reject(err: Error): void }>();
+  /** Blocked links between worker threads; re-sent to a thread when it restarts. */
+  private readonly links: PartitionLinks;
+  private readonly waiting = new Map<number, { thread: number; resolve(reply: ControlReply): void; reject(err: Error): void }>();
   private nextToken = 1;
   private shuttingDown = false;
 
@@ -66,6 +71,7 @@ export class ActorSystem {
       for (let dst = 0; dst < threadCount; dst++) rings[src]!.push(src === dst ? null : allocateRing(capacity));
     }
     this.wiring = { threadCount, doorbells: allocateDoorbells(threadCount), rings };
+    this.links = new PartitionLinks(threadCount);
     this.host = new ActorHost(0, options.mainKinds ?? {}, options.sink ?? defaultSink());
     this.transport = new Transport(0, this.wiring, this.host);
     this.host.attach(this.transport);
@@ -137,7 +143,7 @@ export class ActorSystem {
       rings[other]![thread] = allocateRing(capacity);
     }
     this.transport.rewire(thread, rings[0]![thread]!, rings[thread]![0]!);
-    const rewires: Promise<void>[] = [];
+    const rewires: Promise<ControlReply>[] = [];
     for (let other = 1; other < this.threadCount; other++) {
       if (other === thread || this.workers[other] === null) continue;
       rewires.push(this.control(other, { type: 'rewire', token: 0, other: thread, out: rings[other]![thread]!, inn: rings[thread]![other]! }));
@@ -159,6 +165,42 @@ export class ActorSystem {
     await exited;
   }
 
+  /**
+   * Cut every link between threads of different groups, both ways, in
+   * addition to any blocks already in force. Threads in no group, and thread
+   * 0, stay connected to everyone (a thread in no group can act as a bridge).
+   * Resolves when every running worker enforces it.
+   */
+  async partition(groups: number[][]): Promise<void> {
+    this.links.blockBetween(groups);
+    await this.applyBlocks();
+  }
+
+  /** Drop messages from threads `from` to threads `to` only (in addition to blocks in force); `to` still reaches `from`. */
+  async partitionOneWay(from: number[], to: number[]): Promise<void> {
+    this.links.block(from, to);
+    await this.applyBlocks();
+  }
+
+  /** Remove every partition. */
+  async heal(): Promise<void> {
+    this.links.clear();
+    await this.applyBlocks();
+  }
+
+  /** The peers thread `thread` drops messages to and from, ascending (empty for thread 0). */
+  blockedPeers(thread: number): BlockLists {
+    return this.links.listsFor(thread);
+  }
+
+  /** Host counters of thread `thread` (fetched from the worker). */
+  async hostStats(thread: number): Promise<HostStats> {
+    if (thread === 0) return { ...this.host.stats };
+    const reply = await this.control(thread, { type: 'stats', token: 0 });
+    assert(reply.type === 'stats', 'a stats request is answered with stats');
+    return reply.stats;
+  }
+
   /** Stop every worker and the main-thread actors. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
@@ -172,7 +214,13 @@ export class ActorSystem {
   }
 
   private startWorker(thread: number): Promise<void> {
-    const setup: WorkerSetup = { thread, wiring: this.wiring, modules: this.options.modules, spawn: this.specs[thread]! };
+    const setup: WorkerSetup = {
+      thread,
+      wiring: this.wiring,
+      modules: this.options.modules,
+      spawn: this.specs[thread]!,
+      blocked: this.links.listsFor(thread),
+    };
     const worker = new Worker(WORKER_URL, { workerData: setup });
     this.workers[thread] = worker;
     let failure: Error | undefined;
@@ -182,7 +230,7 @@ export class ActorSystem {
         if (msg.type === 'ready') {
           ready = true;
           resolve();
-        } else if (msg.type === 'done') this.settle(msg.token, msg.error);
+        } else this.settle(msg);
       });
       worker.on('error', (err) => {
         failure = err;
@@ -207,22 +255,32 @@ export class ActorSystem {
     });
   }
 
-  /** Send a setup request to a worker and wait for its acknowledgement. */
-  private control(thread: number, msg: ControlMsg): Promise<void> {
+  /** Send every running worker its current block lists; a dead one gets them when it restarts. */
+  private async applyBlocks(): Promise<void> {
+    const updates: Promise<ControlReply>[] = [];
+    for (let thread = 1; thread < this.threadCount; thread++) {
+      if (this.workers[thread] === null) continue;
+      updates.push(this.control(thread, { type: 'block', token: 0, ...this.links.listsFor(thread) }));
+    }
+    await Promise.all(updates);
+  }
+
+  /** Send a setup request to a worker and wait for its answer. */
+  private control(thread: number, msg: ControlMsg): Promise<ControlReply> {
     const worker = this.workers[thread];
     if (!worker) return Promise.reject(new InvalidRequestError(`thread ${thread} is not running`));
     const token = this.nextToken++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<ControlReply>((resolve, reject) => {
       this.waiting.set(token, { thread, resolve, reject });
       worker.postMessage({ ...msg, token });
     });
   }
 
-  private settle(token: number, error: string | undefined): void {
-    const waiter = this.waiting.get(token);
+  private settle(reply: Exclude<ControlReply, { type: 'ready' }>): void {
+    const waiter = this.waiting.get(reply.token);
     if (!waiter) return;
-    this.waiting.delete(token);
-    if (error === undefined) waiter.resolve();
-    else waiter.reject(new InvalidRequestError(error));
+    this.waiting.delete(reply.token);
+    if (reply.type === 'done' && reply.error !== undefined) waiter.reject(new InvalidRequestError(reply.error));
+    else waiter.resolve(reply);
   }
 }

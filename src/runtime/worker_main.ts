@@ -5,7 +5,7 @@
  * thread, which the main thread reports as that node's crash.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { assert } from '../core/assert.js';
+import { assert, assertNever } from '../core/assert.js';
 import type { ActorKinds } from './actor.js';
 import { ActorHost } from './actor_host.js';
 import { defaultSink } from './logger.js';
@@ -26,6 +26,7 @@ for (const url of setup.modules) {
 const host = new ActorHost(setup.thread, kinds, defaultSink());
 const transport = new Transport(setup.thread, setup.wiring, host);
 host.attach(transport);
+host.setBlockLists(setup.blocked);
 for (const spec of setup.spawn) host.spawn(spec);
 transport.start();
 
@@ -44,11 +45,19 @@ port.on('message', (msg: ControlMsg) => {
       case 'rewire':
         transport.rewire(msg.other, msg.out, msg.inn);
         break;
+      case 'block':
+        host.setBlockLists({ outbound: msg.outbound, inbound: msg.inbound });
+        break;
+      case 'stats':
+        reply({ type: 'stats', token: msg.token, stats: { ...host.stats } });
+        return;
       case 'shutdown':
         host.shutdown();
         transport.stop();
         port.close();
         break;
+      default:
+        assertNever(msg);
     }
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
