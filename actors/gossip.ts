@@ -53,8 +53,8 @@ export type GossipMsg =
 
 /** How to spawn a gossip actor. */
 export interface GossipArgs {
-  /** This member: its id (`memberId(thread)`) and placement. */
-  self: { id: string; data_center?: string; rack?: string };
+  /** This member: its id (`memberId(thread)`), placement and ring tokens (gossiped in its entry). */
+  self: { id: string; data_center?: string; rack?: string; tokens?: number[] };
   /** Member ids of the seeds joining goes through (self may be one). */
   seeds: string[];
   /** Gossip round period (default GOSSIP_INTERVAL_MS). */
@@ -114,7 +114,7 @@ class Gossip implements Actor<GossipMsg> {
       heartbeat: 0,
       incarnation: 0,
       status: 'alive',
-      tokens: [],
+      tokens: [...(this.args.self.tokens ?? [])],
     };
     this.table = new MembershipTable(self, ctx.now());
     // A random phase, so nodes started together do not gossip in lockstep.

@@ -20,6 +20,7 @@ import type { CommitLogTimers, SyncMode } from '../storage/commit_log.js';
 import type { CompactionResult, CompactionTask } from '../storage/compaction_task.js';
 import { StorageEngine } from '../storage/engine.js';
 import type { FileSystem } from '../storage/fs.js';
+import { loadOrCreateEpoch } from '../storage/identity.js';
 import { RealFileSystem } from '../storage/real_fs.js';
 import type { StoredVersion } from '../storage/version.js';
 import { SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
@@ -32,6 +33,8 @@ export type ReplicaMsg =
   | { type: 'get'; key: Uint8Array }
   | { type: 'scan'; from?: Uint8Array; to?: Uint8Array; limit?: number }
   | { type: 'flush' }
+  /** Ask: the data directory's identity epoch (made on first use; see storage/identity.ts) → number. */
+  | { type: 'identity' }
   | { type: 'stats' }
   | { type: 'compaction-candidates' }
   | { type: 'compaction-begin'; fileNumbers: number[] }
@@ -70,11 +73,17 @@ class Replica implements Actor<ReplicaMsg> {
   /** Commit-log timer callbacks, run when their `log-timer` message arrives. */
   private readonly timerCallbacks = new Map<number, () => void>();
   private nextTimerId = 1;
+  /** The directory's identity epoch, loaded or made on the first `identity` ask. */
+  private epoch: Promise<number> | undefined;
+  /** The actor's randomness (set in `started`). */
+  private random: () => number = () => 0;
+  private fileSystem: FileSystem | undefined;
 
   constructor(private readonly args: ReplicaArgs) {}
 
   started(ctx: ActorContext<ReplicaMsg>): void {
     const { args } = this;
+    this.random = () => ctx.random();
     const timers: CommitLogTimers = {
       schedule: (delay_ms, fn) => {
         const id = this.nextTimerId++;
@@ -91,7 +100,7 @@ class Replica implements Actor<ReplicaMsg> {
     const previousClose = closingDirs.get(args.dir) ?? Promise.resolve();
     this.ready = previousClose.then(() =>
       StorageEngine.open({
-        fs: args.fs ?? new RealFileSystem(),
+        fs: this.fs(),
         dir: args.dir,
         order: args.clocks === 'vector-clock' ? vectorClockOrder : dottedVersionVectorOrder,
         now: () => ctx.now(),
@@ -119,6 +128,12 @@ class Replica implements Actor<ReplicaMsg> {
     });
   }
 
+  /** The file system of this replica (one RealFileSystem per actor instance). */
+  private fs(): FileSystem {
+    this.fileSystem ??= this.args.fs ?? new RealFileSystem();
+    return this.fileSystem;
+  }
+
   stopped(): void {
     const ready = this.ready;
     if (!ready) return;
@@ -144,6 +159,10 @@ class Replica implements Actor<ReplicaMsg> {
         return;
       case 'scan':
         replier?.ok(scanPage(engine, msg.from, msg.to, Math.min(msg.limit ?? SCAN_PAGE_MAX_ENTRIES, SCAN_PAGE_MAX_ENTRIES)));
+        return;
+      case 'identity':
+        this.epoch ??= loadOrCreateEpoch(this.fs(), this.args.dir, () => this.random());
+        replier?.ok(await this.epoch);
         return;
       case 'flush':
         await engine.flush();

@@ -282,3 +282,162 @@ export const RETRY_BASE_DELAY_MS = 20;
 
 /** Largest backoff between two attempts. */
 export const RETRY_MAX_DELAY_MS = 1000;
+
+// ---------------------------------------------------------------------------
+// Coordinator
+// ---------------------------------------------------------------------------
+
+/** Deadline of one client request at its coordinator: past it the client gets a TimeoutError. */
+export const REQUEST_TIMEOUT_MS = 5000;
+
+/** How long a coordinator waits for one replica (or fallback) before it tries elsewhere or retries. */
+export const REPLICA_ASK_TIMEOUT_MS = 1000;
+
+/** Client requests one coordinator works on at once; past it new ones get OverloadedError. */
+export const COORDINATOR_INFLIGHT_MAX = 4096;
+
+/** Recent request ids a coordinator remembers, so a duplicated request is answered, not done twice. */
+export const COORDINATOR_DEDUP_MAX = 8192;
+
+/** Fallback nodes one write tries per owner it cannot reach before giving up on that owner. */
+export const FALLBACK_ATTEMPTS_MAX = 3;
+
+// ---------------------------------------------------------------------------
+// Hinted handoff replay
+// ---------------------------------------------------------------------------
+
+/** Period of the hint replayer's tick: each tick starts at most one round of HINT_REPLAY_BATCH hints per owner. */
+export const HINT_REPLAY_INTERVAL_MS = 250;
+
+/** How long the hint replayer waits for an owner's replica to acknowledge one replayed hint. */
+export const HINT_REPLAY_ASK_TIMEOUT_MS = 2000;
+
+/** Backoff ceiling after an owner's first failed replay round; doubles with each further failure (full jitter). */
+export const HINT_REPLAY_BACKOFF_BASE_MS = 250;
+
+/** Largest backoff between two replay rounds to one owner; retries end when the hints expire (HINT_MAX_AGE_MS). */
+export const HINT_REPLAY_BACKOFF_MAX_MS = 30_000;
+
+/** Hint adds one handoff actor has waiting for their commit; past it new hints are refused with OverloadedError. */
+export const HINT_ADDS_IN_FLIGHT_MAX = 1024;
+
+// ---------------------------------------------------------------------------
+// Consistency checker
+// ---------------------------------------------------------------------------
+
+/**
+ * Operations one recorded history holds (`HistoryRecorder`, `historyFromJson`).
+ * A million ops is ten times a long fault campaign and a few hundred MB of
+ * memory; a longer run should check and start a new history per phase.
+ */
+export const HISTORY_OPS_MAX = 1_000_000;
+
+/**
+ * Violations one `checkHistory` call reports; past this the rest are dropped.
+ * A thousand reports of one bug are no more useful than the first few, and the
+ * bound keeps a badly broken history's report (and the work to build it) small.
+ */
+export const CHECK_VIOLATIONS_MAX = 1000;
+
+// ---------------------------------------------------------------------------
+// HTTP server
+// ---------------------------------------------------------------------------
+
+/** Bytes of one HTTP request's line and headers together (node:http's `maxHeaderSize`); beyond it the answer is 431. */
+export const HTTP_HEADER_MAX_BYTES = 16 * 1024;
+
+/** Bytes of one HTTP request body (a value); beyond it the answer is 413 and the rest is not read. The cluster's value bound applies after this one. */
+export const HTTP_BODY_MAX_BYTES = 16 * 1024 * 1024;
+
+/** How long a client may take to send the request line and headers (against slowloris); node:http answers 408 and closes. */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+
+/** How long a client may take to send a whole request, body included (at least HTTP_HEADERS_TIMEOUT_MS). */
+export const HTTP_REQUEST_TIMEOUT_MS = 60_000;
+
+/** How long an idle keep-alive connection stays open waiting for the next request. */
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+/** How often node:http checks open connections against the headers and request timeouts (at most; shorter timeouts check more often). */
+export const HTTP_CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
+
+/** Open HTTP connections at once; node:http drops connections beyond it as they arrive. */
+export const HTTP_CONNECTIONS_MAX = 1024;
+
+/** How long a graceful close waits for in-flight requests before it cuts the remaining connections. */
+export const HTTP_CLOSE_GRACE_MS = 10_000;
+
+/** Seconds a client is told to wait (Retry-After) when the cluster is overloaded. */
+export const HTTP_RETRY_AFTER_S = 1;
+
+/** How long a connection refused with 413 keeps discarding the unread body before it is closed, so the client reads the answer instead of a reset. */
+export const HTTP_LINGER_MS = 2_000;
+
+/** How long one status sample serves metrics scrapes: a scrape storm makes one status request per this period. */
+export const METRICS_STATUS_CACHE_MS = 1_000;
+
+/** How long a metrics scrape waits for the cluster's status before it reports the status as down. */
+export const METRICS_STATUS_TIMEOUT_MS = 2_000;
+
+/** Distinct (surface, command) labels of the request series; further names are counted as "other". */
+export const METRICS_COMMANDS_MAX = 256;
+
+/** Distinct (observer, peer) phi series; further pairs are dropped and counted. */
+export const METRICS_PHI_PAIRS_MAX = 4096;
+
+/** (observer, member) pairs of the per-member liveness state set; further pairs are dropped and counted. */
+export const METRICS_LIVENESS_PAIRS_MAX = 4096;
+
+// ---------------------------------------------------------------------------
+// RESP server
+// ---------------------------------------------------------------------------
+
+/** Default largest bulk string a RESP client may send (Redis's proto-max-bulk-len is 512 MB; we default lower). */
+export const RESP_BULK_MAX_BYTES_DEFAULT = 16 * 1024 * 1024;
+
+/** Hard ceiling of the configurable bulk limit, like Redis's 512 MB proto-max-bulk-len. */
+export const RESP_BULK_MAX_BYTES_HARD = 512 * 1024 * 1024;
+
+/** Elements of one RESP request array (command name plus arguments). */
+export const RESP_ARRAY_MAX_ELEMENTS = 65_536;
+
+/** Largest inline (telnet-style) command line, like Redis's PROTO_INLINE_MAX_SIZE. */
+export const RESP_INLINE_MAX_BYTES = 64 * 1024;
+
+/** Largest length line ("*123\r\n", "$456\r\n"): a sign, 20 digits and CRLF fit; more is an endless line. */
+export const RESP_LENGTH_LINE_MAX_BYTES = 32;
+
+/**
+ * Default bytes one connection may hold of requests received but not yet
+ * parsed into whole commands (its query buffer, Redis's
+ * client-query-buffer-limit). Bounds one command's total size too, so it must
+ * exceed the bulk limit.
+ */
+export const RESP_QUERY_BUFFER_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;
+
+/** Parsed commands one connection may have waiting for their replies; past it the server stops reading the socket. */
+export const RESP_PIPELINE_MAX_COMMANDS = 1024;
+
+/** Cluster requests (get/put/delete) one connection may have in flight; a pipeline or MGET beyond it waits. */
+export const RESP_CLUSTER_CALLS_PER_CONNECTION_MAX = 1024;
+
+/** Reply bytes queued on a socket before the server stops reading that socket until the client drains them. */
+export const RESP_REPLY_PENDING_MAX_BYTES = 8 * 1024 * 1024;
+
+/** Default connected clients at once (Redis's maxclients default). */
+export const RESP_CLIENTS_MAX_DEFAULT = 10_000;
+
+/** Default time a connection may stay silent with nothing in flight before it is closed. */
+export const RESP_IDLE_TIMEOUT_MS_DEFAULT = 300_000;
+
+/** Largest bulk an unauthenticated client may send when a password is set (Redis allows 16 KB before AUTH). */
+export const RESP_UNAUTHENTICATED_BULK_MAX_BYTES = 16 * 1024;
+
+/** Elements of one request array from an unauthenticated client (HELLO 3 AUTH user pass SETNAME name fits). */
+export const RESP_UNAUTHENTICATED_ARRAY_MAX_ELEMENTS = 10;
+
+/** Longest client name (CLIENT SETNAME, HELLO SETNAME). */
+export const RESP_CLIENT_NAME_MAX_BYTES = 256;
+
+/** After the server ends a connection, how long it waits for the client to close before destroying the socket. */
+export const RESP_CLOSE_LINGER_MS = 1000;

@@ -1,0 +1,511 @@
+/**
+ * The coordinator actor: one per node; any node coordinates any request
+ * (Dynamo 2007 §4.5). Its pure pieces are `src/core/sibling_set.ts`
+ * (minting, reconciling, contexts), `src/core/quorum.ts` (counting replies,
+ * receipts, backoff) and `src/core/placement.ts` (preference lists); this file
+ * moves messages.
+ *
+ * Write (put, delete):
+ *   1. A write is versioned on a replica of the key (dotted version vectors
+ *      need the minting actor to hold every version it minted for the key).
+ *      A coordinator that is not one forwards the request to the first
+ *      owner it does not hold down.
+ *   2. Under a per-key lock, read the local versions, mint the new version
+ *      (its dot's counter above every local one), store it locally.
+ *   3. Send the whole reconciled sibling set (not only the new version) to
+ *      the other N-1 owners as a `merge`. An owner held down, or one that
+ *      fails, is replaced by the next healthy fallback in ring order (same
+ *      data center first), which stores the set as a hint for it in its
+ *      handoff actor (sloppy quorum, §4.6). Strict mode instead retries the
+ *      owner with backoff and never uses fallbacks.
+ *   4. Answer once W acknowledgements are in (or fail as soon as W cannot be
+ *      met, or at the deadline): the context of the whole set, and the
+ *      durability receipt naming each ack and whom a fallback stood in for.
+ *
+ * Read (get): ask the N owners (not fallbacks: hints are not readable, as in
+ * Cassandra), retrying with backoff; answer once R replied with the
+ * reconciled siblings and their context. After answering, wait for the rest
+ * and send the reconciled set to every replica that answered something older
+ * or less (read repair).
+ *
+ * Idempotency: each client request carries a request id; a duplicate of a
+ * request this coordinator saw recently gets the same answer rather than a
+ * second write. Replica merges are idempotent (one copy per dot), and the
+ * quorum tracker counts one reply per replica.
+ *
+ * Thread contract: one instance on its node's thread; state is private.
+ */
+import { assert, assertNever } from '../src/core/assert.js';
+import type { Requirement } from '../src/core/consistency.js';
+import { actorId } from '../src/core/dotted_version_vector.js';
+import { InvalidRequestError, OverloadedError, RingkvError, TimeoutError, UnavailableError } from '../src/core/errors.js';
+import {
+  COORDINATOR_DEDUP_MAX,
+  COORDINATOR_INFLIGHT_MAX,
+  FALLBACK_ATTEMPTS_MAX,
+  REPLICA_ASK_TIMEOUT_MS,
+  REQUEST_TIMEOUT_MS,
+} from '../src/core/limits.js';
+import { placeReplicas, type DcReplicas } from '../src/core/placement.js';
+import { QuorumTracker, retryDelayMs, type DurabilityReceipt, type QuorumOutcome, type ReplicaReply } from '../src/core/quorum.js';
+import { Ring, type PreferenceList, type RingMember } from '../src/core/ring.js';
+import { contextOf, dotsOf, isStale, liveSiblings, mintWrite, reconcileSets, type Version } from '../src/core/sibling_set.js';
+import { contextFromString, contextToString } from '../src/core/version_id.js';
+import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
+import type { LivenessMsg } from './failure_detector.js';
+import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
+
+/** A client write: `value` null is a delete (a tombstone). */
+export type PutRequest = {
+  type: 'put';
+  /** Unique per client request; a duplicate gets the first answer. */
+  request_id: string;
+  key: Uint8Array;
+  value: Uint8Array | null;
+  /** The client's causal context ('' = none). */
+  context: string;
+  w?: Requirement;
+  strict?: boolean;
+  /** Set by a coordinator that forwarded the request to an owner. */
+  forwarded?: boolean;
+  /** Time left for the request, ms (set when forwarded). */
+  timeout_ms?: number;
+};
+
+/** A client read. */
+export type GetRequest = {
+  type: 'get';
+  request_id: string;
+  key: Uint8Array;
+  r?: Requirement;
+  timeout_ms?: number;
+};
+
+/** The receipt a coordinator answers with. */
+export type CoordinatorReceipt = DurabilityReceipt & { coordinator: string; version?: string };
+
+/** Answer to a put. */
+export interface PutReply {
+  context: string;
+  receipt: CoordinatorReceipt;
+}
+
+/** Answer to a get: live siblings (values and dots, parallel) and the context of the whole set. */
+export interface GetReply {
+  values: Uint8Array[];
+  versions: string[];
+  context: string;
+  receipt: CoordinatorReceipt;
+}
+
+/** Counters for the `stats` ask. */
+export interface CoordinatorStats {
+  puts: number;
+  gets: number;
+  forwarded: number;
+  duplicates: number;
+  fallback_writes: number;
+  read_repairs: number;
+  failed: number;
+}
+
+/** Messages the coordinator understands. */
+export type CoordinatorMsg =
+  | PutRequest
+  | GetRequest
+  | LivenessMsg
+  /** Timer: wake a waiting request. */
+  | { type: 'wake'; id: number }
+  /** Ask: counters → `CoordinatorStats`. */
+  | { type: 'stats' };
+
+/** Replication settings a coordinator applies when a request does not override them. */
+export interface CoordinatorReplication {
+  /** Replicas per data center (their sum is N). */
+  dcs: DcReplicas;
+  w: Requirement;
+  r: Requirement;
+  strict: boolean;
+}
+
+/** How to spawn a coordinator. */
+export interface CoordinatorArgs {
+  /** This node's member id. */
+  self: string;
+  /** The ring: every member with its placement and tokens. */
+  ring: RingMember[];
+  replication: CoordinatorReplication;
+  /** Client request deadline (default REQUEST_TIMEOUT_MS). */
+  request_timeout_ms?: number;
+  /** Per-replica wait (default REPLICA_ASK_TIMEOUT_MS). */
+  replica_timeout_ms?: number;
+}
+
+/** Errors that mean "this target did not answer in time or could not take it": try elsewhere. */
+function isTransient(err: unknown): boolean {
+  return err instanceof TimeoutError || err instanceof OverloadedError || !(err instanceof RingkvError);
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A request's wait for its quorum, bounded by its deadline. */
+class QuorumWait {
+  readonly done: Promise<QuorumOutcome | 'timeout'>;
+  private settle!: (outcome: QuorumOutcome | 'timeout') => void;
+  private readonly timer: TimerHandle;
+
+  constructor(
+    readonly tracker: QuorumTracker,
+    timeout_ms: number,
+    sleep: (ms: number) => { promise: Promise<void>; handle: TimerHandle },
+  ) {
+    this.done = new Promise((resolve) => (this.settle = resolve));
+    const deadline = sleep(timeout_ms);
+    this.timer = deadline.handle;
+    void deadline.promise.then(() => this.settle('timeout'));
+    this.check(tracker.outcome());
+  }
+
+  record(reply: ReplicaReply): void {
+    this.check(this.tracker.record(reply));
+  }
+
+  private check(outcome: QuorumOutcome): void {
+    if (outcome.status === 'pending') return;
+    this.timer.cancel();
+    this.settle(outcome);
+  }
+}
+
+class Coordinator implements Actor<CoordinatorMsg> {
+  private readonly ring: Ring;
+  private readonly dcOf = new Map<string, string>();
+  private readonly requestTimeout: number;
+  private readonly replicaTimeout: number;
+  /** Members the failure detector holds down (or left). */
+  private readonly down = new Set<string>();
+  /** Writes in their mint phase, per key (hex): the next write of a key waits for the previous. */
+  private readonly keyLocks = new Map<string, Promise<unknown>>();
+  /** Recent requests by id, oldest first (bounded by COORDINATOR_DEDUP_MAX). */
+  private readonly recent = new Map<string, Promise<unknown>>();
+  private inflight = 0;
+  /** The actor id writes are minted under, once the replica told its epoch. */
+  private actor: Promise<string> | undefined;
+  private readonly wakers = new Map<number, () => void>();
+  private nextWake = 1;
+  private readonly stats: CoordinatorStats = { puts: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0 };
+
+  constructor(private readonly args: CoordinatorArgs) {
+    this.ring = Ring.fromTokens(args.ring);
+    for (const member of args.ring) this.dcOf.set(member.id, member.dc);
+    assert(this.dcOf.has(args.self), 'the coordinator is a member of its ring');
+    this.requestTimeout = args.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
+    this.replicaTimeout = args.replica_timeout_ms ?? REPLICA_ASK_TIMEOUT_MS;
+  }
+
+  receive(msg: CoordinatorMsg, ctx: ActorContext<CoordinatorMsg>): void {
+    switch (msg.type) {
+      case 'put':
+      case 'get':
+        return this.admit(msg, ctx);
+      case 'liveness':
+        if (msg.status === 'down' || msg.status === 'left') this.down.add(msg.member);
+        else if (msg.status === 'alive') this.down.delete(msg.member);
+        return;
+      case 'wake': {
+        const wake = this.wakers.get(msg.id);
+        this.wakers.delete(msg.id);
+        wake?.();
+        return;
+      }
+      case 'stats':
+        return ctx.reply({ ...this.stats });
+      default:
+        assertNever(msg);
+    }
+  }
+
+  /** Dedupe, bound, run, answer. */
+  private admit(msg: PutRequest | GetRequest, ctx: ActorContext<CoordinatorMsg>): void {
+    const replier = ctx.replier();
+    const seen = this.recent.get(msg.request_id);
+    if (seen) {
+      this.stats.duplicates++;
+      if (replier) seen.then((v) => replier.ok(v), (e: unknown) => replier.fail(e));
+      return;
+    }
+    if (this.inflight >= COORDINATOR_INFLIGHT_MAX) {
+      replier?.fail(new OverloadedError(`coordinator ${this.args.self} (${COORDINATOR_INFLIGHT_MAX} requests in flight)`));
+      return;
+    }
+    this.inflight++;
+    const work = msg.type === 'put' ? this.put(msg, ctx) : this.get(msg, ctx);
+    this.remember(msg.request_id, work);
+    work.then(
+      (value) => {
+        this.inflight--;
+        replier?.ok(value);
+      },
+      (err: unknown) => {
+        this.inflight--;
+        this.stats.failed++;
+        replier?.fail(err);
+      },
+    );
+  }
+
+  private remember(id: string, work: Promise<unknown>): void {
+    this.recent.set(id, work);
+    if (this.recent.size > COORDINATOR_DEDUP_MAX) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  // -------------------------------------------------------------------------
+  // Writes
+  // -------------------------------------------------------------------------
+
+  private async put(msg: PutRequest, ctx: ActorContext<CoordinatorMsg>): Promise<PutReply> {
+    const self = this.args.self;
+    const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
+    const timeout_ms = Math.min(msg.timeout_ms ?? this.requestTimeout, this.requestTimeout);
+    if (!pref.replicas.includes(self)) {
+      if (msg.forwarded) throw new UnavailableError(0, 1, `${self} was forwarded a write it holds no replica of; ring views disagree`);
+      return this.forward(msg, pref, timeout_ms, ctx);
+    }
+    this.stats.puts++;
+    const strict = msg.strict ?? this.args.replication.strict;
+    const tracker = new QuorumTracker({
+      op: 'write',
+      owners: pref.replicas.map((node) => ({ node, dc: this.dc(node) })),
+      required: msg.w ?? this.args.replication.w,
+      coordinatorDc: this.dc(self),
+      strict,
+    });
+    const context = contextFromString(msg.context);
+    const start = ctx.now();
+    const actor = await this.actorId(ctx);
+    const minted = await this.underKeyLock(msg.key, async () => {
+      const local = await ctx.ask<Version[]>(replicaRef(self), { type: 'get', key: msg.key }, this.replicaTimeout);
+      const made = mintWrite(local, context, actor, msg.value, ctx.now());
+      await ctx.ask(replicaRef(self), { type: 'merge', key: msg.key, versions: [made.version] }, this.replicaTimeout);
+      return made;
+    });
+    const wait = new QuorumWait(tracker, Math.max(1, timeout_ms - (ctx.now() - start)), (ms) => this.sleep(ctx, ms));
+    wait.record({ node: self, dc: this.dc(self), ok: true });
+    const refusals: string[] = [];
+    const usedFallbacks = new Set<string>();
+    for (const owner of pref.replicas) {
+      if (owner === self) continue;
+      void this.replicate(owner, msg.key, minted.siblings, pref, strict, wait, usedFallbacks, refusals, ctx);
+    }
+    const outcome = await wait.done;
+    const receipt = (r: DurabilityReceipt): CoordinatorReceipt => ({ ...r, coordinator: self, version: minted.dot });
+    if (outcome === 'timeout') {
+      throw new TimeoutError(`write of version ${minted.dot} (w=${tracker.receipt().required}; acks so far ${JSON.stringify(tracker.receipt().acks.map((a) => a.node))})`, timeout_ms);
+    }
+    if (outcome.status !== 'satisfied') {
+      assert(outcome.status === 'failed', 'a decided wait is satisfied or failed');
+      if (refusals.length > 0) throw new OverloadedError(`hint stores of the fallbacks (${refusals.join('; ')}), so ${outcome.error.message}`);
+      throw outcome.error;
+    }
+    return { context: contextToString(contextOf(minted.siblings)), receipt: receipt(outcome.receipt) };
+  }
+
+  /**
+   * Get the sibling set to `owner`, or (sloppy) to fallbacks holding it as a
+   * hint for `owner`; every outcome is recorded in `wait`.
+   */
+  private async replicate(
+    owner: string,
+    key: Uint8Array,
+    siblings: Version[],
+    pref: PreferenceList,
+    strict: boolean,
+    wait: QuorumWait,
+    used: Set<string>,
+    refusals: string[],
+    ctx: ActorContext<CoordinatorMsg>,
+  ): Promise<void> {
+    let failure: ReplicaReply = { node: owner, dc: this.dc(owner), ok: false, error: 'held down by the failure detector' };
+    if (!this.down.has(owner)) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await ctx.ask(replicaRef(owner), { type: 'merge', key, versions: siblings }, this.replicaTimeout);
+          return wait.record({ node: owner, dc: this.dc(owner), ok: true });
+        } catch (err) {
+          failure = { node: owner, dc: this.dc(owner), ok: false, error: describe(err) };
+          const delay = strict && isTransient(err) ? retryDelayMs(attempt, ctx.random()) : null;
+          if (delay === null) break;
+          await this.sleep(ctx, delay).promise;
+          if (wait.tracker.outcome().status !== 'pending') return;
+        }
+      }
+    }
+    if (strict) return wait.record(failure);
+    for (let attempt = 0; attempt < FALLBACK_ATTEMPTS_MAX; attempt++) {
+      const fallback = this.pickFallback(pref, this.dc(owner), used);
+      if (fallback === null) break;
+      wait.tracker.addTarget({ node: fallback, dc: this.dc(fallback), standingInFor: owner });
+      wait.record(failure);
+      this.stats.fallback_writes++;
+      try {
+        await ctx.ask(handoffRef(fallback), { type: 'hint', owner, key, versions: siblings }, this.replicaTimeout);
+        return wait.record({ node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: true });
+      } catch (err) {
+        if (err instanceof OverloadedError) refusals.push(`${fallback}: ${err.message}`);
+        failure = { node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: false, error: describe(err) };
+      }
+    }
+    wait.record(failure);
+  }
+
+  /** The next fallback not held down and not used by this request, same data center first. */
+  private pickFallback(pref: PreferenceList, dc: string, used: Set<string>): string | null {
+    const usable = pref.fallbacks.filter((node) => !used.has(node) && !this.down.has(node) && node !== this.args.self);
+    const pick = usable.find((node) => this.dc(node) === dc) ?? usable[0] ?? null;
+    if (pick !== null) used.add(pick);
+    return pick;
+  }
+
+  /**
+   * Hand a write to the first owner not held down. Its answer, error included,
+   * is final: an owner that timed out may still have minted the write, and a
+   * second owner minting it again would make a duplicate sibling.
+   */
+  private forward(msg: PutRequest, pref: PreferenceList, timeout_ms: number, ctx: ActorContext<CoordinatorMsg>): Promise<PutReply> {
+    const owner = pref.replicas.find((node) => !this.down.has(node));
+    if (owner === undefined) {
+      return Promise.reject(new UnavailableError(0, 1, `every owner of this key (${pref.replicas.join(', ')}) is held down, none can coordinate the write`));
+    }
+    this.stats.forwarded++;
+    // The owner gets a little less time than we wait, so its own TimeoutError reaches us.
+    const inner = Math.max(1, timeout_ms - Math.min(this.replicaTimeout / 4, timeout_ms / 4));
+    return ctx.ask<PutReply>(coordinatorRef(owner), { ...msg, forwarded: true, timeout_ms: inner }, timeout_ms);
+  }
+
+  /** Run `fn` after every earlier mint of the same key on this node has finished. */
+  private async underKeyLock<T>(key: Uint8Array, fn: () => Promise<T>): Promise<T> {
+    const id = Buffer.from(key).toString('hex');
+    const before = this.keyLocks.get(id) ?? Promise.resolve();
+    const mine = before.then(fn, fn);
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.keyLocks.set(id, settled);
+    void settled.then(() => {
+      if (this.keyLocks.get(id) === settled) this.keyLocks.delete(id);
+    });
+    return mine;
+  }
+
+  /** This node's minting identity: its member id under the data directory's epoch. */
+  private actorId(ctx: ActorContext<CoordinatorMsg>): Promise<string> {
+    if (!this.actor) {
+      const asked = ctx.ask<number>(replicaRef(this.args.self), { type: 'identity' }, this.requestTimeout);
+      this.actor = asked.then((epoch) => actorId(this.args.self, epoch));
+      // A failed ask is retried by the next write.
+      this.actor.catch(() => (this.actor = undefined));
+    }
+    return this.actor;
+  }
+
+  // -------------------------------------------------------------------------
+  // Reads
+  // -------------------------------------------------------------------------
+
+  private async get(msg: GetRequest, ctx: ActorContext<CoordinatorMsg>): Promise<GetReply> {
+    this.stats.gets++;
+    const self = this.args.self;
+    const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
+    const tracker = new QuorumTracker({
+      op: 'read',
+      owners: pref.replicas.map((node) => ({ node, dc: this.dc(node) })),
+      required: msg.r ?? this.args.replication.r,
+      coordinatorDc: this.dc(self),
+      strict: true,
+    });
+    const timeout_ms = Math.min(msg.timeout_ms ?? this.requestTimeout, this.requestTimeout);
+    const wait = new QuorumWait(tracker, timeout_ms, (ms) => this.sleep(ctx, ms));
+    const answers = new Map<string, Version[]>();
+    const reads = pref.replicas.map((owner) => this.readFrom(owner, msg.key, wait, answers, ctx));
+    const outcome = await wait.done;
+    if (outcome === 'timeout') throw new TimeoutError(`read (r=${tracker.receipt().required}; answers from ${JSON.stringify([...answers.keys()])})`, timeout_ms);
+    if (outcome.status !== 'satisfied') {
+      assert(outcome.status === 'failed', 'a decided wait is satisfied or failed');
+      throw outcome.error;
+    }
+    const merged = reconcileSets([...answers.values()]);
+    void Promise.all(reads).then(() => this.readRepair(msg.key, answers, ctx));
+    const live = liveSiblings(merged);
+    return {
+      values: live.map((v) => v.value),
+      versions: dotsOf(live),
+      context: contextToString(contextOf(merged)),
+      receipt: { ...outcome.receipt, coordinator: self },
+    };
+  }
+
+  /** Ask one owner, retrying transient failures with backoff while the request is undecided. */
+  private async readFrom(owner: string, key: Uint8Array, wait: QuorumWait, answers: Map<string, Version[]>, ctx: ActorContext<CoordinatorMsg>): Promise<void> {
+    const dc = this.dc(owner);
+    if (this.down.has(owner)) return wait.record({ node: owner, dc, ok: false, error: 'held down by the failure detector' });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const held = await ctx.ask<Version[]>(replicaRef(owner), { type: 'get', key }, this.replicaTimeout);
+        answers.set(owner, held);
+        return wait.record({ node: owner, dc, ok: true });
+      } catch (err) {
+        const delay = isTransient(err) ? retryDelayMs(attempt, ctx.random()) : null;
+        if (delay === null || wait.tracker.outcome().status !== 'pending') return wait.record({ node: owner, dc, ok: false, error: describe(err) });
+        await this.sleep(ctx, delay).promise;
+      }
+    }
+  }
+
+  /** Send the reconciled set to every replica that answered less. */
+  private readRepair(key: Uint8Array, answers: Map<string, Version[]>, ctx: ActorContext<CoordinatorMsg>): void {
+    const reconciled = reconcileSets([...answers.values()]);
+    for (const [node, held] of answers) {
+      if (!isStale(held, reconciled)) continue;
+      this.stats.read_repairs++;
+      ctx.ask(replicaRef(node), { type: 'merge', key, versions: reconciled }, this.replicaTimeout).catch((err: unknown) => {
+        ctx.log.debug('read repair not acknowledged', { node, error: describe(err) });
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------
+
+  private dc(node: string): string {
+    const dc = this.dcOf.get(node);
+    if (dc === undefined) throw new InvalidRequestError(`node ${node} is not on this coordinator's ring`);
+    return dc;
+  }
+
+  /** A promise resolved after `ms` of actor time (a timer message to self). */
+  private sleep(ctx: ActorContext<CoordinatorMsg>, ms: number): { promise: Promise<void>; handle: TimerHandle } {
+    const id = this.nextWake++;
+    const promise = new Promise<void>((resolve) => this.wakers.set(id, resolve));
+    const timer = ctx.schedule(ms, { type: 'wake', id });
+    return {
+      promise,
+      handle: {
+        cancel: () => {
+          timer.cancel();
+          this.wakers.delete(id);
+        },
+      },
+    };
+  }
+}
+
+/** Build a coordinator (exported for the simulator and tests). */
+export function coordinator(args: CoordinatorArgs): Actor<CoordinatorMsg> {
+  return new Coordinator(args);
+}
+
+export const actorKinds = {
+  coordinator: (args: unknown) => coordinator(args as CoordinatorArgs),
+};

@@ -1,0 +1,108 @@
+/**
+ * The client side of the embedding API, shared by the real cluster
+ * (`cluster.ts`, asks over the SAB rings) and the simulated one
+ * (`simulation/sim_cluster.ts`, asks in virtual time): it checks and encodes
+ * a request, routes it token-aware (to the first owner of the key the client
+ * believes running, so the write is minted where a replica lives and one
+ * replica write is local), gives it a request id (so a duplicate is not done
+ * twice), and maps member ids back to the user's node ids in the answer.
+ */
+import type { Bytes, ReadOptions, ReadResult, Receipt, WriteOptions, WriteResult } from './cluster_types.js';
+import { labelOf, type ResolvedCluster } from './cluster_config.js';
+import { InvalidRequestError, UnavailableError } from './core/errors.js';
+import { KEY_MAX_BYTES, VALUE_MAX_BYTES } from './core/limits.js';
+import { placeReplicas } from './core/placement.js';
+import { Ring } from './core/ring.js';
+import type { ActorRef, Message } from './runtime/actor.js';
+import type { CoordinatorReceipt, GetReply, PutReply } from '../actors/coordinator.js';
+import { coordinatorRef } from '../actors/member_refs.js';
+
+/** How the client reaches actors: `ask` of the ActorSystem or the SimWorld. */
+export type Asker = <R>(to: ActorRef, msg: Message, timeout_ms: number) => Promise<R>;
+
+/** Margin on top of the coordinators' own deadline, so their TimeoutError reaches the client first. */
+const CLIENT_TIMEOUT_MARGIN_MS = 1000;
+
+const utf8 = new TextEncoder();
+
+/** A key or value as bytes. */
+export function toBytes(input: Bytes, what: 'key' | 'value'): Uint8Array {
+  const bytes = typeof input === 'string' ? utf8.encode(input) : input;
+  if (!(bytes instanceof Uint8Array)) throw new InvalidRequestError(`a ${what} is a string or bytes`);
+  const max = what === 'key' ? KEY_MAX_BYTES : VALUE_MAX_BYTES;
+  if (what === 'key' && bytes.length === 0) throw new InvalidRequestError('a key is not empty');
+  if (bytes.length > max) throw new InvalidRequestError(`a ${what} of ${bytes.length} bytes is over the ${max}-byte limit`);
+  return bytes;
+}
+
+/** Requests to a cluster, routed and labelled. */
+export class ClusterClient {
+  private readonly ring: Ring;
+  private nextRequest = 1;
+
+  constructor(
+    private readonly cluster: ResolvedCluster,
+    private readonly ask: Asker,
+    /** True while the node with this member id runs (not crashed through the API). */
+    private readonly isRunning: (member: string) => boolean,
+    /** Prefix of request ids: unique per client in the process. */
+    private readonly idPrefix: string,
+    private readonly requestTimeoutMs: number,
+  ) {
+    this.ring = Ring.fromTokens(cluster.ring);
+  }
+
+  async put(key: Bytes, value: Bytes | null, options: WriteOptions = {}): Promise<WriteResult> {
+    const keyBytes = toBytes(key, 'key');
+    const msg = {
+      type: 'put',
+      request_id: this.requestId(),
+      key: keyBytes,
+      value: value === null ? null : toBytes(value, 'value'),
+      context: options.context ?? '',
+      ...(options.w !== undefined || options.consistency !== undefined ? { w: options.consistency ?? options.w } : {}),
+      ...(options.strict !== undefined ? { strict: options.strict } : {}),
+    };
+    const reply = await this.ask<PutReply>(this.route(keyBytes), msg, this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS);
+    return { context: reply.context, receipt: this.label(reply.receipt) };
+  }
+
+  async get(key: Bytes, options: ReadOptions = {}): Promise<ReadResult> {
+    const keyBytes = toBytes(key, 'key');
+    const msg = {
+      type: 'get',
+      request_id: this.requestId(),
+      key: keyBytes,
+      ...(options.r !== undefined || options.consistency !== undefined ? { r: options.consistency ?? options.r } : {}),
+    };
+    const reply = await this.ask<GetReply>(this.route(keyBytes), msg, this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS);
+    return {
+      values: reply.values.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)),
+      versions: reply.versions,
+      context: reply.context,
+      receipt: this.label(reply.receipt),
+    };
+  }
+
+  /** The coordinator to send a request for `key` to: its first running owner, else any running node. */
+  route(key: Uint8Array): ActorRef {
+    const owners = placeReplicas(this.ring, key, this.cluster.replication.dcs).replicas;
+    const member = owners.find(this.isRunning) ?? this.cluster.nodes.map((n) => n.member).find(this.isRunning);
+    if (member === undefined) throw new UnavailableError(0, 1, 'every node of the cluster is stopped');
+    return coordinatorRef(member);
+  }
+
+  private requestId(): string {
+    return `${this.idPrefix}:${this.nextRequest++}`;
+  }
+
+  private label(receipt: CoordinatorReceipt): Receipt {
+    const l = (member: string): string => labelOf(this.cluster, member);
+    return {
+      ...receipt,
+      coordinator: l(receipt.coordinator),
+      acks: receipt.acks.map((a) => ({ ...a, node: l(a.node), standingInFor: a.standingInFor === null ? null : l(a.standingInFor) })),
+      failures: receipt.failures.map((f) => ({ ...f, node: l(f.node) })),
+    };
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * A key's sibling set as the coordinator handles it: stored versions whose
+ * clocks are encoded dotted version vectors (`dotted_version_vector.ts`).
+ * Minting a write, reconciling what replicas answered, the context a client
+ * gets back, and which versions a stale replica lacks (read repair) are all
+ * here, so the coordinator actor only moves messages.
+ *
+ * Pure: no I/O, no clock (callers pass `now_ms`). Safe from any thread.
+ */
+import {
+  decodeDvv,
+  encodeDvv,
+  join,
+  syncBy,
+  update,
+  type Dvv,
+  type VersionVector,
+} from './dotted_version_vector.js';
+import { InvalidRequestError } from './errors.js';
+import { SIBLINGS_MAX } from './limits.js';
+import { formatVersion } from './version_id.js';
+
+/** One version of a key (the storage engine's `StoredVersion`, structurally). */
+export interface Version {
+  /** Encoded dotted version vector. */
+  clock: Uint8Array;
+  /** The value, or null for a tombstone. */
+  value: Uint8Array | null;
+  /** When it was written (coordinator clock, ms). */
+  ts_ms: number;
+}
+
+/** A version with its clock decoded once. */
+interface Decoded<V extends Version> {
+  version: V;
+  dvv: Dvv;
+}
+
+function decodeAll<V extends Version>(versions: readonly V[]): Decoded<V>[] {
+  return versions.map((version) => ({ version, dvv: decodeDvv(version.clock) }));
+}
+
+/**
+ * Reconcile sibling sets from several replicas: the union minus every version
+ * another supersedes, one copy per dot, sorted by dot.
+ */
+export function reconcileSets<V extends Version>(sets: readonly (readonly V[])[]): V[] {
+  let merged: Decoded<V>[] = [];
+  for (const set of sets) merged = syncBy(merged, decodeAll(set), (d) => d.dvv);
+  return merged.map((d) => d.version);
+}
+
+/** What minting a write produced. */
+export interface Minted {
+  /** The new version. */
+  version: Version;
+  /** The sibling set after it: what the coordinating replica holds and the other replicas are sent. */
+  siblings: Version[];
+  /** The new version's dot as text ("actor:counter"). */
+  dot: string;
+}
+
+/**
+ * Mint a write coordinated by `actor` on a replica holding `local`: a new
+ * version with a fresh dot whose past is the client's `context`, and the
+ * reconciled sibling set after it. Refuses (`InvalidRequestError`) when the
+ * key would hold more than `siblingsMax` siblings, telling the client to
+ * resolve them with a contextual write.
+ */
+export function mintWrite(
+  local: readonly Version[],
+  context: VersionVector,
+  actor: string,
+  value: Uint8Array | null,
+  now_ms: number,
+  siblingsMax = SIBLINGS_MAX,
+): Minted {
+  const decoded = decodeAll(local);
+  const dvv = update(context, decoded.map((d) => d.dvv), actor, now_ms);
+  const version: Version = { clock: encodeDvv(dvv), value, ts_ms: now_ms };
+  const siblings = syncBy(decoded, [{ version, dvv }], (d) => d.dvv).map((d) => d.version);
+  if (siblings.length > siblingsMax) {
+    throw new InvalidRequestError(
+      `the key would hold ${siblings.length} siblings (limit ${siblingsMax}); read it and write with the returned context to resolve them`,
+    );
+  }
+  return { version, siblings, dot: formatVersion(dvv.dot) };
+}
+
+/** The causal context of a whole sibling set (tombstones included): what a client carries to its next write. */
+export function contextOf(siblings: readonly Version[]): VersionVector {
+  return join(siblings.map((v) => decodeDvv(v.clock)));
+}
+
+/** The dot of each version, as text, in the set's order. */
+export function dotsOf(siblings: readonly Version[]): string[] {
+  return siblings.map((v) => formatVersion(decodeDvv(v.clock).dot));
+}
+
+/** The live siblings (tombstones left out): what a read shows as values. */
+export function liveSiblings<V extends Version>(siblings: readonly V[]): (V & { value: Uint8Array })[] {
+  return siblings.filter((v): v is V & { value: Uint8Array } => v.value !== null);
+}
+
+/**
+ * True when a replica that answered `held` lacks something of `reconciled`
+ * (a version it does not hold and that nothing it holds supersedes is, by
+ * construction of `reconciled`, simply missing): read repair sends it the
+ * reconciled set.
+ */
+export function isStale(held: readonly Version[], reconciled: readonly Version[]): boolean {
+  const heldDots = new Set(dotsOf(held));
+  return dotsOf(reconciled).some((dot) => !heldDots.has(dot));
+}

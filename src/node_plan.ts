@@ -1,0 +1,70 @@
+/**
+ * What runs on one cluster node: its actors and their arguments, the same
+ * for worker threads (`cluster.ts`) and the simulator (`simulation/`), which
+ * adds its simulated disk and hint store to the arguments. A node is one
+ * thread: replica (LSM engine), compaction, gossip, failure detector,
+ * hinted handoff and coordinator; the detector tells the coordinator and
+ * the handoff actor of every liveness change.
+ */
+import { join } from 'node:path';
+import type { SpawnSpec } from './runtime/actor.js';
+import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
+import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, GOSSIP_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../actors/member_refs.js';
+
+/** Actor id of a node's compaction actor. */
+export const COMPACTION_ACTOR_ID = 'compaction';
+
+/** Gossip seeds: the first nodes of the cluster (at most this many). */
+const SEEDS_MAX = 3;
+
+/** File URLs of every module a node's worker thread loads. */
+export const NODE_MODULES: readonly string[] = ['replica', 'compaction', 'gossip', 'failure_detector', 'handoff', 'coordinator'].map(
+  (name) => new URL(`../actors/${name}.js`, import.meta.url).href,
+);
+
+/** Where things live and how durable they are. */
+export interface NodePlanOptions {
+  /** Root of all nodes' data: `<dataDir>/<label>/` holds a node's LSM data, `hints/` its hint store. */
+  dataDir: string;
+  syncMode?: 'periodic' | 'batch';
+  /** Client request deadline at the coordinators. */
+  requestTimeoutMs?: number;
+}
+
+/** The data directory of `node`. */
+export function nodeDir(dataDir: string, node: ResolvedNode): string {
+  return join(dataDir, node.label);
+}
+
+/** The actors of `node`, in spawn order. */
+export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: NodePlanOptions): SpawnSpec[] {
+  const t = node.thread;
+  const dir = nodeDir(options.dataDir, node);
+  const seeds = cluster.nodes.slice(0, SEEDS_MAX).map((n) => n.member);
+  const ringMember = cluster.ring.find((m) => m.id === node.member)!;
+  return [
+    {
+      kind: 'replica',
+      id: REPLICA_ACTOR_ID,
+      args: { dir, ...(options.syncMode ? { syncMode: options.syncMode } : {}), compaction: { thread: t, id: COMPACTION_ACTOR_ID } },
+    },
+    { kind: 'compaction', id: COMPACTION_ACTOR_ID, args: { replica: { thread: t, id: REPLICA_ACTOR_ID } } },
+    { kind: 'gossip', id: GOSSIP_ACTOR_ID, args: { self: { id: node.member, data_center: node.dc, rack: node.rack, tokens: [...ringMember.tokens] }, seeds } },
+    {
+      kind: 'failure-detector',
+      id: DETECTOR_ACTOR_ID,
+      args: { self: node.member, subscribers: [{ thread: t, id: COORDINATOR_ACTOR_ID }, { thread: t, id: HANDOFF_ACTOR_ID }] },
+    },
+    { kind: 'handoff', id: HANDOFF_ACTOR_ID, args: { self: node.member, dir: join(dir, 'hints') } },
+    {
+      kind: 'coordinator',
+      id: COORDINATOR_ACTOR_ID,
+      args: {
+        self: node.member,
+        ring: cluster.ring,
+        replication: cluster.replication,
+        ...(options.requestTimeoutMs ? { request_timeout_ms: options.requestTimeoutMs } : {}),
+      },
+    },
+  ];
+}
