@@ -1,0 +1,303 @@
+/**
+ * Prometheus metrics of one ringkv server, over its own prom-client
+ * `Registry` (never the global default, so several servers in one process do
+ * not clash). Three kinds of input:
+ *   - the surfaces (RESP, HTTP) report every request (`RequestObserver`);
+ *   - the cluster layer reports its internal events (`ClusterEventObserver`);
+ *   - scrape-time gauges read `cluster.status()` through a `StatusCache`
+ *     (one fetch per METRICS_STATUS_CACHE_MS however many scrapes arrive).
+ *
+ * Series (counters end in `_total`; histograms add `_bucket`/`_sum`/`_count`):
+ *
+ *   ringkv_requests_total{surface,command,outcome}     requests served; outcome ok|error
+ *   ringkv_request_duration_seconds{surface,command}   service time histogram
+ *   ringkv_replica_acks_total                          replica acknowledgements at coordinators
+ *   ringkv_read_repairs_total                          read-repair writes sent
+ *   ringkv_siblings_returned                           histogram of siblings per read
+ *   ringkv_hints_stored_total                          hints stored for unreachable owners
+ *   ringkv_hints_replayed_total                        hints delivered to their owners
+ *   ringkv_compactions_total                           storage compactions finished
+ *   ringkv_phi{observer,peer}                          phi-accrual suspicion of peer at observer
+ *   ringkv_cluster_members                             members in the cluster (scrape time)
+ *   ringkv_member_running{member}                      1 while the member's thread runs
+ *   ringkv_member_ownership_ratio{member}              share of the ring it owns, 0..1
+ *   ringkv_members{observer,status}                    members observer sees in each liveness status
+ *   ringkv_member_liveness{observer,member,status}     state set: 1 for the status observer sees, else 0
+ *   ringkv_hints_pending{node}                         hints node holds for others
+ *   ringkv_keys_estimate{node}                         keys node's replica holds (estimate)
+ *   ringkv_cluster_status_up                           1 if the last status fetch succeeded
+ *   ringkv_cluster_status_fetches_total{outcome}       status fetches made for scrapes
+ *   ringkv_metrics_dropped_total{metric}               reports dropped by a series bound
+ * plus prom-client's default process and Node.js series (`process_*`, `nodejs_*`).
+ *
+ * Label bounds: a command label is kept only if it looks like a command name
+ * and fewer than METRICS_COMMANDS_MAX distinct ones were seen (otherwise it
+ * becomes "other"); phi pairs beyond METRICS_PHI_PAIRS_MAX and per-member
+ * liveness series beyond METRICS_LIVENESS_PAIRS_MAX are dropped and counted.
+ * A client sending random command names cannot grow memory without bound.
+ *
+ * Thread contract: main thread only.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ClusterStatus } from '../cluster_types.js';
+import { assert } from '../core/assert.js';
+import type { LivenessStatus } from '../core/liveness.js';
+import {
+  METRICS_COMMANDS_MAX,
+  METRICS_LIVENESS_PAIRS_MAX,
+  METRICS_PHI_PAIRS_MAX,
+  METRICS_STATUS_CACHE_MS,
+  METRICS_STATUS_TIMEOUT_MS,
+} from '../core/limits.js';
+import type { ClusterEventObserver } from './cluster_event_observer.js';
+import type { RequestObserver, Surface } from './request_observer.js';
+import { StatusCache, type StatusSample } from './status_cache.js';
+
+/** The liveness statuses, for the state-set series. */
+const LIVENESS_STATUSES: readonly LivenessStatus[] = ['alive', 'suspect', 'down', 'left'];
+
+/** Latency buckets, seconds: 250 µs (a local hit) to 10 s (beyond any request deadline). */
+const LATENCY_BUCKETS_S = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Sibling-count buckets: 0 (absent), 1 (the normal case), then up to SIBLINGS_MAX (64). */
+const SIBLING_BUCKETS = [0, 1, 2, 3, 4, 8, 16, 32, 64];
+
+/** What a command label may look like (upper-case RESP commands, dotted HTTP route names). */
+const COMMAND_LABEL = /^[A-Za-z][A-Za-z0-9._-]{0,31}$/;
+
+/** How `ServerMetrics` is built. */
+export interface ServerMetricsOptions {
+  /** The cluster whose status the scrape-time gauges show (or call `observeCluster` later). */
+  cluster?: { status(): Promise<ClusterStatus> };
+  /** Monotonic clock, ms (default `performance.now`); tests step it by hand. */
+  nowMs?: () => number;
+  /** How long a status sample is reused, ms (default METRICS_STATUS_CACHE_MS). */
+  statusCacheMs?: number;
+  /** Deadline of one status fetch, ms (default METRICS_STATUS_TIMEOUT_MS). */
+  statusTimeoutMs?: number;
+  /** Include prom-client's default process/Node.js series (default true). */
+  defaultMetrics?: boolean;
+}
+
+/** Metrics of one server: a request observer, a cluster event observer and a Prometheus registry. */
+export class ServerMetrics implements RequestObserver, ClusterEventObserver {
+  /** This server's own registry. */
+  readonly registry = new Registry();
+  /** The Content-Type of `text()`. */
+  readonly contentType: string = this.registry.contentType;
+
+  /** Requests by surface, command and outcome. */
+  private readonly requests: Counter<'surface' | 'command' | 'outcome'>;
+  /** Service time by surface and command. */
+  private readonly latency: Histogram<'surface' | 'command'>;
+  /** Cluster event counters. */
+  private readonly acks: Counter;
+  private readonly repairs: Counter;
+  private readonly siblings: Histogram;
+  private readonly hintsStoredCounter: Counter;
+  private readonly hintsReplayedCounter: Counter;
+  private readonly compactionsCounter: Counter;
+  /** Phi per (observer, peer). */
+  private readonly phi: Gauge<'observer' | 'peer'>;
+  /** Reports dropped by a series bound, by metric. */
+  private readonly dropped: Counter<'metric'>;
+  /** Distinct `surface command` labels seen, bounded by METRICS_COMMANDS_MAX. */
+  private readonly commandLabels = new Set<string>();
+  /** Distinct `observer peer` phi pairs seen, bounded by METRICS_PHI_PAIRS_MAX. */
+  private readonly phiPairs = new Set<string>();
+  /** The status source for scrape-time gauges; null until a cluster is given. */
+  private statusCache: StatusCache | null = null;
+  private readonly nowMs: () => number;
+
+  constructor(private readonly options: ServerMetricsOptions = {}) {
+    this.nowMs = options.nowMs ?? (() => performance.now());
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'ringkv_requests_total', help: 'Requests served, by surface, command and outcome.', labelNames: ['surface', 'command', 'outcome'], registers });
+    this.latency = new Histogram({ name: 'ringkv_request_duration_seconds', help: 'Request service time in seconds, by surface and command.', labelNames: ['surface', 'command'], buckets: LATENCY_BUCKETS_S, registers });
+    this.acks = new Counter({ name: 'ringkv_replica_acks_total', help: 'Replica acknowledgements received by coordinators.', registers });
+    this.repairs = new Counter({ name: 'ringkv_read_repairs_total', help: 'Read-repair writes sent to stale replicas.', registers });
+    this.siblings = new Histogram({ name: 'ringkv_siblings_returned', help: 'Sibling values returned per read.', buckets: SIBLING_BUCKETS, registers });
+    this.hintsStoredCounter = new Counter({ name: 'ringkv_hints_stored_total', help: 'Hints stored for unreachable owners (hinted handoff).', registers });
+    this.hintsReplayedCounter = new Counter({ name: 'ringkv_hints_replayed_total', help: 'Hints delivered to their owners.', registers });
+    this.compactionsCounter = new Counter({ name: 'ringkv_compactions_total', help: 'Storage compactions finished.', registers });
+    this.phi = new Gauge({ name: 'ringkv_phi', help: 'Phi-accrual suspicion level of peer as seen by observer.', labelNames: ['observer', 'peer'], registers });
+    this.dropped = new Counter({ name: 'ringkv_metrics_dropped_total', help: 'Reports dropped because a series bound was reached, by metric.', labelNames: ['metric'], registers });
+    this.registerStatusGauges();
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.cluster) this.observeCluster(options.cluster);
+  }
+
+  /** Show `cluster`'s status in the scrape-time gauges (replaces any previous cluster). */
+  observeCluster(cluster: { status(): Promise<ClusterStatus> }): void {
+    this.statusCache = new StatusCache({
+      fetchStatus: () => cluster.status(),
+      cacheMs: this.options.statusCacheMs ?? METRICS_STATUS_CACHE_MS,
+      timeoutMs: this.options.statusTimeoutMs ?? METRICS_STATUS_TIMEOUT_MS,
+      nowMs: this.nowMs,
+      onFetch: (sample) => this.statusFetches.inc({ outcome: sample.ok ? 'ok' : 'error' }),
+    });
+  }
+
+  /** Every series in Prometheus text format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  // --- RequestObserver ---------------------------------------------------
+
+  request(surface: Surface, command: string, seconds: number, outcome: 'ok' | 'error'): void {
+    assert(Number.isFinite(seconds) && seconds >= 0, 'a service time is a non-negative number of seconds');
+    const label = this.commandLabel(surface, command);
+    this.requests.inc({ surface, command: label, outcome });
+    this.latency.observe({ surface, command: label }, seconds);
+  }
+
+  // --- ClusterEventObserver ----------------------------------------------
+
+  replicaAcks(count: number): void {
+    this.acks.inc(checkCount(count));
+  }
+
+  readRepairs(count: number): void {
+    this.repairs.inc(checkCount(count));
+  }
+
+  siblingsReturned(siblings: number): void {
+    this.siblings.observe(checkCount(siblings));
+  }
+
+  hintsStored(count: number): void {
+    this.hintsStoredCounter.inc(checkCount(count));
+  }
+
+  hintsReplayed(count: number): void {
+    this.hintsReplayedCounter.inc(checkCount(count));
+  }
+
+  compactions(count: number): void {
+    this.compactionsCounter.inc(checkCount(count));
+  }
+
+  setPhi(observer: string, peer: string, phi: number): void {
+    assert(!Number.isNaN(phi) && phi >= 0, 'phi is a non-negative number (Infinity allowed)');
+    const pair = `${observer}\u0000${peer}`;
+    if (!this.phiPairs.has(pair)) {
+      if (this.phiPairs.size >= METRICS_PHI_PAIRS_MAX) {
+        this.dropped.inc({ metric: 'ringkv_phi' });
+        return;
+      }
+      this.phiPairs.add(pair);
+    }
+    this.phi.set({ observer, peer }, phi);
+  }
+
+  // --- helpers -------------------------------------------------------------
+
+  /** `command` if it is a plausible name and within the distinct-label bound, else "other". */
+  private commandLabel(surface: Surface, command: string): string {
+    if (!COMMAND_LABEL.test(command)) return 'other';
+    const key = `${surface} ${command}`;
+    if (this.commandLabels.has(key)) return command;
+    if (this.commandLabels.size >= METRICS_COMMANDS_MAX) {
+      this.dropped.inc({ metric: 'ringkv_requests_total' });
+      return 'other';
+    }
+    this.commandLabels.add(key);
+    return command;
+  }
+
+  /** Set by `registerStatusGauges`; counts status fetches by outcome. */
+  private statusFetches!: Counter<'outcome'>;
+
+  /**
+   * The gauges filled from `cluster.status()` at scrape time. Each one's
+   * collect callback awaits the shared cached sample, clears its old series
+   * (so departed members disappear) and sets the current ones.
+   */
+  private registerStatusGauges(): void {
+    const registers = [this.registry];
+    const sample = (): Promise<StatusSample | null> => this.statusCache?.get() ?? Promise.resolve(null);
+    const statusGauge = <L extends string>(name: string, help: string, labelNames: L[], fill: (gauge: Gauge<L>, status: ClusterStatus) => void): void => {
+      new Gauge<L>({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          const current = await sample();
+          this.reset();
+          if (current?.ok) fill(this, current.status);
+        },
+      });
+    };
+    this.statusFetches = new Counter({
+      name: 'ringkv_cluster_status_fetches_total',
+      help: 'Cluster status fetches made for metrics scrapes, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+      // Wait for this scrape's sample, so a fetch the scrape itself started is counted in it.
+      async collect() {
+        await sample();
+      },
+    });
+    new Gauge({
+      name: 'ringkv_cluster_status_up',
+      help: 'Whether the last cluster status fetch for a scrape succeeded (1) or failed or timed out (0).',
+      registers,
+      async collect() {
+        const current = await sample();
+        this.set(current?.ok ? 1 : 0);
+      },
+    });
+    statusGauge('ringkv_cluster_members', 'Members in the cluster.', [], (g, s) => g.set(s.members.length));
+    statusGauge('ringkv_member_running', 'Whether the member\'s thread runs (1) or is crashed (0).', ['member'], (g, s) => {
+      for (const m of s.members) g.set({ member: m.id }, m.running ? 1 : 0);
+    });
+    statusGauge('ringkv_member_ownership_ratio', 'Share of the ring the member owns, 0..1.', ['member'], (g, s) => {
+      for (const m of s.members) g.set({ member: m.id }, m.ownership);
+    });
+    statusGauge('ringkv_members', 'Members each observer sees in each liveness status.', ['observer', 'status'], (g, s) => {
+      for (const [observer, counts] of livenessCounts(s)) {
+        for (const status of LIVENESS_STATUSES) g.set({ observer, status }, counts.get(status) ?? 0);
+      }
+    });
+    const dropped = this.dropped;
+    statusGauge('ringkv_member_liveness', 'State set: 1 for the liveness status observer sees member in, 0 for the others.', ['observer', 'member', 'status'], (g, s) => {
+      let pairs = 0;
+      for (const m of s.members) {
+        for (const [observer, seen] of Object.entries(m.seenBy)) {
+          if (++pairs > METRICS_LIVENESS_PAIRS_MAX) {
+            dropped.inc({ metric: 'ringkv_member_liveness' });
+            return;
+          }
+          for (const status of LIVENESS_STATUSES) g.set({ observer, member: m.id, status }, seen === status ? 1 : 0);
+        }
+      }
+    });
+    statusGauge('ringkv_hints_pending', 'Hints the node holds for other owners.', ['node'], (g, s) => {
+      for (const m of s.members) if (m.hintsHeld !== null) g.set({ node: m.id }, m.hintsHeld);
+    });
+    statusGauge('ringkv_keys_estimate', 'Keys the node\'s replica holds, estimated (duplicates across tables counted).', ['node'], (g, s) => {
+      for (const m of s.members) if (m.keysEstimate !== null) g.set({ node: m.id }, m.keysEstimate);
+    });
+  }
+}
+
+/** Per observer: how many members it sees in each status. */
+function livenessCounts(status: ClusterStatus): Map<string, Map<LivenessStatus, number>> {
+  const byObserver = new Map<string, Map<LivenessStatus, number>>();
+  for (const member of status.members) {
+    for (const [observer, seen] of Object.entries(member.seenBy)) {
+      let counts = byObserver.get(observer);
+      if (!counts) byObserver.set(observer, (counts = new Map()));
+      counts.set(seen, (counts.get(seen) ?? 0) + 1);
+    }
+  }
+  return byObserver;
+}
+
+/** `count`, asserted to be a non-negative integer. */
+function checkCount(count: number): number {
+  assert(Number.isSafeInteger(count) && count >= 0, 'a reported count is a non-negative integer');
+  return count;
+}
