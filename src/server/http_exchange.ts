@@ -1,0 +1,137 @@
+/**
+ * The mechanics of one HTTP exchange: reading a body within a bound,
+ * writing JSON, and turning ringkv's error taxonomy (`core/errors.ts`) into
+ * status codes. Route handlers (`http_routes.ts`) use these and never touch
+ * sockets.
+ *
+ * Error mapping (body `{ "error": code, "message": text }` in every case):
+ *   INVALID_REQUEST 400 · UNAVAILABLE 503 · TIMEOUT 504 ·
+ *   OVERLOADED 503 + Retry-After · anything else 500 (code INTERNAL).
+ *
+ * Thread contract: main thread only (node:http objects).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RingkvError } from '../core/errors.js';
+import { HTTP_LINGER_MS, HTTP_RETRY_AFTER_S } from '../core/limits.js';
+
+/** An error the HTTP layer itself answers with (404 route, 405, 413), outside the cluster's taxonomy. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    /** The status code to answer with. */
+    readonly status: number,
+    /** Stable machine-readable code for the body. */
+    readonly code: string,
+    message: string,
+    /** Extra response headers (Allow for 405). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** What the body of a request turned out to be. */
+export type BodyResult = { ok: true; body: Buffer } | { ok: false; declaredOrSeenBytes: number };
+
+/**
+ * Read `req`'s body if it is at most `maxBytes`. A body declared larger
+ * (Content-Length) is refused before a byte is read; a chunked body is
+ * refused as soon as it passes the bound, and what was read is dropped. On
+ * refusal the request stream is paused: `refuseTooLarge` decides what
+ * happens to the rest.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) return Promise.resolve({ ok: false, declaredOrSeenBytes: Number(declared) });
+  // Listeners, not `for await`: leaving an async iterator early destroys the stream and the socket with it.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const settle = (): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      settle();
+      req.pause();
+      resolve({ ok: false, declaredOrSeenBytes: total });
+    };
+    const onEnd = (): void => {
+      settle();
+      resolve({ ok: true, body: Buffer.concat(chunks, total) });
+    };
+    const onError = (err: Error): void => {
+      settle();
+      reject(err);
+    };
+    const onClose = (): void => {
+      settle();
+      reject(new HttpError(400, 'ABORTED', 'the client closed the connection before the body ended'));
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+/**
+ * Answer 413 and close the connection. The rest of the body is read and
+ * discarded (never buffered) for at most HTTP_LINGER_MS, so the client's
+ * upload does not end in a reset that would hide the answer (nginx's
+ * "lingering close"); then the socket is destroyed.
+ */
+export function refuseTooLarge(req: IncomingMessage, res: ServerResponse, maxBytes: number, seenBytes: number): void {
+  const socket = req.socket;
+  res.once('finish', () => {
+    const linger = setTimeout(() => socket.destroy(), HTTP_LINGER_MS);
+    linger.unref();
+    socket.once('close', () => clearTimeout(linger));
+  });
+  req.on('data', () => undefined);
+  req.resume();
+  sendJson(res, 413, { error: 'PAYLOAD_TOO_LARGE', message: `the body is at least ${seenBytes} bytes, over the limit of ${maxBytes} bytes; send a smaller value` }, { connection: 'close' });
+}
+
+/** Send `body` as JSON with `status`. Buffers and byte arrays anywhere in it become base64 strings. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body, bytesAsBase64);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Answer with the status code and JSON body `err` maps to. Returns the status sent. */
+export function sendError(res: ServerResponse, err: unknown): number {
+  const { status, code, headers } = errorResponse(err);
+  const message = err instanceof Error ? err.message : String(err);
+  sendJson(res, status, { error: code, message }, headers);
+  return status;
+}
+
+/** The status code, body code and extra headers for `err`. */
+export function errorResponse(err: unknown): { status: number; code: string; headers: Record<string, string> } {
+  if (err instanceof HttpError) return { status: err.status, code: err.code, headers: err.headers };
+  if (err instanceof RingkvError) {
+    switch (err.code) {
+      case 'INVALID_REQUEST':
+        return { status: 400, code: err.code, headers: {} };
+      case 'UNAVAILABLE':
+        return { status: 503, code: err.code, headers: {} };
+      case 'TIMEOUT':
+        return { status: 504, code: err.code, headers: {} };
+      case 'OVERLOADED':
+        return { status: 503, code: err.code, headers: { 'retry-after': String(HTTP_RETRY_AFTER_S) } };
+      case 'CORRUPTION':
+        return { status: 500, code: err.code, headers: {} };
+    }
+  }
+  return { status: 500, code: 'INTERNAL', headers: {} };
+}
+
+/** JSON replacer: Buffers and Uint8Arrays as base64 (a Buffer's own toJSON would give a byte array). */
+function bytesAsBase64(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  return value;
+}

@@ -1,0 +1,184 @@
+/**
+ * The HTTP API's routes, each a handler from a parsed request to a response
+ * through the `Cluster` interface. The server (`http_server.ts`) owns the
+ * sockets, limits and metrics; this file owns what each route means.
+ *
+ *   GET    /kv/:key      200 raw value · 300 JSON siblings · 404 absent (never an error)
+ *   PUT    /kv/:key      204; body = value; ?w= &consistency= &strict=
+ *   DELETE /kv/:key      204; ?w= &consistency= &strict=
+ *   GET    /status       200 JSON of cluster.status()
+ *   GET    /explain/:key 200 JSON of cluster.explain(key), bytes as base64
+ *   GET    /metrics      200 Prometheus text (404 when the server has no metrics)
+ *
+ * Every /kv response carries `X-Ringkv-Context` (the causal context to send
+ * back with the next write: it covers exactly what the client saw) and
+ * `X-Ringkv-Receipt` (the durability receipt as compact JSON). A write that
+ * sends no context creates a sibling beside whatever it did not see.
+ *
+ * Thread contract: main thread only.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Cluster, Receipt } from '../cluster_types.js';
+import { InvalidRequestError } from '../core/errors.js';
+import { HttpError, readBody, refuseTooLarge, sendJson } from './http_exchange.js';
+import { CONTEXT_HEADER, decodeKeySegment, readOptionsFrom, writeOptionsFrom } from './http_request_parse.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** The response header carrying a request's durability receipt. */
+export const RECEIPT_HEADER = 'x-ringkv-receipt';
+/** The response header naming the single version a 200 GET returned, or the version a write made. */
+export const VERSION_HEADER = 'x-ringkv-version';
+
+/** What every handler can reach. */
+export interface RouteEnvironment {
+  cluster: Cluster;
+  /** Absent: GET /metrics answers 404. */
+  metrics: ServerMetrics | undefined;
+  /** Bound on a PUT body. */
+  bodyMaxBytes: number;
+}
+
+/** One request, parsed as far as routing needs. */
+export interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  query: URLSearchParams;
+  /** The percent-encoded path segment after the route prefix ('' when the route has none). */
+  rawKey: string;
+}
+
+/** Whether the response reports a failure (for the request metrics); a 404 for an absent key is a result, 'ok'. */
+export type Outcome = 'ok' | 'error';
+
+/** A route: its metrics name and its handler. */
+export interface Route {
+  /** The command label in metrics, e.g. "kv.get". */
+  name: string;
+  handle(env: RouteEnvironment, exchange: Exchange): Promise<Outcome>;
+}
+
+/**
+ * The route for `method` on `path` (raw, still percent-encoded). Throws
+ * `HttpError` 404 for an unknown path and 405 (with Allow) for a known path
+ * with the wrong method. Returns the route and the raw key segment.
+ */
+export function resolveRoute(method: string, path: string): { route: Route; rawKey: string } {
+  for (const [prefix, byMethod] of ROUTES) {
+    const rawKey = matchPrefix(prefix, path);
+    if (rawKey === null) continue;
+    const route = byMethod[method];
+    if (!route) {
+      const allow = Object.keys(byMethod).join(', ');
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${prefix}; use ${allow}`, { allow });
+    }
+    return { route, rawKey };
+  }
+  throw new HttpError(404, 'NOT_FOUND', `no route for ${path}; routes are /kv/:key, /explain/:key, /status and /metrics`);
+}
+
+/** The part of `path` after `prefix` ('' for an exact route), or null when it does not match. */
+function matchPrefix(prefix: string, path: string): string | null {
+  if (!prefix.endsWith('/')) return path === prefix ? '' : null;
+  return path.startsWith(prefix) ? path.slice(prefix.length) : null;
+}
+
+const getValue: Route = {
+  name: 'kv.get',
+  async handle(env, { res, query, rawKey }) {
+    const key = decodeKeySegment(rawKey);
+    const result = await env.cluster.get(key, readOptionsFrom(query));
+    const headers = kvHeaders(result.context, result.receipt);
+    const [only, ...others] = result.values;
+    if (only === undefined) {
+      res.writeHead(404, { ...headers, 'content-length': 0 });
+      res.end();
+    } else if (others.length === 0) {
+      res.writeHead(200, { ...headers, [VERSION_HEADER]: result.versions[0] ?? '', 'content-type': 'application/octet-stream', 'content-length': only.length });
+      res.end(only);
+    } else {
+      const siblings = result.values.map((value, i) => ({ value, version: result.versions[i] ?? '' }));
+      sendJson(res, 300, { siblings, context: result.context }, headers);
+    }
+    return 'ok';
+  },
+};
+
+const putValue: Route = {
+  name: 'kv.put',
+  async handle(env, { req, res, query, rawKey }) {
+    const key = decodeKeySegment(rawKey);
+    const options = writeOptionsFrom(query, req.headers[CONTEXT_HEADER]);
+    const body = await readBody(req, env.bodyMaxBytes);
+    if (!body.ok) {
+      refuseTooLarge(req, res, env.bodyMaxBytes, body.declaredOrSeenBytes);
+      return 'error';
+    }
+    const result = await env.cluster.put(key, body.body, options);
+    res.writeHead(204, { ...kvHeaders(result.context, result.receipt), [VERSION_HEADER]: result.receipt.version ?? '' });
+    res.end();
+    return 'ok';
+  },
+};
+
+const deleteValue: Route = {
+  name: 'kv.delete',
+  async handle(env, { req, res, query, rawKey }) {
+    const key = decodeKeySegment(rawKey);
+    const result = await env.cluster.delete(key, writeOptionsFrom(query, req.headers[CONTEXT_HEADER]));
+    res.writeHead(204, { ...kvHeaders(result.context, result.receipt), [VERSION_HEADER]: result.receipt.version ?? '' });
+    res.end();
+    return 'ok';
+  },
+};
+
+const status: Route = {
+  name: 'status',
+  async handle(env, { res, query }) {
+    refuseQuery(query);
+    sendJson(res, 200, await env.cluster.status());
+    return 'ok';
+  },
+};
+
+const explain: Route = {
+  name: 'explain',
+  async handle(env, { res, query, rawKey }) {
+    refuseQuery(query);
+    sendJson(res, 200, await env.cluster.explain(decodeKeySegment(rawKey)));
+    return 'ok';
+  },
+};
+
+const metrics: Route = {
+  name: 'metrics',
+  async handle(env, { res }) {
+    if (!env.metrics) throw new HttpError(404, 'NOT_FOUND', 'this server was started without metrics');
+    const text = await env.metrics.text();
+    res.writeHead(200, { 'content-type': env.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return 'ok';
+  },
+};
+
+/** Route table: path prefix (ending in '/' when a key follows) → method → route. */
+const ROUTES: ReadonlyArray<readonly [string, Readonly<Record<string, Route>>]> = [
+  ['/kv/', { GET: getValue, PUT: putValue, DELETE: deleteValue }],
+  ['/explain/', { GET: explain }],
+  ['/status', { GET: status }],
+  ['/metrics', { GET: metrics }],
+];
+
+/** The headers of every /kv response. */
+function kvHeaders(context: string, receipt: Receipt): Record<string, string> {
+  return { [CONTEXT_HEADER]: context, [RECEIPT_HEADER]: asciiJson(receipt) };
+}
+
+/** Compact JSON with every non-ASCII character escaped, so it is a valid header value (node:http refuses others). */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Routes without parameters refuse any, so a typo is not silently ignored. */
+function refuseQuery(query: URLSearchParams): void {
+  for (const name of query.keys()) throw new InvalidRequestError(`unknown query parameter ${JSON.stringify(name)}; this route takes none`);
+}

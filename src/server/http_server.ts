@@ -1,0 +1,186 @@
+/**
+ * ringkv's HTTP API server (node:http): listening, limits against slow or
+ * greedy clients, reporting every request to the metrics, and a graceful
+ * close. What each route does lives in `http_routes.ts`; reading bodies and
+ * mapping errors to status codes in `http_exchange.ts`.
+ *
+ * Limits (defaults in `core/limits.ts`, overridable per server):
+ *   request line + headers  HTTP_HEADER_MAX_BYTES      → 431 (node:http)
+ *   body                    HTTP_BODY_MAX_BYTES        → 413, rest not buffered
+ *   headers arrival         HTTP_HEADERS_TIMEOUT_MS    → 408 and close (node:http)
+ *   whole request arrival   HTTP_REQUEST_TIMEOUT_MS    → 408 and close (node:http)
+ *   idle keep-alive         HTTP_KEEP_ALIVE_TIMEOUT_MS → close
+ *   open connections        HTTP_CONNECTIONS_MAX       → new ones dropped
+ *
+ * Close: stop accepting, close idle keep-alive connections, let in-flight
+ * requests finish (their responses carry `Connection: close`), and after
+ * HTTP_CLOSE_GRACE_MS cut whatever is still open.
+ *
+ * Thread contract: main thread only. `close()` may be called more than once;
+ * every call returns the same promise.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Cluster } from '../cluster_types.js';
+import { assert } from '../core/assert.js';
+import {
+  HTTP_BODY_MAX_BYTES,
+  HTTP_CLOSE_GRACE_MS,
+  HTTP_CONNECTIONS_CHECK_INTERVAL_MS,
+  HTTP_CONNECTIONS_MAX,
+  HTTP_HEADER_MAX_BYTES,
+  HTTP_HEADERS_TIMEOUT_MS,
+  HTTP_KEEP_ALIVE_TIMEOUT_MS,
+  HTTP_REQUEST_TIMEOUT_MS,
+} from '../core/limits.js';
+import { defaultSink, type LogSink } from '../runtime/logger.js';
+import { sendError } from './http_exchange.js';
+import { resolveRoute, type Outcome, type RouteEnvironment } from './http_routes.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** The HTTP server's bounds; every field defaults to its constant in `core/limits.ts`. */
+export interface HttpLimits {
+  /** Request line and headers, bytes (node:http `maxHeaderSize`). */
+  headerMaxBytes: number;
+  /** Request body, bytes. */
+  bodyMaxBytes: number;
+  /** Time for the request line and headers to arrive, ms. */
+  headersTimeoutMs: number;
+  /** Time for the whole request to arrive, ms (at least `headersTimeoutMs`). */
+  requestTimeoutMs: number;
+  /** Idle time of a keep-alive connection between requests, ms. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at once. */
+  connectionsMax: number;
+  /** Time a graceful close waits for in-flight requests, ms. */
+  closeGraceMs: number;
+}
+
+/** How to start an HTTP server. */
+export interface HttpServerOptions {
+  cluster: Cluster;
+  /** TCP port; 0 picks a free one (see the handle's `port`). */
+  port: number;
+  /** Address to bind (default 127.0.0.1: loopback only). */
+  host?: string;
+  /** Where requests are reported and what GET /metrics shows; without it /metrics answers 404. */
+  metrics?: ServerMetrics;
+  limits?: Partial<HttpLimits>;
+  /** Where internal errors (500s) are logged (default: stderr at RINGKV_LOG's level). */
+  log?: LogSink;
+}
+
+/** A running HTTP server. */
+export interface HttpServerHandle {
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stop accepting, finish in-flight requests (up to the close grace), close. */
+  close(): Promise<void>;
+}
+
+/** Default limits, from `core/limits.ts`. */
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
+  headerMaxBytes: HTTP_HEADER_MAX_BYTES,
+  bodyMaxBytes: HTTP_BODY_MAX_BYTES,
+  headersTimeoutMs: HTTP_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: HTTP_REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: HTTP_KEEP_ALIVE_TIMEOUT_MS,
+  connectionsMax: HTTP_CONNECTIONS_MAX,
+  closeGraceMs: HTTP_CLOSE_GRACE_MS,
+};
+
+/** Start serving `cluster` over HTTP; resolves once listening. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  checkLimits(limits);
+  const log = options.log ?? defaultSink();
+  const env: RouteEnvironment = { cluster: options.cluster, metrics: options.metrics, bodyMaxBytes: limits.bodyMaxBytes };
+  /** Responses not yet finished, so a close can mark them `Connection: close`. */
+  const inFlight = new Set<ServerResponse>();
+  let closing: Promise<void> | null = null;
+
+  const server = createServer(
+    {
+      maxHeaderSize: limits.headerMaxBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // node:http checks the two timeouts on this period; a timeout shorter than the period would be overshot.
+      connectionsCheckingInterval: Math.max(1, Math.min(HTTP_CONNECTIONS_CHECK_INTERVAL_MS, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      inFlight.add(res);
+      if (closing) res.setHeader('connection', 'close');
+      res.once('close', () => inFlight.delete(res));
+      serveRequest(env, req, res, options.metrics, log);
+    },
+  );
+  server.maxConnections = limits.connectionsMax;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve, reject) => {
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      const grace = setTimeout(() => server.closeAllConnections(), limits.closeGraceMs);
+      server.close((err) => {
+        clearTimeout(grace);
+        if (err) reject(err);
+        else resolve();
+      });
+      server.closeIdleConnections();
+    });
+    return closing;
+  };
+  return { port, close };
+}
+
+/**
+ * Serve one request: route it, run the handler, answer errors, and report
+ * it to `metrics` once the response is finished or abandoned.
+ */
+function serveRequest(env: RouteEnvironment, req: IncomingMessage, res: ServerResponse, metrics: ServerMetrics | undefined, log: LogSink): void {
+  const started_ms = performance.now();
+  let command = 'unrouted';
+  let outcome: Outcome = 'error';
+  res.once('close', () => metrics?.request('http', command, (performance.now() - started_ms) / 1000, outcome));
+
+  const run = async (): Promise<void> => {
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt < 0 ? '' : url.slice(queryAt + 1));
+    const { route, rawKey } = resolveRoute(req.method ?? 'GET', path);
+    command = route.name;
+    outcome = await route.handle(env, { req, res, query, rawKey });
+  };
+  run().catch((err: unknown) => {
+    outcome = 'error';
+    if (res.headersSent) {
+      // The answer is half written: the only honest thing left is to cut the connection.
+      log({ level: 'error', source: 'http', msg: 'request failed after its response started', fields: { url: req.url, error: String(err) } });
+      res.destroy();
+      return;
+    }
+    const status = sendError(res, err);
+    if (status === 500) {
+      log({ level: 'error', source: 'http', msg: 'internal error', fields: { method: req.method, url: req.url, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } });
+    }
+  });
+}
+
+/** Limits must be positive and consistent with what node:http accepts. */
+function checkLimits(limits: HttpLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    assert(Number.isSafeInteger(value) && value > 0, `HTTP limit ${name} is a positive integer`);
+  }
+  assert(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'the headers timeout is at most the request timeout (node:http refuses otherwise)');
+}
