@@ -165,9 +165,9 @@ export interface Cluster {
   /** Start node `id` again; it recovers from its commit log and SSTables. */
   restart(id: string): Promise<void>;
   /** Cut the network between groups (nodes in different groups cannot talk). */
-  partition(groups: string[][]): void;
+  partition(groups: string[][]): Promise<void>;
   /** Undo every partition. */
-  heal(): void;
+  heal(): Promise<void>;
   /** Flush every node and release threads, files and LMDB. */
   close(): Promise<void>;
 }

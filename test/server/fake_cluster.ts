@@ -203,11 +203,11 @@ export class FakeCluster implements Cluster {
     this.crashed.delete(id);
   }
 
-  partition(_groups: string[][]): void {
+  async partition(_groups: string[][]): Promise<void> {
     // The fake has no network; partitions are not modelled.
   }
 
-  heal(): void {
+  async heal(): Promise<void> {
     // Nothing to heal (see `partition`).
   }
 
