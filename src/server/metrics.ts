@@ -32,8 +32,9 @@
  *
  * Label bounds: a command label is kept only if it looks like a command name
  * and fewer than METRICS_COMMANDS_MAX distinct ones were seen (otherwise it
- * becomes "other"); phi pairs beyond METRICS_PHI_PAIRS_MAX and per-member
- * liveness series beyond METRICS_LIVENESS_PAIRS_MAX are dropped and counted.
+ * becomes "other"); phi pairs beyond METRICS_PHI_PAIRS_MAX are dropped and
+ * counted; per-member liveness beyond METRICS_LIVENESS_PAIRS_MAX (observer,
+ * member) pairs is left out of a scrape, and each such scrape is counted.
  * A client sending random command names cannot grow memory without bound.
  *
  * Thread contract: main thread only.
@@ -101,6 +102,8 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
   private readonly phi: Gauge<'observer' | 'peer'>;
   /** Reports dropped by a series bound, by metric. */
   private readonly dropped: Counter<'metric'>;
+  /** Status fetches by outcome; created with the status gauges in `registerStatusGauges`. */
+  private statusFetches!: Counter<'outcome'>;
   /** Distinct `surface command` labels seen, bounded by METRICS_COMMANDS_MAX. */
   private readonly commandLabels = new Set<string>();
   /** Distinct `observer peer` phi pairs seen, bounded by METRICS_PHI_PAIRS_MAX. */
@@ -205,9 +208,6 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     this.commandLabels.add(key);
     return command;
   }
-
-  /** Set by `registerStatusGauges`; counts status fetches by outcome. */
-  private statusFetches!: Counter<'outcome'>;
 
   /**
    * The gauges filled from `cluster.status()` at scrape time. Each one's
