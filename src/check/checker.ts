@@ -1,0 +1,414 @@
+/**
+ * The history-based consistency checker: given what clients saw (a
+ * `HistoryOp[]`) and what the cluster holds after heal (`FinalState`), it
+ * reports every violation of the properties ringkv promises (issue 6):
+ *
+ * 1. lost-write: every acknowledged put is in the final read of its key, or
+ *    some put or delete of that key (any outcome: a failed or unknown write
+ *    may still have landed) was made with a context covering its version.
+ *    An acknowledged delete is a write too: no version its context covered
+ *    may come back in the final read (a resurrection).
+ * 2. phantom: every value a get or the final read returns was written by a
+ *    put of that key, and at that put's version when the put was acknowledged.
+ * 3. false-sibling: two versions returned side by side never come from writes
+ *    where one's context covered the other (DVV siblings are exactly the
+ *    concurrent writes; Preguiça et al. 2012). Pruning a past beyond
+ *    VCLOCK_ENTRIES_MAX can cause this; it is reported all the same.
+ * 4. divergence: after heal, every replica of a key holds the same versions.
+ * 5. read-your-writes, for ops marked `ryw` (strict quorums, W+R>N): a get by
+ *    client c invoked after c's own acknowledged write P of the key completed
+ *    sees P: for a put, P's version or a write whose context covers it (shown
+ *    by the get, or invoked before the get completed); for a delete, none of
+ *    the versions P's context covered. An op invoked in the millisecond its
+ *    client's earlier op completed counts as after it (clients that pipeline
+ *    ops should not mark them ryw).
+ *
+ * "Covers" is `coversDot` from `core/dotted_version_vector.ts`: a context
+ * covers dot (actor, n) when its entry for actor is at least n.
+ *
+ * Cost: ops are indexed by key; per key, contexts are indexed per actor
+ * (sorted counters with the earliest invoking write), so each check is a
+ * lookup, and the work is O(n log n) plus, per read, the square of its
+ * sibling count (bounded by SIBLINGS_MAX in a real cluster).
+ *
+ * Pure: no I/O, no clock. Safe from any thread.
+ */
+import { coversDot, type Dot, type VersionVector } from '../core/dotted_version_vector.js';
+import { InvalidRequestError } from '../core/errors.js';
+import { CHECK_VIOLATIONS_MAX } from '../core/limits.js';
+import { contextFromString, parseVersion } from '../core/version_id.js';
+import { validateFinalState, validateHistory, type FinalState, type HistoryOp } from './history.js';
+
+/** The property a violation breaks. */
+export type Property = 'lost-write' | 'phantom' | 'false-sibling' | 'divergence' | 'read-your-writes';
+
+/** One violation: which property, on which key, by which ops, and why in words. */
+export interface Violation {
+  property: Property;
+  key: string;
+  /** Ids of the ops involved (the read, the writes), in the order the detail names them. */
+  ops: number[];
+  /** A sentence a person can act on. */
+  detail: string;
+}
+
+/**
+ * Every violation in `history` given `final`, at most CHECK_VIOLATIONS_MAX,
+ * in a deterministic order (keys in order of first appearance). Throws
+ * `InvalidRequestError` on a malformed history, or when a key with an
+ * acknowledged write has no final read.
+ */
+export function checkHistory(history: readonly HistoryOp[], final: FinalState): Violation[] {
+  validateHistory(history);
+  validateFinalState(final);
+  const report = new Report();
+  const keys = indexByKey(history);
+  for (const kh of keys.values()) {
+    const finalRead = final.reads.get(kh.key);
+    if (finalRead === undefined) {
+      const acked = kh.ops.find((op) => op.kind !== 'get' && op.outcome === 'ok');
+      if (acked !== undefined) {
+        throw new InvalidRequestError(`key ${JSON.stringify(kh.key)} has acknowledged write #${acked.id} but no final read: read every key written after heal`);
+      }
+    }
+    const reads: Read[] = kh.ops
+      .filter((op) => op.kind === 'get' && op.outcome === 'ok')
+      .map((op) => ({ op, values: op.values ?? [], versions: op.versions ?? [] }));
+    if (finalRead !== undefined) reads.push({ op: null, values: finalRead.values, versions: finalRead.versions });
+    for (const read of reads) checkRead(kh, read, report);
+    if (finalRead !== undefined) checkLostWrites(kh, finalRead.versions, report);
+    checkReadYourWrites(kh, report);
+  }
+  for (const [key, read] of final.reads) {
+    if (keys.has(key)) continue;
+    for (let i = 0; i < read.values.length; i++) {
+      report.add('phantom', key, [], `the final read returns value ${show(read.values[i]!)} at version ${read.versions[i]}, but the history has no write of this key`);
+    }
+  }
+  for (const [key, byReplica] of final.replicas ?? []) checkDivergence(key, byReplica, keys.get(key), report);
+  return report.violations;
+}
+
+/** One line: property, key, op ids, seed, detail. */
+export function formatViolation(v: Violation, seed?: number): string {
+  const ops = v.ops.length === 0 ? '-' : v.ops.map((id) => `#${id}`).join(',');
+  const seedText = seed === undefined ? '' : ` seed=${seed}`;
+  return `${v.property} key=${JSON.stringify(v.key)} ops=${ops}${seedText}: ${v.detail.replace(/\s*\n\s*/g, ' ')}`;
+}
+
+// ---------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------
+
+/** Phantoms and false siblings in one read (a get, or the final read when `op` is null). */
+function checkRead(kh: KeyHistory, read: Read, report: Report): void {
+  const reader = read.op === null ? 'the final read' : `get #${read.op.id}`;
+  const readerIds = read.op === null ? [] : [read.op.id];
+  const writers: Array<HistoryOp | undefined> = [];
+  for (let i = 0; i < read.values.length; i++) {
+    const value = read.values[i]!;
+    const version = read.versions[i]!;
+    const candidates = kh.putsByValue.get(value) ?? [];
+    const atVersion = kh.writesByVersion.get(version);
+    if (candidates.length === 0) {
+      report.add('phantom', kh.key, readerIds, `${reader} returns value ${show(value)} at version ${version}, but no put of this key wrote that value`);
+    } else if (atVersion !== undefined && (atVersion.kind !== 'put' || atVersion.value !== value)) {
+      report.add('phantom', kh.key, [...readerIds, atVersion.id], `${reader} returns value ${show(value)} at version ${version}, which is the version of ${describe(atVersion)}`);
+    } else if (atVersion === undefined && candidates.every((p) => p.outcome === 'ok')) {
+      const put = candidates[0]!;
+      report.add('phantom', kh.key, [...readerIds, put.id], `${reader} returns value ${show(value)} at version ${version}, but ${describe(put)} was acknowledged with another version`);
+    }
+    writers.push(resolveWriter(kh, value, version));
+  }
+  for (let a = 0; a < writers.length; a++) {
+    const writerA = writers[a];
+    if (writerA === undefined) continue;
+    const contextA = kh.causal.context(writerA);
+    for (let b = 0; b < writers.length; b++) {
+      if (a === b || !coversDot(contextA, kh.causal.dot(read.versions[b]!))) continue;
+      const writerB = writers[b];
+      report.add(
+        'false-sibling',
+        kh.key,
+        [...readerIds, writerA.id, ...(writerB === undefined ? [] : [writerB.id])],
+        `${reader} returns versions ${read.versions[a]} and ${read.versions[b]} as siblings, but ${describe(writerA)} was written with a context covering ${read.versions[b]}${writerB === undefined ? '' : ` (${describe(writerB)})`}`,
+      );
+    }
+  }
+}
+
+/** Acknowledged puts missing from the final read, and versions an acknowledged delete removed that came back. */
+function checkLostWrites(kh: KeyHistory, finalVersions: readonly string[], report: Report): void {
+  const present = new Set(finalVersions);
+  const deleted = new MaxVector();
+  for (const op of kh.ops) {
+    if (op.outcome !== 'ok' || op.kind === 'get') continue;
+    if (op.kind === 'delete') deleted.join(kh.causal.context(op), op.id);
+    if (op.kind !== 'put' || present.has(op.version!)) continue;
+    if (kh.coverage.earliest(kh.causal.dot(op.version!)) !== undefined) continue;
+    report.add('lost-write', kh.key, [op.id], `${describe(op)} acknowledged but absent from the final read ${list(finalVersions)} and no write's context covers it`);
+  }
+  for (const version of finalVersions) {
+    const deleter = deleted.coveredBy(kh.causal.dot(version));
+    if (deleter === undefined) continue;
+    const writer = kh.writesByVersion.get(version);
+    report.add(
+      'lost-write',
+      kh.key,
+      [deleter, ...(writer === undefined ? [] : [writer.id])],
+      `delete #${deleter} acknowledged with a context covering version ${version}${writer === undefined ? '' : ` (${describe(writer)})`}, yet it is back in the final read`,
+    );
+  }
+}
+
+/** Read-your-writes per client, for ops marked `ryw`. */
+function checkReadYourWrites(kh: KeyHistory, report: Report): void {
+  const byClient = new Map<string, { gets: HistoryOp[]; writes: HistoryOp[] }>();
+  for (const op of kh.ops) {
+    if (op.ryw !== true || op.outcome !== 'ok') continue;
+    let mine = byClient.get(op.client);
+    if (mine === undefined) byClient.set(op.client, (mine = { gets: [], writes: [] }));
+    (op.kind === 'get' ? mine.gets : mine.writes).push(op);
+  }
+  for (const { gets, writes } of byClient.values()) {
+    gets.sort((x, y) => x.invoked_ms - y.invoked_ms || x.id - y.id);
+    writes.sort((x, y) => x.completed_ms! - y.completed_ms! || x.id - y.id);
+    let pendingPuts: HistoryOp[] = [];
+    const deleted = new MaxVector();
+    const resurrected = new Set<string>();
+    let next = 0;
+    for (const get of gets) {
+      for (; next < writes.length; next++) {
+        const write = writes[next]!;
+        const before = write.completed_ms! < get.invoked_ms || (write.completed_ms === get.invoked_ms && write.id < get.id);
+        if (!before) break;
+        if (write.kind === 'put') pendingPuts.push(write);
+        else deleted.join(kh.causal.context(write), write.id);
+      }
+      pendingPuts = pendingPuts.filter((put) => putStillPending(kh, put, get, report));
+      for (const version of get.versions!) {
+        const deleter = deleted.coveredBy(kh.causal.dot(version));
+        if (deleter === undefined || resurrected.has(version)) continue;
+        resurrected.add(version);
+        report.add('read-your-writes', kh.key, [get.id, deleter], `get #${get.id} by ${get.client} shows version ${version}, which its own earlier delete #${deleter} covered`);
+      }
+    }
+  }
+}
+
+/**
+ * Whether `put` must still be checked against later gets after `get`: false
+ * once a covering write was invoked before `get` (it stays settled for every
+ * later get) or once a violation is reported (reported once).
+ */
+function putStillPending(kh: KeyHistory, put: HistoryOp, get: HistoryOp, report: Report): boolean {
+  const dot = kh.causal.dot(put.version!);
+  const cover = kh.coverage.earliest(dot);
+  if (cover !== undefined && cover.invoked_ms <= get.invoked_ms) return false;
+  if (get.versions!.includes(put.version!)) return true;
+  if (cover !== undefined && cover.invoked_ms <= get.completed_ms!) return true;
+  for (let i = 0; i < get.versions!.length; i++) {
+    const writer = resolveWriter(kh, get.values![i]!, get.versions![i]!);
+    if (writer !== undefined && coversDot(kh.causal.context(writer), dot)) return true;
+  }
+  report.add('read-your-writes', kh.key, [get.id, put.id], `get #${get.id} by ${get.client} misses its own ${describe(put)}, completed before the get began: it returned ${list(get.versions!)}`);
+  return false;
+}
+
+/** Replicas of one key that do not all hold the same versions. */
+function checkDivergence(key: string, byReplica: ReadonlyMap<string, readonly string[]>, kh: KeyHistory | undefined, report: Report): void {
+  if (byReplica.size < 2) return;
+  const held = [...byReplica].map(([replica, versions]) => ({ replica, versions: new Set(versions) }));
+  const union = new Set(held.flatMap((h) => [...h.versions]));
+  const lacking = held.filter((h) => h.versions.size < union.size);
+  if (lacking.length === 0) return;
+  const differing = [...union].filter((v) => lacking.some((h) => !h.versions.has(v))).sort();
+  const ops = differing.flatMap((v) => {
+    const writer = kh?.writesByVersion.get(v);
+    return writer === undefined ? [] : [writer.id];
+  });
+  const gaps = lacking.map((h) => `${h.replica} lacks ${list([...union].filter((v) => !h.versions.has(v)).sort())}`);
+  report.add('divergence', key, ops, `replicas disagree after heal on versions ${list(differing)}: ${gaps.join('; ')}`);
+}
+
+// ---------------------------------------------------------------------------
+// Indexes
+// ---------------------------------------------------------------------------
+
+/** The ops of one key and the indexes the checks look things up in. */
+interface KeyHistory {
+  key: string;
+  /** Every op of the key, in history order. */
+  ops: HistoryOp[];
+  /** Puts (any outcome) by the value they wrote. */
+  putsByValue: Map<string, HistoryOp[]>;
+  /** Acknowledged puts and deletes by their version. */
+  writesByVersion: Map<string, HistoryOp>;
+  /** Which writes' contexts cover which dots. */
+  coverage: Coverage;
+  /** Shared parse cache. */
+  causal: CausalCache;
+}
+
+/** A read's result: an ok get's, or the final read's (`op` null). */
+interface Read {
+  op: HistoryOp | null;
+  values: readonly string[];
+  versions: readonly string[];
+}
+
+/**
+ * The put that made (value, version): the acknowledged write with that
+ * version if it wrote that value, else a put of that value whose version is
+ * unknown (failed or unknown outcome). Undefined when none (a phantom).
+ */
+function resolveWriter(kh: KeyHistory, value: string, version: string): HistoryOp | undefined {
+  const atVersion = kh.writesByVersion.get(version);
+  if (atVersion !== undefined) return atVersion.kind === 'put' && atVersion.value === value ? atVersion : undefined;
+  return kh.putsByValue.get(value)?.find((put) => put.outcome !== 'ok');
+}
+
+/**
+ * For one key: per actor, the counters its writes' contexts reach, sorted
+ * descending, with the earliest-invoked write among those reaching at least
+ * each one. "Which write first covered dot (a, n)" is then a binary search.
+ */
+class Coverage {
+  private readonly entries = new Map<string, Array<{ counter: number; op: HistoryOp }>>();
+  private readonly sealed = new Map<string, { counters: number[]; earliest: HistoryOp[] }>();
+
+  add(actor: string, counter: number, op: HistoryOp): void {
+    let list = this.entries.get(actor);
+    if (list === undefined) this.entries.set(actor, (list = []));
+    list.push({ counter, op });
+  }
+
+  /** Build the search arrays; call once, after every `add`. */
+  seal(): void {
+    for (const [actor, list] of this.entries) {
+      list.sort((x, y) => y.counter - x.counter);
+      const earliest: HistoryOp[] = [];
+      let best = list[0]!.op;
+      for (const { op } of list) {
+        if (op.invoked_ms < best.invoked_ms || (op.invoked_ms === best.invoked_ms && op.id < best.id)) best = op;
+        earliest.push(best);
+      }
+      this.sealed.set(actor, { counters: list.map((e) => e.counter), earliest });
+    }
+    this.entries.clear();
+  }
+
+  /** The earliest-invoked write (any outcome) whose context covers `dot`, if any. */
+  earliest(dot: Dot): HistoryOp | undefined {
+    const forActor = this.sealed.get(dot.actor);
+    if (forActor === undefined) return undefined;
+    const { counters, earliest } = forActor;
+    let lo = 0;
+    let hi = counters.length; // counters[0..lo) >= dot.counter, counters[hi..) < dot.counter
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (counters[mid]! >= dot.counter) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? undefined : earliest[lo - 1];
+  }
+}
+
+/** Ops grouped by key, keys in order of first appearance. */
+function indexByKey(history: readonly HistoryOp[]): Map<string, KeyHistory> {
+  const causal = new CausalCache();
+  const keys = new Map<string, KeyHistory>();
+  for (const op of history) {
+    let kh = keys.get(op.key);
+    if (kh === undefined) {
+      kh = { key: op.key, ops: [], putsByValue: new Map(), writesByVersion: new Map(), coverage: new Coverage(), causal };
+      keys.set(op.key, kh);
+    }
+    kh.ops.push(op);
+    if (op.kind === 'get') continue;
+    if (op.kind === 'put') {
+      const puts = kh.putsByValue.get(op.value!);
+      if (puts === undefined) kh.putsByValue.set(op.value!, [op]);
+      else puts.push(op);
+    }
+    if (op.outcome === 'ok') kh.writesByVersion.set(op.version!, op);
+    for (const entry of causal.context(op)) kh.coverage.add(entry.actor, entry.counter, op);
+  }
+  for (const kh of keys.values()) kh.coverage.seal();
+  return keys;
+}
+
+/** Contexts and versions parsed once each (many ops share them). */
+class CausalCache {
+  private readonly contexts = new Map<string, VersionVector>();
+  private readonly dots = new Map<string, Dot>();
+
+  /** The context a write passed, as a vector; a malformed one throws naming the op. */
+  context(op: HistoryOp): VersionVector {
+    const text = op.context ?? '';
+    let vector = this.contexts.get(text);
+    if (vector === undefined) {
+      try {
+        vector = contextFromString(text);
+      } catch (err) {
+        throw new InvalidRequestError(`op #${op.id}: ${(err as Error).message}`);
+      }
+      this.contexts.set(text, vector);
+    }
+    return vector;
+  }
+
+  /** A version text as a dot (throws `InvalidRequestError` if malformed). */
+  dot(version: string): Dot {
+    let dot = this.dots.get(version);
+    if (dot === undefined) {
+      dot = { ...parseVersion(version), ts_ms: 0 };
+      this.dots.set(version, dot);
+    }
+    return dot;
+  }
+}
+
+/** The pointwise maximum of several contexts, remembering which op gave each entry. */
+class MaxVector {
+  private readonly entries = new Map<string, { counter: number; op: number }>();
+
+  join(context: VersionVector, op: number): void {
+    for (const e of context) {
+      const seen = this.entries.get(e.actor);
+      if (seen === undefined || e.counter > seen.counter) this.entries.set(e.actor, { counter: e.counter, op });
+    }
+  }
+
+  /** The id of an op whose context covers `dot`, if any. */
+  coveredBy(dot: Dot): number | undefined {
+    const e = this.entries.get(dot.actor);
+    return e !== undefined && e.counter >= dot.counter ? e.op : undefined;
+  }
+}
+
+/** Collects violations up to CHECK_VIOLATIONS_MAX. */
+class Report {
+  readonly violations: Violation[] = [];
+
+  add(property: Property, key: string, ops: number[], detail: string): void {
+    if (this.violations.length < CHECK_VIOLATIONS_MAX) this.violations.push({ property, key, ops, detail });
+  }
+}
+
+/** "put #12 (value "v12", version n1#epoch5:3)". */
+function describe(op: HistoryOp): string {
+  const version = op.version === undefined ? `outcome ${op.outcome}` : `version ${op.version}`;
+  return op.kind === 'put' ? `put #${op.id} (value ${show(op.value!)}, ${version})` : `${op.kind} #${op.id} (${version})`;
+}
+
+/** Versions as "[a, b]", at most eight shown. */
+function list(versions: readonly string[]): string {
+  const shown = versions.slice(0, 8).join(', ');
+  return versions.length > 8 ? `[${shown}, ... ${versions.length - 8} more]` : `[${shown}]`;
+}
+
+/** A value quoted and cut to a readable length. */
+function show(value: string): string {
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+}
