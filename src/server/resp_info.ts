@@ -1,0 +1,118 @@
+/**
+ * INFO and DBSIZE: the server, its clients, its keyspace and its replication,
+ * told as ringkv facts in the `field:value` lines Redis tools parse.
+ *
+ * Key counts are estimates: each member reports `keysEstimate` (SSTable
+ * entries plus memtable keys, duplicates and tombstones counted), and every
+ * key lives on `n` replicas, so the estimate is the sum over members that
+ * answered divided by `n`. It is neither exact nor a snapshot.
+ */
+import { hostname } from 'node:os';
+import type { ClusterStatus } from '../cluster_types.js';
+import { CommandError, word, type CommandContext, type CommandSpec } from './resp_command_types.js';
+import { bulk, integer } from './resp_writer.js';
+
+/** Version of the Redis protocol and commands the server speaks, for tools that check it. */
+export const REDIS_COMPATIBLE_VERSION = '7.0.0';
+/** ringkv's own version. */
+export const RINGKV_VERSION = '0.1.0';
+
+const SECTIONS = ['server', 'clients', 'keyspace', 'replication'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** Keys in the cluster, estimated (see the file header). */
+export function estimateKeys(status: ClusterStatus): number {
+  let sum = 0;
+  for (const member of status.members) sum += member.keysEstimate ?? 0;
+  return Math.round(sum / Math.max(1, status.replication.n));
+}
+
+const info: CommandSpec = {
+  name: 'info',
+  arity: -1,
+  flags: ['loading', 'stale'],
+  keys: [0, 0, 0],
+  group: 'server',
+  summary: 'Server, clients, keyspace (estimated key count) and replication facts of ringkv.',
+  async run(args, ctx) {
+    const asked = args.slice(1).map((a) => word(a).toLowerCase());
+    const all = asked.length === 0 || asked.some((s) => s === 'all' || s === 'default' || s === 'everything');
+    const sections = SECTIONS.filter((s) => all || asked.includes(s));
+    const needsStatus = sections.includes('keyspace') || sections.includes('replication');
+    const status = needsStatus ? await ctx.cluster.status() : null;
+    const text = sections.map((s) => renderSection(s, ctx, status)).join('\r\n');
+    return bulk(text);
+  },
+};
+
+const dbsize: CommandSpec = {
+  name: 'dbsize',
+  arity: 1,
+  flags: ['readonly', 'fast'],
+  keys: [0, 0, 0],
+  group: 'server',
+  summary: "Estimated number of keys (members' key estimates summed and divided by n; tombstones and duplicates counted).",
+  async run(_args, ctx) {
+    return integer(estimateKeys(await ctx.cluster.status()));
+  },
+};
+
+/** The commands of this file. */
+export const INFO_COMMANDS: readonly CommandSpec[] = [info, dbsize];
+
+function renderSection(section: Section, ctx: CommandContext, status: ClusterStatus | null): string {
+  const title = section[0]!.toUpperCase() + section.slice(1);
+  return `# ${title}\r\n${fields(section, ctx, status)
+    .map(([k, v]) => `${k}:${v}\r\n`)
+    .join('')}`;
+}
+
+function fields(section: Section, ctx: CommandContext, status: ClusterStatus | null): [string, string | number][] {
+  switch (section) {
+    case 'server': {
+      const uptime_s = Math.floor((Date.now() - ctx.server.startedAt_ms) / 1000);
+      return [
+        ['redis_version', REDIS_COMPATIBLE_VERSION],
+        ['ringkv_version', RINGKV_VERSION],
+        ['redis_mode', 'standalone'],
+        ['os', `${process.platform} ${process.arch}`],
+        ['host', hostname()],
+        ['arch_bits', 64],
+        ['process_id', process.pid],
+        ['node_version', process.version],
+        ['tcp_port', ctx.server.port],
+        ['uptime_in_seconds', uptime_s],
+        ['uptime_in_days', Math.floor(uptime_s / 86400)],
+        ['cluster_nodes', ctx.cluster.nodes.join(',')],
+        ['loading', 0],
+      ];
+    }
+    case 'clients':
+      return [
+        ['connected_clients', ctx.server.connections()],
+        ['maxclients', ctx.server.clientsMax],
+        ['blocked_clients', 0],
+        ['requirepass', ctx.server.passwordSet ? 'yes' : 'no'],
+      ];
+    case 'keyspace':
+      if (status === null) throw new CommandError('ERR cluster status unavailable');
+      return [['db0', `keys=${estimateKeys(status)},expires=0,avg_ttl=0,estimated=1`]];
+    case 'replication': {
+      if (status === null) throw new CommandError('ERR cluster status unavailable');
+      const r = status.replication;
+      return [
+        ['role', 'master'],
+        ['connected_slaves', 0],
+        ['ringkv_leaderless', 'yes'],
+        ['ringkv_members', status.members.length],
+        ['ringkv_members_running', status.members.filter((m) => m.running).length],
+        ['ringkv_replicas_per_key', r.n],
+        ['ringkv_replicas_per_dc', Object.entries(r.dcs).map(([dc, n]) => `${dc}=${n}`).join(',')],
+        ['ringkv_write_acks', r.w],
+        ['ringkv_read_answers', r.r],
+        ['ringkv_strict_quorum', r.strict ? 'yes' : 'no'],
+        ['ringkv_hints_held', status.members.reduce((sum, m) => sum + (m.hintsHeld ?? 0), 0)],
+      ];
+    }
+  }
+}
