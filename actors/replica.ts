@@ -169,7 +169,7 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok(true);
         return;
       case 'stats':
-        replier?.ok({ ...engine.stats, tables: engine.tableCount, memtableBytes: engine.memtableBytes });
+        replier?.ok({ ...engine.stats, tables: engine.tableCount, memtableBytes: engine.memtableBytes, keysEstimate: engine.keysEstimate });
         return;
       case 'compaction-candidates':
         replier?.ok(engine.compactionCandidates());

@@ -373,6 +373,18 @@ export class StorageEngine {
     await this.tables.closeAll();
   }
 
+  /**
+   * Keys held, estimated: SSTable entries plus memtable entries. A key in
+   * several tables or memtables counts once per place (an over-estimate that
+   * compaction shrinks); tombstones count.
+   */
+  get keysEstimate(): number {
+    let keys = this.memtable.entryCount;
+    for (const frozen of this.immutables) keys += frozen.entryCount;
+    for (const table of this.tables.tables) keys += table.reader.meta.entry_count;
+    return keys;
+  }
+
   /** Number of live SSTables. */
   get tableCount(): number {
     return this.tables.tables.length;

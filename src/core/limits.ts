@@ -441,3 +441,6 @@ export const RESP_CLIENT_NAME_MAX_BYTES = 256;
 
 /** After the server ends a connection, how long it waits for the client to close before destroying the socket. */
 export const RESP_CLOSE_LINGER_MS = 1000;
+
+/** How long a worker thread may take to close its actors' files at shutdown before it is terminated. */
+export const SHUTDOWN_GRACE_MS = 10_000;

@@ -13,7 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import { assert } from '../core/assert.js';
 import { InvalidRequestError } from '../core/errors.js';
-import { ASK_DEFAULT_TIMEOUT_MS, RING_CAPACITY_BYTES, THREADS_MAX } from '../core/limits.js';
+import { ASK_DEFAULT_TIMEOUT_MS, RING_CAPACITY_BYTES, SHUTDOWN_GRACE_MS, THREADS_MAX } from '../core/limits.js';
 import type { ActorKinds, ActorRef, Message, SpawnSpec } from './actor.js';
 import { ActorHost, type HostStats } from './actor_host.js';
 import { defaultSink, type LogSink } from './logger.js';
@@ -204,9 +204,17 @@ export class ActorSystem {
   /** Stop every worker and the main-thread actors. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    const exits = this.workers.map(async (worker) => {
+    // Graceful first: every actor's `stopped()` runs (engines sync and close their files, LMDB closes), and
+    // the thread exits once that work is done; a thread still busy after SHUTDOWN_GRACE_MS is terminated.
+    const exits = this.workers.map(async (worker, thread) => {
       if (!worker) return;
-      await worker.terminate();
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      await this.control(thread, { type: 'shutdown', token: 0 }).catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), SHUTDOWN_GRACE_MS)));
+      const late = (await Promise.race([exited, grace])) === 'late';
+      clearTimeout(timer);
+      if (late) await worker.terminate();
     });
     await Promise.all(exits);
     this.host.shutdown();

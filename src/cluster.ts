@@ -1,0 +1,222 @@
+/**
+ * `openCluster()`: a whole ringkv cluster embedded in a Node program. Every
+ * node is a worker thread running its actors (`node_plan.ts`); the calling
+ * thread is the client. `crash` terminates a node's thread for real (what
+ * was not synced is lost, as in a power cut) and `restart` starts it again
+ * on its data directory, recovering from its commit log and SSTables.
+ * `partition` cuts links between threads in the transport itself.
+ *
+ * Thread contract: a `Cluster` is used from the thread that opened it.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainResult, MemberStatus, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
+import { ClusterClient, toBytes } from './cluster_client.js';
+import { labelOf, memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from './cluster_config.js';
+import { decodeDvv } from './core/dotted_version_vector.js';
+import { InvalidRequestError } from './core/errors.js';
+import type { LivenessStatus } from './core/liveness.js';
+import { REQUEST_TIMEOUT_MS } from './core/limits.js';
+import { placeReplicas } from './core/placement.js';
+import { Ring } from './core/ring.js';
+import { keyPosition } from './core/tokens.js';
+import { formatVersion } from './core/version_id.js';
+import { nodeDir, nodePlan, NODE_MODULES } from './node_plan.js';
+import type { ActorRef, Message, SpawnSpec } from './runtime/actor.js';
+import { ActorSystem } from './runtime/actor_system.js';
+import { DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../actors/member_refs.js';
+import type { StoredVersion } from '../storage/version.js';
+
+/** Timeout of the cluster's own status and explain questions to a node. */
+const ADMIN_ASK_TIMEOUT_MS = 2000;
+
+/** Clients opened in this process, for unique request-id prefixes. */
+let clusterCount = 0;
+
+/** Open (or reopen, on the same `dataDir`) a cluster; resolves once every node runs. */
+export async function openCluster(options: ClusterOptions): Promise<Cluster> {
+  const config = resolveCluster(options);
+  const spawn: Record<number, SpawnSpec[]> = {};
+  for (const node of config.nodes) {
+    await mkdir(nodeDir(options.dataDir, node), { recursive: true });
+    spawn[node.thread] = nodePlan(config, node, {
+      dataDir: options.dataDir,
+      ...(options.syncMode ? { syncMode: options.syncMode } : {}),
+      ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    });
+  }
+  const system = await ActorSystem.start({ workers: config.nodes.length, modules: [...NODE_MODULES], spawn });
+  return new EmbeddedCluster(config, system, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
+}
+
+class EmbeddedCluster implements Cluster {
+  readonly nodes: readonly string[];
+  private readonly running = new Set<string>();
+  private readonly client: ClusterClient;
+  private readonly ring: Ring;
+  private closed = false;
+
+  constructor(
+    private readonly config: ResolvedCluster,
+    private readonly system: ActorSystem,
+    requestTimeoutMs: number,
+  ) {
+    this.nodes = config.nodes.map((n) => n.label);
+    for (const node of config.nodes) this.running.add(node.member);
+    this.ring = Ring.fromTokens(config.ring);
+    const ask = <R>(to: ActorRef, msg: Message, timeout_ms: number): Promise<R> => system.ask<R>(to, msg, timeout_ms);
+    this.client = new ClusterClient(config, ask, (member) => this.running.has(member), `cluster${++clusterCount}`, requestTimeoutMs);
+    // A node thread that dies on its own (not through `crash`) is stopped until restarted.
+    system.onCrash((crash) => {
+      const node = config.nodes.find((n) => n.thread === crash.thread);
+      if (node) this.running.delete(node.member);
+    });
+  }
+
+  put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
+    return this.open().client.put(key, value, options);
+  }
+
+  get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
+    return this.open().client.get(key, options);
+  }
+
+  delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {
+    return this.open().client.put(key, null, options);
+  }
+
+  async explain(key: Bytes): Promise<ExplainResult> {
+    const keyBytes = toBytes(key, 'key');
+    const pref = placeReplicas(this.open().ring, keyBytes, this.config.replication.dcs);
+    const replicas = await Promise.all(
+      pref.replicas.map(async (member) => {
+        const node = this.byMember(member);
+        const running = this.running.has(member);
+        if (!running) return { node: node.label, running, versions: null, error: 'stopped' };
+        try {
+          const held = await this.ask<StoredVersion[]>(node, REPLICA_ACTOR_ID, { type: 'get', key: keyBytes });
+          const versions = held.map((v) => ({
+            version: formatVersion(decodeDvv(v.clock).dot),
+            value: v.value === null ? null : Buffer.from(v.value),
+            ts_ms: v.ts_ms,
+          }));
+          return { node: node.label, running, versions };
+        } catch (err) {
+          return { node: node.label, running, versions: null, error: String(err) };
+        }
+      }),
+    );
+    const owners = new Set(pref.replicas);
+    const hintsPending: ExplainResult['hintsPending'] = {};
+    for (const [holder, pending] of await this.hintsPerNode()) {
+      if (!pending) continue;
+      const forOwners = Object.entries(pending.byOwner).filter(([owner, count]) => owners.has(owner) && count > 0);
+      if (forOwners.length > 0) hintsPending[holder.label] = Object.fromEntries(forOwners.map(([owner, count]) => [labelOf(this.config, owner), count]));
+    }
+    return {
+      key: Buffer.from(keyBytes),
+      position: keyPosition(keyBytes),
+      preferenceList: pref.replicas.map((m) => labelOf(this.config, m)),
+      fallbacks: pref.fallbacks.map((m) => labelOf(this.config, m)),
+      replicas,
+      hintsPending,
+    };
+  }
+
+  async status(): Promise<ClusterStatus> {
+    const ownership = this.open().ring.ownership();
+    const views = await Promise.all(
+      this.config.nodes.map(async (node) => (this.running.has(node.member) ? this.ask<Record<string, LivenessStatus>>(node, DETECTOR_ACTOR_ID, { type: 'liveness-view' }).catch(() => null) : null)),
+    );
+    const hints = new Map(await this.hintsPerNode());
+    const keys = await Promise.all(
+      this.config.nodes.map(async (node) =>
+        this.running.has(node.member) ? this.ask<{ keysEstimate?: number }>(node, REPLICA_ACTOR_ID, { type: 'stats' }).then((s) => s.keysEstimate ?? null, () => null) : null,
+      ),
+    );
+    const members = this.config.nodes.map((node, i): MemberStatus => {
+      const seenBy: Record<string, LivenessStatus> = {};
+      this.config.nodes.forEach((observer, j) => {
+        const view = views[j];
+        if (observer === node) {
+          if (view) seenBy[observer.label] = 'alive';
+          return;
+        }
+        const status = view?.[node.member];
+        if (status) seenBy[observer.label] = status;
+      });
+      return {
+        id: node.label,
+        dc: node.dc,
+        rack: node.rack,
+        weight: node.weight,
+        running: this.running.has(node.member),
+        ownership: ownership.get(node.member) ?? 0,
+        seenBy,
+        hintsHeld: hints.get(node)?.total ?? null,
+        keysEstimate: keys[i] ?? null,
+      };
+    });
+    const { dcs, n, w, r, strict } = this.config.replication;
+    return { members, replication: { dcs: { ...dcs }, n, w, r, strict } };
+  }
+
+  async crash(id: string): Promise<void> {
+    const node = memberOf(this.config, id);
+    this.open();
+    if (!this.running.has(node.member)) return;
+    this.running.delete(node.member);
+    await this.system.terminateThread(node.thread);
+  }
+
+  async restart(id: string): Promise<void> {
+    const node = memberOf(this.config, id);
+    this.open();
+    if (this.running.has(node.member)) return;
+    await this.system.restartThread(node.thread);
+    this.running.add(node.member);
+  }
+
+  partition(groups: string[][]): Promise<void> {
+    this.open();
+    return this.system.partition(groups.map((group) => group.map((label) => memberOf(this.config, label).thread)));
+  }
+
+  heal(): Promise<void> {
+    this.open();
+    return this.system.heal();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Memtables go to SSTables first, so the next open replays little; then every actor closes its files.
+    await Promise.all(
+      this.config.nodes.filter((node) => this.running.has(node.member)).map((node) => this.ask(node, REPLICA_ACTOR_ID, { type: 'flush' }, 30_000).catch(() => undefined)),
+    );
+    await this.system.shutdown();
+  }
+
+  private open(): this {
+    if (this.closed) throw new InvalidRequestError('this cluster is closed; open it again with openCluster');
+    return this;
+  }
+
+  private byMember(member: string): ResolvedNode {
+    return this.config.nodes.find((n) => n.member === member)!;
+  }
+
+  private ask<R>(node: ResolvedNode, id: string, msg: Message, timeout_ms = ADMIN_ASK_TIMEOUT_MS): Promise<R> {
+    return this.system.ask<R>({ thread: node.thread, id }, msg, timeout_ms);
+  }
+
+  /** Each node's pending hints, null where it could not be asked. */
+  private hintsPerNode(): Promise<[ResolvedNode, { total: number; byOwner: Record<string, number> } | null][]> {
+    return Promise.all(
+      this.config.nodes.map(async (node): Promise<[ResolvedNode, { total: number; byOwner: Record<string, number> } | null]> => {
+        if (!this.running.has(node.member)) return [node, null];
+        const pending = await this.ask<{ total: number; byOwner: Record<string, number> }>(node, HANDOFF_ACTOR_ID, { type: 'hints-pending' }).catch(() => null);
+        return [node, pending];
+      }),
+    );
+  }
+}

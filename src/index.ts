@@ -1,0 +1,7 @@
+/**
+ * The package root: `import { openCluster } from 'ringkv'`.
+ */
+export { openCluster } from './cluster.js';
+export type * from './cluster_types.js';
+export { CorruptionError, InvalidRequestError, OverloadedError, RingkvError, TimeoutError, UnavailableError } from './core/errors.js';
+export type { ConsistencyLevel, Requirement } from './core/consistency.js';
