@@ -9,7 +9,8 @@
  *   body                    HTTP_BODY_MAX_BYTES        → 413, rest not buffered
  *   headers arrival         HTTP_HEADERS_TIMEOUT_MS    → 408 and close (node:http)
  *   whole request arrival   HTTP_REQUEST_TIMEOUT_MS    → 408 and close (node:http)
- *   idle keep-alive         HTTP_KEEP_ALIVE_TIMEOUT_MS → close
+ *   idle keep-alive         HTTP_KEEP_ALIVE_TIMEOUT_MS → close (node:http advertises it and
+ *                                                        closes about 1 s later, so clients go first)
  *   open connections        HTTP_CONNECTIONS_MAX       → new ones dropped
  *
  * Close: stop accepting, close idle keep-alive connections, let in-flight
