@@ -261,6 +261,33 @@ describe('actors/handoff in the simulator (memory hint stores, simulated disks, 
     expect((await cluster.stats(1)).failedRounds).to.equal(0);
   });
 
+  it(`backs off from an owner whose replica refuses, and retries at once on alive (SEED=${SEED})`, async () => {
+    const attempts: number[] = [];
+    /** An owner replica that fails every merge at once (e.g. its disk is full). */
+    const failing = () => ({
+      receive(msg: Message, ctx: { now(): number; reply(value: unknown): void }) {
+        if (msg.type !== 'merge') return;
+        attempts.push(ctx.now());
+        ctx.reply(new OverloadedError('test replica'));
+      },
+    });
+    const cluster = new Cluster(SEED, [1, 3], { fakeReplicas: new Map([[3, failing]]) });
+    const { world } = cluster;
+    await cluster.hint(1, 'n3', workload(3, 3));
+    await world.runFor(60_000);
+    const stats = await cluster.stats(1);
+    // Without backoff a tick every HINT_REPLAY_INTERVAL_MS would try 240 times in a minute; the backoff
+    // (full jitter, ceiling doubling from 250 ms to 30 s) allows a handful.
+    expect(attempts.length, 'attempts in a minute').to.be.within(3, 20);
+    expect(stats.failedRounds, 'each attempt was one failed round (the first hint each time)').to.equal(attempts.length);
+    expect(stats.delivered).to.equal(0);
+    expect((await cluster.pending(1)).total).to.equal(3);
+    const before = attempts.length;
+    world.send(handoffRef('n1'), liveness('n3', 'alive', world.now()));
+    await world.runFor(10);
+    expect(attempts.length, 'alive resets the backoff and replays now').to.equal(before + 1);
+  });
+
   it(`refuses hints with OverloadedError when its store is full, and takes them again once replay frees space (SEED=${SEED})`, async () => {
     const makeStore = (node: number, now: () => number) => (node === 1 ? new MemoryHintStore({ now, max_bytes: 2048 }) : undefined);
     const cluster = new Cluster(SEED, [1, 2], { makeStore });
