@@ -123,7 +123,9 @@ export class RespConnection {
 
   /** Dispatch every whole request buffered (within the pipeline bound), then write what is ready. */
   private pump(): void {
-    while (!this.stopParsing && this.replies.length < this.deps.limits.pipelineMaxCommands) {
+    // Parsed requests wait in the buffer while replies back up, so a client that
+    // pipelines many large reads but does not read replies cannot make us hold them all.
+    while (this.mayDispatch()) {
       this.parser.setLimits(this.parserLimits());
       const parsed = this.parser.next();
       if (parsed === null) break;
@@ -189,11 +191,15 @@ export class RespConnection {
     this.updateReading();
   }
 
-  /** Read the socket only while within the pipeline and reply-backlog bounds. */
-  private updateReading(): void {
+  /** True while within the pipeline and reply-backlog bounds. */
+  private mayDispatch(): boolean {
     const limits = this.deps.limits;
-    const shouldRead =
-      !this.stopParsing && this.replies.length < limits.pipelineMaxCommands && this.socket.writableLength <= limits.replyPendingMaxBytes;
+    return !this.stopParsing && this.replies.length < limits.pipelineMaxCommands && this.socket.writableLength <= limits.replyPendingMaxBytes;
+  }
+
+  /** Read the socket only while requests may be dispatched. */
+  private updateReading(): void {
+    const shouldRead = this.mayDispatch();
     if (shouldRead && this.paused) {
       this.paused = false;
       this.socket.resume();

@@ -44,6 +44,8 @@ export interface RespServerStats {
   bufferedBytesMax: number;
   /** The most bytes any connection's parser ever held (high-water mark since start). */
   peakBufferedBytes: number;
+  /** The most reply bytes any live connection has waiting in its socket now. */
+  pendingReplyBytesMax: number;
   /** Connections closed for a protocol error. */
   protocolErrors: number;
   /** Connections refused because clientsMax were connected. */
@@ -128,12 +130,14 @@ export async function startRespServer(options: RespServerOptions): Promise<RespS
     limits,
     stats() {
       let now = 0;
+      let replies = 0;
       let peak = peakBufferedBytes;
       for (const connection of live) {
         now = Math.max(now, connection.bufferedBytes);
+        replies = Math.max(replies, connection.pendingReplyBytes);
         peak = Math.max(peak, connection.peakBufferedBytes);
       }
-      return { connections: live.size, bufferedBytesMax: now, peakBufferedBytes: peak, protocolErrors, rejectedConnections };
+      return { connections: live.size, bufferedBytesMax: now, peakBufferedBytes: peak, pendingReplyBytesMax: replies, protocolErrors, rejectedConnections };
     },
     close() {
       closing ??= (async () => {
