@@ -36,6 +36,10 @@ export interface ServerFacts {
   readonly startedAt_ms: number;
   /** Most clients at once. */
   readonly clientsMax: number;
+  /** Idle timeout of connections, ms (0 = none). */
+  readonly idleTimeoutMs: number;
+  /** Largest bulk a client may send. */
+  readonly bulkMaxBytes: number;
   /** Connected clients now. */
   connections(): number;
   /** True when a password is required. */

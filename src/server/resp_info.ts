@@ -10,7 +10,7 @@
 import { hostname } from 'node:os';
 import type { ClusterStatus } from '../cluster_types.js';
 import { CommandError, word, type CommandContext, type CommandSpec } from './resp_command_types.js';
-import { bulk, integer } from './resp_writer.js';
+import { bulk, integer, map } from './resp_writer.js';
 
 /** Version of the Redis protocol and commands the server speaks, for tools that check it. */
 export const REDIS_COMPATIBLE_VERSION = '7.0.0';
@@ -57,8 +57,38 @@ const dbsize: CommandSpec = {
   },
 };
 
+const config: CommandSpec = {
+  name: 'config',
+  arity: -2,
+  flags: ['loading', 'stale'],
+  keys: [0, 0, 0],
+  group: 'server',
+  summary: 'CONFIG GET pattern: read-only view of the few Redis parameters tools ask for (save, appendonly, maxclients, timeout, proto-max-bulk-len, databases). CONFIG SET is refused.',
+  run(args, ctx) {
+    if (word(args[1]) !== 'GET' || args.length < 3) {
+      throw new CommandError('ERR ringkv supports only CONFIG GET parameter...; settings are given when ringkv starts');
+    }
+    const parameters: [string, string][] = [
+      ['save', ''],
+      ['appendonly', 'no'],
+      ['databases', '1'],
+      ['maxclients', String(ctx.server.clientsMax)],
+      ['timeout', String(Math.floor(ctx.server.idleTimeoutMs / 1000))],
+      ['proto-max-bulk-len', String(ctx.server.bulkMaxBytes)],
+    ];
+    const patterns = args.slice(2).map((a) => globToRegExp(a.toString('utf8').toLowerCase()));
+    return map(parameters.filter(([name]) => patterns.some((p) => p.test(name))).map(([name, value]) => [name, bulk(value)] as const));
+  },
+};
+
 /** The commands of this file. */
-export const INFO_COMMANDS: readonly CommandSpec[] = [info, dbsize];
+export const INFO_COMMANDS: readonly CommandSpec[] = [info, dbsize, config];
+
+/** A Redis glob (* ? only) as an anchored regular expression. */
+function globToRegExp(glob: string): RegExp {
+  const body = [...glob].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&'))).join('');
+  return new RegExp(`^${body}$`);
+}
 
 function renderSection(section: Section, ctx: CommandContext, status: ClusterStatus | null): string {
   const title = section[0]!.toUpperCase() + section.slice(1);

@@ -90,6 +90,8 @@ export async function startRespServer(options: RespServerOptions): Promise<RespS
     port,
     startedAt_ms,
     clientsMax: limits.clientsMax,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    bulkMaxBytes: limits.bulkMaxBytes,
     connections: () => live.size,
     passwordSet: passwordDigest !== null,
     checkPassword: (password) => passwordDigest !== null && timingSafeEqual(digest(password), passwordDigest),

@@ -92,6 +92,9 @@ describe('server/resp_server', () => {
       const clientsOnly = str(await client.call('INFO', 'clients'));
       expect(clientsOnly).to.contain('connected_clients').and.not.contain('# Server');
       expect(await client.call('DBSIZE')).to.equal(3);
+      expect(((await client.call('CONFIG', 'GET', 'save')) as Decoded[]).map(str)).to.deep.equal(['save', '']);
+      expect(((await client.call('CONFIG', 'GET', 'max*')) as Decoded[]).map(str)).to.deep.equal(['maxclients', '10000']);
+      expect(errorText(await client.call('CONFIG', 'SET', 'save', ''))).to.match(/only CONFIG GET/);
       const count = await client.call('COMMAND', 'COUNT');
       expect(count).to.be.a('number').above(20);
       expect(((await client.call('COMMAND')) as Decoded[]).length).to.equal(count);
@@ -328,7 +331,7 @@ describe('server/resp_server', () => {
       // 200 x 512 KB = 100 MB of replies asked for; the server stops serving once a few wait in its socket.
       const stats = server.stats();
       expect(stats.connections).to.equal(1);
-      expect(cluster.calls.get, 'reads issued while the client reads nothing').to.be.below(150);
+      expect(cluster.calls.get - 1, 'reads issued while the client reads nothing').to.be.at.most(40);
       // At most the bound plus the replies of one batch read before the bound was crossed.
       expect(stats.pendingReplyBytesMax).to.be.below(64 * 1024 + 21 * (512 * 1024 + 16));
       console.log(`      gets issued while paused: ${cluster.calls.get - 1} of 200, reply bytes waiting: ${stats.pendingReplyBytesMax}`);
