@@ -107,6 +107,8 @@ export interface CoordinatorStats {
   fallback_writes: number;
   read_repairs: number;
   failed: number;
+  /** Members the failure detector holds down, as this coordinator last heard. */
+  held_down: string[];
 }
 
 /** Messages the coordinator understands. */
@@ -195,7 +197,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
   private actor: Promise<string> | undefined;
   private readonly wakers = new Map<number, () => void>();
   private nextWake = 1;
-  private readonly stats: CoordinatorStats = { puts: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0 };
+  private readonly stats: CoordinatorStats = { puts: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [] };
 
   constructor(private readonly args: CoordinatorArgs) {
     this.ring = Ring.fromTokens(args.ring);
@@ -221,7 +223,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
         return;
       }
       case 'stats':
-        return ctx.reply({ ...this.stats });
+        return ctx.reply({ ...this.stats, held_down: [...this.down].sort() });
       default:
         assertNever(msg);
     }
@@ -424,7 +426,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
       owners: pref.replicas.map((node) => ({ node, dc: this.dc(node) })),
       required: msg.r ?? this.args.replication.r,
       coordinatorDc: this.dc(self),
-      strict: true,
+      strict: false, // reads never add fallbacks, so there is nothing for strict mode to refuse
     });
     const timeout_ms = Math.min(msg.timeout_ms ?? this.requestTimeout, this.requestTimeout);
     const wait = new QuorumWait(tracker, timeout_ms, (ms) => this.sleep(ctx, ms));

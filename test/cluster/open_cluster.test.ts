@@ -1,0 +1,165 @@
+/**
+ * The embedding API on real worker threads: `openCluster` with real disks,
+ * LMDB hint stores, thread kills (`crash`), restarts from the commit log and
+ * SSTables, and partitions cut in the transport.
+ */
+import { expect } from 'chai';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { openCluster, UnavailableError, InvalidRequestError, type Cluster } from '../../src/index.js';
+import { placeReplicas } from '../../src/core/placement.js';
+import { Ring } from '../../src/core/ring.js';
+import { resolveCluster } from '../../src/cluster_config.js';
+
+const utf8 = new TextEncoder();
+const text = (values: readonly Buffer[]): string[] => values.map((v) => v.toString()).sort();
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Poll `check` until it holds (or fail after `timeout_ms`). */
+async function eventually(what: string, check: () => Promise<boolean>, timeout_ms = 20_000): Promise<void> {
+  const until = Date.now() + timeout_ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await sleep(200);
+  }
+  throw new Error(`not true within ${timeout_ms} ms: ${what}`);
+}
+
+/** True when every running node's detector holds `id` down. */
+async function heldDown(cluster: Cluster, id: string): Promise<boolean> {
+  const s = await cluster.status();
+  const views = Object.values(s.members.find((m) => m.id === id)!.seenBy);
+  return views.length === s.members.filter((m) => m.running).length && views.every((status) => status === 'down');
+}
+
+/** True when every running node sees every running node alive. */
+async function converged(cluster: Cluster): Promise<boolean> {
+  const s = await cluster.status();
+  const running = s.members.filter((m) => m.running).length;
+  return s.members.filter((m) => m.running).every((m) => Object.values(m.seenBy).filter((st) => st === 'alive').length === running);
+}
+
+/** Keys whose owners (5 nodes, n=3) include `member`. */
+function keysOwnedBy(nodes: number, member: string, count: number): string[] {
+  const config = resolveCluster({ nodes });
+  const ring = Ring.fromTokens(config.ring);
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count; i++) {
+    if (placeReplicas(ring, utf8.encode(`key-${i}`), config.replication.dcs).replicas.includes(member)) keys.push(`key-${i}`);
+  }
+  return keys;
+}
+
+describe('openCluster on worker threads', function () {
+  this.timeout(90_000);
+  let dir: string;
+  let cluster: Cluster | undefined;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(os.tmpdir(), 'ringkv-cluster-'));
+  });
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads its writes (W+R>N), keeps siblings of concurrent writes, resolves them with a context, and deletes', async () => {
+    cluster = await openCluster({ nodes: 5, dataDir: dir, replication: { n: 3, w: 2, r: 2 } });
+    const writes = await Promise.all(Array.from({ length: 300 }, (_, i) => cluster!.put(`k${i}`, `v${i}`)));
+    for (const w of writes) expect(w.receipt.acks.filter((a) => a.counted).length).to.be.at.least(2);
+    const reads = await Promise.all(Array.from({ length: 300 }, (_, i) => cluster!.get(`k${i}`)));
+    reads.forEach((r, i) => expect(text(r.values)).to.deep.equal([`v${i}`]));
+
+    const base = await cluster.get('k0');
+    await Promise.all([cluster.put('k0', 'left', { context: base.context }), cluster.put('k0', 'right', { context: base.context })]);
+    const both = await cluster.get('k0', { r: 3 });
+    expect(text(both.values)).to.deep.equal(['left', 'right']);
+    await cluster.put('k0', 'merged', { context: both.context });
+    expect(text((await cluster.get('k0', { consistency: 'all' })).values)).to.deep.equal(['merged']);
+    await cluster.delete('k0', { context: (await cluster.get('k0')).context });
+    expect((await cluster.get('k0')).values).to.deep.equal([]);
+    expect(await cluster.get('never-written')).to.include({ context: '' });
+  });
+
+  it('a crashed node gets its hinted writes after restart, and recovers its own data from disk', async () => {
+    cluster = await openCluster({ nodes: 5, dataDir: dir, syncMode: 'batch' });
+    const early = keysOwnedBy(5, 'n2', 30);
+    await Promise.all(early.map((k) => cluster!.put(k, `early-${k}`)));
+    await eventually('membership converged', () => converged(cluster!));
+    await cluster.crash('n2');
+    await eventually('the others hold n2 down', () => heldDown(cluster!, 'n2'));
+    const late = keysOwnedBy(5, 'n2', 60).slice(30);
+    const receipts = await Promise.all(late.map((k) => cluster!.put(k, `late-${k}`)));
+    expect(receipts.flatMap((w) => w.receipt.acks).some((a) => a.standingInFor === 'n2'), 'fallbacks stood in for n2').to.equal(true);
+    const held = (await cluster.status()).members.reduce((sum, m) => sum + (m.hintsHeld ?? 0), 0);
+    expect(held).to.be.greaterThan(0);
+    await cluster.restart('n2');
+    await eventually('every hint replayed', async () => (await cluster!.status()).members.every((m) => m.hintsHeld === 0));
+    for (const k of [...early, ...late]) {
+      const explained = await cluster.explain(k);
+      const n2 = explained.replicas.find((r) => r.node === 'n2')!;
+      const want = early.includes(k) ? `early-${k}` : `late-${k}`;
+      expect(n2.versions?.map((v) => v.value?.toString()), `n2 holds ${k}`).to.include(want);
+    }
+  });
+
+  it('read repair fixes a replica that missed a write (strict mode, no hints)', async () => {
+    cluster = await openCluster({ nodes: 3, dataDir: dir, replication: { n: 3, w: 2, r: 2, strict: true } });
+    await cluster.crash('n3');
+    await cluster.put('rr', 'fresh');
+    await cluster.restart('n3');
+    const before = await cluster.explain('rr');
+    expect(before.replicas.find((r) => r.node === 'n3')!.versions).to.deep.equal([]);
+    expect(text((await cluster.get('rr', { r: 3 })).values)).to.deep.equal(['fresh']);
+    await eventually('n3 repaired', async () => {
+      const after = await cluster!.explain('rr');
+      return after.replicas.find((r) => r.node === 'n3')!.versions?.[0]?.value?.toString() === 'fresh';
+    });
+  });
+
+  it('strict quorum fails cleanly with two owners down; a partition keeps the majority side writing', async () => {
+    cluster = await openCluster({ nodes: 5, dataDir: dir, replication: { n: 3, w: 2, r: 2 } });
+    const explained = await cluster.explain('strict');
+    const [, second, third] = explained.preferenceList;
+    await eventually('membership converged', () => converged(cluster!));
+    await cluster.crash(second!);
+    await cluster.crash(third!);
+    await eventually('owners held down', async () => (await heldDown(cluster!, second!)) && (await heldDown(cluster!, third!)));
+    let failure: unknown;
+    await cluster.put('strict', 'v', { strict: true }).catch((err: unknown) => (failure = err));
+    expect(failure).to.be.instanceOf(UnavailableError);
+    expect(String(failure)).to.match(/1 of 3 replicas reachable, w=2 needed/);
+    const sloppy = await cluster.put('strict', 'v');
+    expect(sloppy.receipt.acks.filter((a) => a.standingInFor !== null)).to.have.length.at.least(1);
+    await cluster.restart(second!);
+    await cluster.restart(third!);
+
+    await cluster.partition([['n1', 'n2', 'n3'], ['n4', 'n5']]);
+    const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => cluster!.put(`p${i}`, `during-${i}`)));
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    expect(ok, 'writes coordinated on either side still find W replicas or fallbacks').to.be.greaterThan(0);
+    await cluster.heal();
+    await eventually('everyone sees everyone alive after the heal', () => converged(cluster!));
+    for (let i = 0; i < 40; i++) {
+      if (results[i]!.status !== 'fulfilled') continue;
+      expect(text((await cluster.get(`p${i}`)).values)).to.include(`during-${i}`);
+    }
+  });
+
+  it('reopens on the same data directory with every acknowledged write, under the same identity', async () => {
+    cluster = await openCluster({ nodes: 3, dataDir: dir, syncMode: 'batch' });
+    const w = await cluster.put('durable', 'yes');
+    await Promise.all(Array.from({ length: 200 }, (_, i) => cluster!.put(`d${i}`, `v${i}`)));
+    await cluster.close();
+    cluster = await openCluster({ nodes: 3, dataDir: dir, syncMode: 'batch' });
+    const r = await cluster.get('durable');
+    expect(text(r.values)).to.deep.equal(['yes']);
+    expect(r.versions).to.deep.equal([w.receipt.version]);
+    for (let i = 0; i < 200; i += 17) expect(text((await cluster.get(`d${i}`)).values)).to.deep.equal([`v${i}`]);
+    const again = await cluster.put('durable', 'still', { context: r.context });
+    expect(again.receipt.version!.split(':')[0]).to.equal(w.receipt.version!.split(':')[0]);
+    expect(() => cluster!.partition([['nope']])).to.throw(InvalidRequestError);
+  });
+});
