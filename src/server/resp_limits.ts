@@ -62,6 +62,13 @@ export const DEFAULT_RESP_LIMITS: Readonly<RespLimits> = {
 /** Defaults with `overrides` applied; throws InvalidRequestError for an inconsistent or out-of-range set. */
 export function resolveRespLimits(overrides: Partial<RespLimits> = {}): RespLimits {
   const limits: RespLimits = { ...DEFAULT_RESP_LIMITS, ...overrides };
+  // Lowered authenticated bounds lower the unauthenticated defaults with them.
+  if (overrides.unauthenticatedBulkMaxBytes === undefined) {
+    limits.unauthenticatedBulkMaxBytes = Math.min(limits.unauthenticatedBulkMaxBytes, limits.bulkMaxBytes);
+  }
+  if (overrides.unauthenticatedArrayMaxElements === undefined) {
+    limits.unauthenticatedArrayMaxElements = Math.min(limits.unauthenticatedArrayMaxElements, limits.arrayMaxElements);
+  }
   for (const [name, value] of Object.entries(limits)) {
     const zeroAllowed = name === 'idleTimeoutMs';
     if (!Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1)) {
