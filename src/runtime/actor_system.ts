@@ -61,6 +61,9 @@ export class ActorSystem {
   private nextToken = 1;
   private shuttingDown = false;
 
+  /** Threads being killed by `terminateThread`: their exit is reported as a crash but logged as intended. */
+  private readonly terminating = new Set<number>();
+
   private constructor(private readonly options: ActorSystemOptions) {
     const threadCount = options.workers + 1;
     assert(options.workers >= 1 && threadCount <= THREADS_MAX, `1..${THREADS_MAX - 1} worker threads`);
@@ -161,6 +164,7 @@ export class ActorSystem {
     const worker = this.workers[thread];
     if (!worker) throw new InvalidRequestError(`thread ${thread} is not running`);
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    this.terminating.add(thread);
     await worker.terminate();
     await exited;
   }
@@ -257,7 +261,8 @@ export class ActorSystem {
           reject(error);
           return;
         }
-        this.host.log.error('worker thread crashed', { thread, error: error.message });
+        if (this.terminating.delete(thread)) this.host.log.info('worker thread terminated on request', { thread });
+        else this.host.log.error('worker thread crashed', { thread, error: error.message });
         for (const listener of this.crashListeners) listener({ thread, error });
       });
     });
