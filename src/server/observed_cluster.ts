@@ -1,0 +1,90 @@
+/**
+ * A `Cluster` decorator that reports what each client request's result
+ * shows to a `ClusterEventObserver` (the server's metrics): replica
+ * acknowledgements from every receipt, and how many siblings each read
+ * returned. The servers stay unaware of it: they are given the decorated
+ * cluster and call it as they would the real one.
+ *
+ * What it cannot see (hints stored or replayed, read repairs, compactions,
+ * phi) happens inside the node threads; hints pending reach the metrics
+ * from `cluster.status()` at scrape time instead.
+ *
+ * Counts come from the receipt as the coordinator returned it: the acks that
+ * had arrived when the request was decided (W for a write that succeeded at
+ * W, more when other replicas answered first). Replies arriving later are
+ * not counted. A request that fails reports nothing: the error carries no
+ * receipt.
+ *
+ * Thread contract: the thread that opened the wrapped cluster.
+ */
+import type { Bytes, Cluster, ClusterStatus, ExplainResult, ReadOptions, ReadResult, WriteOptions, WriteResult } from '../cluster_types.js';
+import type { ClusterEventObserver } from './cluster_event_observer.js';
+
+/** What the decorator reports to; `ServerMetrics` implements it. */
+export type RequestResultObserver = Pick<ClusterEventObserver, 'replicaAcks' | 'siblingsReturned'>;
+
+/** `cluster`, with every get/put/delete result reported to `observer`. */
+export function observedCluster(cluster: Cluster, observer: RequestResultObserver): Cluster {
+  return new ObservedCluster(cluster, observer);
+}
+
+class ObservedCluster implements Cluster {
+  constructor(
+    /** The cluster every call goes to. */
+    private readonly inner: Cluster,
+    /** Where results are reported. */
+    private readonly observer: RequestResultObserver,
+  ) {}
+
+  get nodes(): readonly string[] {
+    return this.inner.nodes;
+  }
+
+  async put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
+    return this.wrote(await this.inner.put(key, value, options));
+  }
+
+  async get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
+    const result = await this.inner.get(key, options);
+    this.observer.replicaAcks(result.receipt.acks.length);
+    this.observer.siblingsReturned(result.values.length);
+    return result;
+  }
+
+  async delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {
+    return this.wrote(await this.inner.delete(key, options));
+  }
+
+  explain(key: Bytes): Promise<ExplainResult> {
+    return this.inner.explain(key);
+  }
+
+  status(): Promise<ClusterStatus> {
+    return this.inner.status();
+  }
+
+  crash(id: string): Promise<void> {
+    return this.inner.crash(id);
+  }
+
+  restart(id: string): Promise<void> {
+    return this.inner.restart(id);
+  }
+
+  partition(groups: string[][]): Promise<void> {
+    return this.inner.partition(groups);
+  }
+
+  heal(): Promise<void> {
+    return this.inner.heal();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  private wrote(result: WriteResult): WriteResult {
+    this.observer.replicaAcks(result.receipt.acks.length);
+    return result;
+  }
+}
