@@ -69,12 +69,16 @@ export class SimCluster {
     );
   }
 
-  /** Crash node `label`: its actors stop, its disk loses what was not synced (seeded torn tails). */
-  crash(label: string): void {
+  /**
+   * Crash node `label`: its actors stop, its disk loses what was not synced
+   * (seeded torn tails), or everything with `loseDisk` (a replaced drive: the
+   * node comes back empty, under a new identity).
+   */
+  crash(label: string, options: { loseDisk?: boolean } = {}): void {
     const node = memberOf(this.config, label);
     if (!this.running.has(node.member)) return;
     this.world.crash(node.thread);
-    this.disks.set(node.thread, this.disks.get(node.thread)!.crash(this.prng));
+    this.disks.set(node.thread, options.loseDisk ? new SimFileSystem() : this.disks.get(node.thread)!.crash(this.prng));
     this.running.delete(node.member);
   }
 
