@@ -1,76 +1,333 @@
 #!/usr/bin/env node
 /**
- * The `ringkv` command line. It grows with the project; today it shows help,
- * runs the demo (`npm start`) and the benchmarks.
+ * The `ringkv` command line (commander):
+ *
+ *   ringkv start    serve a cluster over RESP and HTTP until SIGINT/SIGTERM
+ *   ringkv status   ask a running server (HTTP GET /status) and print it
+ *   ringkv explain  ask a running server where a key lives (GET /explain/:key)
+ *   ringkv demo     the storage demo on worker threads (`demo.ts`)
+ *   ringkv bench    the benchmarks (bench/<area>/run.js, built from a source checkout)
+ *
+ * `start` prints one parseable line per surface, `resp listening on
+ * HOST:PORT` and `http listening on HOST:PORT`, with the ports actually
+ * bound (so `--resp-port 0` can be used by scripts and tests).
+ *
+ * Signals: the first SIGINT or SIGTERM closes gracefully (stop accepting,
+ * finish in-flight requests, flush memtables, close LMDB) and exits 0; a
+ * second one, or a close still running after SHUTDOWN_DEADLINE_MS, exits 1
+ * at once.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { ClusterStatus } from './cluster_types.js';
+import { CONSISTENCY_LEVELS, type ConsistencyLevel, type Requirement } from './core/consistency.js';
+import { SERVER_DEFAULTS, startServer, type RingkvServer } from './server/start.js';
 
-const HELP = `ringkv — a Dynamo-style, leaderless, replicated key-value store for Node.js
+/** How long a graceful shutdown may take before the process exits 1 anyway (flushing 5 memtables of 16 MB is far shorter). */
+const SHUTDOWN_DEADLINE_MS = 60_000;
+/** Deadline of one `status`/`explain` request to a running server. */
+const CLI_HTTP_TIMEOUT_MS = 10_000;
+/** Where `status` and `explain` look for a server by default. */
+const DEFAULT_HTTP_URL = `http://127.0.0.1:${SERVER_DEFAULTS.httpPort}`;
+/** Benchmark areas, in the order `ringkv bench` runs them. */
+const BENCH_AREAS = ['runtime', 'storage', 'fd', 'server'] as const;
+/** Characters of a value `explain` prints before cutting it short. */
+const VALUE_PREVIEW_CHARS = 60;
 
-Usage:
-  ringkv --help              show this help
-  ringkv --version           print the version
-  ringkv demo [--dir DIR]    run a small cluster of storage actors on worker
-                             threads: write, read, crash a node, restart it,
-                             and read its data back from its commit log
-  ringkv bench runtime       measure the actor runtime (rings vs postMessage,
-                             ask round trips) -> bench/results/runtime.json
-  ringkv bench storage [--quick]
-                             measure the LSM engine against LMDB
-                             -> bench/results/storage.json
-  ringkv bench fd [--quick]  compare failure detectors in the simulator
-                             -> bench/results/fd.json
+const program = new Command()
+  .name('ringkv')
+  .description('A Dynamo-style, leaderless, replicated key-value store for Node.js, served over RESP (Redis clients) and HTTP')
+  .version(packageVersion())
+  .showHelpAfterError()
+  .addHelpText('after', '\nEnvironment:\n  RINGKV_LOG=debug|info|warn|error   log level (default warn)\n');
 
-Environment:
-  RINGKV_LOG=debug|info|warn|error   log level (default warn)
-`;
+program
+  .command('start')
+  .description('open a cluster of worker-thread nodes and serve it over RESP and HTTP until SIGINT/SIGTERM')
+  .option('--nodes <count>', 'nodes (worker threads)', positiveInt, SERVER_DEFAULTS.nodes)
+  .option('--data-dir <dir>', 'root of the nodes\' data directories', SERVER_DEFAULTS.dataDir)
+  .option('--resp-port <port>', 'RESP (Redis protocol) port; 0 picks a free one', port, SERVER_DEFAULTS.respPort)
+  .option('--http-port <port>', 'HTTP port; 0 picks a free one', port, SERVER_DEFAULTS.httpPort)
+  .option('--bind <address>', 'address both servers bind', SERVER_DEFAULTS.bind)
+  .option('--n <count>', 'replicas per key (default 3, or the node count if smaller)', positiveInt)
+  .option('--w <count|level>', 'write acknowledgements needed: a count or one|quorum|all|local_quorum|each_quorum (default: majority of n)', requirement)
+  .option('--r <count|level>', 'read answers needed, as --w (default: majority of n)', requirement)
+  .option('--password <password>', 'require AUTH on RESP connections')
+  .addOption(new Option('--sync <mode>', 'commit-log durability: batch (fsync before acknowledging) or periodic (every 100 ms)').choices(['batch', 'periodic']).default('periodic'))
+  .action(async (opts: StartOptions) => {
+    process.exitCode = await start(opts);
+  });
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case undefined:
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(HELP);
-      return 0;
-    case '--version':
-    case '-v':
-      process.stdout.write(`${await version()}\n`);
-      return 0;
-    case 'demo': {
-      const { runDemo } = await import('./demo.js');
-      const dirAt = rest.indexOf('--dir');
-      return runDemo(dirAt >= 0 ? rest[dirAt + 1] : undefined);
-    }
-    case 'bench':
-      return runBench(rest);
-    default:
-      process.stderr.write(`ringkv: unknown command '${command}'\n\n${HELP}`);
-      return 2;
-  }
+program
+  .command('status')
+  .description('show a running server\'s members, liveness, ring ownership and hints')
+  .option('--http <url>', 'the server\'s HTTP address', DEFAULT_HTTP_URL)
+  .option('--json', 'print the raw JSON')
+  .action(async (opts: { http: string; json?: boolean }) => {
+    const status = (await fetchJson(opts.http, '/status')) as ClusterStatus;
+    process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(opts.http, status));
+  });
+
+program
+  .command('explain')
+  .description('show where KEY lives: its preference list, each replica\'s versions, hints pending')
+  .argument('<key>', 'the key (UTF-8)')
+  .option('--http <url>', 'the server\'s HTTP address', DEFAULT_HTTP_URL)
+  .option('--json', 'print the raw JSON')
+  .action(async (key: string, opts: { http: string; json?: boolean }) => {
+    const explained = (await fetchJson(opts.http, `/explain/${encodeURIComponent(key)}`)) as ExplainJson;
+    process.stdout.write(opts.json ? `${JSON.stringify(explained, null, 2)}\n` : formatExplain(key, explained));
+  });
+
+program
+  .command('demo')
+  .description('run the storage demo: replicas on worker threads, a crash, a restart, every key read back')
+  .option('--dir <dir>', 'data directory (default: a temporary one, removed afterwards)')
+  .action(async (opts: { dir?: string }) => {
+    const { runDemo } = await import('./demo.js');
+    process.exitCode = await runDemo(opts.dir);
+  });
+
+program
+  .command('bench')
+  .description(`run a benchmark (${BENCH_AREAS.join(', ')}), or all of them in turn; results go to bench/results/<area>.json`)
+  .argument('[area]', `one of ${BENCH_AREAS.join(', ')} (default: all)`)
+  .option('--quick', 'a shorter run')
+  .action((area: string | undefined, opts: { quick?: boolean }) => {
+    process.exitCode = runBench(area, opts.quick === true);
+  });
+
+await program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`ringkv: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
+
+// --- start -----------------------------------------------------------------
+
+interface StartOptions {
+  nodes: number;
+  dataDir: string;
+  respPort: number;
+  httpPort: number;
+  bind: string;
+  n?: number;
+  w?: Requirement;
+  r?: Requirement;
+  password?: string;
+  sync: 'batch' | 'periodic';
 }
 
-async function version(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+/** Start serving, print where, and wait for a signal; resolves with the exit code only on a failed start. */
+async function start(opts: StartOptions): Promise<number> {
+  let server: RingkvServer;
+  try {
+    server = await startServer({
+      nodes: opts.nodes,
+      dataDir: opts.dataDir,
+      respPort: opts.respPort,
+      httpPort: opts.httpPort,
+      bind: opts.bind,
+      syncMode: opts.sync,
+      ...(opts.n !== undefined ? { n: opts.n } : {}),
+      ...(opts.w !== undefined ? { w: opts.w } : {}),
+      ...(opts.r !== undefined ? { r: opts.r } : {}),
+      ...(opts.password !== undefined ? { password: opts.password } : {}),
+    });
+  } catch (err) {
+    process.stderr.write(`ringkv start: ${startError(err, opts)}\n`);
+    return 1;
+  }
+  const status = await server.cluster.status();
+  const { n, w, r, strict } = status.replication;
+  const host = server.bind.includes(':') ? `[${server.bind}]` : server.bind;
+  const out = [
+    `ringkv ${packageVersion()}: ${status.members.length} nodes, N=${n} W=${w} R=${r}${strict ? ' (strict quorum)' : ''}, sync ${opts.sync}, data in ${server.dataDir}`,
+    `resp listening on ${host}:${server.resp.port}${opts.password !== undefined ? ' (AUTH required)' : ''}   try: redis-cli -h ${server.bind} -p ${server.resp.port}`,
+    `http listening on ${host}:${server.http.port}   try: curl http://${host}:${server.http.port}/status`,
+    'ring:',
+    ...memberRows(status),
+    'running; Ctrl-C (SIGINT) or SIGTERM stops it gracefully',
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+  stopOnSignals(server);
+  return 0;
+}
+
+/** The first SIGINT/SIGTERM closes gracefully and exits 0; a second one, or the deadline, exits 1. */
+function stopOnSignals(server: RingkvServer): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting without finishing the shutdown\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`${signal}: stopping (finishing requests in flight, flushing memtables, closing LMDB); send it again to exit at once\n`);
+    setTimeout(() => {
+      process.stderr.write(`shutdown still running after ${SHUTDOWN_DEADLINE_MS} ms: exiting\n`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    server.close().then(
+      () => {
+        process.stdout.write('stopped cleanly\n');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** A start failure said so the user knows what to change. */
+function startError(err: unknown, opts: StartOptions): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === 'EADDRINUSE') return `${message}: another process uses that port; pick others with --resp-port and --http-port (${opts.respPort}, ${opts.httpPort} were asked)`;
+  if (code === 'EADDRNOTAVAIL') return `${message}: ${opts.bind} is not an address of this machine; check --bind`;
+  if (code === 'EACCES') return `${message}: not allowed to bind that port or write ${opts.dataDir}; use a port above 1023 or another --data-dir`;
+  return message;
+}
+
+// --- status and explain ----------------------------------------------------
+
+/** What GET /explain/:key answers (bytes as base64). */
+interface ExplainJson {
+  position: number;
+  preferenceList: string[];
+  fallbacks: string[];
+  replicas: { node: string; running: boolean; versions: { version: string; value: string | null; ts_ms: number }[] | null; error?: string }[];
+  hintsPending: Record<string, Record<string, number>>;
+}
+
+/** GET `path` on the server at `base` and parse its JSON; errors say what to do. */
+async function fetchJson(base: string, path: string): Promise<unknown> {
+  const url = `${base.replace(/\/+$/, '')}${path}`;
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(CLI_HTTP_TIMEOUT_MS) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
+    throw new Error(`no ringkv server answered at ${base} (${cause}); start one with 'ringkv start' or point --http at it`);
+  }
+  const body = await response.text();
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${body}`);
+  return JSON.parse(body) as unknown;
+}
+
+/** `ringkv status` as a table. */
+function formatStatus(base: string, status: ClusterStatus): string {
+  const { n, w, r, strict, dcs } = status.replication;
+  const running = status.members.filter((m) => m.running).length;
+  const lines = [
+    `ringkv at ${base}: ${status.members.length} members (${running} running), N=${n} W=${w} R=${r} ${strict ? 'strict' : 'sloppy'} quorum, replicas per DC ${JSON.stringify(dcs)}`,
+    ...memberRows(status),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** One row per member: id, dc/rack, running, ownership %, how many observers see it alive, hints held, keys. */
+function memberRows(status: ClusterStatus): string[] {
+  const rows = [['member', 'dc/rack', 'running', 'ownership', 'seen alive by', 'hints held', 'keys (est.)']];
+  for (const m of status.members) {
+    const observers = Object.values(m.seenBy);
+    rows.push([
+      m.id,
+      `${m.dc}/${m.rack}`,
+      m.running ? 'yes' : 'NO',
+      `${(m.ownership * 100).toFixed(1)}%`,
+      `${observers.filter((s) => s === 'alive').length}/${observers.length}`,
+      m.hintsHeld === null ? '?' : String(m.hintsHeld),
+      m.keysEstimate === null ? '?' : m.keysEstimate.toLocaleString('en-US'),
+    ]);
+  }
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
+  return rows.map((row) => `  ${row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ')}`.trimEnd());
+}
+
+/** `ringkv explain KEY` as readable text. */
+function formatExplain(key: string, explained: ExplainJson): string {
+  const lines = [
+    `key ${JSON.stringify(key)} at ring position ${explained.position}`,
+    `preference list: ${explained.preferenceList.join(', ')}`,
+    `fallbacks (hints go here when an owner is down): ${explained.fallbacks.join(', ') || 'none'}`,
+  ];
+  for (const replica of explained.replicas) {
+    if (replica.versions === null) {
+      lines.push(`  ${replica.node}: could not be asked (${replica.running ? replica.error ?? 'no answer' : 'stopped'})`);
+      continue;
+    }
+    lines.push(`  ${replica.node}: ${replica.versions.length === 0 ? 'holds nothing for this key' : `${replica.versions.length} version(s)`}`);
+    for (const v of replica.versions) {
+      lines.push(`    ${v.version.padEnd(12)} ${v.value === null ? '(tombstone)' : preview(v.value)}  written ${new Date(v.ts_ms).toISOString()}`);
+    }
+  }
+  const holders = Object.entries(explained.hintsPending);
+  if (holders.length === 0) lines.push('hints pending for its owners: none');
+  for (const [holder, byOwner] of holders) {
+    lines.push(`hints pending on ${holder}: ${Object.entries(byOwner).map(([owner, count]) => `${count} for ${owner}`).join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** A base64 value shown as quoted UTF-8 when it is printable text, else as base64; cut at VALUE_PREVIEW_CHARS. */
+function preview(base64: string): string {
+  const bytes = Buffer.from(base64, 'base64');
+  const text = bytes.toString('utf8');
+  const printable = Buffer.from(text, 'utf8').equals(bytes) && !/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text);
+  const shown = printable ? JSON.stringify(text) : `base64:${base64}`;
+  return shown.length > VALUE_PREVIEW_CHARS ? `${shown.slice(0, VALUE_PREVIEW_CHARS)}... (${bytes.length} bytes)` : shown;
+}
+
+// --- bench -----------------------------------------------------------------
+
+/** Run one benchmark area, or all in turn; the exit code is the first failure's. */
+function runBench(area: string | undefined, quick: boolean): number {
+  if (area !== undefined && !(BENCH_AREAS as readonly string[]).includes(area)) {
+    process.stderr.write(`ringkv bench: unknown area '${area}'; choose one of ${BENCH_AREAS.join(', ')}, or none for all\n`);
+    return 2;
+  }
+  let exitCode = 0;
+  for (const each of area === undefined ? BENCH_AREAS : [area]) {
+    const script = fileURLToPath(new URL(`../bench/${each}/run.js`, import.meta.url));
+    if (!existsSync(script)) {
+      process.stderr.write(`ringkv bench: ${script} is missing; run 'npm run build' in a source checkout\n`);
+      return 2;
+    }
+    process.stdout.write(`\n=== bench ${each}${quick ? ' --quick' : ''} ===\n`);
+    const status = spawnSync(process.execPath, [script, ...(quick ? ['--quick'] : [])], { stdio: 'inherit' }).status ?? 1;
+    if (status !== 0 && exitCode === 0) exitCode = status;
+  }
+  return exitCode;
+}
+
+// --- option parsing --------------------------------------------------------
+
+function positiveInt(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return value;
+}
+
+function port(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value > 65535) throw new InvalidArgumentError('expected a port number 0..65535 (0 picks a free one)');
+  return value;
+}
+
+function requirement(text: string): Requirement {
+  if ((CONSISTENCY_LEVELS as readonly string[]).includes(text)) return text as ConsistencyLevel;
+  if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text);
+  throw new InvalidArgumentError(`expected a count (1, 2, ...) or one of ${CONSISTENCY_LEVELS.join(', ')}`);
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
-
-function runBench(args: string[]): number {
-  const [area, ...flags] = args;
-  if (area !== 'runtime' && area !== 'storage' && area !== 'fd') {
-    process.stderr.write(`ringkv bench: choose 'runtime', 'storage' or 'fd'\n`);
-    return 2;
-  }
-  const script = fileURLToPath(new URL(`../bench/${area}/run.js`, import.meta.url));
-  if (!existsSync(script)) {
-    process.stderr.write(`ringkv bench: ${script} is missing; run 'npm run build' in a source checkout\n`);
-    return 2;
-  }
-  return spawnSync(process.execPath, [script, ...flags], { stdio: 'inherit' }).status ?? 1;
-}
-
-process.exitCode = await main(process.argv.slice(2));
