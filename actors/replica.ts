@@ -24,6 +24,7 @@ import { loadOrCreateEpoch } from '../storage/identity.js';
 import { RealFileSystem } from '../storage/real_fs.js';
 import type { StoredVersion } from '../storage/version.js';
 import { SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
+import { plantedDropOfMergedVersion } from '../src/simulation/planted_bugs.js';
 
 /** Messages a replica understands. */
 export type ReplicaMsg =
@@ -151,7 +152,8 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok(true);
         return;
       case 'merge':
-        for (const version of msg.versions) await engine.put(msg.key, version);
+        // Test-only planted bug (src/simulation/planted_bugs.ts, off unless a test plants it): ack but drop some versions.
+        for (const version of msg.versions) if (!plantedDropOfMergedVersion(version)) await engine.put(msg.key, version);
         replier?.ok(true);
         return;
       case 'get':

@@ -1,0 +1,511 @@
+/**
+ * The seeded fault campaign (issue 6): a whole ringkv cluster in the
+ * deterministic simulator (`SimCluster`), several concurrent clients writing,
+ * reading and deleting a few hot keys while a fault schedule drawn from the
+ * seed crashes and restarts nodes (disks lose unsynced bytes, with torn
+ * tails), partitions them (halves, one node, one-way, a bridge where A sees B
+ * and B sees C but A not C), drops, duplicates, delays and reorders messages
+ * and stalls event loops; then everything heals, the cluster quiesces, and
+ * the history-based checker (`src/check`) judges what the clients saw.
+ *
+ * Convergence after heal: anti-entropy does not exist yet, so the campaign
+ * relies on hinted handoff (it waits, bounded, until every node's hint store
+ * is empty) and on read repair: it reads every key with r = 'all' (retried),
+ * runs the world so the repairs land, and reads again (up to
+ * FINAL_READ_PASSES_MAX passes) while replicas still disagree. Replicas that
+ * disagree after the last pass are reported as a divergence. So a clean run
+ * shows that hints plus read repair converge every key that was read, not
+ * that the cluster converges on its own.
+ *
+ * Determinism: every choice comes from the seed (the schedule, the clients'
+ * ops and think times from `Prng`s derived from it; the network, crashes and
+ * disks from the world's own). The per-seed result holds virtual times only,
+ * so the same seed gives byte-identical output.
+ *
+ * Thread contract: single-threaded; one `runSeed` at a time per world (seeds
+ * run one after another).
+ */
+import { checkHistory, formatViolation, type Violation } from '../check/checker.js';
+import { HistoryRecorder, type FinalState } from '../check/history.js';
+import { labelOf } from '../cluster_config.js';
+import { InvalidRequestError, RingkvError, TimeoutError } from '../core/errors.js';
+import { placeReplicas } from '../core/placement.js';
+import { Prng } from '../core/prng.js';
+import { Ring } from '../core/ring.js';
+import { dotsOf } from '../core/sibling_set.js';
+import { eventText } from '../runtime/sim/trace.js';
+import type { StoredVersion } from '../../storage/version.js';
+import { SimCluster, type SimClient } from './sim_cluster.js';
+
+/** Which faults a campaign may draw. */
+export type FaultSet = 'all' | 'none' | 'net' | 'crash' | 'partition';
+export const FAULT_SETS: readonly FaultSet[] = ['all', 'none', 'net', 'crash', 'partition'];
+
+/** One kind of fault in a seed's schedule. */
+export type FaultKind =
+  | 'loss'
+  | 'duplicate'
+  | 'delay'
+  | 'reorder'
+  | 'crash'
+  | 'stall'
+  | 'partition-halves'
+  | 'partition-single'
+  | 'partition-one-way'
+  | 'partition-bridge';
+
+/** Every fault kind, in the order reports list them. */
+export const FAULT_KINDS: readonly FaultKind[] = ['loss', 'duplicate', 'delay', 'reorder', 'crash', 'stall', 'partition-halves', 'partition-single', 'partition-one-way', 'partition-bridge'];
+
+const KINDS_OF: Record<FaultSet, readonly FaultKind[]> = {
+  all: FAULT_KINDS,
+  none: [],
+  net: ['loss', 'duplicate', 'delay', 'reorder'],
+  crash: ['crash', 'stall'],
+  partition: ['partition-halves', 'partition-single', 'partition-one-way', 'partition-bridge'],
+};
+
+/** How one seed runs. */
+export interface SeedOptions {
+  /** Client operations in the whole run (default DEFAULT_OPS). */
+  ops?: number;
+  /** Nodes of the cluster (default 5; N3 W2 R2 needs at least 3). */
+  nodes?: number;
+  /** Faults to draw from (default 'all'). */
+  faults?: FaultSet;
+  /** Receives every trace event as a line, as it happens (for `--trace`). */
+  onTrace?: (line: string) => void;
+}
+
+/** What one seed found. */
+export interface SeedResult {
+  seed: number;
+  /** No violation and no harness error. */
+  ok: boolean;
+  violations: Violation[];
+  /** The harness could not finish (e.g. a final read failed every retry); the seed counts as failing. */
+  error?: string;
+  /** Client ops invoked, and how many were acknowledged. */
+  ops: number;
+  acked: number;
+  /** Virtual time the run took. */
+  simulated_ms: number;
+  traceHash: string;
+  /** The fault kinds this seed's schedule applied, in FAULT_KINDS order. */
+  faults: FaultKind[];
+}
+
+/** Client ops per seed by default. */
+export const DEFAULT_OPS = 50;
+/** Keys the clients share (few, so they contend and make siblings). */
+const KEYS = 6;
+/** Virtual ms the faults are spread over, from the start of the workload. */
+const FAULT_WINDOW_MS = 3000;
+/** Virtual ms the workload may take before the run gives up on it. */
+const WORKLOAD_MAX_MS = 120_000;
+/** Virtual ms of warm-up (gossip and failure detectors settle) before the clients start. */
+const WARMUP_MS = 2000;
+/** Virtual ms after heal before waiting for hints: failure detectors see every node alive again. */
+const HEAL_SETTLE_MS = 6000;
+/** Polls of the hint stores (one each HINT_POLL_MS) before giving up on them draining. */
+const HINT_POLLS_MAX = 30;
+const HINT_POLL_MS = 1000;
+/** Attempts of one final r='all' read. */
+const FINAL_READ_ATTEMPTS_MAX = 5;
+/** Final read passes (each followed by FINAL_REPAIR_MS for read repair to land) while replicas disagree. */
+const FINAL_READ_PASSES_MAX = 3;
+const FINAL_REPAIR_MS = 1500;
+/** Step of the drive loop (virtual ms per `runFor`). */
+const DRIVE_STEP_MS = 50;
+
+/** Run one seed: workload under its fault schedule, heal, quiesce, final reads, check. */
+export async function runSeed(seed: number, options: SeedOptions = {}): Promise<SeedResult> {
+  const ops = options.ops ?? DEFAULT_OPS;
+  const nodes = options.nodes ?? 5;
+  const cluster = new SimCluster({ seed, nodes, replication: { n: 3, w: 2, r: 2 }, memtableFlushBytes: 4096 });
+  if (options.onTrace !== undefined) streamTrace(cluster, options.onTrace);
+  const prng = new Prng(seed ^ 0x00ca3a16);
+  const history = new HistoryRecorder();
+  const schedule = new FaultSchedule(cluster, prng.fork(), KINDS_OF[options.faults ?? 'all']);
+  let error: string | undefined;
+  let final: FinalState | undefined;
+  try {
+    await cluster.world.runFor(WARMUP_MS);
+    schedule.arm();
+    await drive(cluster, runClients(cluster, history, prng.fork(), ops), WORKLOAD_MAX_MS, 'the workload');
+    schedule.healAll();
+    await quiesce(cluster);
+    final = await finalState(cluster, history);
+  } catch (err) {
+    error = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
+  }
+  const violations = final === undefined ? [] : checkHistory(history.ops(), final);
+  const recorded = history.ops();
+  return {
+    seed,
+    ok: error === undefined && violations.length === 0,
+    violations,
+    ...(error === undefined ? {} : { error }),
+    ops: recorded.length,
+    acked: recorded.filter((op) => op.outcome === 'ok').length,
+    simulated_ms: cluster.world.now(),
+    traceHash: cluster.world.traceHash(),
+    faults: schedule.applied(),
+  };
+}
+
+/** How a campaign runs. */
+export interface CampaignOptions extends Omit<SeedOptions, 'onTrace'> {
+  /** Seeds to run; default [seed] or 1..count. */
+  seeds?: readonly number[];
+  seed?: number;
+  /** Stop at the first failing seed. */
+  stopAtFirstFailure?: boolean;
+}
+
+/** What a campaign found. */
+export interface CampaignSummary {
+  seeds: number;
+  failed: SeedResult[];
+  violations: number;
+  ops: number;
+  acked: number;
+  simulated_ms: number;
+  /** Seeds whose schedule applied each fault kind. */
+  faultMix: Record<FaultKind, number>;
+}
+
+/** Run seeds one after another; `onSeed` sees each result as it comes. */
+export async function runCampaign(options: CampaignOptions, onSeed?: (result: SeedResult) => void): Promise<CampaignSummary> {
+  const seeds = options.seeds ?? [options.seed ?? 1];
+  const faultMix = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+  const summary: CampaignSummary = { seeds: 0, failed: [], violations: 0, ops: 0, acked: 0, simulated_ms: 0, faultMix };
+  for (const seed of seeds) {
+    const result = await runSeed(seed, options);
+    summary.seeds++;
+    summary.ops += result.ops;
+    summary.acked += result.acked;
+    summary.simulated_ms += result.simulated_ms;
+    summary.violations += result.violations.length;
+    for (const kind of result.faults) faultMix[kind]++;
+    if (!result.ok) summary.failed.push(result);
+    onSeed?.(result);
+    if (!result.ok && options.stopAtFirstFailure === true) break;
+  }
+  return summary;
+}
+
+/** One line for a failing seed (its first violation, or the harness error), or null when it passed. */
+export function formatSeedResult(result: SeedResult): string | null {
+  if (result.ok) return null;
+  const head = `FAIL seed=${result.seed} ops=${result.ops} acked=${result.acked} sim_ms=${result.simulated_ms} trace=${result.traceHash} faults=${result.faults.join(',') || 'none'}`;
+  const first = result.violations[0];
+  const reason = first !== undefined ? formatViolation(first, result.seed) : `harness: ${result.error ?? 'unknown'}`;
+  const more = result.violations.length > 1 ? ` (+${result.violations.length - 1} more)` : '';
+  return `${head} :: ${reason}${more} -- replay: SEED=${result.seed} or --seed ${result.seed} --trace`;
+}
+
+/** The summary line (virtual figures only, so it is byte-identical for the same seeds). */
+export function formatSummary(summary: CampaignSummary): string {
+  const mix = FAULT_KINDS.map((k) => `${k}=${summary.faultMix[k]}`).join(' ');
+  return `seeds=${summary.seeds} failed=${summary.failed.length} violations=${summary.violations} ops=${summary.ops} acked=${summary.acked} simulated_ms=${summary.simulated_ms} faults: ${mix}`;
+}
+
+// ---------------------------------------------------------------------------
+// Workload
+// ---------------------------------------------------------------------------
+
+/** 3 or 4 clients sharing `ops` operations, each with its own think times and keys. */
+function runClients(cluster: SimCluster, history: HistoryRecorder, prng: Prng, ops: number): Promise<void> {
+  const clients = 3 + prng.int(2);
+  const loops: Promise<void>[] = [];
+  for (let c = 1; c <= clients; c++) {
+    const count = Math.floor(ops / clients) + (c <= ops % clients ? 1 : 0);
+    loops.push(clientLoop(cluster, history, `c${c}`, prng.fork(), count));
+  }
+  return Promise.all(loops).then(() => undefined);
+}
+
+/** One client: `count` ops, each after a think time; puts carry the last read's context 70% of the time. */
+async function clientLoop(cluster: SimCluster, history: HistoryRecorder, name: string, prng: Prng, count: number): Promise<void> {
+  const client = cluster.client(name);
+  const lastRead = new Map<string, string>();
+  for (let i = 1; i <= count; i++) {
+    await sleep(cluster, prng.range(0, 300));
+    const key = `k${prng.int(KEYS)}`;
+    const roll = prng.next();
+    if (roll < 0.4) {
+      await recordGet(cluster, client, history, name, key, lastRead);
+      continue;
+    }
+    const known = lastRead.get(key);
+    const context = known !== undefined && prng.chance(0.7) ? known : '';
+    const value = roll < 0.85 ? `${name}-${i}` : null;
+    await recordWrite(cluster, client, history, name, key, value, context);
+  }
+}
+
+async function recordGet(cluster: SimCluster, client: SimClient, history: HistoryRecorder, name: string, key: string, lastRead: Map<string, string>): Promise<void> {
+  const id = history.invoke(name, 'get', key, { invoked_ms: cluster.world.now() });
+  try {
+    const read = await client.startGet(key);
+    const values = read.values.map((v) => v.toString());
+    history.complete(id, 'ok', { values, versions: read.versions, readContext: read.context }, cluster.world.now());
+    lastRead.set(key, read.context);
+  } catch (err) {
+    history.complete(id, outcomeOf(err), {}, cluster.world.now());
+  }
+}
+
+async function recordWrite(cluster: SimCluster, client: SimClient, history: HistoryRecorder, name: string, key: string, value: string | null, context: string): Promise<void> {
+  const kind = value === null ? 'delete' : 'put';
+  const id = history.invoke(name, kind, key, { invoked_ms: cluster.world.now(), context, ...(value === null ? {} : { value }) });
+  try {
+    const write = value === null ? await client.startDelete(key, { context }) : await client.startPut(key, value, { context });
+    history.complete(id, 'ok', { version: write.receipt.version! }, cluster.world.now());
+  } catch (err) {
+    history.complete(id, outcomeOf(err), {}, cluster.world.now());
+  }
+}
+
+/**
+ * A request that timed out may still take effect later: 'unknown'. One the
+ * cluster refused (unavailable, overloaded) is 'failed'; the checker still
+ * lets a failed write have landed (the coordinator may have stored it
+ * locally before quorum failed). Anything else is a harness or programmer
+ * error and ends the seed.
+ */
+function outcomeOf(err: unknown): 'failed' | 'unknown' {
+  if (err instanceof TimeoutError) return 'unknown';
+  if (err instanceof RingkvError && !(err instanceof InvalidRequestError)) return 'failed';
+  throw err;
+}
+
+// ---------------------------------------------------------------------------
+// Fault schedule
+// ---------------------------------------------------------------------------
+
+/** The seed's faults: drawn at construction, scheduled by `arm`, undone by `healAll`. */
+class FaultSchedule {
+  /** Kinds drawn for this seed. */
+  private readonly drawn: FaultKind[];
+  /** Kinds actually applied (a crash of a node already down is skipped). */
+  private readonly done = new Set<FaultKind>();
+  /** Set once the workload ends: scheduled faults still pending do nothing. */
+  private healed = false;
+  private readonly threads: number[];
+
+  constructor(
+    private readonly cluster: SimCluster,
+    private readonly prng: Prng,
+    allowed: readonly FaultKind[],
+  ) {
+    this.threads = cluster.config.nodes.map((n) => n.thread);
+    this.drawn = allowed.filter(() => prng.chance(0.4));
+    if (this.drawn.length === 0 && allowed.length > 0) this.drawn.push(prng.pick(allowed));
+  }
+
+  /** The kinds applied so far, in FAULT_KINDS order. */
+  applied(): FaultKind[] {
+    return FAULT_KINDS.filter((k) => this.done.has(k));
+  }
+
+  /** Configure the network faults now and schedule the node and partition faults in the fault window. */
+  arm(): void {
+    const p = this.prng;
+    const has = (k: FaultKind): boolean => this.drawn.includes(k);
+    const net = {
+      ...(has('loss') ? { drop_probability: 0.01 + p.next() * 0.04 } : {}),
+      ...(has('duplicate') ? { duplicate_probability: 0.02 + p.next() * 0.08 } : {}),
+      ...(has('delay') ? { latency_ms: [1, p.range(5, 30)] as const } : {}),
+      ...(has('reorder') ? { reorder_probability: 0.05 + p.next() * 0.15 } : {}),
+    };
+    if (Object.keys(net).length > 0) this.cluster.world.configureFaults(net);
+    for (const k of ['loss', 'duplicate', 'delay', 'reorder'] as const) if (has(k)) this.done.add(k);
+    for (const kind of this.drawn) {
+      const episodes = kind === 'crash' || kind === 'stall' ? p.range(1, 2) : 1;
+      for (let e = 0; e < episodes; e++) this.scheduleEpisode(kind);
+    }
+  }
+
+  /** End every fault: heal partitions, restart crashed nodes, make the network reliable again. */
+  healAll(): void {
+    this.healed = true;
+    this.cluster.heal();
+    this.cluster.world.configureFaults({ drop_probability: 0, duplicate_probability: 0, reorder_probability: 0, latency_ms: [0.5, 2] });
+    for (const node of this.cluster.config.nodes) this.cluster.restart(node.label);
+  }
+
+  private scheduleEpisode(kind: FaultKind): void {
+    const p = this.prng;
+    const world = this.cluster.world;
+    const start_ms = p.int(FAULT_WINDOW_MS);
+    const duration_ms = p.range(500, 3000);
+    const order = shuffle(this.threads, p);
+    const at = (delay_ms: number, what: string, action: () => void): void =>
+      world.after(delay_ms, what, () => {
+        if (!this.healed) action();
+      });
+    switch (kind) {
+      case 'loss':
+      case 'duplicate':
+      case 'delay':
+      case 'reorder':
+        return; // configured for the whole run in `arm`
+      case 'crash': {
+        const node = this.cluster.config.nodes.find((n) => n.thread === order[0])!.label;
+        at(start_ms, `crash ${node}`, () => {
+          if (!this.cluster.isRunning(node)) return;
+          this.cluster.crash(node);
+          this.done.add('crash');
+        });
+        at(start_ms + duration_ms, `restart ${node}`, () => this.cluster.restart(node));
+        return;
+      }
+      case 'stall':
+        at(start_ms, `stall t${order[0]!}`, () => {
+          if (!world.isUp(order[0]!)) return;
+          world.stall(order[0]!, p.range(200, 2000));
+          this.done.add('stall');
+        });
+        return;
+      case 'partition-halves': {
+        const cut = 1 + p.int(order.length - 1);
+        return this.partitionEpisode(kind, start_ms, duration_ms, order.slice(0, cut), order.slice(cut), false);
+      }
+      case 'partition-single':
+        return this.partitionEpisode(kind, start_ms, duration_ms, order.slice(0, 1), order.slice(1), false);
+      case 'partition-one-way':
+        return this.partitionEpisode(kind, start_ms, duration_ms, order.slice(0, 1), order.slice(1), true);
+      case 'partition-bridge': {
+        // order[0] is the bridge B: it sees both sides; side A and side C do not see each other.
+        const rest = order.slice(1);
+        const cut = 1 + p.int(rest.length - 1);
+        return this.partitionEpisode(kind, start_ms, duration_ms, rest.slice(0, cut), rest.slice(cut), false);
+      }
+    }
+  }
+
+  private partitionEpisode(kind: FaultKind, start_ms: number, duration_ms: number, a: number[], b: number[], oneWay: boolean): void {
+    const world = this.cluster.world;
+    world.after(start_ms, `${kind} start`, () => {
+      if (this.healed) return;
+      if (oneWay) world.partitionOneWay(a, b);
+      else world.partition(a, b);
+      this.done.add(kind);
+    });
+    world.after(start_ms + duration_ms, `${kind} end`, () => {
+      if (!this.healed) world.heal(a, b);
+    });
+  }
+}
+
+/** A shuffled copy (Fisher-Yates). */
+function shuffle<T>(items: readonly T[], prng: Prng): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = prng.int(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Heal, quiesce, final state
+// ---------------------------------------------------------------------------
+
+/** Let the failure detectors see every node alive, then wait (bounded) until every hint store is empty. */
+async function quiesce(cluster: SimCluster): Promise<void> {
+  await cluster.world.runFor(HEAL_SETTLE_MS);
+  for (let poll = 0; poll < HINT_POLLS_MAX; poll++) {
+    let pending = 0;
+    for (const node of cluster.config.nodes) {
+      pending += (await cluster.askNode<{ total: number }>(node.label, 'handoff', { type: 'hints-pending' })).total;
+    }
+    if (pending === 0) return;
+    await cluster.world.runFor(HINT_POLL_MS);
+  }
+}
+
+/** Final r='all' reads of every key in the history, repeated while replicas disagree; then each replica's versions. */
+async function finalState(cluster: SimCluster, history: HistoryRecorder): Promise<FinalState> {
+  const keys = [...new Set(history.ops().map((op) => op.key))];
+  const reader = cluster.client('final');
+  const reads = new Map<string, { values: string[]; versions: string[] }>();
+  let replicas = new Map<string, Map<string, string[]>>();
+  let toRead = keys;
+  for (let pass = 0; pass < FINAL_READ_PASSES_MAX && toRead.length > 0; pass++) {
+    for (const key of toRead) reads.set(key, await finalRead(cluster, reader, key));
+    await cluster.world.runFor(FINAL_REPAIR_MS);
+    replicas = await replicaVersions(cluster, keys);
+    toRead = keys.filter((key) => disagree(replicas.get(key)!));
+  }
+  return { reads, replicas };
+}
+
+async function finalRead(cluster: SimCluster, reader: SimClient, key: string): Promise<{ values: string[]; versions: string[] }> {
+  let last: unknown;
+  for (let attempt = 0; attempt < FINAL_READ_ATTEMPTS_MAX; attempt++) {
+    try {
+      const read = await reader.get(key, { r: 'all' });
+      return { values: read.values.map((v) => v.toString()), versions: read.versions };
+    } catch (err) {
+      last = err;
+      await cluster.world.runFor(HINT_POLL_MS);
+    }
+  }
+  throw new Error(`final r=all read of ${key} failed ${FINAL_READ_ATTEMPTS_MAX} times after heal: ${String(last)}`);
+}
+
+/** Per key, each of its N owners' stored versions as dots (tombstones included). */
+async function replicaVersions(cluster: SimCluster, keys: readonly string[]): Promise<Map<string, Map<string, string[]>>> {
+  const ring = Ring.fromTokens(cluster.config.ring);
+  const out = new Map<string, Map<string, string[]>>();
+  for (const key of keys) {
+    const keyBytes = new TextEncoder().encode(key);
+    const byReplica = new Map<string, string[]>();
+    for (const member of placeReplicas(ring, keyBytes, cluster.config.replication.dcs).replicas) {
+      const label = labelOf(cluster.config, member);
+      const held = await cluster.askNode<StoredVersion[]>(label, 'replica', { type: 'get', key: keyBytes });
+      byReplica.set(label, dotsOf(held).sort());
+    }
+    out.set(key, byReplica);
+  }
+  return out;
+}
+
+function disagree(byReplica: ReadonlyMap<string, readonly string[]>): boolean {
+  const texts = new Set([...byReplica.values()].map((dots) => dots.join(',')));
+  return texts.size > 1;
+}
+
+// ---------------------------------------------------------------------------
+// Driving the world
+// ---------------------------------------------------------------------------
+
+/** Run the world until `promise` settles, at most `max_ms` of virtual time. */
+async function drive<T>(cluster: SimCluster, promise: Promise<T>, max_ms: number, what: string): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => (settled = true));
+  watched.catch(() => undefined);
+  const until = cluster.world.now() + max_ms;
+  while (!settled && cluster.world.now() < until) await cluster.world.runFor(DRIVE_STEP_MS);
+  if (!settled) throw new Error(`${what} did not finish within ${max_ms} virtual ms`);
+  return watched;
+}
+
+/** A virtual-time sleep (resolves while the world runs). */
+function sleep(cluster: SimCluster, ms: number): Promise<void> {
+  return new Promise((resolve) => cluster.world.after(ms, 'think', resolve));
+}
+
+/** Send every trace event to `sink` as it is recorded (the world keeps only a bounded tail). */
+function streamTrace(cluster: SimCluster, sink: (line: string) => void): void {
+  const trace = cluster.world.trace;
+  const record = trace.record.bind(trace);
+  trace.record = (input) => {
+    const event = record(input);
+    sink(eventText(event));
+    return event;
+  };
+}
