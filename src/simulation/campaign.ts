@@ -155,7 +155,7 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
 }
 
 /** How a campaign runs. */
-export interface CampaignOptions extends Omit<SeedOptions, 'onTrace'> {
+export interface CampaignOptions extends SeedOptions {
   /** Seeds to run; default [seed] or 1..count. */
   seeds?: readonly number[];
   seed?: number;
@@ -195,10 +195,11 @@ export async function runCampaign(options: CampaignOptions, onSeed?: (result: Se
   return summary;
 }
 
-/** One line for a failing seed (its first violation, or the harness error), or null when it passed. */
-export function formatSeedResult(result: SeedResult): string | null {
-  if (result.ok) return null;
-  const head = `FAIL seed=${result.seed} ops=${result.ops} acked=${result.acked} sim_ms=${result.simulated_ms} trace=${result.traceHash} faults=${result.faults.join(',') || 'none'}`;
+/** One line for a failing seed (its first violation, or the harness error); for a passing one null, or an ok line with `always`. */
+export function formatSeedResult(result: SeedResult, always = false): string | null {
+  if (result.ok && !always) return null;
+  const head = `${result.ok ? 'ok' : 'FAIL'} seed=${result.seed} ops=${result.ops} acked=${result.acked} sim_ms=${result.simulated_ms} trace=${result.traceHash} faults=${result.faults.join(',') || 'none'}`;
+  if (result.ok) return head;
   const first = result.violations[0];
   const reason = first !== undefined ? formatViolation(first, result.seed) : `harness: ${result.error ?? 'unknown'}`;
   const more = result.violations.length > 1 ? ` (+${result.violations.length - 1} more)` : '';
@@ -502,6 +503,8 @@ function sleep(cluster: SimCluster, ms: number): Promise<void> {
 /** Send every trace event to `sink` as it is recorded (the world keeps only a bounded tail). */
 function streamTrace(cluster: SimCluster, sink: (line: string) => void): void {
   const trace = cluster.world.trace;
+  // Events recorded while the cluster was built (spawns) are all still in the tail: print them first.
+  for (const event of trace.recent()) sink(eventText(event));
   const record = trace.record.bind(trace);
   trace.record = (input) => {
     const event = record(input);
