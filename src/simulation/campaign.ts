@@ -216,38 +216,54 @@ export function formatSummary(summary: CampaignSummary): string {
 // Workload
 // ---------------------------------------------------------------------------
 
-/** 3 or 4 clients sharing `ops` operations, each with its own think times and keys. */
+/**
+ * 3 or 4 clients sharing `ops` operations, each with its own think times and
+ * keys. The last one is a strict client ("s<k>"): its writes use strict
+ * quorums (W+R>N, no fallbacks), so its ops are marked for the
+ * read-your-writes check.
+ */
 function runClients(cluster: SimCluster, history: HistoryRecorder, prng: Prng, ops: number): Promise<void> {
   const clients = 3 + prng.int(2);
   const loops: Promise<void>[] = [];
   for (let c = 1; c <= clients; c++) {
     const count = Math.floor(ops / clients) + (c <= ops % clients ? 1 : 0);
-    loops.push(clientLoop(cluster, history, `c${c}`, prng.fork(), count));
+    const strict = c === clients;
+    loops.push(clientLoop({ cluster, history, name: `${strict ? 's' : 'c'}${c}`, strict }, prng.fork(), count));
   }
   return Promise.all(loops).then(() => undefined);
 }
 
+/** One client of the workload. */
+interface WorkloadClient {
+  cluster: SimCluster;
+  history: HistoryRecorder;
+  name: string;
+  /** Strict-quorum writes, ops recorded with `ryw`. */
+  strict: boolean;
+}
+
 /** One client: `count` ops, each after a think time; puts carry the last read's context 70% of the time. */
-async function clientLoop(cluster: SimCluster, history: HistoryRecorder, name: string, prng: Prng, count: number): Promise<void> {
-  const client = cluster.client(name);
+async function clientLoop(who: WorkloadClient, prng: Prng, count: number): Promise<void> {
+  const client = who.cluster.client(who.name);
   const lastRead = new Map<string, string>();
   for (let i = 1; i <= count; i++) {
-    await sleep(cluster, prng.range(0, 300));
+    await sleep(who.cluster, prng.range(0, 300));
     const key = `k${prng.int(KEYS)}`;
     const roll = prng.next();
     if (roll < 0.4) {
-      await recordGet(cluster, client, history, name, key, lastRead);
+      await recordGet(who, client, key, lastRead);
       continue;
     }
     const known = lastRead.get(key);
     const context = known !== undefined && prng.chance(0.7) ? known : '';
-    const value = roll < 0.85 ? `${name}-${i}` : null;
-    await recordWrite(cluster, client, history, name, key, value, context);
+    const value = roll < 0.85 ? `${who.name}-${i}` : null;
+    await recordWrite(who, client, key, value, context);
   }
 }
 
-async function recordGet(cluster: SimCluster, client: SimClient, history: HistoryRecorder, name: string, key: string, lastRead: Map<string, string>): Promise<void> {
-  const id = history.invoke(name, 'get', key, { invoked_ms: cluster.world.now() });
+async function recordGet(who: WorkloadClient, client: SimClient, key: string, lastRead: Map<string, string>): Promise<void> {
+  const { cluster, history } = who;
+  const id = history.invoke(who.name, 'get', key, { invoked_ms: cluster.world.now(), ...(who.strict ? { ryw: true } : {}) });
   try {
     const read = await client.startGet(key);
     const values = read.values.map((v) => v.toString());
@@ -258,11 +274,14 @@ async function recordGet(cluster: SimCluster, client: SimClient, history: Histor
   }
 }
 
-async function recordWrite(cluster: SimCluster, client: SimClient, history: HistoryRecorder, name: string, key: string, value: string | null, context: string): Promise<void> {
+async function recordWrite(who: WorkloadClient, client: SimClient, key: string, value: string | null, context: string): Promise<void> {
+  const { cluster, history } = who;
   const kind = value === null ? 'delete' : 'put';
-  const id = history.invoke(name, kind, key, { invoked_ms: cluster.world.now(), context, ...(value === null ? {} : { value }) });
+  const fields = { invoked_ms: cluster.world.now(), context, ...(value === null ? {} : { value }), ...(who.strict ? { ryw: true } : {}) };
+  const id = history.invoke(who.name, kind, key, fields);
+  const options = { context, ...(who.strict ? { strict: true } : {}) };
   try {
-    const write = value === null ? await client.startDelete(key, { context }) : await client.startPut(key, value, { context });
+    const write = value === null ? await client.startDelete(key, options) : await client.startPut(key, value, options);
     history.complete(id, 'ok', { version: write.receipt.version! }, cluster.world.now());
   } catch (err) {
     history.complete(id, outcomeOf(err), {}, cluster.world.now());
