@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatViolation } from '../check/checker.js';
-import { FAULT_SETS, formatSeedResult, formatSummary, runCampaign, type FaultSet } from './campaign.js';
+import { DEFAULT_OPS, FAULT_SETS, formatSeedResult, formatSummary, runCampaign, type FaultSet } from './campaign.js';
 
 /** Most seeds one invocation runs (a bound on the loop; split bigger campaigns with --from). */
 const SEEDS_MAX = 1_000_000;
@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.json !== undefined) {
     const record = {
       benchmark: 'sim-campaign',
-      configuration: { seeds: summary.seeds, first_seed: seeds[0], ops_per_seed: ops ?? null, nodes: nodes ?? 5, replication: 'N3 W2 R2', faults },
+      configuration: { seeds: summary.seeds, first_seed: seeds[0], ops_per_seed: ops ?? DEFAULT_OPS, nodes: nodes ?? 5, replication: 'N3 W2 R2', faults },
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.arch()}` },
       seeds: summary.seeds,
       failed_seeds: summary.failed.map((r) => r.seed),
@@ -79,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
       simulated_ms: summary.simulated_ms,
       real_ms: Math.round(real_ms),
       simulated_ms_per_real_second: rate,
+      notes: 'Convergence after heal relies on hinted handoff (hint stores drained) and read repair (r=all final reads); there is no anti-entropy yet.',
     };
     writeFileSync(values.json, `${JSON.stringify(record, null, 2)}\n`);
   }
