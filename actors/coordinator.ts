@@ -47,13 +47,14 @@ import {
   REQUEST_TIMEOUT_MS,
 } from '../src/core/limits.js';
 import { placeReplicas, type DcReplicas } from '../src/core/placement.js';
-import { QuorumTracker, retryDelayMs, type DurabilityReceipt, type QuorumOutcome, type ReplicaReply } from '../src/core/quorum.js';
+import { QuorumTracker, retryDelayMs, type DurabilityReceipt, type ReplicaReply } from '../src/core/quorum.js';
 import { Ring, type PreferenceList, type RingMember } from '../src/core/ring.js';
 import { contextOf, dotsOf, isStale, liveSiblings, mintWrite, reconcileSets, type Version } from '../src/core/sibling_set.js';
 import { contextFromString, contextToString } from '../src/core/version_id.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import type { LivenessMsg } from './failure_detector.js';
 import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
+import { QuorumWait } from './quorum_wait.js';
 
 /** A client write: `value` null is a delete (a tombstone). */
 export type PutRequest = {
@@ -150,35 +151,6 @@ function isTransient(err: unknown): boolean {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** A request's wait for its quorum, bounded by its deadline. */
-class QuorumWait {
-  readonly done: Promise<QuorumOutcome | 'timeout'>;
-  private settle!: (outcome: QuorumOutcome | 'timeout') => void;
-  private readonly timer: TimerHandle;
-
-  constructor(
-    readonly tracker: QuorumTracker,
-    timeout_ms: number,
-    sleep: (ms: number) => { promise: Promise<void>; handle: TimerHandle },
-  ) {
-    this.done = new Promise((resolve) => (this.settle = resolve));
-    const deadline = sleep(timeout_ms);
-    this.timer = deadline.handle;
-    void deadline.promise.then(() => this.settle('timeout'));
-    this.check(tracker.outcome());
-  }
-
-  record(reply: ReplicaReply): void {
-    this.check(this.tracker.record(reply));
-  }
-
-  private check(outcome: QuorumOutcome): void {
-    if (outcome.status === 'pending') return;
-    this.timer.cancel();
-    this.settle(outcome);
-  }
 }
 
 class Coordinator implements Actor<CoordinatorMsg> {
