@@ -71,6 +71,11 @@ class Compaction implements Actor<CompactionMsg> {
     void this.executor?.close();
   }
 
+  /** A crash: stop the pool's threads (a merge in progress is abandoned; its output is not in the manifest). */
+  async crashed(): Promise<void> {
+    await this.executor?.close();
+  }
+
   /** Start a compaction burst unless one runs; a running one looks again when done. */
   private wake(ctx: ActorContext<CompactionMsg>): void {
     if (this.running) {

@@ -166,6 +166,12 @@ class Handoff implements Actor<HandoffMsg> {
     }
   }
 
+  /** A crash: close the LMDB environment (it commits only what lmdb-js already queued) and nothing else. */
+  async crashed(): Promise<void> {
+    if (this.ready === undefined || this.args.storage !== undefined) return;
+    await this.ready.then((store) => store.close()).catch(() => undefined);
+  }
+
   stopped(): void {
     const { ready, args } = this;
     if (ready === undefined || args.storage !== undefined || args.dir === undefined) return;

@@ -444,3 +444,12 @@ export const RESP_CLOSE_LINGER_MS = 1000;
 
 /** How long a worker thread may take to close its actors' files at shutdown before it is terminated. */
 export const SHUTDOWN_GRACE_MS = 10_000;
+
+/** How long a thread crashed on purpose may take to release its native handles (thread pools, LMDB) before it exits anyway. */
+export const CRASH_RELEASE_MS = 5_000;
+
+/** After the release, how long a crashed thread waits for file operations already in flight to land before it exits. */
+export const CRASH_SETTLE_MS = 20;
+
+/** How long `terminateThread` waits for a thread to crash itself before it terminates it from outside (a stalled thread cannot). */
+export const CRASH_EXIT_MS = 8_000;

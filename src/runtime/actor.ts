@@ -93,6 +93,15 @@ export interface Actor<M extends Message = Message> {
    * its whole thread or node crashes: that is a crash, nothing runs.
    */
   stopped?(): void;
+  /**
+   * Real worker threads only: the thread is being crashed on purpose (a
+   * fault test's `terminateThread`). Release native handles (thread pools,
+   * native databases) and nothing else: flush, sync or save nothing, as a
+   * crash would not. The thread exits once every actor's promise settles
+   * (bounded by CRASH_RELEASE_MS), so no native call is cut off mid-way, a
+   * known cause of whole-process aborts under `worker.terminate()`.
+   */
+  crashed?(): void | Promise<void>;
 }
 
 /** Builds a fresh actor instance; called at spawn and at every restart. */

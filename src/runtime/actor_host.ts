@@ -158,6 +158,26 @@ export class ActorHost implements TransportSink {
     this.asks.rejectAll(new Error(`thread ${this.thread} shut down`));
   }
 
+  /**
+   * Crash every actor: no `stopped()`, timers cancelled, queued and pending
+   * asks failed; resolves when every actor's `crashed()` (native handles
+   * only) has settled. See `Actor.crashed`.
+   */
+  async crashAll(): Promise<void> {
+    const releases: Promise<void>[] = [];
+    for (const cell of [...this.cells.values()]) {
+      this.retire(cell, `thread ${this.thread} crashed`);
+      try {
+        const released = cell.actor.crashed?.();
+        if (released) releases.push(released.catch((err: unknown) => this.log.warn('crashed() failed', { actor: refName(cell.ref), error: errorText(err) })));
+      } catch (err) {
+        this.log.warn('crashed() threw', { actor: refName(cell.ref), error: errorText(err) });
+      }
+    }
+    this.asks.rejectAll(new Error(`thread ${this.thread} crashed`));
+    await Promise.all(releases);
+  }
+
   /** Refs of the actors hosted here. */
   actorIds(): string[] {
     return [...this.cells.keys()];

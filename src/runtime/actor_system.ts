@@ -13,7 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import { assert } from '../core/assert.js';
 import { InvalidRequestError } from '../core/errors.js';
-import { ASK_DEFAULT_TIMEOUT_MS, RING_CAPACITY_BYTES, SHUTDOWN_GRACE_MS, THREADS_MAX } from '../core/limits.js';
+import { ASK_DEFAULT_TIMEOUT_MS, CRASH_EXIT_MS, RING_CAPACITY_BYTES, SHUTDOWN_GRACE_MS, THREADS_MAX } from '../core/limits.js';
 import type { ActorKinds, ActorRef, Message, SpawnSpec } from './actor.js';
 import { ActorHost, type HostStats } from './actor_host.js';
 import { defaultSink, type LogSink } from './logger.js';
@@ -34,6 +34,8 @@ export interface ActorSystemOptions {
   spawn?: Record<number, SpawnSpec[]>;
   /** Data bytes per ring (power of two); default RING_CAPACITY_BYTES. */
   ringCapacityBytes?: number;
+  /** How long `terminateThread` waits for a thread to crash itself; default CRASH_EXIT_MS. */
+  crashExitMs?: number;
   /** Where main-thread logs go. */
   sink?: LogSink;
 }
@@ -157,15 +159,23 @@ export class ActorSystem {
 
   /**
    * Kill worker thread `thread` abruptly, as a crash: its actors get no
-   * `stopped`, nothing is flushed, and crash listeners hear of it. Used by
-   * fault tests and the demo; `restartThread` brings it back.
+   * `stopped`, nothing is flushed, and crash listeners hear of it. Actors
+   * only release native handles (`Actor.crashed`). Used by fault tests and
+   * the demo; `restartThread` brings it back.
    */
   async terminateThread(thread: number): Promise<void> {
     const worker = this.workers[thread];
     if (!worker) throw new InvalidRequestError(`thread ${thread} is not running`);
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     this.terminating.add(thread);
-    await worker.terminate();
+    // The thread crashes itself at a safe point (see worker_main's `crash`); one that cannot answer (stalled,
+    // or stuck in a loop) is terminated from outside after CRASH_EXIT_MS.
+    const crash: ControlMsg = { type: 'crash', token: 0 };
+    worker.postMessage(crash);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.options.crashExitMs ?? CRASH_EXIT_MS)));
+    if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+    clearTimeout(timer);
     await exited;
   }
 

@@ -28,7 +28,9 @@ export type ControlMsg =
   | { type: 'block'; token: number; outbound: number[]; inbound: number[] }
   /** Ask for the thread's host counters; answered with a 'stats' reply. */
   | { type: 'stats'; token: number }
-  | { type: 'shutdown'; token: number };
+  | { type: 'shutdown'; token: number }
+  /** Crash the thread: actors get no `stopped()`, only `crashed()` to release native handles; then it exits. Not answered. */
+  | { type: 'crash'; token: number };
 
 /** Worker → main. */
 export type ControlReply =

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { assert, assertNever } from '../core/assert.js';
+import { CRASH_RELEASE_MS, CRASH_SETTLE_MS } from '../core/limits.js';
 import type { ActorKinds } from './actor.js';
 import { ActorHost } from './actor_host.js';
 import { defaultSink } from './logger.js';
@@ -56,6 +57,9 @@ port.on('message', (msg: ControlMsg) => {
         transport.stop();
         port.close();
         break;
+      case 'crash':
+        void crash();
+        return;
       default:
         assertNever(msg);
     }
@@ -64,5 +68,23 @@ port.on('message', (msg: ControlMsg) => {
   }
   reply({ type: 'done', token: msg.token, ...(error !== undefined ? { error } : {}) });
 });
+
+/**
+ * A crash on purpose, run from this message handler, where no native call of
+ * this thread is in progress: stop the rings, drop every actor without
+ * `stopped()`, let them release native handles (`crashed()`), let file
+ * operations in flight land, and exit. `worker.terminate()` from outside
+ * could cut a native addon call or a nested worker off mid-way, which can
+ * abort the whole process.
+ */
+async function crash(): Promise<void> {
+  transport.stop();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CRASH_RELEASE_MS)));
+  await Promise.race([host.crashAll(), bound]);
+  clearTimeout(timer);
+  await new Promise((resolve) => setTimeout(resolve, CRASH_SETTLE_MS));
+  process.exit(1);
+}
 
 reply({ type: 'ready', thread: setup.thread });

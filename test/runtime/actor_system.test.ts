@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
 import { OverloadedError, TimeoutError } from '../../src/core/errors.js';
 import type { ActorRef } from '../../src/runtime/actor.js';
 import { ActorSystem, type ThreadCrash } from '../../src/runtime/actor_system.js';
@@ -158,4 +161,40 @@ describe('runtime/actor_system (real worker threads)', function () {
       expect(viaB.answer, 'worker-to-worker rings rewired').to.equal('again');
     });
   }
+
+  it('crashes a thread on purpose at a safe point: crashed() runs, stopped() does not', async () => {
+    const dir = await mkdtemp(join(os.tmpdir(), 'ringkv-crash-'));
+    try {
+      const marks = join(dir, 'marks');
+      await system.ask(a, { type: 'mark-on-exit', path: marks });
+      const crashed = waitFor<ThreadCrash>((cb) => system.onCrash(cb), 5000);
+      await system.terminateThread(1);
+      expect((await crashed).thread).to.equal(1);
+      expect(system.isAlive(1)).to.equal(false);
+      expect(await readFile(marks, 'utf8')).to.equal('crashed\n');
+      expect(logs.some((rec) => rec.msg === 'worker thread terminated on request')).to.equal(true);
+      await system.restartThread(1);
+      expect(await system.ask(a, { type: 'echo', value: 'back' })).to.equal('back');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('runtime/actor_system terminateThread of a stuck thread', function () {
+  this.timeout(30000);
+
+  it('terminates from outside a thread that cannot crash itself (busy in a loop)', async () => {
+    const system = await ActorSystem.start({ workers: 1, modules: [MODULE], spawn: { 1: [{ kind: 'echo', id: 'a' }] }, crashExitMs: 300, sink: () => undefined });
+    try {
+      system.send({ thread: 1, id: 'a' }, { type: 'block', ms: 60_000 });
+      await new Promise((r) => setTimeout(r, 50));
+      const started = Date.now();
+      await system.terminateThread(1);
+      expect(system.isAlive(1)).to.equal(false);
+      expect(Date.now() - started, 'not the whole 60 s block').to.be.below(10_000);
+    } finally {
+      await system.shutdown();
+    }
+  });
 });

@@ -2,6 +2,7 @@
  * Actors used by the runtime tests, loaded by worker threads by file URL.
  * Each exercises one runtime behaviour: replies, state, crashes, forwarding.
  */
+import { appendFileSync } from 'node:fs';
 import type { Actor, ActorContext, ActorKinds, ActorRef } from '../../src/runtime/actor.js';
 
 /** Messages understood by the test actors. */
@@ -19,13 +20,25 @@ export type TestMsg =
   | { type: 'tick' }
   | { type: 'store'; key: string; bytes: Uint8Array }
   | { type: 'load'; key: string }
-  | { type: 'start-ticking'; every_ms: number };
+  | { type: 'start-ticking'; every_ms: number }
+  | { type: 'mark-on-exit'; path: string };
 
 /** Replies with what it was sent; keeps a counter it can be asked for. */
 class EchoActor implements Actor<TestMsg> {
   private total = 0;
   private ticks = 0;
   private readonly stored = new Map<string, Uint8Array>();
+  /** File that `stopped()` and `crashed()` append their names to, when set. */
+  private markPath: string | undefined;
+
+  stopped(): void {
+    if (this.markPath !== undefined) appendFileSync(this.markPath, 'stopped\n');
+  }
+
+  crashed(): void {
+    if (this.markPath !== undefined) appendFileSync(this.markPath, 'crashed\n');
+  }
+
   receive(msg: TestMsg, ctx: ActorContext<TestMsg>): void | Promise<void> {
     switch (msg.type) {
       case 'echo':
@@ -70,6 +83,10 @@ class EchoActor implements Actor<TestMsg> {
         return;
       case 'load':
         ctx.reply(this.stored.get(msg.key) ?? null);
+        return;
+      case 'mark-on-exit':
+        this.markPath = msg.path;
+        ctx.reply('ok');
         return;
       case 'start-ticking':
         for (let i = 1; i <= 3; i++) ctx.schedule(msg.every_ms * i, { type: 'tick' });
