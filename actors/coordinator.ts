@@ -28,6 +28,18 @@
  * and send the reconciled set to every replica that answered something older
  * or less (read repair).
  *
+ * Overwrite (Redis SET): a put with `overwrite` takes as its context every
+ * version the minting owner holds, read under the key lock, instead of a
+ * client's context: one round trip instead of a read and a write. Versions
+ * the owner has not yet seen (a concurrent write acknowledged by the other
+ * owners) still stay beside it as siblings: an overwrite never destroys what
+ * nobody saw.
+ *
+ * Batches: `put-batch` carries up to PUT_BATCH_MAX writes (a RESP pipeline's,
+ * or `Cluster.putMany`'s) in one message and gets one reply with an outcome
+ * per write; each write is admitted, deduplicated and counted as if it came
+ * alone.
+ *
  * Idempotency: each client request carries a request id; a duplicate of a
  * request this coordinator saw recently gets the same answer rather than a
  * second write. Replica merges are idempotent (one copy per dot), and the
@@ -38,11 +50,12 @@
 import { assert, assertNever } from '../src/core/assert.js';
 import type { Requirement } from '../src/core/consistency.js';
 import { actorId } from '../src/core/dotted_version_vector.js';
-import { InvalidRequestError, OverloadedError, RingkvError, TimeoutError, UnavailableError } from '../src/core/errors.js';
+import { InvalidRequestError, OverloadedError, RingkvError, TimeoutError, toErrorRecord, UnavailableError, type ErrorRecord } from '../src/core/errors.js';
 import {
   COORDINATOR_DEDUP_MAX,
   COORDINATOR_INFLIGHT_MAX,
   FALLBACK_ATTEMPTS_MAX,
+  PUT_BATCH_MAX,
   REPLICA_ASK_TIMEOUT_MS,
   REQUEST_TIMEOUT_MS,
 } from '../src/core/limits.js';
@@ -65,6 +78,8 @@ export type PutRequest = {
   value: Uint8Array | null;
   /** The client's causal context ('' = none). */
   context: string;
+  /** Supersede every version the minting owner holds (ignores `context`); see the file header. */
+  overwrite?: boolean;
   w?: Requirement;
   strict?: boolean;
   /** Set by a coordinator that forwarded the request to an owner. */
@@ -99,9 +114,15 @@ export interface GetReply {
   receipt: CoordinatorReceipt;
 }
 
+/** One write's outcome in a `put-batch` reply, in request order. */
+export type BatchOutcome = { ok: PutReply } | { error: ErrorRecord };
+
 /** Counters for the `stats` ask. */
 export interface CoordinatorStats {
   puts: number;
+  /** `put-batch` messages taken, and the writes in them (also counted in `puts` where minted here). */
+  batches: number;
+  batched_writes: number;
   gets: number;
   forwarded: number;
   duplicates: number;
@@ -116,6 +137,8 @@ export interface CoordinatorStats {
 export type CoordinatorMsg =
   | PutRequest
   | GetRequest
+  /** Ask: up to PUT_BATCH_MAX writes → `BatchOutcome[]`. */
+  | { type: 'put-batch'; requests: PutRequest[] }
   | LivenessMsg
   /** Timer: wake a waiting request. */
   | { type: 'wake'; id: number }
@@ -169,7 +192,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
   private actor: Promise<string> | undefined;
   private readonly wakers = new Map<number, () => void>();
   private nextWake = 1;
-  private readonly stats: CoordinatorStats = { puts: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [] };
+  private readonly stats: CoordinatorStats = { puts: 0, batches: 0, batched_writes: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [] };
 
   constructor(private readonly args: CoordinatorArgs) {
     this.ring = Ring.fromTokens(args.ring);
@@ -182,8 +205,14 @@ class Coordinator implements Actor<CoordinatorMsg> {
   receive(msg: CoordinatorMsg, ctx: ActorContext<CoordinatorMsg>): void {
     switch (msg.type) {
       case 'put':
-      case 'get':
-        return this.admit(msg, ctx);
+      case 'get': {
+        const replier = ctx.replier();
+        const work = this.admit(msg, ctx);
+        if (replier) work.then((value) => replier.ok(value), (err: unknown) => replier.fail(err));
+        return;
+      }
+      case 'put-batch':
+        return this.batch(msg.requests, ctx);
       case 'liveness':
         if (msg.status === 'down' || msg.status === 'left') this.down.add(msg.member);
         else if (msg.status === 'alive') this.down.delete(msg.member);
@@ -201,33 +230,45 @@ class Coordinator implements Actor<CoordinatorMsg> {
     }
   }
 
-  /** Dedupe, bound, run, answer. */
-  private admit(msg: PutRequest | GetRequest, ctx: ActorContext<CoordinatorMsg>): void {
-    const replier = ctx.replier();
+  /** Dedupe, bound, run: the request's answer. */
+  private admit(msg: PutRequest | GetRequest, ctx: ActorContext<CoordinatorMsg>): Promise<unknown> {
     const seen = this.recent.get(msg.request_id);
     if (seen) {
       this.stats.duplicates++;
-      if (replier) seen.then((v) => replier.ok(v), (e: unknown) => replier.fail(e));
-      return;
+      return seen;
     }
     if (this.inflight >= COORDINATOR_INFLIGHT_MAX) {
-      replier?.fail(new OverloadedError(`coordinator ${this.args.self} (${COORDINATOR_INFLIGHT_MAX} requests in flight)`));
-      return;
+      return Promise.reject(new OverloadedError(`coordinator ${this.args.self} (${COORDINATOR_INFLIGHT_MAX} requests in flight)`));
     }
     this.inflight++;
     const work = msg.type === 'put' ? this.put(msg, ctx) : this.get(msg, ctx);
     this.remember(msg.request_id, work);
     work.then(
-      (value) => {
-        this.inflight--;
-        replier?.ok(value);
-      },
-      (err: unknown) => {
+      () => this.inflight--,
+      () => {
         this.inflight--;
         this.stats.failed++;
-        replier?.fail(err);
       },
     );
+    return work;
+  }
+
+  /** Admit every write of a batch; answer once each has an outcome. */
+  private batch(requests: PutRequest[], ctx: ActorContext<CoordinatorMsg>): void {
+    const replier = ctx.replier();
+    if (requests.length > PUT_BATCH_MAX) {
+      replier?.fail(new InvalidRequestError(`a put-batch of ${requests.length} writes is over the limit of ${PUT_BATCH_MAX}; split it`));
+      return;
+    }
+    this.stats.batches++;
+    this.stats.batched_writes += requests.length;
+    const outcomes = requests.map((request) =>
+      this.admit({ ...request, type: 'put' }, ctx).then(
+        (ok): BatchOutcome => ({ ok: ok as PutReply }),
+        (err: unknown): BatchOutcome => ({ error: toErrorRecord(err) }),
+      ),
+    );
+    void Promise.all(outcomes).then((all) => replier?.ok(all));
   }
 
   private remember(id: string, work: Promise<unknown>): void {
@@ -261,7 +302,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     const actor = await this.actorId(ctx);
     const minted = await this.underKeyLock(msg.key, async () => {
       const local = await ctx.ask<Version[]>(replicaRef(self), { type: 'get', key: msg.key }, this.replicaTimeout);
-      const made = mintWrite(local, context, actor, msg.value, ctx.now());
+      const made = mintWrite(local, msg.overwrite ? contextOf(local) : context, actor, msg.value, ctx.now());
       await ctx.ask(replicaRef(self), { type: 'merge', key: msg.key, versions: [made.version] }, this.replicaTimeout);
       return made;
     });

@@ -9,7 +9,7 @@
  * Thread contract: a `Cluster` is used from the thread that opened it.
  */
 import { mkdir } from 'node:fs/promises';
-import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainResult, MemberStatus, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
+import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainResult, MemberStatus, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
 import { ClusterClient, toBytes } from './cluster_client.js';
 import { labelOf, memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from './cluster_config.js';
 import { decodeDvv } from './core/dotted_version_vector.js';
@@ -74,6 +74,10 @@ class EmbeddedCluster implements Cluster {
 
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
     return this.open().client.put(key, value, options);
+  }
+
+  putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
+    return this.open().client.putMany(entries);
   }
 
   get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {

@@ -7,14 +7,14 @@
  * replica write is local), gives it a request id (so a duplicate is not done
  * twice), and maps member ids back to the user's node ids in the answer.
  */
-import type { Bytes, ReadOptions, ReadResult, Receipt, WriteOptions, WriteResult } from './cluster_types.js';
+import type { Bytes, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, Receipt, WriteOptions, WriteResult } from './cluster_types.js';
 import { labelOf, type ResolvedCluster } from './cluster_config.js';
-import { InvalidRequestError, UnavailableError } from './core/errors.js';
-import { KEY_MAX_BYTES, VALUE_MAX_BYTES } from './core/limits.js';
+import { fromErrorRecord, InvalidRequestError, UnavailableError } from './core/errors.js';
+import { KEY_MAX_BYTES, PUT_BATCH_MAX, VALUE_MAX_BYTES } from './core/limits.js';
 import { placeReplicas } from './core/placement.js';
 import { Ring } from './core/ring.js';
 import type { ActorRef, Message } from './runtime/actor.js';
-import type { CoordinatorReceipt, GetReply, PutReply } from '../actors/coordinator.js';
+import type { BatchOutcome, CoordinatorReceipt, GetReply, PutReply, PutRequest } from '../actors/coordinator.js';
 import { coordinatorRef } from '../actors/member_refs.js';
 
 /** How the client reaches actors: `ask` of the ActorSystem or the SimWorld. */
@@ -53,17 +53,65 @@ export class ClusterClient {
   }
 
   async put(key: Bytes, value: Bytes | null, options: WriteOptions = {}): Promise<WriteResult> {
-    const keyBytes = toBytes(key, 'key');
-    const msg = {
+    const msg = this.putRequest(key, value, options);
+    const reply = await this.ask<PutReply>(this.route(msg.key), msg, this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS);
+    return this.written(reply);
+  }
+
+  /**
+   * Many writes: grouped by the coordinator each routes to, sent as one
+   * `put-batch` per coordinator and PUT_BATCH_MAX writes. A batch that gets
+   * no answer fails each of its writes with that error. An entry that is
+   * invalid (key or value) fails alone.
+   */
+  async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
+    const outcomes: PutManyOutcome[] = new Array(entries.length);
+    /** Per coordinator, its batches: the requests and their indexes in `entries`. */
+    const batches = new Map<string, { to: ActorRef; requests: PutRequest[]; at: number[] }[]>();
+    entries.forEach((entry, i) => {
+      try {
+        const request = this.putRequest(entry.key, entry.value, entry.options ?? {});
+        const to = this.route(request.key);
+        const list = batches.get(to.id) ?? [];
+        batches.set(to.id, list);
+        let last = list[list.length - 1];
+        if (last === undefined || last.requests.length >= PUT_BATCH_MAX) list.push((last = { to, requests: [], at: [] }));
+        last.requests.push(request);
+        last.at.push(i);
+      } catch (err) {
+        outcomes[i] = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+      }
+    });
+    await Promise.all(
+      [...batches.values()].flat().map(async ({ to, requests, at }) => {
+        try {
+          const replies = await this.ask<BatchOutcome[]>(to, { type: 'put-batch', requests }, this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS);
+          replies.forEach((reply, j) => {
+            outcomes[at[j]!] = 'ok' in reply ? { ok: true, result: this.written(reply.ok) } : { ok: false, error: fromErrorRecord(reply.error) };
+          });
+        } catch (err) {
+          for (const i of at) outcomes[i] = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+        }
+      }),
+    );
+    return outcomes;
+  }
+
+  /** Check and encode one write. */
+  private putRequest(key: Bytes, value: Bytes | null, options: WriteOptions): PutRequest {
+    return {
       type: 'put',
       request_id: this.requestId(),
-      key: keyBytes,
+      key: toBytes(key, 'key'),
       value: value === null ? null : toBytes(value, 'value'),
       context: options.context ?? '',
       ...(options.w !== undefined || options.consistency !== undefined ? { w: options.consistency ?? options.w } : {}),
       ...(options.strict !== undefined ? { strict: options.strict } : {}),
+      ...(options.overwrite ? { overwrite: true } : {}),
     };
-    const reply = await this.ask<PutReply>(this.route(keyBytes), msg, this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS);
+  }
+
+  private written(reply: PutReply): WriteResult {
     return { context: reply.context, receipt: this.label(reply.receipt) };
   }
 

@@ -65,7 +65,23 @@ export interface WriteOptions {
   consistency?: ConsistencyLevel;
   /** Strict quorum for this request (overrides the cluster default). */
   strict?: boolean;
+  /**
+   * Supersede every version the coordinating owner holds, in one round trip
+   * (Redis SET semantics); `context` is ignored. A concurrent write that
+   * owner has not seen yet stays as a sibling, never lost.
+   */
+  overwrite?: boolean;
 }
+
+/** One write of `putMany`: `value` null writes a tombstone. */
+export interface PutManyEntry {
+  key: Bytes;
+  value: Bytes | null;
+  options?: WriteOptions;
+}
+
+/** The outcome of one write of `putMany`, in the order given. */
+export type PutManyOutcome = { ok: true; result: WriteResult } | { ok: false; error: Error };
 
 /** Options of a read. */
 export interface ReadOptions {
@@ -155,6 +171,12 @@ export interface Cluster {
   /** Node ids, in ring-building order. */
   readonly nodes: readonly string[];
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult>;
+  /**
+   * Many writes at once, batched: one message per coordinator (up to
+   * PUT_BATCH_MAX writes each) instead of one per write. Not atomic: each
+   * write succeeds or fails on its own, and the answer says which.
+   */
+  putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]>;
   get(key: Bytes, options?: ReadOptions): Promise<ReadResult>;
   /** Writes a tombstone that supersedes what `context` covers. */
   delete(key: Bytes, options?: WriteOptions): Promise<WriteResult>;

@@ -453,3 +453,9 @@ export const CRASH_SETTLE_MS = 20;
 
 /** How long `terminateThread` waits for a thread to crash itself before it terminates it from outside (a stalled thread cannot). */
 export const CRASH_EXIT_MS = 8_000;
+
+/** Writes in one `put-batch` message to a coordinator (Cluster.putMany splits larger lists). */
+export const PUT_BATCH_MAX = 256;
+
+/** Writes the server coalesces from one event-loop turn into one `putMany` (a pipeline's SETs, MSET's keys, many clients' SETs). */
+export const WRITE_BATCH_MAX = 1024;

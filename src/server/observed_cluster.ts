@@ -17,7 +17,7 @@
  *
  * Thread contract: the thread that opened the wrapped cluster.
  */
-import type { Bytes, Cluster, ClusterStatus, ExplainResult, ReadOptions, ReadResult, WriteOptions, WriteResult } from '../cluster_types.js';
+import type { Bytes, Cluster, ClusterStatus, ExplainResult, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from '../cluster_types.js';
 import type { ClusterEventObserver } from './cluster_event_observer.js';
 
 /** What the decorator reports to; `ServerMetrics` implements it. */
@@ -42,6 +42,12 @@ class ObservedCluster implements Cluster {
 
   async put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
     return this.wrote(await this.inner.put(key, value, options));
+  }
+
+  async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
+    const outcomes = await this.inner.putMany(entries);
+    for (const outcome of outcomes) if (outcome.ok) this.wrote(outcome.result);
+    return outcomes;
   }
 
   async get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {

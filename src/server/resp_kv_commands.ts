@@ -4,13 +4,17 @@
  *
  * A key may hold siblings (concurrent writes). GET and MGET answer one of
  * them, chosen deterministically (`pickSibling`); KV.GET shows all of them.
- * SET and DEL read the key first and write with the context of that read, so
- * they supersede exactly what was read (an overwrite, as in Redis); a write
- * made concurrently by another client stays beside theirs as a sibling
- * rather than being lost. For the same reason NX and XX are decided on that
- * read: they are honest but not atomic against other clients (a racing
- * writer becomes a sibling, never a lost write). MSET is not atomic either:
- * each key is its own write, and on a failure some keys may be written.
+ * SET and MSET are overwrites (`WriteOptions.overwrite`): in one round trip
+ * the new value supersedes every version the coordinating owner of the key
+ * holds, as in Redis; a write made concurrently by another client that the
+ * owner has not seen yet stays beside it as a sibling rather than being
+ * lost. SET with NX, XX or GET, and DEL, read the key first (they need the
+ * old value) and write with the context of that read, superseding exactly
+ * what was read; NX and XX are honest but not atomic against other clients
+ * (a racing writer becomes a sibling, never a lost write). MSET is not
+ * atomic either: each key is its own write, and on a failure some keys may
+ * be written. The server batches the writes of one event-loop turn (a
+ * pipeline's, MSET's) into one message per coordinator (`write_batcher.ts`).
  * Expiry does not exist in ringkv, so EX/PX/EXAT/PXAT are refused.
  */
 import { parseVersion } from '../core/version_id.js';
@@ -45,8 +49,13 @@ async function readOne(ctx: CommandContext, key: Buffer): Promise<Buffer | null>
   return pickSibling(result.values, result.versions);
 }
 
+/** Overwrite `key` with `value` in one round trip (see the file header). */
+function overwrite(ctx: CommandContext, key: Buffer, value: Buffer): Promise<unknown> {
+  return ctx.write(key, () => ctx.cluster.put(key, value, { overwrite: true }));
+}
+
 /** Overwrite `key` with `value` (read for the context, then put), unless `condition` on the old value says no. */
-function overwrite(
+function readThenWrite(
   ctx: CommandContext,
   key: Buffer,
   value: Buffer,
@@ -80,7 +89,7 @@ const set: CommandSpec = {
   flags: ['write'],
   keys: [1, 1, 1],
   group: 'string',
-  summary: 'Set a key to a value, superseding what a read of it finds. NX/XX/GET are supported (decided on that read); EX/PX are refused: ringkv has no expiry.',
+  summary: 'Set a key to a value, superseding what its coordinating replica holds (a concurrent unseen write stays as a sibling). NX/XX/GET are supported (decided on a read first); EX/PX are refused: ringkv has no expiry.',
   async run(args, ctx) {
     let nx = false;
     let xx = false;
@@ -95,7 +104,11 @@ const set: CommandSpec = {
       } else throw syntaxError(`unknown SET option '${option}'`);
     }
     if (nx && xx) throw syntaxError('NX and XX exclude each other');
-    const outcome = await overwrite(ctx, args[1]!, args[2]!, (exists) => (nx ? !exists : xx ? exists : true));
+    if (!nx && !xx && !returnOld) {
+      await overwrite(ctx, args[1]!, args[2]!);
+      return OK;
+    }
+    const outcome = await readThenWrite(ctx, args[1]!, args[2]!, (exists) => (nx ? !exists : xx ? exists : true));
     if (returnOld) return outcome.old === null ? NULL : bulk(outcome.old);
     return outcome.written ? OK : NULL;
   },

@@ -20,6 +20,7 @@ import { openCluster } from '../cluster.js';
 import { startHttpServer, type HttpLimits, type HttpServerHandle } from './http_server.js';
 import { ServerMetrics } from './metrics.js';
 import { observedCluster } from './observed_cluster.js';
+import { batchedWrites } from './write_batcher.js';
 import { startRespServer, type RespServer } from './resp_server.js';
 import type { RespLimits } from './resp_limits.js';
 
@@ -92,7 +93,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RingkvSe
     },
     ...(options.syncMode ? { syncMode: options.syncMode } : {}),
   });
-  const cluster = observedCluster(raw, metrics);
+  // Writes issued in one event-loop turn go out as one batch per coordinator.
+  const cluster = batchedWrites(observedCluster(raw, metrics));
   metrics.observeCluster(cluster);
 
   let resp: RespServer | undefined;

@@ -16,7 +16,7 @@ import { actorKinds as replicaKinds } from '../../actors/replica.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
-import type { ClusterOptions, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster_types.js';
+import type { ClusterOptions, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster_types.js';
 import { ClusterClient } from '../cluster_client.js';
 import { memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from '../cluster_config.js';
 import { REQUEST_TIMEOUT_MS } from '../core/limits.js';
@@ -164,6 +164,10 @@ export class SimClient {
     return this.client.put(key, value, options);
   }
 
+  startPutMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
+    return this.client.putMany(entries);
+  }
+
   startGet(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
     return this.client.get(key, options);
   }
@@ -174,6 +178,10 @@ export class SimClient {
 
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
     return this.cluster.settle(this.startPut(key, value, options));
+  }
+
+  putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
+    return this.cluster.settle(this.startPutMany(entries));
   }
 
   get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {

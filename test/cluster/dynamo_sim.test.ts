@@ -100,6 +100,61 @@ describe('Dynamo core in the simulator', function () {
     expect(text((await a.get('cart')).values)).to.deep.equal(['fresh']);
   });
 
+  it(`an overwrite supersedes what its minting owner holds, and a write that owner never saw stays a sibling (SEED=${SEED})`, async () => {
+    const cluster = new SimCluster({ seed: SEED, nodes: 5, replication: { n: 3, w: 2, r: 2 } });
+    await cluster.world.runFor(2000);
+    const [a, b] = [cluster.client('a'), cluster.client('b')];
+    await a.put('seen', 'one');
+    await b.put('seen', 'two');
+    expect(text((await a.get('seen', { r: 3 })).values), 'blind writes are siblings').to.deep.equal(['one', 'two']);
+    const over = await a.put('seen', 'three', { overwrite: true });
+    expect(over.receipt.acks.length).to.be.at.least(2);
+    expect(text((await b.get('seen', { r: 3 })).values), 'the overwrite superseded both').to.deep.equal(['three']);
+
+    // The first owner misses a strict write (no hint for it), comes back, and mints an overwrite without having seen it.
+    const [key] = keysOwnedBy(cluster, 'n1', 1);
+    const ring = Ring.fromTokens(cluster.config.ring);
+    const first = placeReplicas(ring, utf8.encode(key!), cluster.config.replication.dcs).replicas[0]!;
+    const firstLabel = cluster.config.nodes.find((n) => n.member === first)!.label;
+    cluster.crash(firstLabel);
+    await cluster.world.runFor(8000);
+    await b.put(key!, 'unseen', { strict: true });
+    cluster.restart(firstLabel);
+    await cluster.world.runFor(500);
+    expect(await held(cluster, firstLabel, key!), 'the first owner missed the strict write').to.have.length(0);
+    const blindOver = await a.put(key!, 'over', { overwrite: true });
+    expect(blindOver.receipt.coordinator).to.equal(firstLabel);
+    expect(text((await a.get(key!, { r: 3 })).values), 'never destroyed what the owner had not seen').to.deep.equal(['over', 'unseen']);
+  });
+
+  it(`putMany sends one batch per coordinator and answers each write on its own (SEED=${SEED})`, async () => {
+    const cluster = new SimCluster({ seed: SEED, nodes: 5, replication: { n: 3, w: 2, r: 2 } });
+    await cluster.world.runFor(2000);
+    const client = cluster.client();
+    const entries = Array.from({ length: 40 }, (_, i) => ({ key: `batch-${i}`, value: `value-${i}` }));
+    const outcomes = await client.putMany([...entries.slice(0, 20), { key: '', value: 'bad key' }, ...entries.slice(20)]);
+    expect(outcomes).to.have.length(41);
+    const bad = outcomes[20]!;
+    expect(bad.ok).to.equal(false);
+    expect(!bad.ok && bad.error).to.be.instanceOf(InvalidRequestError);
+    const good = outcomes.filter((o) => o.ok);
+    expect(good).to.have.length(40);
+    for (const o of good) expect(o.ok && o.result.receipt.acks.length, 'each write has its own receipt').to.be.at.least(2);
+    let batches = 0;
+    let batched = 0;
+    for (const node of cluster.config.nodes) {
+      const stats = await cluster.askNode<{ batches: number; batched_writes: number }>(node.label, 'coordinator', { type: 'stats' });
+      batches += stats.batches;
+      batched += stats.batched_writes;
+    }
+    expect(batched).to.equal(40);
+    expect(batches, 'one batch per coordinator, not one per write').to.be.at.most(5);
+    for (const [i, entry] of entries.entries()) {
+      if (i % 7 !== 0) continue;
+      expect(text((await client.get(entry.key)).values)).to.deep.equal([entry.value]);
+    }
+  });
+
   it(`a node down during writes gets every hinted write after it recovers (SEED=${SEED})`, async () => {
     const cluster = new SimCluster({ seed: SEED, nodes: 5, replication: { n: 3, w: 2, r: 2 } });
     await cluster.world.runFor(2000);

@@ -35,6 +35,8 @@ import type {
   Receipt,
   WriteOptions,
   WriteResult,
+  PutManyEntry,
+  PutManyOutcome,
 } from '../../src/cluster_types.js';
 import { majority, type Requirement } from '../../src/core/consistency.js';
 import { actorId, join, syncBy, update, type Dvv } from '../../src/core/dotted_version_vector.js';
@@ -81,6 +83,8 @@ export class FakeCluster implements Cluster {
   maxInFlight = 0;
   /** Requests received, per operation. */
   readonly calls: Record<FakeOp, number> = { put: 0, get: 0, delete: 0, explain: 0, status: 0 };
+  /** `putMany` calls (each of their writes is also counted in `calls`). */
+  putManyCalls = 0;
   /** Sibling sets by key (key bytes as latin1 text, so binary keys map one to one). */
   private readonly store = new Map<string, StoredVersion[]>();
   /** Nodes crashed by `crash` and not yet restarted. */
@@ -116,6 +120,19 @@ export class FakeCluster implements Cluster {
 
   put(key: Bytes, value: Bytes, options: WriteOptions = {}): Promise<WriteResult> {
     return this.serve('put', () => this.write(key, toBuffer(value), options));
+  }
+
+  /** Each write served as a `put` or `delete` would be; `putManyCalls` counts the batches. */
+  async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
+    this.putManyCalls += 1;
+    return Promise.all(
+      entries.map((entry) =>
+        (entry.value === null ? this.delete(entry.key, entry.options) : this.put(entry.key, entry.value, entry.options)).then(
+          (result): PutManyOutcome => ({ ok: true, result }),
+          (error: unknown): PutManyOutcome => ({ ok: false, error: error as Error }),
+        ),
+      ),
+    );
   }
 
   delete(key: Bytes, options: WriteOptions = {}): Promise<WriteResult> {
@@ -223,13 +240,13 @@ export class FakeCluster implements Cluster {
     if (value !== null && value.length > VALUE_MAX_BYTES) {
       throw new InvalidRequestError(`value of ${value.length} bytes is over the ${VALUE_MAX_BYTES}-byte limit; store smaller values`);
     }
-    const context = contextFromString(options.context ?? '');
+    const keyText = keyBytes.toString('latin1');
+    const before = this.store.get(keyText) ?? [];
+    const context = options.overwrite ? join(before.map((v) => v.clock)) : contextFromString(options.context ?? '');
     const owners = this.preferenceList(keyBytes);
     const required = options.consistency ?? options.w ?? this.defaultW;
     const answering = this.answeringOwners(owners, required);
     const coordinator = answering[0]!;
-    const keyText = keyBytes.toString('latin1');
-    const before = this.store.get(keyText) ?? [];
     const ts_ms = this.now_ms();
     const clock = update(context, before.map((v) => v.clock), actorId(coordinator, 0), ts_ms);
     const after = syncBy(before, [{ clock, value: value === null ? null : Buffer.from(value), ts_ms }], (v) => v.clock);

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { InvalidRequestError, OverloadedError, TimeoutError, UnavailableError } from '../../src/core/errors.js';
 import type { RequestObserver } from '../../src/server/request_observer.js';
 import { startRespServer, type RespServer, type RespServerOptions } from '../../src/server/resp_server.js';
+import { batchedWrites } from '../../src/server/write_batcher.js';
 import { FakeCluster } from './fake_cluster.js';
 import { errorText, RawClient, str, type Decoded } from './resp_test_client.js';
 
@@ -195,6 +196,32 @@ describe('server/resp_server', () => {
       client.send(Array.from({ length: 50 }, (_, i) => `GET k${i}\r\n`).join(''));
       for (let i = 0; i < 50; i++) expect(str(await client.reply())).to.equal(`v${i}`);
       expect(Date.now() - started).to.be.below(2000);
+    });
+
+    it("batches a pipeline's writes through the cluster: one putMany for 100 SETs and an MSET, and no read before a plain SET", async () => {
+      const fake = new FakeCluster({ latencyMs: 5 });
+      const server = await startRespServer({ cluster: batchedWrites(fake), port: 0 });
+      running.push(server);
+      const client = await connect(server);
+      const sets = Array.from({ length: 100 }, (_, i) => `SET key${i} value${i}\r\n`).join('');
+      client.send(`${sets}MSET a 1 b 2 c 3\r\n`);
+      for (let i = 0; i <= 100; i++) expect(await client.reply()).to.deep.equal(ok);
+      expect(fake.calls.put, 'every write reached the cluster').to.equal(103);
+      expect(fake.calls.get, 'a plain SET is one round trip').to.equal(0);
+      expect(fake.putManyCalls, 'batched, not one call per write').to.be.at.most(3);
+      client.send('MGET key0 key99 b\r\n');
+      expect(((await client.reply()) as Buffer[]).map(String)).to.deep.equal(['value0', 'value99', '2']);
+    });
+
+    it('an overwrite SET supersedes siblings; SET NX still reads first and refuses an existing key', async () => {
+      const fake = new FakeCluster();
+      const { client } = await serve({}, fake);
+      await fake.put('k', 'one');
+      await fake.put('k', 'two');
+      expect(await client.call('SET', 'k', 'three')).to.deep.equal(ok);
+      expect((await fake.get('k')).values.map(String)).to.deep.equal(['three']);
+      expect(await client.call('SET', 'k', 'four', 'NX')).to.equal(null);
+      expect(str(await client.call('GET', 'k'))).to.equal('three');
     });
 
     it('keeps per-key order inside a pipeline: SET then GET of one key sees the write, two SETs land in order', async () => {

@@ -1,0 +1,127 @@
+/**
+ * Batches the server's writes through the cluster: every `put` and `delete`
+ * issued in one event-loop turn (a RESP pipeline's SETs, MSET's keys, DELs,
+ * and the single writes of many connections that arrived together) goes out
+ * as one `Cluster.putMany`, which sends one message per coordinator instead
+ * of one per write. A batch is sent at the end of the turn (`setImmediate`,
+ * after every microtask of the commands that queued into it), or at once
+ * when it reaches WRITE_BATCH_MAX writes.
+ *
+ * Each write still succeeds or fails on its own, with its own receipt;
+ * batching changes the number of messages, not the semantics of a write.
+ * Reads and everything else go straight to the wrapped cluster.
+ *
+ * Thread contract: the server's event loop only.
+ */
+import type {
+  Bytes,
+  Cluster,
+  ClusterStatus,
+  ExplainResult,
+  PutManyEntry,
+  PutManyOutcome,
+  ReadOptions,
+  ReadResult,
+  WriteOptions,
+  WriteResult,
+} from '../cluster_types.js';
+import { WRITE_BATCH_MAX } from '../core/limits.js';
+
+/** A write waiting for its batch. */
+interface Queued {
+  entry: PutManyEntry;
+  resolve(result: WriteResult): void;
+  reject(err: Error): void;
+}
+
+/** `cluster` with its single writes batched per event-loop turn. */
+export function batchedWrites(cluster: Cluster, max = WRITE_BATCH_MAX): Cluster {
+  return new WriteBatcher(cluster, max);
+}
+
+class WriteBatcher implements Cluster {
+  private queue: Queued[] = [];
+  private scheduled: ReturnType<typeof setImmediate> | null = null;
+
+  constructor(
+    private readonly inner: Cluster,
+    private readonly max: number,
+  ) {}
+
+  get nodes(): readonly string[] {
+    return this.inner.nodes;
+  }
+
+  put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
+    return this.enqueue({ key, value, ...(options ? { options } : {}) });
+  }
+
+  delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {
+    return this.enqueue({ key, value: null, ...(options ? { options } : {}) });
+  }
+
+  putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
+    return this.inner.putMany(entries);
+  }
+
+  get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
+    return this.inner.get(key, options);
+  }
+
+  explain(key: Bytes): Promise<ExplainResult> {
+    return this.inner.explain(key);
+  }
+
+  status(): Promise<ClusterStatus> {
+    return this.inner.status();
+  }
+
+  crash(id: string): Promise<void> {
+    return this.inner.crash(id);
+  }
+
+  restart(id: string): Promise<void> {
+    return this.inner.restart(id);
+  }
+
+  partition(groups: string[][]): Promise<void> {
+    return this.inner.partition(groups);
+  }
+
+  heal(): Promise<void> {
+    return this.inner.heal();
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    await this.inner.close();
+  }
+
+  private enqueue(entry: PutManyEntry): Promise<WriteResult> {
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.queue.push({ entry, resolve, reject });
+      if (this.queue.length >= this.max) this.flush();
+      else this.scheduled ??= setImmediate(() => this.flush());
+    });
+  }
+
+  /** Send what is queued as one batch. */
+  private flush(): void {
+    if (this.scheduled !== null) clearImmediate(this.scheduled);
+    this.scheduled = null;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    this.inner.putMany(batch.map((q) => q.entry)).then(
+      (outcomes) =>
+        outcomes.forEach((outcome, i) => {
+          const queued = batch[i]!;
+          if (outcome.ok) queued.resolve(outcome.result);
+          else queued.reject(outcome.error);
+        }),
+      (err: unknown) => {
+        for (const queued of batch) queued.reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  }
+}
