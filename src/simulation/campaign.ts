@@ -105,7 +105,7 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
   try {
     await cluster.world.runFor(WARMUP_MS);
     schedule.arm();
-    await drive(cluster, runClients(cluster, history, prng.fork(), ops), WORKLOAD_MAX_MS, 'the workload');
+    await cluster.settle(runClients(cluster, history, prng.fork(), ops), { max_ms: WORKLOAD_MAX_MS, step_ms: DRIVE_STEP_MS, what: 'the workload' });
     schedule.healAll();
     await quiesce(cluster);
     final = await finalState(cluster, history);
@@ -346,17 +346,6 @@ function disagree(byReplica: ReadonlyMap<string, readonly string[]>): boolean {
 // ---------------------------------------------------------------------------
 // Driving the world
 // ---------------------------------------------------------------------------
-
-/** Run the world until `promise` settles, at most `max_ms` of virtual time. */
-async function drive<T>(cluster: SimCluster, promise: Promise<T>, max_ms: number, what: string): Promise<T> {
-  let settled = false;
-  const watched = promise.finally(() => (settled = true));
-  watched.catch(() => undefined);
-  const until = cluster.world.now() + max_ms;
-  while (!settled && cluster.world.now() < until) await cluster.world.runFor(DRIVE_STEP_MS);
-  if (!settled) throw new Error(`${what} did not finish within ${max_ms} virtual ms`);
-  return watched;
-}
 
 /** A virtual-time sleep (resolves while the world runs). */
 function sleep(cluster: SimCluster, ms: number): Promise<void> {

@@ -103,14 +103,19 @@ export class SimCluster {
     this.world.heal();
   }
 
-  /** Run the world until `promise` settles (bounded), then return its result. */
-  async settle<T>(promise: Promise<T>): Promise<T> {
+  /**
+   * Run the world until `promise` settles, in steps of `step_ms` virtual ms
+   * (default 5), at most `max_ms` (default CALL_RUN_MAX_MS); then return its
+   * result. Throws, naming `what`, if it does not settle in time.
+   */
+  async settle<T>(promise: Promise<T>, options: { max_ms?: number; step_ms?: number; what?: string } = {}): Promise<T> {
+    const { max_ms = CALL_RUN_MAX_MS, step_ms = 5, what = 'a simulated call' } = options;
     let done = false;
     const watched = promise.finally(() => (done = true));
     watched.catch(() => undefined);
-    const until = this.world.now() + CALL_RUN_MAX_MS;
-    while (!done && this.world.now() < until) await this.world.runFor(5);
-    if (!done) throw new Error(`a simulated call did not settle within ${CALL_RUN_MAX_MS} virtual ms`);
+    const until = this.world.now() + max_ms;
+    while (!done && this.world.now() < until) await this.world.runFor(step_ms);
+    if (!done) throw new Error(`${what} did not settle within ${max_ms} virtual ms`);
     return watched;
   }
 
