@@ -8,6 +8,9 @@
  * periodic `tick`, and after each compaction looks again, since one merge
  * can make the next tier due.
  *
+ * Asks: `settle` → resolves once no compaction is due or running;
+ * `stats` → compactions finished by this instance (`CompactionStats`).
+ *
  * Thread contract: runs on the replica's thread; talks to it by messages only.
  */
 import { assertNever } from '../src/core/assert.js';
@@ -22,7 +25,15 @@ export type CompactionMsg =
   | { type: 'tick' }
   | { type: 'tables-changed' }
   /** Ask: resolves once no compaction is due or running (tests, shutdown). */
-  | { type: 'settle' };
+  | { type: 'settle' }
+  /** Ask: counters since this instance started → `CompactionStats`. */
+  | { type: 'stats' };
+
+/** Answer to the `stats` ask: counters since this instance started. */
+export interface CompactionStats {
+  /** Compactions whose result the replica swapped into its manifest. */
+  compactions: number;
+}
 
 /** How to spawn a compaction actor. */
 export interface CompactionArgs {
@@ -41,6 +52,8 @@ class Compaction implements Actor<CompactionMsg> {
   private running: Promise<void> | undefined;
   private again = false;
   private executor: CompactionExecutor | undefined;
+  /** Compactions finished by this instance (the `stats` ask). */
+  private finished = 0;
 
   constructor(private readonly args: CompactionArgs) {}
 
@@ -61,6 +74,11 @@ class Compaction implements Actor<CompactionMsg> {
         const replier = ctx.replier();
         this.wake(ctx);
         return (this.running ?? Promise.resolve()).then(() => replier?.ok(true));
+      }
+      case 'stats': {
+        const stats: CompactionStats = { compactions: this.finished };
+        ctx.reply(stats);
+        return;
       }
       default:
         assertNever(msg);
@@ -114,6 +132,7 @@ class Compaction implements Actor<CompactionMsg> {
         return;
       }
       await ctx.ask(this.args.replica, { type: 'compaction-finish', task, result }, 60_000);
+      this.finished++; // The replica answered: the result is in its manifest.
       ctx.log.info('compacted', { inputs: task.inputs.length, bytesIn: result.bytesIn, bytesOut: result.bytesOut });
     }
   }

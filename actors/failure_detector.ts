@@ -18,7 +18,7 @@
  * evaluates phi and the heartbeat timeout every DETECTOR_CHECK_INTERVAL_MS.
  *
  * Asks: `liveness-view` → the decided status of every member known;
- * `stats` → messages sent.
+ * `stats` → messages sent, and the phi of every member known now.
  *
  * Thread contract: one instance on its node's thread; state is private.
  */
@@ -49,7 +49,7 @@ export type FailureDetectorMsg =
   | { type: 'check' }
   /** Ask: the decided view → `Record<string, LivenessStatus>`. */
   | { type: 'liveness-view' }
-  /** Ask: messages sent → `FailureDetectorStats`. */
+  /** Ask: messages sent and current phi per member → `FailureDetectorStats`. */
   | { type: 'stats' };
 
 /** How to spawn a failure detector. */
@@ -76,6 +76,12 @@ export interface FailureDetectorStats {
   messages_sent: number;
   /** Messages sent to actors of this node (liveness changes, refutations). */
   local_messages_sent: number;
+  /**
+   * Phi of every member known (member id → phi) at the time of the ask, in
+   * modes phi and combined; `{}` in the others. Finite: capped at
+   * PHI_REPORTED_MAX (`LivenessDetector.phiValues`).
+   */
+  phi: Record<string, number>;
 }
 
 /** The liveness change published to subscribers. */
@@ -105,7 +111,7 @@ class FailureDetector implements Actor<FailureDetectorMsg> {
   /** Where refutations go. */
   private readonly gossip: ActorRef;
   /** Counters for the `stats` ask. */
-  private readonly stats: FailureDetectorStats = { messages_sent: 0, local_messages_sent: 0 };
+  private readonly stats: { messages_sent: number; local_messages_sent: number } = { messages_sent: 0, local_messages_sent: 0 };
 
   constructor(args: FailureDetectorArgs) {
     const subscribers = args.subscribers ?? [];
@@ -150,9 +156,11 @@ class FailureDetector implements Actor<FailureDetectorMsg> {
       case 'liveness-view':
         ctx.reply(this.detector.view());
         return;
-      case 'stats':
-        ctx.reply({ ...this.stats });
+      case 'stats': {
+        const stats: FailureDetectorStats = { ...this.stats, phi: this.detector.phiValues(ctx.now()) };
+        ctx.reply(stats);
         return;
+      }
       default:
         assertNever(msg);
     }

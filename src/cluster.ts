@@ -21,6 +21,7 @@ import { Ring } from './core/ring.js';
 import { keyPosition } from './core/tokens.js';
 import { formatVersion } from './core/version_id.js';
 import { nodeDir, nodePlan, NODE_MODULES } from './node_plan.js';
+import { askNodeStats, type NodeStats } from './node_stats.js';
 import type { ActorRef, Message, SpawnSpec } from './runtime/actor.js';
 import { ActorSystem } from './runtime/actor_system.js';
 import { DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../actors/member_refs.js';
@@ -128,15 +129,23 @@ class EmbeddedCluster implements Cluster {
 
   async status(): Promise<ClusterStatus> {
     const ownership = this.open().ring.ownership();
-    const views = await Promise.all(
-      this.config.nodes.map(async (node) => (this.running.has(node.member) ? this.ask<Record<string, LivenessStatus>>(node, DETECTOR_ACTOR_ID, { type: 'liveness-view' }).catch(() => null) : null)),
-    );
-    const hints = new Map(await this.hintsPerNode());
-    const keys = await Promise.all(
-      this.config.nodes.map(async (node) =>
-        this.running.has(node.member) ? this.ask<{ keysEstimate?: number }>(node, REPLICA_ACTOR_ID, { type: 'stats' }).then((s) => s.keysEstimate ?? null, () => null) : null,
+    const [views, hintsList, keys, nodeStats] = await Promise.all([
+      Promise.all(
+        this.config.nodes.map(async (node) => (this.running.has(node.member) ? this.ask<Record<string, LivenessStatus>>(node, DETECTOR_ACTOR_ID, { type: 'liveness-view' }).catch(() => null) : null)),
       ),
-    );
+      this.hintsPerNode(),
+      Promise.all(
+        this.config.nodes.map(async (node) =>
+          this.running.has(node.member) ? this.ask<{ keysEstimate?: number }>(node, REPLICA_ACTOR_ID, { type: 'stats' }).then((s) => s.keysEstimate ?? null, () => null) : null,
+        ),
+      ),
+      Promise.all(
+        this.config.nodes.map(async (node): Promise<NodeStats | null> =>
+          this.running.has(node.member) ? askNodeStats((id, msg) => this.ask(node, id, msg), (member) => labelOf(this.config, member)) : null,
+        ),
+      ),
+    ]);
+    const hints = new Map(hintsList);
     const members = this.config.nodes.map((node, i): MemberStatus => {
       const seenBy: Record<string, LivenessStatus> = {};
       this.config.nodes.forEach((observer, j) => {
@@ -158,6 +167,8 @@ class EmbeddedCluster implements Cluster {
         seenBy,
         hintsHeld: hints.get(node)?.total ?? null,
         keysEstimate: keys[i] ?? null,
+        counters: nodeStats[i]?.counters ?? null,
+        phi: nodeStats[i]?.phi ?? null,
       };
     });
     const { dcs, n, w, r, strict } = this.config.replication;

@@ -158,6 +158,32 @@ export interface MemberStatus {
   hintsHeld: number | null;
   /** Keys its replica holds, estimated (SSTable entries plus memtable keys, duplicates counted), or null when it could not be asked. */
   keysEstimate: number | null;
+  /** What the node did since its thread last started, or null when it is stopped or could not be asked. */
+  counters: NodeCounters | null;
+  /**
+   * The phi-accrual suspicion (Hayashibara 2004) this node's failure
+   * detector holds of each peer, by peer node id; finite (capped at
+   * PHI_REPORTED_MAX). Null when it is stopped or could not be asked; `{}`
+   * when its detector does not run phi.
+   */
+  phi: Record<string, number> | null;
+}
+
+/**
+ * One node's event counters, cumulative since that node's thread last
+ * started (a crash and restart starts them again from 0, as do restarts of
+ * the actor that keeps one). Read them as Prometheus counters: a value lower
+ * than the last one seen means a restart.
+ */
+export interface NodeCounters {
+  /** Read-repair writes its coordinator sent to stale replicas. */
+  readRepairs: number;
+  /** Hints it stored for unreachable owners (Dynamo 2007 §4.6). */
+  hintsStored: number;
+  /** Hints it delivered to their owners (and dropped). */
+  hintsReplayed: number;
+  /** Compactions its storage engine finished. */
+  compactions: number;
 }
 
 /** The whole cluster at a glance. */

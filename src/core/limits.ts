@@ -459,3 +459,11 @@ export const PUT_BATCH_MAX = 256;
 
 /** Writes the server coalesces from one event-loop turn into one `putMany` (a pipeline's SETs, MSET's keys, many clients' SETs). */
 export const WRITE_BATCH_MAX = 1024;
+
+/**
+ * Largest phi a failure detector reports (its `stats` ask, hence status and
+ * metrics); a larger phi, or an infinite one, is reported as this. By then
+ * the peer has been past any sane threshold (8 to 16) for a long time, and
+ * a finite cap keeps the value valid JSON and a plain gauge sample.
+ */
+export const PHI_REPORTED_MAX = 1_000_000;

@@ -33,7 +33,7 @@
  * timeout are evaluated then). Single-threaded: one actor only.
  */
 import { assert, assertNever } from './assert.js';
-import { MEMBERS_MAX } from './limits.js';
+import { MEMBERS_MAX, PHI_REPORTED_MAX } from './limits.js';
 import { LivenessTracker, type LivenessEvent, type LivenessStatus } from './liveness.js';
 import type { MemberEntry } from './membership.js';
 import { PhiAccrualDetector, type PhiConfig } from './phi_accrual.js';
@@ -156,6 +156,24 @@ export class LivenessDetector {
   /** The decided status of `member`, or undefined if unknown. */
   status(member: string): LivenessStatus | undefined {
     return this.members.get(member)?.decided;
+  }
+
+  /**
+   * The phi of every member known at `now_ms`, in the modes that run phi
+   * accrual (phi, combined); `{}` in the others. Members that left are
+   * skipped (nobody waits for their heartbeats). Every value is finite: phi
+   * above PHI_REPORTED_MAX, Infinity included, is reported as that cap.
+   * At most MEMBERS_MAX entries.
+   */
+  phiValues(now_ms: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [id, known] of this.members) {
+      if (known.phi === undefined || known.decided === 'left') continue;
+      const phi = known.phi.phi(now_ms);
+      assert(!Number.isNaN(phi) && phi >= 0, 'phi is a non-negative number');
+      out[id] = Math.min(phi, PHI_REPORTED_MAX);
+    }
+    return out;
   }
 
   /** Observers currently counted against `member` (mode combined; empty otherwise). */

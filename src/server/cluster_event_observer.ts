@@ -1,12 +1,18 @@
 /**
- * The seam between the cluster layer and metrics: the cluster (coordinators,
- * hint replayers, compaction, failure detectors) reports what it did through
- * this interface, and `metrics.ts` turns the reports into Prometheus series.
- * The cluster depends on this type only, never on prom-client; a cluster
- * opened without an observer reports nothing.
+ * The seam between cluster figures and metrics: reports of what the cluster
+ * did, which `metrics.ts` turns into Prometheus series without the cluster
+ * depending on prom-client.
  *
- * Every method is cheap and synchronous, and is called on the main thread
- * (events from worker threads are forwarded there by the cluster layer).
+ * Who calls it: the server, never the cluster. What happens inside the
+ * node threads comes from status samples: at scrape time `ServerMetrics`
+ * reads `cluster.status()` (through its `StatusCache`), turns each node's
+ * cumulative `counters` into increments (`readRepairs`, `hintsStored`,
+ * `hintsReplayed`, `compactions`; see `counter_deltas.ts`) and each node's
+ * `phi` per peer into `setPhi`. What each request's result shows
+ * (`replicaAcks`, `siblingsReturned`) comes from the `observedCluster`
+ * decorator around the cluster the surfaces use.
+ *
+ * Every method is cheap and synchronous, and is called on the main thread.
  */
 
 /** Receives the cluster's internal events. Counts are non-negative integers. */

@@ -3,21 +3,28 @@
  * `Registry` (never the global default, so several servers in one process do
  * not clash). Three kinds of input:
  *   - the surfaces (RESP, HTTP) report every request (`RequestObserver`);
- *   - the cluster layer reports its internal events (`ClusterEventObserver`);
- *   - scrape-time gauges read `cluster.status()` through a `StatusCache`
- *     (one fetch per METRICS_STATUS_CACHE_MS however many scrapes arrive).
+ *   - `cluster.status()`, read through a `StatusCache` (one fetch per
+ *     METRICS_STATUS_CACHE_MS however many scrapes arrive), fills the
+ *     scrape-time gauges, and feeds the node-internal series: each node's
+ *     cumulative counters become increments of the read-repair, hint and
+ *     compaction counters below (`counter_deltas.ts`: a value lower than
+ *     last time is a node restart), and each node's phi per peer sets
+ *     `ringkv_phi`. A scrape waits for its sample, so it shows that sample;
+ *   - the `observedCluster` decorator reports what each request's result
+ *     shows (replica acks, siblings per read) through `ClusterEventObserver`.
  *
  * Series (counters end in `_total`; histograms add `_bucket`/`_sum`/`_count`):
  *
  *   ringkv_requests_total{surface,command,outcome}     requests served; outcome ok|error
  *   ringkv_request_duration_seconds{surface,command}   service time histogram
  *   ringkv_replica_acks_total                          replica acknowledgements at coordinators
- *   ringkv_read_repairs_total                          read-repair writes sent
+ *   ringkv_read_repairs_total                          read-repair writes sent (from status)
  *   ringkv_siblings_returned                           histogram of siblings per read
- *   ringkv_hints_stored_total                          hints stored for unreachable owners
- *   ringkv_hints_replayed_total                        hints delivered to their owners
- *   ringkv_compactions_total                           storage compactions finished
- *   ringkv_phi{observer,peer}                          phi-accrual suspicion of peer at observer
+ *   ringkv_hints_stored_total                          hints stored for unreachable owners (from status)
+ *   ringkv_hints_replayed_total                        hints delivered to their owners (from status)
+ *   ringkv_compactions_total                           storage compactions finished (from status)
+ *   ringkv_phi{observer,peer}                          phi-accrual suspicion of peer at observer (from status;
+ *                                                      an observer's series go when it stops answering)
  *   ringkv_cluster_members                             members in the cluster (scrape time)
  *   ringkv_member_running{member}                      1 while the member's thread runs
  *   ringkv_member_ownership_ratio{member}              share of the ring it owns, 0..1
@@ -34,16 +41,18 @@
  * and fewer than METRICS_COMMANDS_MAX distinct ones were seen (otherwise it
  * becomes "other"); phi pairs beyond METRICS_PHI_PAIRS_MAX are dropped and
  * counted; per-member liveness beyond METRICS_LIVENESS_PAIRS_MAX (observer,
- * member) pairs is left out of a scrape, and each such scrape is counted.
+ * member) pairs is left out of a scrape, and each such scrape is counted;
+ * counters of nodes beyond MEMBERS_MAX are dropped and counted.
  * A client sending random command names cannot grow memory without bound.
  *
  * Thread contract: main thread only.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ClusterStatus } from '../cluster_types.js';
+import type { ClusterStatus, NodeCounters } from '../cluster_types.js';
 import { assert } from '../core/assert.js';
 import type { LivenessStatus } from '../core/liveness.js';
 import {
+  MEMBERS_MAX,
   METRICS_COMMANDS_MAX,
   METRICS_LIVENESS_PAIRS_MAX,
   METRICS_PHI_PAIRS_MAX,
@@ -51,6 +60,7 @@ import {
   METRICS_STATUS_TIMEOUT_MS,
 } from '../core/limits.js';
 import type { ClusterEventObserver } from './cluster_event_observer.js';
+import { CounterDeltas } from './counter_deltas.js';
 import type { RequestObserver, Surface } from './request_observer.js';
 import { StatusCache, type StatusSample } from './status_cache.js';
 
@@ -62,6 +72,9 @@ const LATENCY_BUCKETS_S = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0
 
 /** Sibling-count buckets: 0 (absent), 1 (the normal case), then up to SIBLINGS_MAX (64). */
 const SIBLING_BUCKETS = [0, 1, 2, 3, 4, 8, 16, 32, 64];
+
+/** The fields of `NodeCounters`, each fed into one counter series. */
+const NODE_COUNTER_FIELDS: readonly (keyof NodeCounters)[] = ['readRepairs', 'hintsStored', 'hintsReplayed', 'compactions'];
 
 /** What a command label may look like (upper-case RESP commands, dotted HTTP route names). */
 const COMMAND_LABEL = /^[A-Za-z][A-Za-z0-9._-]{0,31}$/;
@@ -110,20 +123,28 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
   private readonly phiPairs = new Set<string>();
   /** The status source for scrape-time gauges; null until a cluster is given. */
   private statusCache: StatusCache | null = null;
+  /** Last cumulative value of each node's counters (key: node id and field), for increments. */
+  private readonly nodeCounterDeltas = new CounterDeltas(MEMBERS_MAX * NODE_COUNTER_FIELDS.length);
+  /** The phi pairs the last status sample set, so pairs it no longer reports are removed. */
+  private phiFromStatus = new Map<string, { observer: string; peer: string }>();
   private readonly nowMs: () => number;
 
   constructor(private readonly options: ServerMetricsOptions = {}) {
     this.nowMs = options.nowMs ?? (() => performance.now());
     const registers = [this.registry];
+    // The series fed from status samples wait for the scrape's sample before they are read.
+    const collect = async (): Promise<void> => {
+      await this.statusCache?.get();
+    };
     this.requests = new Counter({ name: 'ringkv_requests_total', help: 'Requests served, by surface, command and outcome.', labelNames: ['surface', 'command', 'outcome'], registers });
     this.latency = new Histogram({ name: 'ringkv_request_duration_seconds', help: 'Request service time in seconds, by surface and command.', labelNames: ['surface', 'command'], buckets: LATENCY_BUCKETS_S, registers });
     this.acks = new Counter({ name: 'ringkv_replica_acks_total', help: 'Replica acknowledgements received by coordinators.', registers });
-    this.repairs = new Counter({ name: 'ringkv_read_repairs_total', help: 'Read-repair writes sent to stale replicas.', registers });
+    this.repairs = new Counter({ name: 'ringkv_read_repairs_total', help: 'Read-repair writes sent to stale replicas.', registers, collect });
     this.siblings = new Histogram({ name: 'ringkv_siblings_returned', help: 'Sibling values returned per read.', buckets: SIBLING_BUCKETS, registers });
-    this.hintsStoredCounter = new Counter({ name: 'ringkv_hints_stored_total', help: 'Hints stored for unreachable owners (hinted handoff).', registers });
-    this.hintsReplayedCounter = new Counter({ name: 'ringkv_hints_replayed_total', help: 'Hints delivered to their owners.', registers });
-    this.compactionsCounter = new Counter({ name: 'ringkv_compactions_total', help: 'Storage compactions finished.', registers });
-    this.phi = new Gauge({ name: 'ringkv_phi', help: 'Phi-accrual suspicion level of peer as seen by observer.', labelNames: ['observer', 'peer'], registers });
+    this.hintsStoredCounter = new Counter({ name: 'ringkv_hints_stored_total', help: 'Hints stored for unreachable owners (hinted handoff).', registers, collect });
+    this.hintsReplayedCounter = new Counter({ name: 'ringkv_hints_replayed_total', help: 'Hints delivered to their owners.', registers, collect });
+    this.compactionsCounter = new Counter({ name: 'ringkv_compactions_total', help: 'Storage compactions finished.', registers, collect });
+    this.phi = new Gauge({ name: 'ringkv_phi', help: 'Phi-accrual suspicion level of peer as seen by observer.', labelNames: ['observer', 'peer'], registers, collect });
     this.dropped = new Counter({ name: 'ringkv_metrics_dropped_total', help: 'Reports dropped because a series bound was reached, by metric.', labelNames: ['metric'], registers });
     this.registerStatusGauges();
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -137,7 +158,10 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
       cacheMs: this.options.statusCacheMs ?? METRICS_STATUS_CACHE_MS,
       timeoutMs: this.options.statusTimeoutMs ?? METRICS_STATUS_TIMEOUT_MS,
       nowMs: this.nowMs,
-      onFetch: (sample) => this.statusFetches.inc({ outcome: sample.ok ? 'ok' : 'error' }),
+      onFetch: (sample) => {
+        this.statusFetches.inc({ outcome: sample.ok ? 'ok' : 'error' });
+        if (sample.ok) this.feedFromStatus(sample.status);
+      },
     });
   }
 
@@ -195,6 +219,41 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
   }
 
   // --- helpers -------------------------------------------------------------
+
+  /**
+   * Feed the node-internal series from one status sample: each node's
+   * counters as increments since the last sample (a node that did not
+   * answer keeps its last values), and every observer's phi per peer. Phi
+   * series the sample no longer reports (a crashed observer, a departed
+   * peer) are removed rather than left at a stale value.
+   */
+  private feedFromStatus(status: ClusterStatus): void {
+    const counterOf: Record<keyof NodeCounters, { name: string; report: (count: number) => void }> = {
+      readRepairs: { name: 'ringkv_read_repairs_total', report: (n) => this.readRepairs(n) },
+      hintsStored: { name: 'ringkv_hints_stored_total', report: (n) => this.hintsStored(n) },
+      hintsReplayed: { name: 'ringkv_hints_replayed_total', report: (n) => this.hintsReplayed(n) },
+      compactions: { name: 'ringkv_compactions_total', report: (n) => this.compactions(n) },
+    };
+    const phiPairs = new Map<string, { observer: string; peer: string }>();
+    for (const member of status.members) {
+      const counters = member.counters;
+      if (counters !== null) {
+        for (const field of NODE_COUNTER_FIELDS) {
+          const target = counterOf[field];
+          const increment = this.nodeCounterDeltas.advance(`${member.id}\u0000${field}`, counters[field]);
+          if (increment === null) this.dropped.inc({ metric: target.name });
+          else if (increment > 0) target.report(increment);
+        }
+      }
+      for (const [peer, phi] of Object.entries(member.phi ?? {})) {
+        this.setPhi(member.id, peer, phi);
+        const pair = `${member.id}\u0000${peer}`;
+        if (this.phiPairs.has(pair)) phiPairs.set(pair, { observer: member.id, peer }); // else dropped by the bound
+      }
+    }
+    for (const [pair, labels] of this.phiFromStatus) if (!phiPairs.has(pair)) this.phi.remove(labels);
+    this.phiFromStatus = phiPairs;
+  }
 
   /** `command` if it is a plausible name and within the distinct-label bound, else "other". */
   private commandLabel(surface: Surface, command: string): string {

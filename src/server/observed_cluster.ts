@@ -6,8 +6,8 @@
  * cluster and call it as they would the real one.
  *
  * What it cannot see (hints stored or replayed, read repairs, compactions,
- * phi) happens inside the node threads; hints pending reach the metrics
- * from `cluster.status()` at scrape time instead.
+ * phi, hints pending) happens inside the node threads; it reaches the
+ * metrics from `cluster.status()` at scrape time instead.
  *
  * Counts come from the receipt as the coordinator returned it: the acks that
  * had arrived when the request was decided (W for a write that succeeded at

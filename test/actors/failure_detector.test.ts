@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import { Prng, seedFrom } from '../../src/core/prng.js';
 import { DETECTOR_MODES, type DetectorMode } from '../../src/core/liveness_detector.js';
-import { memberId } from '../../actors/member_refs.js';
+import { PHI_REPORTED_MAX } from '../../src/core/limits.js';
+import { PHI_DEFAULTS } from '../../src/core/phi_accrual.js';
+import type { FailureDetectorStats } from '../../actors/failure_detector.js';
+import { detectorRef, memberId } from '../../actors/member_refs.js';
 import { Cluster } from './membership_cluster.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
@@ -49,6 +52,29 @@ async function expectOnlyChanges(cluster: Cluster, observers: readonly number[])
   }
 }
 
+/**
+ * The `stats` ask's phi: in modes phi and combined, every observer rates the
+ * crashed `victim` over the threshold and every live peer under it, all
+ * finite; in the other modes, no phi at all.
+ */
+async function expectPhiStats(cluster: Cluster, mode: DetectorMode, observers: readonly number[], victim: number): Promise<void> {
+  const stats = await cluster.askAll<FailureDetectorStats>(observers, (t) => detectorRef(memberId(t)), { type: 'stats' });
+  expect(stats.size).to.equal(observers.length);
+  for (const [o, { phi }] of stats) {
+    if (mode !== 'phi' && mode !== 'combined') {
+      expect(phi, `${mode}: ${memberId(o)} runs no phi`).to.deep.equal({});
+      continue;
+    }
+    const peers = NODES.filter((t) => t !== o);
+    expect(Object.keys(phi).sort(), `${memberId(o)} rates every peer`).to.deep.equal(peers.map(memberId).sort());
+    for (const [member, value] of Object.entries(phi)) {
+      expect(Number.isFinite(value) && value >= 0 && value <= PHI_REPORTED_MAX, `${memberId(o)}: phi of ${member} = ${value}`).to.equal(true);
+      if (member === memberId(victim)) expect(value, `${memberId(o)}: phi of the crashed ${member}`).to.be.at.least(PHI_DEFAULTS.threshold);
+      else expect(value, `${memberId(o)}: phi of the live ${member}`).to.be.below(PHI_DEFAULTS.threshold);
+    }
+  }
+}
+
 describe('actors/failure_detector in the simulator', function () {
   before(() => console.log(`      SEED=${SEED} (replay with SEED=${SEED})`));
   after(() => console.log(observed.map((line) => `      ${line}`).join('\n')));
@@ -66,6 +92,7 @@ describe('actors/failure_detector in the simulator', function () {
       observed.push(`${mode.padEnd(15)} crash detection ms at each observer: ${detections.map((d) => Math.round(d)).join(', ')} (seed ${seed})`);
       for (const d of detections) expect(d, `${mode}, seed ${seed}`).to.be.at.most(DETECTION_BOUND_MS[mode]);
       expect(cluster.downs(NODES, observers, 0), `${mode}, seed ${seed}: false positives`).to.deep.equal([]);
+      await expectPhiStats(cluster, mode, observers, victim);
 
       cluster.world.restart(victim);
       const restarted_at_ms = cluster.world.now();

@@ -6,6 +6,7 @@ import { InvalidRequestError } from '../../src/core/errors.js';
 import { encodeClock, increment } from '../../src/core/vector_clock.js';
 import type { ActorRef } from '../../src/runtime/actor.js';
 import { ActorSystem } from '../../src/runtime/actor_system.js';
+import type { CompactionStats } from '../../actors/compaction.js';
 import type { ScanPage } from '../../actors/replica.js';
 import type { StoredVersion } from '../../storage/version.js';
 
@@ -52,6 +53,9 @@ describe('actors/replica + actors/compaction (real worker threads, real disk)', 
     const stats = await system.ask<{ flushes: number; compactions: number; tables: number }>(replica, { type: 'stats' });
     expect(stats.flushes).to.be.greaterThan(4);
     expect(stats.compactions).to.be.greaterThan(0);
+    // The compaction actor counts the same merges from its side (it is the only one that compacts here).
+    const compacted = await system.ask<CompactionStats>(compaction, { type: 'stats' });
+    expect(compacted.compactions).to.equal(stats.compactions);
     expect(stats.tables).to.be.lessThan(stats.flushes);
     for (let i = 0; i < KEYS; i += 37) {
       const got = await system.ask<StoredVersion[]>(replica, { type: 'get', key: keyOf(i) });

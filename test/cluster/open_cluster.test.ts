@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { openCluster, UnavailableError, InvalidRequestError, type Cluster } from '../../src/index.js';
+import { openCluster, UnavailableError, InvalidRequestError, type Cluster, type ClusterStatus, type NodeCounters } from '../../src/index.js';
 import { placeReplicas } from '../../src/core/placement.js';
 import { Ring } from '../../src/core/ring.js';
 import { resolveCluster } from '../../src/cluster_config.js';
@@ -38,6 +38,33 @@ async function converged(cluster: Cluster): Promise<boolean> {
   const s = await cluster.status();
   const running = s.members.filter((m) => m.running).length;
   return s.members.filter((m) => m.running).every((m) => Object.values(m.seenBy).filter((st) => st === 'alive').length === running);
+}
+
+/** Hints held, all nodes (nodes that could not say count 0). */
+function sumHeld(status: ClusterStatus): number {
+  return status.members.reduce((sum, m) => sum + (m.hintsHeld ?? 0), 0);
+}
+
+/** `field` of every node's counters, summed (nodes without counters count 0). */
+function sumCounter(status: ClusterStatus, field: keyof NodeCounters): number {
+  return status.members.reduce((sum, m) => sum + (m.counters?.[field] ?? 0), 0);
+}
+
+/** Running nodes report counters and a finite phi of every other node; the `stopped` ones report neither. */
+function expectCounters(status: ClusterStatus, stopped: readonly string[]): void {
+  for (const m of status.members) {
+    if (stopped.includes(m.id)) {
+      expect(m.running, `${m.id} running`).to.equal(false);
+      expect(m.counters, `${m.id} counters`).to.equal(null);
+      expect(m.phi, `${m.id} phi`).to.equal(null);
+      continue;
+    }
+    expect(m.counters, `${m.id} counters`).to.not.equal(null);
+    for (const value of Object.values(m.counters!)) expect(Number.isSafeInteger(value) && value >= 0, `${m.id} counters ${JSON.stringify(m.counters)}`).to.equal(true);
+    const peers = status.members.filter((p) => p.id !== m.id).map((p) => p.id);
+    expect(Object.keys(m.phi ?? {}).sort(), `${m.id} rates every peer by node id`).to.deep.equal(peers.sort());
+    for (const [peer, phi] of Object.entries(m.phi!)) expect(Number.isFinite(phi) && phi >= 0, `${m.id}: phi of ${peer} = ${phi}`).to.equal(true);
+  }
 }
 
 /** Keys whose owners (5 nodes, n=3) include `member`. */
@@ -95,8 +122,30 @@ describe('openCluster on worker threads', function () {
     expect(receipts.flatMap((w) => w.receipt.acks).some((a) => a.standingInFor === 'n2'), 'fallbacks stood in for n2').to.equal(true);
     const held = (await cluster.status()).members.reduce((sum, m) => sum + (m.hintsHeld ?? 0), 0);
     expect(held).to.be.greaterThan(0);
+    // A hint is in the store a moment before its handoff actor counts it: wait for one sample where the counts caught up.
+    let duringCrash: ClusterStatus | undefined;
+    await eventually('every hint held counted as stored', async () => {
+      duringCrash = await cluster!.status();
+      const heldNow = sumHeld(duringCrash);
+      return heldNow > 0 && sumCounter(duringCrash, 'hintsStored') >= heldNow;
+    });
+    expectCounters(duringCrash!, ['n2']);
+    // n2 has been silent longer than any live peer: some observer rates it above every live peer.
+    const phiOfN2 = Math.max(...duringCrash!.members.map((m) => m.phi?.['n2'] ?? 0));
+    const phiOfLive = Math.max(...duringCrash!.members.flatMap((m) => Object.entries(m.phi ?? {}).filter(([peer]) => peer !== 'n2').map(([, phi]) => phi)));
+    expect(phiOfN2, `phi of n2 ${phiOfN2}, of live peers at most ${phiOfLive}`).to.be.greaterThan(phiOfLive);
     await cluster.restart('n2');
     await eventually('every hint replayed', async () => (await cluster!.status()).members.every((m) => m.hintsHeld === 0));
+    // The holders ran throughout, so their counters went on from where they were; each hint then held was delivered.
+    const replayedBefore = sumCounter(duringCrash!, 'hintsReplayed');
+    let afterReplay: ClusterStatus | undefined;
+    // The restarted n2 rates its peers once gossip has told it of them.
+    await eventually('every hint delivered counted as replayed, and n2 rating its peers', async () => {
+      afterReplay = await cluster!.status();
+      const n2Rates = Object.keys(afterReplay.members.find((m) => m.id === 'n2')!.phi ?? {}).length;
+      return sumCounter(afterReplay, 'hintsReplayed') - replayedBefore >= sumHeld(duringCrash!) && n2Rates === afterReplay.members.length - 1;
+    });
+    expectCounters(afterReplay!, []);
     for (const k of [...early, ...late]) {
       const explained = await cluster.explain(k);
       const n2 = explained.replicas.find((r) => r.node === 'n2')!;
@@ -117,6 +166,7 @@ describe('openCluster on worker threads', function () {
       const after = await cluster!.explain('rr');
       return after.replicas.find((r) => r.node === 'n3')!.versions?.[0]?.value?.toString() === 'fresh';
     });
+    expect(sumCounter(await cluster.status(), 'readRepairs'), 'read repairs, all nodes').to.be.greaterThan(0);
   });
 
   it('strict quorum fails cleanly with two owners down; a partition keeps the majority side writing', async () => {

@@ -20,7 +20,12 @@
  * Test switches: `failWith(error)` makes every request (or the chosen ops)
  * reject with that error until `failWith(null)`; `latencyMs` delays every
  * answer; `inFlight` / `maxInFlight` / `calls` let tests see how many
- * requests a surface issued and how many at once (pipelining).
+ * requests a surface issued and how many at once (pipelining);
+ * `nodeCounters` holds what `status` reports as each node's counters (zeros
+ * at first, tests raise them; `restart` zeroes a node's, as a real thread
+ * restart does). Status reports phi FAKE_PHI_ALIVE for running peers and
+ * FAKE_PHI_DOWN for crashed ones, and null counters and phi for a crashed
+ * node.
  *
  * Single-threaded (Node's event loop); every method is safe to call
  * concurrently in the sense of the `Cluster` contract.
@@ -30,6 +35,7 @@ import type {
   Cluster,
   ClusterStatus,
   ExplainResult,
+  NodeCounters,
   ReadOptions,
   ReadResult,
   Receipt,
@@ -43,6 +49,12 @@ import { actorId, join, syncBy, update, type Dvv } from '../../src/core/dotted_v
 import { InvalidRequestError, UnavailableError } from '../../src/core/errors.js';
 import { KEY_MAX_BYTES, VALUE_MAX_BYTES } from '../../src/core/limits.js';
 import { contextFromString, contextToString, formatVersion } from '../../src/core/version_id.js';
+
+/** Phi a running node's detector reports of a running peer in the fake's status. */
+export const FAKE_PHI_ALIVE = 0.25;
+
+/** Phi a running node's detector reports of a crashed peer (past the default threshold of 8). */
+export const FAKE_PHI_DOWN = 12;
 
 /** Which requests `failWith` applies to. */
 export type FakeOp = 'put' | 'get' | 'delete' | 'explain' | 'status';
@@ -85,6 +97,8 @@ export class FakeCluster implements Cluster {
   readonly calls: Record<FakeOp, number> = { put: 0, get: 0, delete: 0, explain: 0, status: 0 };
   /** `putMany` calls (each of their writes is also counted in `calls`). */
   putManyCalls = 0;
+  /** Per node id, the counters `status` reports for it while it runs; tests may change them. */
+  readonly nodeCounters: Record<string, NodeCounters> = {};
   /** Sibling sets by key (key bytes as latin1 text, so binary keys map one to one). */
   private readonly store = new Map<string, StoredVersion[]>();
   /** Nodes crashed by `crash` and not yet restarted. */
@@ -105,6 +119,7 @@ export class FakeCluster implements Cluster {
     this.defaultR = options.r ?? 'quorum';
     this.latencyMs = options.latencyMs ?? 0;
     this.now_ms = options.now_ms ?? Date.now;
+    for (const id of this.nodes) this.nodeCounters[id] = zeroCounters();
   }
 
   /** Make requests (all, or only `ops`) reject with `error`; `null` clears it. */
@@ -204,6 +219,10 @@ export class FakeCluster implements Cluster {
           seenBy: Object.fromEntries(running.map((observer) => [observer, this.crashed.has(id) ? 'down' : 'alive'])),
           hintsHeld: this.crashed.has(id) ? null : 0,
           keysEstimate: this.crashed.has(id) ? null : (keysPerNode.get(id) ?? 0),
+          counters: this.crashed.has(id) ? null : { ...(this.nodeCounters[id] ?? zeroCounters()) },
+          phi: this.crashed.has(id)
+            ? null
+            : Object.fromEntries(this.nodes.filter((peer) => peer !== id).map((peer) => [peer, this.crashed.has(peer) ? FAKE_PHI_DOWN : FAKE_PHI_ALIVE])),
         })),
         replication: { n: this.n, dcs: { dc1: this.n }, w: this.defaultW, r: this.defaultR, strict: false },
       };
@@ -217,7 +236,7 @@ export class FakeCluster implements Cluster {
 
   async restart(id: string): Promise<void> {
     this.checkNode(id);
-    this.crashed.delete(id);
+    if (this.crashed.delete(id)) this.nodeCounters[id] = zeroCounters();
   }
 
   async partition(_groups: string[][]): Promise<void> {
@@ -344,4 +363,9 @@ function positionOf(key: Buffer): number {
   let hash = 0x811c9dc5;
   for (const byte of key) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
   return hash;
+}
+
+/** A node's counters right after its thread started. */
+function zeroCounters(): NodeCounters {
+  return { readRepairs: 0, hintsStored: 0, hintsReplayed: 0, compactions: 0 };
 }

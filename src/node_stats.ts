@@ -1,0 +1,55 @@
+/**
+ * The part of `Cluster.status()` that reads one running node's counters and
+ * phi values: four asks in parallel, to its coordinator (read repairs), its
+ * hinted-handoff actor (hints stored and delivered), its compaction actor
+ * (compactions finished) and its failure detector (phi per peer). Each
+ * actor counts since it (re)started, so together they count since the
+ * node's thread last started.
+ *
+ * A failed ask gives null, never a rejection: counters are all or nothing
+ * (one missing source would read as a restart of that counter to whoever
+ * turns them into increments), and phi is null when the detector did not
+ * answer.
+ *
+ * Thread contract: the thread that owns the cluster (it only sends asks).
+ */
+import type { NodeCounters } from './cluster_types.js';
+import { COMPACTION_ACTOR_ID } from './node_plan.js';
+import type { Message } from './runtime/actor.js';
+import type { CompactionStats } from '../actors/compaction.js';
+import type { CoordinatorStats } from '../actors/coordinator.js';
+import type { FailureDetectorStats } from '../actors/failure_detector.js';
+import type { HandoffStats } from '../actors/handoff.js';
+import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID } from '../actors/member_refs.js';
+
+/** Asks actor `id` of the node in question; rejects on failure or timeout. */
+export type NodeAsk = <R>(id: string, msg: Message) => Promise<R>;
+
+/** What one node's stats asks gave. */
+export interface NodeStats {
+  /** Its event counters, or null when any of their sources did not answer. */
+  counters: NodeCounters | null;
+  /** Phi per peer, keyed by the peer's node id (label), or null when the detector did not answer. */
+  phi: Record<string, number> | null;
+}
+
+/** Ask a running node for its counters and phi values; `labelOf` turns member ids into node ids. Never rejects. */
+export async function askNodeStats(ask: NodeAsk, labelOf: (member: string) => string): Promise<NodeStats> {
+  const orNull = <R>(asked: Promise<R>): Promise<R | null> => asked.catch(() => null);
+  const [coordinator, handoff, compaction, detector] = await Promise.all([
+    orNull(ask<CoordinatorStats>(COORDINATOR_ACTOR_ID, { type: 'stats' })),
+    orNull(ask<HandoffStats>(HANDOFF_ACTOR_ID, { type: 'stats' })),
+    orNull(ask<CompactionStats>(COMPACTION_ACTOR_ID, { type: 'stats' })),
+    orNull(ask<FailureDetectorStats>(DETECTOR_ACTOR_ID, { type: 'stats' })),
+  ]);
+  const counters: NodeCounters | null =
+    coordinator && handoff && compaction
+      ? { readRepairs: coordinator.read_repairs, hintsStored: handoff.stored, hintsReplayed: handoff.delivered, compactions: compaction.compactions }
+      : null;
+  let phi: Record<string, number> | null = null;
+  if (detector) {
+    phi = {};
+    for (const [member, value] of Object.entries(detector.phi)) phi[labelOf(member)] = value;
+  }
+  return { counters, phi };
+}
