@@ -17,7 +17,8 @@
  *
  * Thread contract: the thread that opened the wrapped cluster.
  */
-import type { Bytes, Cluster, ClusterStatus, ExplainResult, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from '../cluster_types.js';
+import type { Bytes, Cluster, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from '../cluster_types.js';
+import { ClusterDecorator } from './cluster_decorator.js';
 import type { ClusterEventObserver } from './cluster_event_observer.js';
 
 /** What the decorator reports to; `ServerMetrics` implements it. */
@@ -28,65 +29,34 @@ export function observedCluster(cluster: Cluster, observer: RequestResultObserve
   return new ObservedCluster(cluster, observer);
 }
 
-class ObservedCluster implements Cluster {
+class ObservedCluster extends ClusterDecorator {
   constructor(
-    /** The cluster every call goes to. */
-    private readonly inner: Cluster,
+    inner: Cluster,
     /** Where results are reported. */
     private readonly observer: RequestResultObserver,
-  ) {}
-
-  get nodes(): readonly string[] {
-    return this.inner.nodes;
+  ) {
+    super(inner);
   }
 
-  async put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
+  override async put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
     return this.wrote(await this.inner.put(key, value, options));
   }
 
-  async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
+  override async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
     const outcomes = await this.inner.putMany(entries);
     for (const outcome of outcomes) if (outcome.ok) this.wrote(outcome.result);
     return outcomes;
   }
 
-  async get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
+  override async get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
     const result = await this.inner.get(key, options);
     this.observer.replicaAcks(result.receipt.acks.length);
     this.observer.siblingsReturned(result.values.length);
     return result;
   }
 
-  async delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {
+  override async delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {
     return this.wrote(await this.inner.delete(key, options));
-  }
-
-  explain(key: Bytes): Promise<ExplainResult> {
-    return this.inner.explain(key);
-  }
-
-  status(): Promise<ClusterStatus> {
-    return this.inner.status();
-  }
-
-  crash(id: string): Promise<void> {
-    return this.inner.crash(id);
-  }
-
-  restart(id: string): Promise<void> {
-    return this.inner.restart(id);
-  }
-
-  partition(groups: string[][]): Promise<void> {
-    return this.inner.partition(groups);
-  }
-
-  heal(): Promise<void> {
-    return this.inner.heal();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   private wrote(result: WriteResult): WriteResult {

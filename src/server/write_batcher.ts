@@ -13,18 +13,8 @@
  *
  * Thread contract: the server's event loop only.
  */
-import type {
-  Bytes,
-  Cluster,
-  ClusterStatus,
-  ExplainResult,
-  PutManyEntry,
-  PutManyOutcome,
-  ReadOptions,
-  ReadResult,
-  WriteOptions,
-  WriteResult,
-} from '../cluster_types.js';
+import type { Bytes, Cluster, PutManyEntry, WriteOptions, WriteResult } from '../cluster_types.js';
+import { ClusterDecorator } from './cluster_decorator.js';
 import { WRITE_BATCH_MAX } from '../core/limits.js';
 
 /** A write waiting for its batch. */
@@ -39,60 +29,26 @@ export function batchedWrites(cluster: Cluster, max = WRITE_BATCH_MAX): Cluster 
   return new WriteBatcher(cluster, max);
 }
 
-class WriteBatcher implements Cluster {
+class WriteBatcher extends ClusterDecorator {
   private queue: Queued[] = [];
   private scheduled: ReturnType<typeof setImmediate> | null = null;
 
   constructor(
-    private readonly inner: Cluster,
+    inner: Cluster,
     private readonly max: number,
-  ) {}
-
-  get nodes(): readonly string[] {
-    return this.inner.nodes;
+  ) {
+    super(inner);
   }
 
-  put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
+  override put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
     return this.enqueue({ key, value, ...(options ? { options } : {}) });
   }
 
-  delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {
+  override delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {
     return this.enqueue({ key, value: null, ...(options ? { options } : {}) });
   }
 
-  putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
-    return this.inner.putMany(entries);
-  }
-
-  get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
-    return this.inner.get(key, options);
-  }
-
-  explain(key: Bytes): Promise<ExplainResult> {
-    return this.inner.explain(key);
-  }
-
-  status(): Promise<ClusterStatus> {
-    return this.inner.status();
-  }
-
-  crash(id: string): Promise<void> {
-    return this.inner.crash(id);
-  }
-
-  restart(id: string): Promise<void> {
-    return this.inner.restart(id);
-  }
-
-  partition(groups: string[][]): Promise<void> {
-    return this.inner.partition(groups);
-  }
-
-  heal(): Promise<void> {
-    return this.inner.heal();
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.flush();
     await this.inner.close();
   }

@@ -1,0 +1,73 @@
+/**
+ * A `Cluster` that forwards every call to another one: the base of the
+ * server's wrappers (`observed_cluster.ts`, `write_batcher.ts`), which
+ * override only the calls they change.
+ */
+import type {
+  Bytes,
+  Cluster,
+  ClusterStatus,
+  ExplainResult,
+  PutManyEntry,
+  PutManyOutcome,
+  ReadOptions,
+  ReadResult,
+  WriteOptions,
+  WriteResult,
+} from '../cluster_types.js';
+
+/** Forwards every call to `inner`. */
+export abstract class ClusterDecorator implements Cluster {
+  constructor(
+    /** The cluster every call goes to. */
+    protected readonly inner: Cluster,
+  ) {}
+
+  get nodes(): readonly string[] {
+    return this.inner.nodes;
+  }
+
+  put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
+    return this.inner.put(key, value, options);
+  }
+
+  putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
+    return this.inner.putMany(entries);
+  }
+
+  get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
+    return this.inner.get(key, options);
+  }
+
+  delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {
+    return this.inner.delete(key, options);
+  }
+
+  explain(key: Bytes): Promise<ExplainResult> {
+    return this.inner.explain(key);
+  }
+
+  status(): Promise<ClusterStatus> {
+    return this.inner.status();
+  }
+
+  crash(id: string): Promise<void> {
+    return this.inner.crash(id);
+  }
+
+  restart(id: string): Promise<void> {
+    return this.inner.restart(id);
+  }
+
+  partition(groups: string[][]): Promise<void> {
+    return this.inner.partition(groups);
+  }
+
+  heal(): Promise<void> {
+    return this.inner.heal();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
