@@ -48,9 +48,8 @@
  * Thread contract: one instance on its node's thread; state is private.
  */
 import { assert, assertNever } from '../src/core/assert.js';
-import type { Requirement } from '../src/core/consistency.js';
 import { actorId } from '../src/core/dotted_version_vector.js';
-import { InvalidRequestError, OverloadedError, RingkvError, TimeoutError, toErrorRecord, UnavailableError, type ErrorRecord } from '../src/core/errors.js';
+import { InvalidRequestError, OverloadedError, RingkvError, TimeoutError, toErrorRecord, UnavailableError } from '../src/core/errors.js';
 import {
   COORDINATOR_DEDUP_MAX,
   COORDINATOR_INFLIGHT_MAX,
@@ -59,113 +58,27 @@ import {
   REPLICA_ASK_TIMEOUT_MS,
   REQUEST_TIMEOUT_MS,
 } from '../src/core/limits.js';
-import { placeReplicas, type DcReplicas } from '../src/core/placement.js';
+import { placeReplicas } from '../src/core/placement.js';
 import { QuorumTracker, retryDelayMs, type DurabilityReceipt, type ReplicaReply } from '../src/core/quorum.js';
-import { Ring, type PreferenceList, type RingMember } from '../src/core/ring.js';
+import { Ring, type PreferenceList } from '../src/core/ring.js';
 import { contextOf, dotsOf, isStale, liveSiblings, mintWrite, reconcileSets, type Version } from '../src/core/sibling_set.js';
 import { contextFromString, contextToString } from '../src/core/version_id.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
-import type { LivenessMsg } from './failure_detector.js';
 import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
 import { QuorumWait } from './quorum_wait.js';
+import type {
+  BatchOutcome,
+  CoordinatorArgs,
+  CoordinatorMsg,
+  CoordinatorReceipt,
+  CoordinatorStats,
+  GetReply,
+  GetRequest,
+  PutReply,
+  PutRequest,
+} from './coordinator_messages.js';
 
-/** A client write: `value` null is a delete (a tombstone). */
-export type PutRequest = {
-  type: 'put';
-  /** Unique per client request; a duplicate gets the first answer. */
-  request_id: string;
-  key: Uint8Array;
-  value: Uint8Array | null;
-  /** The client's causal context ('' = none). */
-  context: string;
-  /** Supersede every version the minting owner holds (ignores `context`); see the file header. */
-  overwrite?: boolean;
-  w?: Requirement;
-  strict?: boolean;
-  /** Set by a coordinator that forwarded the request to an owner. */
-  forwarded?: boolean;
-  /** Time left for the request, ms (set when forwarded). */
-  timeout_ms?: number;
-};
-
-/** A client read. */
-export type GetRequest = {
-  type: 'get';
-  request_id: string;
-  key: Uint8Array;
-  r?: Requirement;
-  timeout_ms?: number;
-};
-
-/** The receipt a coordinator answers with. */
-export type CoordinatorReceipt = DurabilityReceipt & { coordinator: string; version?: string };
-
-/** Answer to a put. */
-export interface PutReply {
-  context: string;
-  receipt: CoordinatorReceipt;
-}
-
-/** Answer to a get: live siblings (values and dots, parallel) and the context of the whole set. */
-export interface GetReply {
-  values: Uint8Array[];
-  versions: string[];
-  context: string;
-  receipt: CoordinatorReceipt;
-}
-
-/** One write's outcome in a `put-batch` reply, in request order. */
-export type BatchOutcome = { ok: PutReply } | { error: ErrorRecord };
-
-/** Counters for the `stats` ask. */
-export interface CoordinatorStats {
-  puts: number;
-  /** `put-batch` messages taken, and the writes in them (also counted in `puts` where minted here). */
-  batches: number;
-  batched_writes: number;
-  gets: number;
-  forwarded: number;
-  duplicates: number;
-  fallback_writes: number;
-  read_repairs: number;
-  failed: number;
-  /** Members the failure detector holds down, as this coordinator last heard. */
-  held_down: string[];
-}
-
-/** Messages the coordinator understands. */
-export type CoordinatorMsg =
-  | PutRequest
-  | GetRequest
-  /** Ask: up to PUT_BATCH_MAX writes → `BatchOutcome[]`. */
-  | { type: 'put-batch'; requests: PutRequest[] }
-  | LivenessMsg
-  /** Timer: wake a waiting request. */
-  | { type: 'wake'; id: number }
-  /** Ask: counters → `CoordinatorStats`. */
-  | { type: 'stats' };
-
-/** Replication settings a coordinator applies when a request does not override them. */
-export interface CoordinatorReplication {
-  /** Replicas per data center (their sum is N). */
-  dcs: DcReplicas;
-  w: Requirement;
-  r: Requirement;
-  strict: boolean;
-}
-
-/** How to spawn a coordinator. */
-export interface CoordinatorArgs {
-  /** This node's member id. */
-  self: string;
-  /** The ring: every member with its placement and tokens. */
-  ring: RingMember[];
-  replication: CoordinatorReplication;
-  /** Client request deadline (default REQUEST_TIMEOUT_MS). */
-  request_timeout_ms?: number;
-  /** Per-replica wait (default REPLICA_ASK_TIMEOUT_MS). */
-  replica_timeout_ms?: number;
-}
+export type * from './coordinator_messages.js';
 
 /** Errors that mean "this target did not answer in time or could not take it": try elsewhere. */
 function isTransient(err: unknown): boolean {
