@@ -24,7 +24,7 @@ import { loadOrCreateEpoch } from '../storage/identity.js';
 import { RealFileSystem } from '../storage/real_fs.js';
 import type { StoredVersion } from '../storage/version.js';
 import { SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
-import { plantedDropOfMergedVersion } from '../src/simulation/planted_bugs.js';
+import { plantedDropOfMergedVersion } from '../src/core/planted_bugs.js';
 
 /** Messages a replica understands. */
 export type ReplicaMsg =

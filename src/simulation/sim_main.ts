@@ -13,7 +13,7 @@
  * print the same bytes; the wall-clock rate goes on its own line and only
  * with --rate. Exits 1 when any seed fails, 2 on bad arguments.
  *
- * Planted bugs (`planted_bugs.ts`) are for tests only: nothing here turns one on.
+ * Planted bugs (`src/core/planted_bugs.ts`) are for tests only: nothing here turns one on.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -11,7 +11,7 @@
 import { expect } from 'chai';
 import { seedFrom } from '../../src/core/prng.js';
 import { FAULT_KINDS, formatSeedResult, formatSummary, runCampaign, runSeed, type SeedResult } from '../../src/simulation/campaign.js';
-import { __plantBugForTests } from '../../src/simulation/planted_bugs.js';
+import { __plantBugForTests } from '../../src/core/planted_bugs.js';
 
 /** Seeds of the bounded campaign (issue 6: at least 200). */
 const CAMPAIGN_SEEDS = 200;
