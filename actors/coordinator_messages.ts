@@ -39,12 +39,19 @@ export type GetRequest = {
   timeout_ms?: number;
 };
 
-/** The receipt a coordinator answers with. */
-export type CoordinatorReceipt = DurabilityReceipt & { coordinator: string; version?: string };
+/**
+ * The receipt a coordinator answers with: `sync` says when the acknowledging
+ * replicas' stores called the write durable (batch: fsynced; periodic:
+ * written, fsynced within the periodic window).
+ */
+export type CoordinatorReceipt = DurabilityReceipt & { coordinator: string; version?: string; sync?: 'batch' | 'periodic' };
 
 /** Answer to a put. */
 export interface PutReply {
+  /** The context of the whole sibling set after the write (for the client's next write). */
   context: string;
+  /** The causal context the new version's past is: the client's, or for an overwrite what the minting owner held. */
+  superseded: string;
   receipt: CoordinatorReceipt;
 }
 
@@ -107,5 +114,7 @@ export interface CoordinatorArgs {
   request_timeout_ms?: number;
   /** Per-replica wait (default REPLICA_ASK_TIMEOUT_MS). */
   replica_timeout_ms?: number;
+  /** The replicas' commit-log sync mode, reported in write receipts (default 'batch'). */
+  sync_mode?: 'batch' | 'periodic';
 }
 

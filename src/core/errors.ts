@@ -13,7 +13,7 @@ export abstract class RingkvError extends Error {
   abstract readonly code: ErrorCode;
 }
 
-export type ErrorCode = 'CORRUPTION' | 'UNAVAILABLE' | 'TIMEOUT' | 'OVERLOADED' | 'INVALID_REQUEST';
+export type ErrorCode = 'CORRUPTION' | 'UNAVAILABLE' | 'TIMEOUT' | 'OVERLOADED' | 'INVALID_REQUEST' | 'INDETERMINATE';
 
 /** Bytes failed a checksum or a structural check. Do not trust or replicate them. */
 export class CorruptionError extends RingkvError {
@@ -74,6 +74,26 @@ export class OverloadedError extends RingkvError {
   }
 }
 
+/**
+ * A write whose fate is unknown: it was sent (or stored on some replicas)
+ * but its outcome never came back in time, or its coordinator crashed
+ * mid-write. It may or may not have been applied, now or later (Jepsen's
+ * `:info`). Retrying it blindly can write it twice (a duplicate sibling):
+ * read the key first.
+ */
+export class IndeterminateError extends RingkvError {
+  override name = 'IndeterminateError';
+  readonly code = 'INDETERMINATE' as const;
+  constructor(
+    /** What was attempted, e.g. "write of version n1#epoch5:3". */
+    readonly what: string,
+    /** Why its outcome is unknown (the deadline, the crash), for the message. */
+    readonly reason = '',
+  ) {
+    super(`${what} may or may not have been applied${reason ? ` (${reason})` : ''}: read the key before retrying`);
+  }
+}
+
 /** The request itself is wrong (too large, malformed): fix it, do not retry. */
 export class InvalidRequestError extends RingkvError {
   override name = 'InvalidRequestError';
@@ -111,6 +131,9 @@ export function toErrorRecord(err: unknown): ErrorRecord {
   if (err instanceof OverloadedError) {
     return { name: err.name, code: err.code, message: err.message, fields: { resource: err.resource } };
   }
+  if (err instanceof IndeterminateError) {
+    return { name: err.name, code: err.code, message: err.message, fields: { what: err.what, reason: err.reason } };
+  }
   if (err instanceof RingkvError) return { name: err.name, code: err.code, message: err.message };
   if (err instanceof Error) return { name: err.name, code: 'INTERNAL', message: err.message };
   return { name: 'Error', code: 'INTERNAL', message: String(err) };
@@ -128,6 +151,8 @@ export function fromErrorRecord(rec: ErrorRecord): Error {
       return Object.assign(new TimeoutError(String(f['what']), Number(f['timeout_ms'])), { message: rec.message });
     case 'OVERLOADED':
       return Object.assign(new OverloadedError(String(f['resource'])), { message: rec.message });
+    case 'INDETERMINATE':
+      return Object.assign(new IndeterminateError(String(f['what']), String(f['reason'] ?? '')), { message: rec.message });
     case 'INVALID_REQUEST':
       return Object.assign(new InvalidRequestError(''), { message: rec.message });
     default: {

@@ -101,6 +101,8 @@ export function errorReply(err: unknown): Reply {
       return error(`CORRUPTION ${message}`);
     case 'INVALID_REQUEST':
       return error(`ERR ${message}`);
+    case 'INDETERMINATE':
+      return error(`ERR ${message}`);
     case null:
       return error(`ERR internal error: ${message}`);
   }
