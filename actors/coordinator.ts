@@ -48,8 +48,7 @@
  * Thread contract: one instance on its node's thread; state is private.
  */
 import { assert, assertNever } from '../src/core/assert.js';
-import { actorId } from '../src/core/dotted_version_vector.js';
-import { InvalidRequestError, OverloadedError, RingkvError, TimeoutError, toErrorRecord, UnavailableError } from '../src/core/errors.js';
+import { IndeterminateError, InvalidRequestError, OverloadedError, RingkvError, TimeoutError, toErrorRecord, UnavailableError } from '../src/core/errors.js';
 import {
   COORDINATOR_DEDUP_MAX,
   COORDINATOR_INFLIGHT_MAX,
@@ -59,12 +58,13 @@ import {
   REQUEST_TIMEOUT_MS,
 } from '../src/core/limits.js';
 import { placeReplicas } from '../src/core/placement.js';
-import { QuorumTracker, retryDelayMs, type DurabilityReceipt, type ReplicaReply } from '../src/core/quorum.js';
+import { QuorumTracker, retryDelayMs, type QuorumRequest, type ReplicaReply } from '../src/core/quorum.js';
 import { Ring, type PreferenceList } from '../src/core/ring.js';
-import { contextOf, dotsOf, isStale, liveSiblings, mintWrite, reconcileSets, type Version } from '../src/core/sibling_set.js';
-import { contextFromString, contextToString } from '../src/core/version_id.js';
+import { contextOf, dotsOf, isStale, liveSiblings, reconcileSets, type Version } from '../src/core/sibling_set.js';
+import { contextToString } from '../src/core/version_id.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
+import type { MintReply, MintRequest } from './replica.js';
 import { QuorumWait } from './quorum_wait.js';
 import type {
   BatchOutcome,
@@ -89,6 +89,13 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A key for a message: printable keys as text, others as hex, cut to a readable length. */
+function describeKey(key: Uint8Array): string {
+  const text = Buffer.from(key).toString('utf8');
+  const shown = /^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `0x${Buffer.from(key).toString('hex')}`;
+  return shown.length > 64 ? `${shown.slice(0, 64)}...` : shown;
+}
+
 class Coordinator implements Actor<CoordinatorMsg> {
   private readonly ring: Ring;
   private readonly dcOf = new Map<string, string>();
@@ -96,13 +103,9 @@ class Coordinator implements Actor<CoordinatorMsg> {
   private readonly replicaTimeout: number;
   /** Members the failure detector holds down (or left). */
   private readonly down = new Set<string>();
-  /** Writes in their mint phase, per key (hex): the next write of a key waits for the previous. */
-  private readonly keyLocks = new Map<string, Promise<unknown>>();
   /** Recent requests by id, oldest first (bounded by COORDINATOR_DEDUP_MAX). */
   private readonly recent = new Map<string, Promise<unknown>>();
   private inflight = 0;
-  /** The actor id writes are minted under, once the replica told its epoch. */
-  private actor: Promise<string> | undefined;
   private readonly wakers = new Map<number, () => void>();
   private nextWake = 1;
   private readonly stats: CoordinatorStats = { puts: 0, batches: 0, batched_writes: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [] };
@@ -203,22 +206,26 @@ class Coordinator implements Actor<CoordinatorMsg> {
     }
     this.stats.puts++;
     const strict = msg.strict ?? this.args.replication.strict;
-    const tracker = new QuorumTracker({
+    const request: QuorumRequest = {
       op: 'write',
       owners: pref.replicas.map((node) => ({ node, dc: this.dc(node) })),
       required: msg.w ?? this.args.replication.w,
       coordinatorDc: this.dc(self),
       strict,
-    });
-    const context = contextFromString(msg.context);
+    };
+    // Nothing is stored yet: a write the failure detector already knows cannot reach W fails for certain.
+    this.refuseIfUnreachable(request, pref);
+    const tracker = new QuorumTracker(request);
     const start = ctx.now();
-    const actor = await this.actorId(ctx);
-    const minted = await this.underKeyLock(msg.key, async () => {
-      const local = await ctx.ask<Version[]>(replicaRef(self), { type: 'get', key: msg.key }, this.replicaTimeout);
-      const made = mintWrite(local, msg.overwrite ? contextOf(local) : context, actor, msg.value, ctx.now());
-      await ctx.ask(replicaRef(self), { type: 'merge', key: msg.key, versions: [made.version] }, this.replicaTimeout);
-      return made;
-    });
+    const mint: MintRequest = { type: 'mint', key: msg.key, value: msg.value, context: msg.context, overwrite: msg.overwrite === true, node: self };
+    let minted: MintReply;
+    try {
+      minted = await ctx.ask<MintReply>(replicaRef(self), mint, Math.min(this.replicaTimeout, timeout_ms));
+    } catch (err) {
+      // An answer is definite (refused, invalid); no answer is not: the local store may still take it.
+      if (err instanceof TimeoutError) throw new IndeterminateError(`write of ${describeKey(msg.key)} on ${self}`, describe(err));
+      throw err;
+    }
     const wait = new QuorumWait(tracker, Math.max(1, timeout_ms - (ctx.now() - start)), (ms) => this.sleep(ctx, ms));
     wait.record({ node: self, dc: this.dc(self), ok: true });
     const refusals: string[] = [];
@@ -228,16 +235,44 @@ class Coordinator implements Actor<CoordinatorMsg> {
       void this.replicate(owner, msg.key, minted.siblings, pref, strict, wait, usedFallbacks, refusals, ctx);
     }
     const outcome = await wait.done;
-    const receipt = (r: DurabilityReceipt): CoordinatorReceipt => ({ ...r, coordinator: self, version: minted.dot });
+    // From here on the version is stored on this node: a write that misses W may still spread (read
+    // repair, hints), so its outcome is indeterminate, never a plain failure a client would retry blindly.
     if (outcome === 'timeout') {
-      throw new TimeoutError(`write of version ${minted.dot} (w=${tracker.receipt().required}; acks so far ${JSON.stringify(tracker.receipt().acks.map((a) => a.node))})`, timeout_ms);
+      const acks = tracker.receipt().acks.map((a) => a.node);
+      throw new IndeterminateError(`write of version ${minted.dot}`, `w=${tracker.receipt().required} not reached within ${timeout_ms} ms; acknowledged by ${acks.join(', ')}`);
     }
     if (outcome.status !== 'satisfied') {
       assert(outcome.status === 'failed', 'a decided wait is satisfied or failed');
-      if (refusals.length > 0) throw new OverloadedError(`hint stores of the fallbacks (${refusals.join('; ')}), so ${outcome.error.message}`);
-      throw outcome.error;
+      const why = refusals.length > 0 ? `hint stores of the fallbacks are full (${refusals.join('; ')})` : outcome.error.message;
+      throw new IndeterminateError(`write of version ${minted.dot}`, why);
     }
-    return { context: contextToString(contextOf(minted.siblings)), receipt: receipt(outcome.receipt) };
+    const receipt: CoordinatorReceipt = { ...outcome.receipt, coordinator: self, version: minted.dot, sync: this.args.sync_mode ?? 'batch' };
+    return { context: contextToString(contextOf(minted.siblings)), superseded: minted.superseded, receipt };
+  }
+
+  /**
+   * Throw `UnavailableError` when the targets not held down (owners, and in
+   * sloppy mode the fallbacks that would stand in for owners held down)
+   * cannot meet the write's requirement even if every one of them answers.
+   */
+  private refuseIfUnreachable(request: QuorumRequest, pref: PreferenceList): void {
+    const probe = new QuorumTracker(request);
+    const used = new Set<string>();
+    for (const owner of pref.replicas) {
+      const dc = this.dc(owner);
+      if (owner === this.args.self || !this.down.has(owner)) {
+        probe.record({ node: owner, dc, ok: true });
+        continue;
+      }
+      const fallback = request.strict ? null : this.pickFallback(pref, dc, used);
+      if (fallback !== null) {
+        probe.addTarget({ node: fallback, dc: this.dc(fallback), standingInFor: owner });
+        probe.record({ node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: true });
+      }
+      probe.record({ node: owner, dc, ok: false, error: 'held down by the failure detector' });
+    }
+    const verdict = probe.outcome();
+    if (verdict.status === 'failed') throw verdict.error;
   }
 
   /**
@@ -310,33 +345,6 @@ class Coordinator implements Actor<CoordinatorMsg> {
     // The owner gets a little less time than we wait, so its own TimeoutError reaches us.
     const inner = Math.max(1, timeout_ms - Math.min(this.replicaTimeout / 4, timeout_ms / 4));
     return ctx.ask<PutReply>(coordinatorRef(owner), { ...msg, forwarded: true, timeout_ms: inner }, timeout_ms);
-  }
-
-  /** Run `fn` after every earlier mint of the same key on this node has finished. */
-  private async underKeyLock<T>(key: Uint8Array, fn: () => Promise<T>): Promise<T> {
-    const id = Buffer.from(key).toString('hex');
-    const before = this.keyLocks.get(id) ?? Promise.resolve();
-    const mine = before.then(fn, fn);
-    const settled = mine.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.keyLocks.set(id, settled);
-    void settled.then(() => {
-      if (this.keyLocks.get(id) === settled) this.keyLocks.delete(id);
-    });
-    return mine;
-  }
-
-  /** This node's minting identity: its member id under the data directory's epoch. */
-  private actorId(ctx: ActorContext<CoordinatorMsg>): Promise<string> {
-    if (!this.actor) {
-      const asked = ctx.ask<number>(replicaRef(this.args.self), { type: 'identity' }, this.requestTimeout);
-      this.actor = asked.then((epoch) => actorId(this.args.self, epoch));
-      // A failed ask is retried by the next write.
-      this.actor.catch(() => (this.actor = undefined));
-    }
-    return this.actor;
   }
 
   // -------------------------------------------------------------------------

@@ -2,10 +2,17 @@
  * The compaction merge: a k-way merge of sorted SSTable scans into one new
  * table. For each key it unions the versions of every input, drops versions
  * dominated by another (through the `VersionOrder`), and purges a tombstone
- * only when all three hold:
+ * only when all four hold:
  *
- *  - it is older than the grace period (Cassandra's gc_grace: replicas had
- *    that long to learn of the delete through repair), and
+ *  - it is purgeable: every owner of the key is known to hold it (Riak's
+ *    delete mode, issue 12). A timer alone is not enough: an owner that was
+ *    down through the delete, or whose hint was lost, still holds the value
+ *    the tombstone shadows and would bring it back through read repair once
+ *    the tombstone is gone everywhere else. `requireConfirmation` false
+ *    restores the timer-only rule (the planted bug 'timer-only-purge'), and
+ *  - it is older than the grace period (Cassandra's gc_grace; the grace is
+ *    at least the hint TTL, so no hint written before the delete, which
+ *    would carry a value the tombstone shadows, can still be replayed), and
  *  - no table outside this compaction may hold the key (checked with their
  *    bloom filters), because purging the tombstone there would resurrect an
  *    older value it shadows, and
@@ -31,6 +38,8 @@ export interface MergeRules {
   now_ms: number;
   /** Tombstones younger than this are kept. */
   tombstoneGrace_ms: number;
+  /** True: only purgeable tombstones may be purged. False only with the planted bug 'timer-only-purge'. */
+  requireConfirmation: boolean;
   /** True when a table outside the compaction may hold `key`. */
   mayExistElsewhere(key: Uint8Array, pair: readonly [number, number]): boolean;
 }
@@ -68,11 +77,12 @@ export async function mergeTables(inputs: Iterable<SSTableEntry>[], sink: MergeS
 /** Drop tombstones that are safe to forget (see the file comment). */
 function purgeTombstones(key: Uint8Array, versions: StoredVersion[], rules: MergeRules, stats: MergeStats): StoredVersion[] {
   const cutoff = rules.now_ms - rules.tombstoneGrace_ms;
-  if (!versions.some((v) => v.value === null && v.ts_ms < cutoff)) return versions;
+  const purged = (v: StoredVersion): boolean => v.value === null && v.ts_ms < cutoff && (v.purgeable === true || !rules.requireConfirmation);
+  if (!versions.some(purged)) return versions;
   if (rules.mayExistElsewhere(key, hashPair(key))) return versions;
   // After reconcile, no kept version is dominated by a kept tombstone, so a
   // purged tombstone cannot let anything in this output come back.
-  const kept = versions.filter((v) => !(v.value === null && v.ts_ms < cutoff));
+  const kept = versions.filter((v) => !purged(v));
   stats.tombstonesPurged += versions.length - kept.length;
   return kept;
 }

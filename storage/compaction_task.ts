@@ -6,7 +6,9 @@
  * simulated-disk tests run the same function inline.
  *
  * The task is plain data (it crosses to a pool thread): file paths, the
- * merge's notion of now and the grace period. The caller swaps the result
+ * merge's notion of now, the grace period and whether a purge needs the
+ * owners' confirmation (the pool thread cannot see the node thread's
+ * planted-bug switches, so the engine decides it). The caller swaps the result
  * into the manifest; this module never touches it.
  */
 import { vectorClockOrder } from '../src/core/vector_clock.js';
@@ -35,6 +37,8 @@ export interface CompactionTask {
   output: string;
   now_ms: number;
   tombstoneGrace_ms: number;
+  /** True: purge only purgeable tombstones (`MergeRules.requireConfirmation`). */
+  requireConfirmation: boolean;
   bloomFpRate: number;
 }
 
@@ -70,6 +74,7 @@ export async function runCompaction(fs: FileSystem, task: CompactionTask, order:
         order,
         now_ms: task.now_ms,
         tombstoneGrace_ms: task.tombstoneGrace_ms,
+        requireConfirmation: task.requireConfirmation,
         mayExistElsewhere: (key, pair) => unflushed?.mayContainHash(pair) === true || others.some((reader) => reader.mayContain(key, pair)),
       },
     );

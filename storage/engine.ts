@@ -35,6 +35,7 @@ import {
   TOMBSTONE_GRACE_MS,
   VALUE_MAX_BYTES,
 } from '../src/core/limits.js';
+import { isPlanted } from '../src/core/planted_bugs.js';
 import type { VersionOrder } from '../src/core/version_order.js';
 import { BloomFilter } from './bloom.js';
 import { CommitLog, RECORD_HEADER_BYTES, type CommitLogTimers, type SyncMode } from './commit_log.js';
@@ -71,6 +72,7 @@ export interface EngineOptions {
   bloomFpRate?: number;
   /** Bytes of verified data blocks cached for reads. */
   blockCacheBytes?: number;
+  /** Tombstones younger than this are never purged (in a cluster at least the hint TTL: node_plan.ts checks). */
   tombstoneGrace_ms?: number;
   /** Told when something happens that may call for a compaction (a flush). */
   onTablesChanged?: () => void;
@@ -119,6 +121,13 @@ export class StorageEngine {
   private readonly waitingKeys: Uint8Array[] = [];
   /** Set when a flush failed: the engine must be reopened (recovery replays the log). */
   private flushFailure: Error | undefined;
+  /**
+   * Batch sync only: per key (latin1 of its bytes), the settled promise of its
+   * latest write whose commit-log group is not yet on disk. `whenDurable`
+   * hands it out so that nothing is read, or minted upon, before it is
+   * durable. Bounded by the writes in flight (entries leave when they sync).
+   */
+  private readonly pendingDurable = new Map<string, Promise<void>>();
 
   private constructor(
     private readonly options: Required<Omit<EngineOptions, 'timers' | 'onTablesChanged' | 'onError'>> & EngineOptions,
@@ -183,7 +192,8 @@ export class StorageEngine {
 
   /**
    * Store one version of `key`. Resolves when the write is durable per the
-   * sync mode; the version is visible to reads at once. Not an async
+   * sync mode; `get` sees the version at once, so callers that must not see
+   * it before it is durable wait on `whenDurable` first. Not an async
    * function: without backpressure a put returns the commit log's promise
    * itself, so no extra promise or microtask per write.
    */
@@ -246,8 +256,35 @@ export class StorageEngine {
     this.stats.userBytes += key.length + version.clock.length + (version.value?.length ?? 0);
     this.stats.commitLogBytes += payload.length + RECORD_HEADER_BYTES;
     const durable = this.log.append(payload);
+    if (this.options.syncMode === 'batch') this.trackPending(key, durable);
     if (this.memtable.isFull(this.options.memtableFlushBytes)) void this.switchMemtable();
     return durable;
+  }
+
+  /**
+   * Batch sync: a promise that settles once no write of `key` waits for its
+   * fsync, or null when none does (the common case, and always under periodic
+   * sync, whose writes are visible once written). The memtable holds a write
+   * before its group is on disk, so that a flush never misses a logged
+   * record; readers that must not see it before then (replica gets and
+   * mints: "visibility follows durability") wait on this first, and again
+   * while a newer write of the key is pending.
+   */
+  whenDurable(key: Uint8Array): Promise<void> | null {
+    if (this.pendingDurable.size === 0) return null;
+    return this.pendingDurable.get(pendingId(key)) ?? null;
+  }
+
+  private trackPending(key: Uint8Array, durable: Promise<void>): void {
+    const id = pendingId(key);
+    const settled = durable.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pendingDurable.set(id, settled);
+    void settled.then(() => {
+      if (this.pendingDurable.get(id) === settled) this.pendingDurable.delete(id);
+    });
   }
 
   /** Every live version of `key`, reconciled; [] when the key is unknown. Tombstones included. */
@@ -335,6 +372,8 @@ export class StorageEngine {
       output,
       now_ms,
       tombstoneGrace_ms: this.options.tombstoneGrace_ms,
+      // Test-only planted bug 'timer-only-purge' (src/core/planted_bugs.ts): purge unconfirmed tombstones too.
+      requireConfirmation: !isPlanted('timer-only-purge'),
       bloomFpRate: this.options.bloomFpRate,
     };
   }
@@ -466,6 +505,11 @@ export class StorageEngine {
   private fileNumbersOf(paths: readonly string[]): number[] {
     return paths.map(fileNumberOf);
   }
+}
+
+/** A key as a map key for `pendingDurable` (one byte per char: keys are at most KEY_MAX_BYTES). */
+function pendingId(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
 /** The file number in an SSTable path ("…/00000042.sst" → 42). */

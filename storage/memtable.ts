@@ -150,7 +150,7 @@ export class Memtable {
   /**
    * Merge `versions` into the key's stored versions: dominated versions are
    * dropped, concurrent ones kept, equal clocks collapse to the one already
-   * stored. Returns the key's versions afterwards. Throws
+   * stored unless the new copy is a purgeable tombstone (`reconcile`). Returns the key's versions afterwards. Throws
    * `InvalidRequestError` (storing nothing) when the key would exceed
    * `SIBLINGS_MAX` siblings, unless `enforceSiblingLimit` is false (commit-log
    * replay restores what was already accepted).

@@ -7,13 +7,18 @@
  *   | u16 klen  | key | u16 clklen  | clock | u8 flags | f64 ts_ms | u32 vlen    | value |
  *   +-----------+-----+-------------+-------+----------+-----------+-------------+-------+
  *   flags bit 0: tombstone (then vlen is 0 and there is no value)
+ *   flags bit 1: purgeable (tombstones only: every owner of the key holds it)
+ *   other bits: zero; a record with an unknown bit is refused as corrupt
  *
  * All integers little-endian.
  */
+import { assert } from '../src/core/assert.js';
 import { CorruptionError } from '../src/core/errors.js';
 import type { StoredVersion } from './version.js';
 
 const FLAG_TOMBSTONE = 1;
+const FLAG_PURGEABLE = 2;
+const FLAGS_KNOWN = FLAG_TOMBSTONE | FLAG_PURGEABLE;
 
 /** One logged write. */
 export interface Mutation {
@@ -33,7 +38,8 @@ export function encodeMutation(key: Uint8Array, version: StoredVersion): Uint8Ar
   view.setUint16(at, version.clock.length, true);
   out.set(version.clock, at + 2);
   at += 2 + version.clock.length;
-  out[at] = version.value === null ? FLAG_TOMBSTONE : 0;
+  assert(version.purgeable === undefined || version.value === null, 'only a tombstone is purgeable');
+  out[at] = (version.value === null ? FLAG_TOMBSTONE : 0) | (version.purgeable ? FLAG_PURGEABLE : 0);
   view.setFloat64(at + 1, version.ts_ms, true);
   view.setUint32(at + 9, valueLength, true);
   at += 13;
@@ -59,11 +65,17 @@ export function decodeMutation(bytes: Uint8Array, location: string): Mutation {
   const clock = bytes.slice(at + 2, at + 2 + clockLength);
   at += 2 + clockLength;
   if (at + 13 > bytes.length) fail('truncated in its clock');
-  const tombstone = (bytes[at]! & FLAG_TOMBSTONE) !== 0;
+  const flags = bytes[at]!;
+  if ((flags & ~FLAGS_KNOWN) !== 0) fail(`has unknown flags ${flags}`);
+  const tombstone = (flags & FLAG_TOMBSTONE) !== 0;
+  const purgeable = (flags & FLAG_PURGEABLE) !== 0;
+  if (purgeable && !tombstone) fail('is a purgeable value (only tombstones are purgeable)');
   const ts_ms = view.getFloat64(at + 1, true);
   const valueLength = view.getUint32(at + 9, true);
   at += 13;
   if (at + valueLength !== bytes.length) fail('length does not match its value');
   if (tombstone && valueLength !== 0) fail('is a tombstone with a value');
-  return { key, version: { clock, value: tombstone ? null : bytes.slice(at), ts_ms } };
+  const version: StoredVersion = { clock, value: tombstone ? null : bytes.slice(at), ts_ms };
+  if (purgeable) version.purgeable = true;
+  return { key, version };
 }

@@ -12,9 +12,19 @@
  * - `crash(prng?)` reverts every file and directory to its durable state. With
  *   a `Prng`, each file whose only unsynced change is appended bytes keeps a
  *   seeded-length prefix of them (a torn write: the kernel wrote back part of
- *   the dirty pages). A file changed otherwise since its last sync (truncated
- *   below its durable size, or recreated with mode 'create') reverts to its
- *   durable bytes exactly.
+ *   the dirty pages), and with `flipProbability` that kept prefix may have
+ *   one bit flipped (a sector written back half-way). Synced bytes are never
+ *   touched. A file changed otherwise since its last sync (truncated below
+ *   its durable size, or recreated with mode 'create') reverts to its durable
+ *   bytes exactly.
+ * - Time: by default every operation settles at once. With a latency model
+ *   (`setLatency`, kept across crashes like the disk itself) `append`, `sync`
+ *   and `syncDir` take the virtual time the model draws, waited on the
+ *   simulator's timers. An append lands in the page cache at the call (reads
+ *   see it at once) and its caller waits afterwards; a sync makes durable
+ *   what was written *before the call*, only when its time is up, and fails
+ *   with ECRASHED if the disk crashed meanwhile (an fsync in flight at a
+ *   power loss promises nothing).
  * - Simplifications: directories made by `mkdirp` are durable at once
  *   (ringkv creates its directories at startup, and `RealFileSystem.mkdirp`
  *   fsyncs the parents it changed); a failed `sync` leaves the durable state
@@ -25,8 +35,10 @@
  * handles fail every later call with code 'ECRASHED', so code still running
  * for the dead process cannot touch the disk again.
  *
- * Deterministic: no timers, no clock, no global randomness; every async method
- * settles through already-resolved promises (microtasks only). Single thread.
+ * Deterministic: no timers, no clock, no global randomness of its own; without
+ * a latency model every async method settles through already-resolved
+ * promises (microtasks only), with one it waits only on the injected `wait`.
+ * Single thread.
  */
 import type { FileHandle, FileSystem, OpenMode } from './fs.js';
 import { assert } from '../src/core/assert.js';
@@ -55,6 +67,29 @@ export interface SimFsStats {
   dirSyncs: number;
   /** Crashes simulated so far. */
   crashes: number;
+  /** Bits flipped in kept unsynced tails by crashes (`flipProbability`). */
+  tailFlips: number;
+}
+
+/** Which operations a latency model times. */
+export type SimDiskOp = 'append' | 'sync' | 'syncDir';
+
+/**
+ * How long simulated I/O takes. The model draws each delay (from a seeded
+ * source of its own) and waits on the simulator's clock; the disk never
+ * reads a clock itself.
+ */
+export interface SimDiskLatency {
+  /** Virtual ms that `op` over `bytes` bytes takes (0 = settles at once). */
+  delay_ms(op: SimDiskOp, bytes: number): number;
+  /** A promise that resolves `ms` virtual ms from now. */
+  wait(ms: number): Promise<void>;
+}
+
+/** How a crash damages what it keeps. */
+export interface SimCrashOptions {
+  /** Probability that a file's kept unsynced tail gets one bit flipped (needs a `Prng`). Default 0. */
+  flipProbability?: number;
 }
 
 /** A fault to inject on the next matching operation. */
@@ -70,6 +105,8 @@ interface SimDisk {
   root: SimDir;
   stats: SimFsStats;
   faults: { op: 'append' | 'sync'; fault: SimFault }[];
+  /** How long I/O takes; null = instant. */
+  latency: SimDiskLatency | null;
 }
 
 /** A file's bytes: `data[0, length)` is current; durable is described by the other fields. */
@@ -104,6 +141,11 @@ export class SimFileSystem implements FileSystem {
 
   /** A fresh empty disk, or (internally) a new process view of an existing one. */
   constructor(private readonly disk: SimDisk = newDisk()) {}
+
+  /** Time simulated I/O from now on (null: instant again); kept across crashes. */
+  setLatency(latency: SimDiskLatency | null): void {
+    this.disk.latency = latency;
+  }
 
   /** Counters since the disk was created (shared with post-crash successors). */
   stats(): Readonly<SimFsStats> {
@@ -182,10 +224,15 @@ export class SimFileSystem implements FileSystem {
 
   async syncDir(dir: string): Promise<void> {
     this.checkAlive();
-    const node = this.lookup(dir);
+    let node = this.lookup(dir);
     if (node === undefined) throw new SimFsError('ENOENT', `no such directory ${dir}`);
     if (node.kind !== 'dir') throw new SimFsError('ENOTDIR', `${dir} is a file`);
-    node.durableEntries = new Map(node.entries);
+    const entries = new Map(node.entries); // what the call covers: changes made before it
+    await this.ioTime('syncDir', 0);
+    this.checkAlive();
+    node = this.lookup(dir);
+    if (node === undefined || node.kind !== 'dir') return; // removed meanwhile: nothing left to make durable
+    node.durableEntries = entries;
     this.disk.stats.dirSyncs += 1;
   }
 
@@ -194,10 +241,13 @@ export class SimFileSystem implements FileSystem {
    * prefixes of unsynced appends when `prng` is given), make this instance and
    * its handles unusable, and return the file system a restarted process sees.
    */
-  crash(prng?: Prng): SimFileSystem {
+  crash(prng?: Prng, options: SimCrashOptions = {}): SimFileSystem {
     this.checkAlive();
+    const flipProbability = options.flipProbability ?? 0;
+    assert(flipProbability >= 0 && flipProbability <= 1, 'flipProbability is a probability');
+    assert(flipProbability === 0 || prng !== undefined, 'flipping bits on a crash needs a Prng');
     this.alive = false;
-    revertDir(this.disk.root, prng, new Set());
+    revertDir(this.disk.root, prng === undefined ? undefined : { prng, flipProbability, stats: this.disk.stats }, new Set());
     this.disk.faults = [];
     this.disk.stats.crashes += 1;
     return new SimFileSystem(this.disk);
@@ -222,6 +272,15 @@ export class SimFileSystem implements FileSystem {
   failNext(op: 'append' | 'sync', fault: SimFault = {}): void {
     this.checkAlive();
     this.disk.faults.push({ op, fault });
+  }
+
+  /** @internal Wait the virtual time the latency model gives `op` (nothing without a model). */
+  async ioTime(op: SimDiskOp, bytes: number): Promise<void> {
+    const latency = this.disk.latency;
+    if (latency === null) return;
+    const ms = latency.delay_ms(op, bytes);
+    assert(Number.isFinite(ms) && ms >= 0, 'a disk delay is a finite number >= 0');
+    if (ms > 0) await latency.wait(ms);
   }
 
   /** @internal Throws if this process view died in a crash. */
@@ -296,13 +355,22 @@ class SimFileHandle implements FileHandle {
     appendFile(this.file, bytes);
     this.disk.stats.bytesWritten += bytes.length;
     this.disk.stats.appends += 1;
+    await this.fs.ioTime('append', bytes.length);
   }
 
   async sync(): Promise<void> {
     this.check(false);
     if (this.takeFault('sync') !== undefined) throw new SimFsError('EIO', `injected sync failure on ${this.path}`);
-    this.file.durableLength = this.file.length;
-    this.file.durableSnapshot = null;
+    const covered = this.file.length; // an fsync promises the bytes written before it was called
+    await this.fs.ioTime('sync', 0);
+    this.fs.checkAlive(); // a crash while the fsync ran: it made nothing durable
+    if (this.file.durableSnapshot === null && this.file.length >= covered) {
+      this.file.durableLength = Math.max(this.file.durableLength, covered);
+    } else {
+      // Truncated while the fsync ran: the file's current bytes are what is on disk now.
+      this.file.durableLength = this.file.length;
+      this.file.durableSnapshot = null;
+    }
     this.disk.stats.syncs += 1;
   }
 
@@ -332,8 +400,9 @@ class SimFileHandle implements FileHandle {
 function newDisk(): SimDisk {
   return {
     root: { kind: 'dir', entries: new Map(), durableEntries: new Map() },
-    stats: { bytesWritten: 0, appends: 0, syncs: 0, dirSyncs: 0, crashes: 0 },
+    stats: { bytesWritten: 0, appends: 0, syncs: 0, dirSyncs: 0, crashes: 0, tailFlips: 0 },
     faults: [],
+    latency: null,
   };
 }
 
@@ -375,28 +444,41 @@ function truncateFile(file: SimFile, size: number): void {
   file.length = size;
 }
 
+/** What a crash draws its damage from: tears (and flips) come only with a `Prng`. */
+interface CrashDamage {
+  prng: Prng;
+  flipProbability: number;
+  stats: SimFsStats;
+}
+
 /** Revert a directory tree to its durable state; `seen` keeps hard-linked files from reverting twice. */
-function revertDir(dir: SimDir, prng: Prng | undefined, seen: Set<SimFile>): void {
+function revertDir(dir: SimDir, damage: CrashDamage | undefined, seen: Set<SimFile>): void {
   const names = [...dir.durableEntries.keys()].sort();
   dir.entries = new Map(names.map((name) => [name, dir.durableEntries.get(name)!]));
   dir.durableEntries = new Map(dir.entries);
   for (const node of dir.entries.values()) {
-    if (node.kind === 'dir') revertDir(node, prng, seen);
+    if (node.kind === 'dir') revertDir(node, damage, seen);
     else if (!seen.has(node)) {
       seen.add(node);
-      revertFile(node, prng);
+      revertFile(node, damage);
     }
   }
 }
 
-function revertFile(file: SimFile, prng: Prng | undefined): void {
+function revertFile(file: SimFile, damage: CrashDamage | undefined): void {
   if (file.durableSnapshot !== null) {
     file.data = file.durableSnapshot;
     file.length = file.durableSnapshot.length;
     if (file.data.length === 0) file.data = new Uint8Array(64);
   } else {
     const unsynced = file.length - file.durableLength;
-    const kept = prng !== undefined && unsynced > 0 ? prng.int(unsynced + 1) : 0;
+    const kept = damage !== undefined && unsynced > 0 ? damage.prng.int(unsynced + 1) : 0;
+    // Only the kept unsynced tail may rot: synced bytes are what the disk promised.
+    if (damage !== undefined && kept > 0 && damage.flipProbability > 0 && damage.prng.chance(damage.flipProbability)) {
+      const bit = damage.prng.int(kept * 8);
+      file.data[file.durableLength + (bit >> 3)]! ^= 1 << (bit & 7);
+      damage.stats.tailFlips += 1;
+    }
     file.length = file.durableLength + kept;
   }
   file.durableLength = file.length;

@@ -24,8 +24,13 @@
  *   +--------------------------------------------------------------+
  *
  *   entry   = u16 key len | key | u16 version count | version ...
- *   version = u8 flags (bit 0: tombstone) | u16 clock len | clock |
+ *   version = u8 flags | u16 clock len | clock |
  *             f64 ts_ms | (not a tombstone) u32 value len | value
+ *   flags   = bit 0: tombstone (no value bytes follow)
+ *             bit 1: purgeable (tombstones only: every owner holds it)
+ *             other bits zero: a reader refuses a version with an unknown
+ *             bit as corrupt, so a table using a newer bit is never misread
+ *             by an older reader, and older tables read unchanged
  *
  * All integers little-endian; block lengths exclude the trailing checksum.
  *
@@ -39,6 +44,7 @@
  * filter, index, footer) carries its own checksum, so every byte of the file
  * is covered. An entry larger than a block gets a block of its own.
  */
+import { assert } from '../src/core/assert.js';
 import { CorruptionError } from '../src/core/errors.js';
 import { checksum } from '../src/core/hash.js';
 import { CLOCK_MAX_BYTES, KEY_MAX_BYTES, SIBLINGS_STORED_MAX, SSTABLE_READ_COPY_CHUNK_BYTES, VALUE_MAX_BYTES } from '../src/core/limits.js';
@@ -59,6 +65,10 @@ const FOOTER_MAGIC_AT = 56;
 export const BLOCK_TRAILER_BYTES = 4;
 /** Version flag bit: the version is a tombstone (no value bytes follow). */
 export const VERSION_FLAG_TOMBSTONE = 1;
+/** Version flag bit: the tombstone is purgeable (`StoredVersion.purgeable`); never set on a value. */
+export const VERSION_FLAG_PURGEABLE = 2;
+/** Every flag bit a reader understands. */
+const VERSION_FLAGS_KNOWN = VERSION_FLAG_TOMBSTONE | VERSION_FLAG_PURGEABLE;
 
 /** What a finished SSTable holds; the writer returns it, the manifest records it. */
 export interface SSTableMeta {
@@ -189,7 +199,8 @@ export function writeEntry(out: Uint8Array, view: DataView, at: number, key: Uin
   view.setUint16(at, versions.length, true);
   at += 2;
   for (const v of versions) {
-    out[at] = v.value === null ? VERSION_FLAG_TOMBSTONE : 0;
+    assert(v.purgeable === undefined || v.value === null, 'only a tombstone is purgeable');
+    out[at] = (v.value === null ? VERSION_FLAG_TOMBSTONE : 0) | (v.purgeable ? VERSION_FLAG_PURGEABLE : 0);
     view.setUint16(at + 1, v.clock.length, true);
     out.set(v.clock, at + 3);
     at += 3 + v.clock.length;
@@ -266,17 +277,27 @@ function entryError(path: string, fileOffset: number, at: number, entry: number,
 }
 
 /** What `skipVersion` found wrong; it returns -(index + 1) of one of these. */
-const VERSION_ERRORS = ['version header past block end', 'unknown version flags', 'bad clock length', 'value length past block end', 'bad value length', 'version past block end'] as const;
+const VERSION_ERRORS = [
+  'version header past block end',
+  'unknown version flags',
+  'bad clock length',
+  'value length past block end',
+  'bad value length',
+  'version past block end',
+  'purgeable flag on a value',
+] as const;
 
 /** End of the version at `at`, or -(index into VERSION_ERRORS + 1) when it does not fit the block. */
 function skipVersion(block: Uint8Array, at: number): number {
   if (at + 3 > block.length) return -1;
   const flags = block[at]!;
-  if ((flags & ~VERSION_FLAG_TOMBSTONE) !== 0) return -2;
+  if ((flags & ~VERSION_FLAGS_KNOWN) !== 0) return -2;
+  const tombstone = (flags & VERSION_FLAG_TOMBSTONE) !== 0;
+  if (!tombstone && flags !== 0) return -7;
   const clockLength = block[at + 1]! | (block[at + 2]! << 8);
   if (clockLength > CLOCK_MAX_BYTES) return -3;
   let end = at + 3 + clockLength + 8;
-  if (flags === 0) {
+  if (!tombstone) {
     if (end + 4 > block.length) return -4;
     const valueLength = readU32(block, end);
     if (valueLength > VALUE_MAX_BYTES) return -5;
@@ -319,7 +340,7 @@ export function versionsAt(block: Uint8Array, view: DataView, at: number): Store
   // First pass: where the versions end (the block was walked, so every length is in bounds).
   let end = at;
   for (let i = 0; i < count; i++) {
-    const tombstone = block[end] === VERSION_FLAG_TOMBSTONE;
+    const tombstone = (block[end]! & VERSION_FLAG_TOMBSTONE) !== 0;
     end += 3 + (block[end + 1]! | (block[end + 2]! << 8)) + 8;
     if (!tombstone) end += 4 + view.getUint32(end, true);
   }
@@ -342,7 +363,8 @@ export function versionsAt(block: Uint8Array, view: DataView, at: number): Store
   }
   const versions: StoredVersion[] = [];
   for (let i = 0; i < count; i++) {
-    const tombstone = block[at] === VERSION_FLAG_TOMBSTONE;
+    const flags = block[at]!;
+    const tombstone = (flags & VERSION_FLAG_TOMBSTONE) !== 0;
     const clockLength = block[at + 1]! | (block[at + 2]! << 8);
     const clock = copy.subarray(at + 3 + shift, at + 3 + clockLength + shift);
     at += 3 + clockLength;
@@ -354,7 +376,9 @@ export function versionsAt(block: Uint8Array, view: DataView, at: number): Store
       value = copy.subarray(at + 4 + shift, at + 4 + valueLength + shift);
       at += 4 + valueLength;
     }
-    versions.push({ clock, value, ts_ms });
+    const version: StoredVersion = { clock, value, ts_ms };
+    if ((flags & VERSION_FLAG_PURGEABLE) !== 0) version.purgeable = true;
+    versions.push(version);
   }
   return versions;
 }

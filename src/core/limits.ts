@@ -195,6 +195,25 @@ export const COMPACTION_MAX_THRESHOLD = 32;
 /** Worker threads in the compaction pool. */
 export const COMPACTION_POOL_THREADS = 1;
 
+/**
+ * Dot counters a node reserves per durable lease record (storage/dot_lease.ts):
+ * one fsynced record per this many minted writes. A restart skips what is left
+ * of the block, so a larger block wastes more counter space per restart
+ * (harmless: counters are f64, exact to 2^53) and costs fewer fsyncs.
+ */
+export const DOT_LEASE_BLOCK = 10_000;
+
+/** A new lease block is reserved in the background once fewer than this many counters remain. */
+export const DOT_LEASE_LOW_WATER = 2_000;
+
+/**
+ * Times a read of one key waits for that key's pending commit-log group
+ * before giving up with OverloadedError (batch sync: a write is not visible
+ * before it is on disk; a key written faster than groups complete could make
+ * a reader wait forever).
+ */
+export const READ_DURABLE_WAITS_MAX = 64;
+
 /** Default grace period before a tombstone may be purged (Cassandra's gc_grace_seconds, 10 days). */
 export const TOMBSTONE_GRACE_MS = 10 * 24 * 3600 * 1000;
 

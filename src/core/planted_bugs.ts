@@ -24,7 +24,7 @@ import type { Version } from './sibling_set.js';
 /** The bugs that can be planted; each restores one defect the campaign must catch. */
 export type PlantedBug =
   /**
-   * A replica acknowledges a `merge` but silently drops the versions whose
+   * A replica acknowledges a `merge` (or stores a `mint`) but silently drops the versions whose
    * dot hashes into 1 in DROPPED_DOT_ONE_IN (1%). The choice depends on the dot
    * alone, so every replica drops the same version: an acknowledged write is
    * lost cluster-wide, as with a faulty write path that filters by mistake.
@@ -38,7 +38,20 @@ export type PlantedBug =
    */
   | 'dot-reuse'
   /** Under batch sync, gets and mints see a write before its commit-log group is on disk. */
-  | 'visible-before-fsync';
+  | 'visible-before-fsync'
+  /**
+   * Compaction purges a tombstone once its grace has passed, confirmed or
+   * not, as before issue 12: an owner that missed the delete brings the old
+   * value back through read repair once the others have purged it.
+   */
+  | 'timer-only-purge'
+  /**
+   * Merges ignore value digests, as before issue 12: two copies of one dot
+   * naming different values compare 'equal' and a reconcile keeps one of
+   * them silently (dotted_version_vector.ts `digestsDiffer`), nothing is
+   * reported and the other write is gone.
+   */
+  | 'silent-same-dot-merge';
 
 /** One dot in this many is dropped by 'replica-drops-merged-version'. */
 const DROPPED_DOT_ONE_IN = 100;

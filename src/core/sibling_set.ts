@@ -13,6 +13,7 @@ import {
   join,
   syncBy,
   update,
+  valueDigest,
   type Dvv,
   type VersionVector,
 } from './dotted_version_vector.js';
@@ -42,11 +43,14 @@ function decodeAll<V extends Version>(versions: readonly V[]): Decoded<V>[] {
 
 /**
  * Reconcile sibling sets from several replicas: the union minus every version
- * another supersedes, one copy per dot, sorted by dot.
+ * another supersedes, one copy per dot (and digest), sorted by dot. Two
+ * versions under one dot with different values are both kept and given to
+ * `onConflict` (an invariant violation: `syncBy`).
  */
-export function reconcileSets<V extends Version>(sets: readonly (readonly V[])[]): V[] {
+export function reconcileSets<V extends Version>(sets: readonly (readonly V[])[], onConflict?: (a: V, b: V) => void): V[] {
   let merged: Decoded<V>[] = [];
-  for (const set of sets) merged = syncBy(merged, decodeAll(set), (d) => d.dvv);
+  const report = onConflict === undefined ? undefined : (a: Decoded<V>, b: Decoded<V>): void => onConflict(a.version, b.version);
+  for (const set of sets) merged = syncBy(merged, decodeAll(set), (d) => d.dvv, report);
   return merged.map((d) => d.version);
 }
 
@@ -63,7 +67,9 @@ export interface Minted {
 /**
  * Mint a write coordinated by `actor` on a replica holding `local`: a new
  * version with a fresh dot whose past is the client's `context`, and the
- * reconciled sibling set after it. Refuses (`InvalidRequestError`) when the
+ * reconciled sibling set after it. The dot's counter is at least
+ * `counterFloor` (the node's leased counter: see `requiredCounter`). Refuses
+ * (`InvalidRequestError`) when the
  * key would hold more than `siblingsMax` siblings, telling the client to
  * resolve them with a contextual write.
  */
@@ -74,9 +80,11 @@ export function mintWrite(
   value: Uint8Array | null,
   now_ms: number,
   siblingsMax = SIBLINGS_MAX,
+  counterFloor = 0,
 ): Minted {
   const decoded = decodeAll(local);
-  const dvv = update(context, decoded.map((d) => d.dvv), actor, now_ms);
+  // `update` mints one above its floor: the dot gets max(counterFloor, requiredCounter(...)).
+  const dvv = update(context, decoded.map((d) => d.dvv), actor, now_ms, Math.max(0, counterFloor - 1), valueDigest(value));
   const version: Version = { clock: encodeDvv(dvv), value, ts_ms: now_ms };
   const siblings = syncBy(decoded, [{ version, dvv }], (d) => d.dvv).map((d) => d.version);
   if (siblings.length > siblingsMax) {
@@ -85,6 +93,24 @@ export function mintWrite(
     );
   }
   return { version, siblings, dot: formatVersion(dvv.dot) };
+}
+
+/**
+ * The least counter a new dot of `actor` may have on a replica holding
+ * `local`, given the writer's `context`: one above every counter of `actor`
+ * among them. The node's dot lease (storage/dot_lease.ts) then picks a
+ * counter at least this high that it never handed out before, and
+ * `mintWrite` takes it as `counterFloor`.
+ */
+export function requiredCounter(local: readonly Version[], context: VersionVector, actor: string): number {
+  let counter = 0;
+  for (const e of context) if (e.actor === actor) counter = Math.max(counter, e.counter);
+  for (const v of local) {
+    const dvv = decodeDvv(v.clock);
+    if (dvv.dot.actor === actor) counter = Math.max(counter, dvv.dot.counter);
+    for (const e of dvv.past) if (e.actor === actor) counter = Math.max(counter, e.counter);
+  }
+  return counter + 1;
 }
 
 /** The causal context of a whole sibling set (tombstones included): what a client carries to its next write. */
@@ -106,9 +132,16 @@ export function liveSiblings<V extends Version>(siblings: readonly V[]): (V & { 
  * True when a replica that answered `held` lacks something of `reconciled`
  * (a version it does not hold and that nothing it holds supersedes is, by
  * construction of `reconciled`, simply missing): read repair sends it the
- * reconciled set.
+ * reconciled set. Versions are told apart by dot and digest, so a replica
+ * holding one of two conflicting copies of a dot gets the other too.
  */
 export function isStale(held: readonly Version[], reconciled: readonly Version[]): boolean {
-  const heldDots = new Set(dotsOf(held));
-  return dotsOf(reconciled).some((dot) => !heldDots.has(dot));
+  const heldIds = new Set(held.map(versionIdentity));
+  return reconciled.some((v) => !heldIds.has(versionIdentity(v)));
+}
+
+/** A version's dot and digest as one string ("actor:counter=digest"; no digest: "actor:counter="). */
+function versionIdentity(version: Version): string {
+  const dot = decodeDvv(version.clock).dot;
+  return `${formatVersion(dot)}=${dot.digest ?? ''}`;
 }
