@@ -344,7 +344,11 @@ class Coordinator implements Actor<CoordinatorMsg> {
     this.stats.forwarded++;
     // The owner gets a little less time than we wait, so its own TimeoutError reaches us.
     const inner = Math.max(1, timeout_ms - Math.min(this.replicaTimeout / 4, timeout_ms / 4));
-    return ctx.ask<PutReply>(coordinatorRef(owner), { ...msg, forwarded: true, timeout_ms: inner }, timeout_ms);
+    return ctx.ask<PutReply>(coordinatorRef(owner), { ...msg, forwarded: true, timeout_ms: inner }, timeout_ms).catch((err: unknown) => {
+      // No answer from the owner: it may have minted and stored the write.
+      if (err instanceof TimeoutError) throw new IndeterminateError(`write of ${describeKey(msg.key)} forwarded to ${owner}`, describe(err));
+      throw err;
+    });
   }
 
   // -------------------------------------------------------------------------
