@@ -24,6 +24,7 @@ import { CorruptionError, InvalidRequestError } from '../../src/core/errors.js';
 import { KEY_MAX_BYTES, VALUE_MAX_BYTES } from '../../src/core/limits.js';
 import { encodeClock, increment, merge, vectorClockOrder, type VectorClock } from '../../src/core/vector_clock.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
+import { __plantBugForTests } from '../../src/core/planted_bugs.js';
 
 const DIR = '/node/data';
 const encoder = new TextEncoder();
@@ -271,12 +272,16 @@ describe('storage/engine', () => {
       const clock = { now_ms: 1_000 };
       const engine = await open(fs, { tombstoneGrace_ms: 100 }, clock);
       const model = new Map<string, string[]>();
+      const tombstones = new Map<string, StoredVersion>();
       for (let t = 0; t < 5; t++) {
         for (let i = t; i < 50; i += 2) {
           const k = `key-${String(i).padStart(2, '0')}`;
           const tomb = (i + t) % 7 === 0;
-          await engine.put(key(k), version(vc({ a: t + 1 }), tomb ? null : `v${t}-${i}`, clock.now_ms));
+          const v = version(vc({ a: t + 1 }), tomb ? null : `v${t}-${i}`, clock.now_ms);
+          await engine.put(key(k), v);
           model.set(k, [tomb ? '∅' : `v${t}-${i}`]);
+          if (tomb) tombstones.set(k, v);
+          else tombstones.delete(k);
         }
         await engine.flush();
       }
@@ -292,13 +297,19 @@ describe('storage/engine', () => {
       expect(files).to.not.include(after[0]);
       for (const [k, v] of model) expect(values(engine.get(key(k))), k).to.deep.equal(v);
       expect([...engine.scan()].map((e) => text(e.key))).to.deep.equal([...model.keys()].sort());
-      // Past the grace period with no other table holding them, tombstones go; values stay.
+      // Past the grace period, tombstones no owner confirmed stay.
       clock.now_ms += 1_000;
       await engine.put(key('zzz'), version(vc({ a: 1 }), 'fresh'));
       await engine.flush();
       await compactAll(engine, new InlineCompactionExecutor(fs));
+      for (const [k, v] of model) expect(values(engine.get(key(k))), k).to.deep.equal(v);
+      // Confirmed (every owner holds them) and with no other table holding them, tombstones go; values stay.
+      expect(tombstones.size, 'the workload deletes').to.be.greaterThan(0);
+      for (const [k, v] of tombstones) await engine.put(key(k), { ...v, purgeable: true });
+      await engine.flush();
+      await compactAll(engine, new InlineCompactionExecutor(fs));
       for (const [k, v] of model) expect(values(engine.get(key(k))), k).to.deep.equal(v[0] === '∅' ? [] : v);
-      expect(engine.stats.compactions).to.equal(2);
+      expect(engine.stats.compactions).to.equal(3);
       await engine.close();
       // And it all survives a reopen.
       const reopened = await open(fs, {}, clock);
@@ -311,7 +322,7 @@ describe('storage/engine', () => {
       const clock = { now_ms: 1_000 };
       const engine = await open(fs, { tombstoneGrace_ms: 10 }, clock);
       const k = key('shadowed');
-      await engine.put(k, version(vc({ a: 2 }), null, 1_000));
+      await engine.put(k, { ...version(vc({ a: 2 }), null, 1_000), purgeable: true });
       await engine.flush();
       // A stale write (hinted handoff, a slow replica) arrives: the tombstone dominates it.
       await engine.put(k, version(vc({ a: 1 }), 'stale', 900));
@@ -322,6 +333,61 @@ describe('storage/engine', () => {
       expect(values(engine.get(k))).to.deep.equal(['∅']);
       await engine.flush();
       expect(values(engine.get(k))).to.deep.equal(['∅']);
+      await engine.close();
+    });
+
+    it('purges a tombstone past its grace only once confirmed; the planted timer-only-purge bug purges it unconfirmed', async () => {
+      const outcomes: string[][] = [];
+      for (const bug of [null, 'timer-only-purge'] as const) {
+        __plantBugForTests(bug);
+        try {
+          const fs = new SimFileSystem();
+          const clock = { now_ms: 1_000 };
+          const engine = await open(fs, { tombstoneGrace_ms: 100 }, clock);
+          const tombstone = version(vc({ a: 2 }), null, 1_000);
+          await engine.put(key('deleted'), tombstone);
+          await engine.put(key('kept'), version(vc({ a: 1 }), 'value'));
+          await engine.flush();
+          clock.now_ms = 5_000;
+          await compactAll(engine, new InlineCompactionExecutor(fs));
+          outcomes.push(values(engine.get(key('deleted'))));
+          await engine.close();
+        } finally {
+          __plantBugForTests(null);
+        }
+      }
+      expect(outcomes, 'kept unconfirmed; purged by the timer alone with the bug planted').to.deep.equal([['∅'], []]);
+    });
+
+    it('keeps the confirmation of a tombstone through commit-log replay, flushes and compaction', async () => {
+      const fs = new SimFileSystem();
+      const clock = { now_ms: 1_000 };
+      const k = key('deleted');
+      const tombstone = version(vc({ a: 2 }), null, 1_000);
+      let engine = await open(fs, { tombstoneGrace_ms: 100 }, clock);
+      await engine.put(k, tombstone);
+      await engine.put(k, { ...tombstone, purgeable: true });
+      // An unconfirmed copy arriving later (read repair, a replayed hint) does not undo the confirmation.
+      await engine.put(k, tombstone);
+      const confirmed = (e: StorageEngine): (true | undefined)[] => e.get(k).map((v) => v.purgeable);
+      expect(confirmed(engine), 'memtable').to.deep.equal([true]);
+      await engine.close();
+      engine = await open(fs, { tombstoneGrace_ms: 100 }, clock);
+      expect(confirmed(engine), 'after commit-log replay').to.deep.equal([true]);
+      await engine.flush();
+      await engine.put(k, tombstone);
+      await engine.flush();
+      await engine.close();
+      engine = await open(fs, { tombstoneGrace_ms: 100 }, clock);
+      expect(engine.tableCount).to.equal(2);
+      expect(confirmed(engine), 'read from SSTables').to.deep.equal([true]);
+      await compactAll(engine, new InlineCompactionExecutor(fs));
+      expect(confirmed(engine), 'merged by a compaction (young: kept)').to.deep.equal([true]);
+      clock.now_ms = 5_000;
+      await engine.put(key('other'), version(vc({ a: 1 }), 'value'));
+      await engine.flush();
+      await compactAll(engine, new InlineCompactionExecutor(fs));
+      expect(engine.get(k), 'confirmed and past its grace: purged').to.deep.equal([]);
       await engine.close();
     });
 

@@ -13,13 +13,14 @@ import { compareKeys } from '../../storage/key_order.js';
 import { RealFileSystem } from '../../storage/real_fs.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
 import { BlockCache } from '../../storage/block_cache.js';
+import { EntryOffsets, entryBytes, walkEntries, writeEntry } from '../../storage/sstable_format.js';
 import { SSTableReader, type SSTableEntry } from '../../storage/sstable_reader.js';
 import { SSTableWriter, type SSTableWriterOptions } from '../../storage/sstable_writer.js';
 import type { StoredVersion } from '../../storage/version.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
-/** `count` distinct sorted keys with 1–3 versions each: values, tombstones, concurrent siblings. */
+/** `count` distinct sorted keys with 1–3 versions each: values, tombstones (half of them purgeable), concurrent siblings. */
 function makeEntries(prng: Prng, count: number, valueBytes: () => number): SSTableEntry[] {
   const keys = new Map<string, Uint8Array>();
   while (keys.size < count) {
@@ -33,7 +34,9 @@ function makeEntries(prng: Prng, count: number, valueBytes: () => number): SSTab
     for (let s = 0; s < siblings; s++) {
       const ts_ms = 1_700_000_000_000 + i * 10 + s;
       const clock = encodeClock(increment([], `node-${s}`, ts_ms));
-      versions.push({ clock, value: prng.chance(0.1) ? null : prng.fill(new Uint8Array(valueBytes())), ts_ms });
+      const version: StoredVersion = { clock, value: prng.chance(0.1) ? null : prng.fill(new Uint8Array(valueBytes())), ts_ms };
+      if (version.value === null && prng.chance(0.5)) version.purgeable = true;
+      versions.push(version);
     }
     return { key, versions };
   });
@@ -87,6 +90,36 @@ describe('storage/sstable', () => {
     // The bloom filter answers for every present key, through a shared precomputed pair too.
     for (const e of entries) expect(reader.mayContain(e.key, hashPair(e.key))).to.equal(true);
     await reader.close();
+  });
+
+  it('refuses a version with an unknown flag bit, or a purgeable value, as corruption', () => {
+    const clock = encodeClock(increment([], 'node-0', 1));
+    const encode = (version: StoredVersion): Uint8Array => {
+      const key = new Uint8Array([7]);
+      const block = new Uint8Array(entryBytes(key, [version]));
+      writeEntry(block, new DataView(block.buffer), 0, key, [version]);
+      return block;
+    };
+    const flagsAt = 2 + 1 + 2; // key length, key, version count
+    const walk = (block: Uint8Array): string => {
+      try {
+        walkEntries(block, '/t.sst', 0, new EntryOffsets());
+        return 'ok';
+      } catch (err) {
+        expect(err).to.be.instanceOf(CorruptionError);
+        return (err as Error).message;
+      }
+    };
+    const tombstone = encode({ clock, value: null, ts_ms: 1, purgeable: true });
+    expect(tombstone[flagsAt]).to.equal(3);
+    expect(walk(tombstone)).to.equal('ok');
+    tombstone[flagsAt] = 3 | 4;
+    expect(walk(tombstone)).to.match(/unknown version flags/);
+    const value = encode({ clock, value: new Uint8Array([1, 2]), ts_ms: 1 });
+    expect(value[flagsAt]).to.equal(0);
+    value[flagsAt] = 2;
+    expect(walk(value)).to.match(/purgeable flag on a value/);
+    expect(() => encode({ clock, value: new Uint8Array([1]), ts_ms: 1, purgeable: true })).to.throw(AssertionError);
   });
 
   it('stores values larger than a block, up to VALUE_MAX_BYTES', async () => {
