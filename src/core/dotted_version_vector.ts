@@ -40,8 +40,31 @@
  * a version that should supersede another may look concurrent with it — a
  * false sibling the next contextual write resolves, never a lost write.
  *
+ * Value digest: each dot also names the value its write stored
+ * (`Dot.digest`, issue 12 "Merges check what they merge"). A dot is meant to
+ * name one write, so two copies of one dot must carry one value; if a node
+ * ever mints a dot twice (a lost counter, a reused epoch) the copies differ
+ * and, without the digest, every merge would keep one and drop the other
+ * silently. With it, `compare` answers 'conflict' and every reconcile keeps
+ * both as siblings and reports them. The digest of a value is its xxh32
+ * (`valueDigest`); a tombstone's is `TOMBSTONE_DIGEST` = 2^32, one above
+ * every u32, so no value can collide with a delete under one dot (any u32
+ * marker would: the values hashing to it). A clock without a digest (written
+ * before issue 12) compares unchecked: same dot means 'equal', as before.
+ *
  * Byte layout of one version's clock (the storage engine's opaque `clock`),
- * integers little-endian, past entries sorted by actor id, each actor once:
+ * integers little-endian, past entries sorted by actor id, each actor once.
+ * With a digest (tag 0xD2; kind 1 = value, u32 = its xxh32; kind 2 =
+ * tombstone, u32 = 0):
+ *
+ *   +---------+--------------------------------------------+---------+------------+---------+
+ *   | u8 0xD2 | dot: u8 len | actor | f64 counter | f64 ts | u8 kind | u32 digest | u16 n   |
+ *   +---------+--------------------------------------------+---------+------------+---------+
+ *   | n x ( u8 len | actor (UTF-8) | f64 counter | f64 ts_ms )                               |
+ *   +-----------------------------------------------------------------------------------------+
+ *
+ * Without a digest (tag 0xD1, the layout before issue 12; still decoded, so
+ * existing data directories open, and still written for a digest-less dot):
  *
  *   +-----------+--------------------------------------------+-----------+
  *   | u8 0xD1   | dot: u8 len | actor | f64 counter | f64 ts | u16 n     |
@@ -61,7 +84,10 @@
  */
 import { assert } from './assert.js';
 import { InvalidRequestError } from './errors.js';
+import { hash32 } from './hash.js';
 import { CLOCK_MAX_BYTES, VCLOCK_ENTRIES_MAX } from './limits.js';
+// Cyclic (planted_bugs.ts decodes clocks), harmless: both only call each other's functions, never at load time.
+import { isPlanted } from './planted_bugs.js';
 import type { Causality, VersionOrder } from './version_order.js';
 
 /** One version-vector entry: an actor, how many writes of it are covered, when last bumped. */
@@ -85,6 +111,20 @@ export interface Dot {
   counter: number;
   /** When the write was coordinated (ms). */
   ts_ms: number;
+  /**
+   * What the write stored: `valueDigest` of its value (a u32, or
+   * TOMBSTONE_DIGEST for a delete). Absent on clocks written before issue 12:
+   * such a dot is not checked against other copies of itself.
+   */
+  digest?: number;
+}
+
+/** The digest of a tombstone: 2^32, outside the u32 range of every value's xxh32 (see the file header). */
+export const TOMBSTONE_DIGEST = 0x1_0000_0000;
+
+/** The digest a dot carries for a write of `value` (null: a tombstone). */
+export function valueDigest(value: Uint8Array | null): number {
+  return value === null ? TOMBSTONE_DIGEST : hash32(value);
 }
 
 /** One version's causal metadata: its own dot and the causal past it supersedes. */
@@ -124,17 +164,19 @@ export function coversDot(vv: VersionVector, dot: Dot): boolean {
 
 /** True when `a`'s history includes all of `b`'s (a is `b` or supersedes it). */
 export function descends(a: Dvv, b: Dvv): boolean {
-  return sameDot(a.dot, b.dot) || coversDot(a.past, b.dot);
+  return (sameDot(a.dot, b.dot) && !digestsDiffer(a.dot, b.dot)) || coversDot(a.past, b.dot);
 }
 
 /**
  * How version `a` relates to version `b`: 'before' exactly when b's past
  * covers a's dot. If each covers the other's dot (impossible for clocks made
  * by `update`; only corrupt or hand-made input) the answer is 'concurrent',
- * which keeps both rather than lose a write.
+ * which keeps both rather than lose a write. One dot with two different
+ * digests is 'conflict': an invariant is broken (a dot minted twice), and the
+ * caller keeps both and reports it.
  */
 export function compare(a: Dvv, b: Dvv): Causality {
-  if (sameDot(a.dot, b.dot)) return 'equal';
+  if (sameDot(a.dot, b.dot)) return digestsDiffer(a.dot, b.dot) ? 'conflict' : 'equal';
   const aBeforeB = coversDot(b.past, a.dot);
   const bBeforeA = coversDot(a.past, b.dot);
   if (aBeforeB && !bBeforeA) return 'before';
@@ -149,7 +191,8 @@ export function compare(a: Dvv, b: Dvv): Causality {
  * persisted high-water mark, which guards against reuse after pruning); its
  * past is the context. It supersedes exactly the versions the context covers
  * and stays concurrent with the rest. `now_ms` defaults to the latest time in
- * the inputs.
+ * the inputs. `digest` (`valueDigest` of the value written) goes into the
+ * dot; omit it only for clocks that name no value (tests of causality alone).
  */
 export function update(
   context: VersionVector,
@@ -157,6 +200,7 @@ export function update(
   actor: string,
   now_ms?: number,
   counterFloor = 0,
+  digest?: number,
 ): Dvv {
   assertVector(context);
   let counter = Math.max(counterFloor, entryOf(context, actor)?.counter ?? 0);
@@ -169,6 +213,10 @@ export function update(
   }
   const ts_ms = now_ms ?? latest_ms;
   const dot: Dot = { actor, counter: counter + 1, ts_ms };
+  if (digest !== undefined) {
+    assertDigest(digest);
+    dot.digest = digest;
+  }
   assert(Number.isSafeInteger(dot.counter), 'dot counter stays an exact integer');
   return { dot, past: prune(context, actor) };
 }
@@ -176,23 +224,43 @@ export function update(
 /**
  * Reconcile two sets of versions (anti-entropy, read repair, a replica storing
  * what the coordinator sent): the union, minus every version whose dot
- * another's past covers, one copy per dot. Commutative, associative and
- * idempotent; the result is sorted by dot.
+ * another's past covers, one copy per (dot, digest). Two copies of one dot
+ * with different digests are both kept, as siblings, and each such pair is
+ * given to `onConflict`: never resolved silently. Commutative, associative
+ * and idempotent; the result is sorted by dot, then digest.
  */
-export function sync(a: readonly Dvv[], b: readonly Dvv[]): Dvv[] {
-  return syncBy(a, b, (v) => v);
+export function sync(a: readonly Dvv[], b: readonly Dvv[], onConflict?: (x: Dvv, y: Dvv) => void): Dvv[] {
+  return syncBy(a, b, (v) => v, onConflict);
 }
 
 /** `sync` over versions carrying a payload: `clockOf` gives each one's clock. */
-export function syncBy<T>(a: readonly T[], b: readonly T[], clockOf: (version: T) => Dvv): T[] {
-  const byDot = new Map<string, T>();
+export function syncBy<T>(
+  a: readonly T[],
+  b: readonly T[],
+  clockOf: (version: T) => Dvv,
+  onConflict?: (x: T, y: T) => void,
+): T[] {
+  // Per dot, its copies with pairwise different digests (almost always one).
+  const byDot = new Map<string, T[]>();
   for (const v of [...a, ...b]) {
-    const key = dotKey(clockOf(v).dot);
-    if (!byDot.has(key)) byDot.set(key, v);
+    const dot = clockOf(v).dot;
+    const key = dotKey(dot);
+    const copies = byDot.get(key);
+    if (copies === undefined) {
+      byDot.set(key, [v]);
+      continue;
+    }
+    const same = copies.findIndex((c) => !digestsDiffer(clockOf(c).dot, dot));
+    if (same < 0) {
+      for (const c of copies) onConflict?.(c, v);
+      copies.push(v);
+    } else if (clockOf(copies[same]!).dot.digest === undefined && dot.digest !== undefined) {
+      copies[same] = v; // keep the checked copy of an unchecked pair
+    }
   }
-  const all = [...byDot.values()];
+  const all = [...byDot.values()].flat();
   const kept = all.filter((v) => !all.some((w) => w !== v && coversDot(clockOf(w).past, clockOf(v).dot)));
-  return kept.sort((x, y) => compareDots(clockOf(x).dot, clockOf(y).dot));
+  return kept.sort((x, y) => compareDots(clockOf(x).dot, clockOf(y).dot) || (clockOf(x).dot.digest ?? -1) - (clockOf(y).dot.digest ?? -1));
 }
 
 /**
@@ -238,8 +306,16 @@ export function prune(vv: VersionVector, keepActor: string, maxEntries = VCLOCK_
 // Encoding
 // ---------------------------------------------------------------------------
 
-/** Tag byte of an encoded version clock. */
+/** Tag byte of an encoded version clock whose dot has no digest (the layout before issue 12). */
 const TAG_VERSION = 0xd1;
+/** Tag byte of an encoded version clock whose dot carries a digest. */
+const TAG_VERSION_DIGEST = 0xd2;
+/** Digest kind byte (0xD2 layout): the dot names a value; the u32 is its xxh32. */
+const DIGEST_KIND_VALUE = 1;
+/** Digest kind byte (0xD2 layout): the dot names a tombstone; the u32 is 0. */
+const DIGEST_KIND_TOMBSTONE = 2;
+/** Bytes of the digest in the 0xD2 layout: u8 kind, u32 digest. */
+const DIGEST_BYTES = 1 + 4;
 /** Tag byte of an encoded causal context. */
 const TAG_CONTEXT = 0xc1;
 /** Bytes of one entry besides its actor id: u8 length, f64 counter, f64 ts. */
@@ -251,9 +327,15 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 /** Encode a version's clock (the storage engine's opaque `clock` bytes). */
 export function encodeDvv(dvv: Dvv): Uint8Array {
   assertVector(dvv.past);
-  const writer = new EntryWriter([dvv.dot, ...dvv.past], 1 + 2);
-  writer.u8(TAG_VERSION);
+  const digest = dvv.dot.digest;
+  const writer = new EntryWriter([dvv.dot, ...dvv.past], 1 + 2 + (digest === undefined ? 0 : DIGEST_BYTES));
+  writer.u8(digest === undefined ? TAG_VERSION : TAG_VERSION_DIGEST);
   writer.entry(dvv.dot);
+  if (digest !== undefined) {
+    assertDigest(digest);
+    writer.u8(digest === TOMBSTONE_DIGEST ? DIGEST_KIND_TOMBSTONE : DIGEST_KIND_VALUE);
+    writer.u32(digest === TOMBSTONE_DIGEST ? 0 : digest);
+  }
   writer.u16(dvv.past.length);
   for (const e of dvv.past) writer.entry(e);
   const out = writer.finish();
@@ -264,11 +346,13 @@ export function encodeDvv(dvv: Dvv): Uint8Array {
 /** Decode a version clock; throws `InvalidRequestError` on malformed bytes. */
 export function decodeDvv(bytes: Uint8Array): Dvv {
   const reader = new EntryReader(bytes, 'version clock');
-  reader.tag(TAG_VERSION);
-  const dot = reader.entry();
+  const tag = reader.tag(TAG_VERSION, TAG_VERSION_DIGEST);
+  const entry = reader.entry();
+  const dot: Dot = { actor: entry.actor, counter: entry.counter, ts_ms: entry.ts_ms };
+  if (tag === TAG_VERSION_DIGEST) dot.digest = reader.digest();
   const past = reader.vector();
   reader.end();
-  return { dot: { actor: dot.actor, counter: dot.counter, ts_ms: dot.ts_ms }, past };
+  return { dot, past };
 }
 
 /** Encode a causal context for the client (base64 it for text transports). */
@@ -327,6 +411,11 @@ class EntryWriter {
     this.at += 2;
   }
 
+  u32(value: number): void {
+    this.view.setUint32(this.at, value, true);
+    this.at += 4;
+  }
+
   entry(e: { actor: string; counter: number; ts_ms: number }): void {
     assert(Number.isSafeInteger(e.counter) && e.counter >= 1, 'counters are positive integers');
     const id = this.ids.get(e.actor)!;
@@ -356,10 +445,23 @@ class EntryReader {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  tag(expected: number): void {
+  /** Read the tag byte; it must be one of `expected`. */
+  tag(...expected: number[]): number {
     this.need(1);
     const tag = this.bytes[this.at++]!;
-    if (tag !== expected) this.fail(`tag byte 0x${tag.toString(16)} is not 0x${expected.toString(16)}`);
+    if (!expected.includes(tag)) this.fail(`tag byte 0x${tag.toString(16)} is not ${expected.map((t) => `0x${t.toString(16)}`).join(' or ')}`);
+    return tag;
+  }
+
+  /** A dot's digest (u8 kind, u32) as `Dot.digest`. */
+  digest(): number {
+    this.need(DIGEST_BYTES);
+    const kind = this.bytes[this.at]!;
+    const value = this.view.getUint32(this.at + 1, true);
+    this.at += DIGEST_BYTES;
+    if (kind === DIGEST_KIND_VALUE) return value;
+    if (kind === DIGEST_KIND_TOMBSTONE && value === 0) return TOMBSTONE_DIGEST;
+    return this.fail(`digest kind ${kind} with digest ${value} is neither a value's nor a tombstone's`);
   }
 
   entry(): VvEntry {
@@ -417,6 +519,13 @@ function sameDot(a: Dot, b: Dot): boolean {
   return a.actor === b.actor && a.counter === b.counter;
 }
 
+/** True when two copies of one dot both carry a digest and they differ: the dot names two values. */
+function digestsDiffer(a: Dot, b: Dot): boolean {
+  // Test-only planted bug 'silent-same-dot-merge' (planted_bugs.ts): ignore digests, as before issue 12.
+  if (isPlanted('silent-same-dot-merge')) return false;
+  return a.digest !== undefined && b.digest !== undefined && a.digest !== b.digest;
+}
+
 function dotKey(dot: Dot): string {
   return `${dot.counter}:${dot.actor}`;
 }
@@ -428,7 +537,7 @@ function compareDots(a: Dot, b: Dot): number {
 function sameDvv(a: Dvv, b: Dvv): boolean {
   const sameEntry = (x: VvEntry, y: VvEntry): boolean =>
     x.actor === y.actor && x.counter === y.counter && Object.is(x.ts_ms, y.ts_ms);
-  return sameEntry(a.dot, b.dot) && a.past.length === b.past.length && a.past.every((e, i) => sameEntry(e, b.past[i]!));
+  return sameEntry(a.dot, b.dot) && a.dot.digest === b.dot.digest && a.past.length === b.past.length && a.past.every((e, i) => sameEntry(e, b.past[i]!));
 }
 
 function entryOf(vv: VersionVector, actor: string): VvEntry | undefined {
@@ -441,6 +550,11 @@ function compareStrings(a: string, b: string): number {
 
 function sortEntries(entries: VvEntry[]): VvEntry[] {
   return entries.sort((x, y) => compareStrings(x.actor, y.actor));
+}
+
+/** A digest is a u32 (a value's xxh32) or TOMBSTONE_DIGEST. */
+function assertDigest(digest: number): void {
+  assert(digest === TOMBSTONE_DIGEST || (Number.isInteger(digest) && digest >= 0 && digest <= 0xffff_ffff), 'a digest is a u32 or TOMBSTONE_DIGEST');
 }
 
 /** A vector is sorted by actor, each actor once, counters positive integers. */

@@ -6,8 +6,12 @@
  * `storage/` does not depend on the coordinator's versioning scheme.
  */
 
-/** How version `a` relates to version `b`. */
-export type Causality = 'before' | 'after' | 'equal' | 'concurrent';
+/**
+ * How version `a` relates to version `b`. 'conflict': the same write id
+ * (dot) names two different values, a broken invariant (issue 12); callers
+ * keep both versions, like 'concurrent', and report it.
+ */
+export type Causality = 'before' | 'after' | 'equal' | 'concurrent' | 'conflict';
 
 /** Compares two opaque clock blobs. Must be a pure function. */
 export interface VersionOrder {

@@ -14,11 +14,16 @@ import {
   prune,
   sync,
   syncBy,
+  TOMBSTONE_DIGEST,
   update,
+  valueDigest,
   type Dvv,
   type VersionVector,
 } from '../../src/core/dotted_version_vector.js';
 import { InvalidRequestError } from '../../src/core/errors.js';
+import { hash32 } from '../../src/core/hash.js';
+import { __plantBugForTests } from '../../src/core/planted_bugs.js';
+import { mintWrite, reconcileSets, isStale } from '../../src/core/sibling_set.js';
 import { VCLOCK_ENTRIES_MAX } from '../../src/core/limits.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
 import { reconcile, type StoredVersion } from '../../storage/version.js';
@@ -30,8 +35,8 @@ const dotOf = (v: Dvv): string => `${v.dot.actor}:${v.dot.counter}`;
 const dots = (vs: readonly Dvv[]): string[] => vs.map(dotOf).sort();
 
 /** A coordinator write at a replica holding `store`: the new store and the new version. */
-function put(store: readonly Dvv[], context: VersionVector, actor: string, now_ms = 0): { store: Dvv[]; version: Dvv } {
-  const version = update(context, store, actor, now_ms);
+function put(store: readonly Dvv[], context: VersionVector, actor: string, now_ms = 0, digest?: number): { store: Dvv[]; version: Dvv } {
+  const version = update(context, store, actor, now_ms, 0, digest);
   return { store: sync(store, [version]), version };
 }
 
@@ -234,7 +239,9 @@ function randomPool(prng: Prng, writes: number): Dvv[] {
     const store = replicas[r]!;
     const from = replicas[prng.int(3)]!;
     const context = prng.chance(0.3) ? [] : join(from); // a whole sibling set, per the contract
-    const { store: next, version } = put(store, context, `r${r}`, i);
+    // Some dots carry no digest (clocks written before issue 12), some a tombstone's, most a value's.
+    const digest = prng.chance(0.2) ? undefined : prng.chance(0.2) ? TOMBSTONE_DIGEST : prng.int(0x1_0000_0000);
+    const { store: next, version } = put(store, context, `r${r}`, i, digest);
     replicas[r] = next;
     pool.push(version);
     if (prng.chance(0.4)) {
@@ -312,3 +319,146 @@ describe('core/dotted_version_vector syncBy', () => {
     expect(kept.map((v) => v.value)).to.deep.equal(['new']);
   });
 });
+
+/** Issue 12, "Merges check what they merge": one dot names one value. */
+describe('core/dotted_version_vector value digests', () => {
+  afterEach(() => __plantBugForTests(null));
+
+  /** Version `v` under the same dot, carrying `digest` instead (a dot minted twice). */
+  const twin = (v: Dvv, digest: number | undefined): Dvv => {
+    const dot = { actor: v.dot.actor, counter: v.dot.counter, ts_ms: v.dot.ts_ms + 1 };
+    return { dot: digest === undefined ? dot : { ...dot, digest }, past: v.past };
+  };
+  const base = update([], [], 'a', 10, 0, valueDigest(new TextEncoder().encode('one')));
+
+  it("a value's digest is its xxh32; a tombstone's is outside every u32, so no value collides with a delete", () => {
+    const bytes = new TextEncoder().encode('value');
+    expect(valueDigest(bytes)).to.equal(hash32(bytes));
+    expect(valueDigest(null)).to.equal(TOMBSTONE_DIGEST);
+    expect(TOMBSTONE_DIGEST).to.be.greaterThan(0xffff_ffff);
+    expect(base.dot.digest).to.equal(hash32(new TextEncoder().encode('one')));
+  });
+
+  it('round-trips the digest under tag 0xD2 and writes a digest-less dot in the old 0xD1 layout', () => {
+    for (const digest of [0, 1, 0xffff_ffff, TOMBSTONE_DIGEST]) {
+      const v = twin(base, digest);
+      const bytes = encodeDvv(v);
+      expect(bytes[0]).to.equal(0xd2);
+      expect(decodeDvv(bytes)).to.deep.equal(v);
+    }
+    const old = twin(base, undefined);
+    const oldBytes = encodeDvv(old);
+    expect(oldBytes[0], 'old layout').to.equal(0xd1);
+    expect(oldBytes.length).to.equal(encodeDvv(base).length - 5);
+    expect(decodeDvv(oldBytes).dot).to.not.have.property('digest');
+  });
+
+  it('rejects a digest that is neither a value\'s nor a tombstone\'s', () => {
+    const bytes = encodeDvv(twin(base, 7));
+    const kindAt = 1 + 1 + 1 + 16; // tag, len, "a", counter and ts
+    expect(bytes[kindAt]).to.equal(1);
+    const badKind = new Uint8Array(bytes);
+    badKind[kindAt] = 3;
+    expect(() => decodeDvv(badKind)).to.throw(InvalidRequestError, /digest kind 3/);
+    const tombstoneWithHash = new Uint8Array(bytes);
+    tombstoneWithHash[kindAt] = 2; // a tombstone's u32 must be 0; this one is 7
+    expect(() => decodeDvv(tombstoneWithHash)).to.throw(InvalidRequestError);
+    expect(() => decodeDvv(bytes.subarray(0, kindAt + 3))).to.throw(InvalidRequestError, /truncated/);
+  });
+
+  it("compare: one dot with two digests is 'conflict'; equal or absent digests are 'equal'", () => {
+    expect(compare(base, twin(base, 99))).to.equal('conflict');
+    expect(compare(base, twin(base, TOMBSTONE_DIGEST))).to.equal('conflict');
+    expect(compare(base, twin(base, base.dot.digest))).to.equal('equal');
+    expect(compare(base, twin(base, undefined)), 'an unchecked old clock').to.equal('equal');
+    expect(dottedVersionVectorOrder.compare(encodeDvv(base), encodeDvv(twin(base, 99)))).to.equal('conflict');
+    expect(descends(base, twin(base, 99))).to.equal(false);
+    const later = update(join([base]), [base], 'a', 20, 0, 5);
+    expect(compare(twin(base, 99), later), 'a write that saw the dot supersedes either copy').to.equal('before');
+  });
+
+  it('sync keeps both copies of a conflicting dot, reports the pair, and a covering write supersedes both', () => {
+    const other = twin(base, 99);
+    const reported: Array<[Dvv, Dvv]> = [];
+    const kept = sync([base], [other], (x, y) => reported.push([x, y]));
+    expect(kept.map((v) => v.dot.digest)).to.deep.equal([99, base.dot.digest].sort((x, y) => x! - y!));
+    expect(reported).to.deep.equal([[base, other]]);
+    expect(sync([other], [base])).to.deep.equal(kept);
+    expect(sync(kept, [base]), 'idempotent: the same copy again is not a new conflict').to.deep.equal(kept);
+    const later = update(join(kept), kept, 'b', 30, 0, 5);
+    expect(sync(kept, [later])).to.deep.equal([later]);
+  });
+
+  it("an unchecked copy merges with a checked one without a report, keeping the checked copy", () => {
+    const reported: unknown[] = [];
+    expect(sync([twin(base, undefined)], [base], (x, y) => reported.push([x, y]))).to.deep.equal([base]);
+    expect(sync([base], [twin(base, undefined)])).to.deep.equal([base]);
+    expect(reported).to.deep.equal([]);
+  });
+
+  it("planted bug 'silent-same-dot-merge': compare ignores digests and sync silently keeps one copy", () => {
+    __plantBugForTests('silent-same-dot-merge');
+    const reported: unknown[] = [];
+    expect(compare(base, twin(base, 99))).to.equal('equal');
+    expect(sync([base], [twin(base, 99)], (x, y) => reported.push([x, y]))).to.deep.equal([base]);
+    expect(reported).to.deep.equal([]);
+  });
+
+  it('property: with dots minted twice, sync stays commutative, associative and idempotent, drops no uncovered copy and reports each conflict', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0x7fffffff }).chain((seed) => {
+          const prng = new Prng(seed);
+          const pool = randomPool(prng, 20);
+          // Re-mint some dots for other values: the defect the digest exposes.
+          const twins = pool.filter(() => prng.chance(0.3)).map((v) => twin(v, prng.int(0x1_0000_0000)));
+          const all = [...pool, ...twins];
+          return fc.tuple(fc.subarray(all), fc.subarray(all), fc.subarray(all));
+        }),
+        ([a, b, c]) => {
+          const id = (v: Dvv): string => `${dotOf(v)}=${v.dot.digest ?? ''}`;
+          expect(sync(a, b).map(id)).to.deep.equal(sync(b, a).map(id));
+          expect(sync(a, a).map(id)).to.deep.equal(sync(a, []).map(id));
+          expect(sync(sync(a, b), c).map(id)).to.deep.equal(sync(a, sync(b, c)).map(id));
+          const conflicts = new Set<string>();
+          const merged = sync(a, b, (x, y) => conflicts.add(dotOf(x)).add(dotOf(y)));
+          const union = [...a, ...b];
+          for (const v of union) {
+            // Superseded copies may go, and an unchecked copy may merge into a checked one.
+            if (union.some((w) => coversDotOf(w, v)) || v.dot.digest === undefined) continue;
+            expect(merged.some((m) => dotOf(m) === dotOf(v) && m.dot.digest === v.dot.digest), `copy ${id(v)} kept`).to.equal(true);
+          }
+          for (const dot of new Set(merged.map(dotOf))) {
+            const digests = new Set(merged.filter((m) => dotOf(m) === dot).map((m) => m.dot.digest));
+            if (digests.size > 1) expect(conflicts.has(dot), `conflict on ${dot} reported`).to.equal(true);
+          }
+        },
+      ),
+      { numRuns: 200, seed: SEED | 0 },
+    );
+  });
+
+  it('mintWrite stamps the digest of the value it writes (a tombstone\'s for a delete)', () => {
+    const value = new TextEncoder().encode('v');
+    const made = mintWrite([], [], 'a#epoch0', value, 5);
+    expect(decodeDvv(made.version.clock).dot.digest).to.equal(hash32(value));
+    const gone = mintWrite(made.siblings, [], 'a#epoch0', null, 6);
+    expect(decodeDvv(gone.version.clock).dot.digest).to.equal(TOMBSTONE_DIGEST);
+  });
+
+  it('reconcileSets keeps both values of a dot minted twice, reports them, and read repair sees the gap', () => {
+    const one = mintWrite([], [], 'a#epoch0', new TextEncoder().encode('one'), 5).version;
+    const two = mintWrite([], [], 'a#epoch0', new TextEncoder().encode('two'), 5).version; // same dot a#epoch0:1
+    const reported: Array<[unknown, unknown]> = [];
+    const merged = reconcileSets([[one], [two]], (x, y) => reported.push([x, y]));
+    expect(merged.map((v) => new TextDecoder().decode(v.value!)).sort()).to.deep.equal(['one', 'two']);
+    expect(reported).to.deep.equal([[one, two]]);
+    expect(isStale([one], merged), 'a replica holding one copy lacks the other').to.equal(true);
+    expect(isStale([two, one], merged)).to.equal(false);
+  });
+});
+
+/** True when `w`'s past covers `v`'s dot. */
+function coversDotOf(w: Dvv, v: Dvv): boolean {
+  return w.past.some((e) => e.actor === v.dot.actor && e.counter >= v.dot.counter);
+}
