@@ -23,6 +23,7 @@ import type { CommitLogTimers, SyncMode } from '../storage/commit_log.js';
 import type { CompactionResult, CompactionTask } from '../storage/compaction_task.js';
 import { StorageEngine } from '../storage/engine.js';
 import type { FileSystem } from '../storage/fs.js';
+import { keysEqual } from '../storage/key_order.js';
 import { DotLease } from '../storage/dot_lease.js';
 import { RealFileSystem } from '../storage/real_fs.js';
 import type { StoredVersion } from '../storage/version.js';
@@ -35,6 +36,13 @@ export type ReplicaMsg =
   /** Store every version of `versions` (a sibling set from a coordinator, read repair or hint replay); replies true. Idempotent. */
   | { type: 'merge'; key: Uint8Array; versions: StoredVersion[] }
   | { type: 'get'; key: Uint8Array }
+  /**
+   * Every owner of `key` is known to hold the tombstone `clock` (a
+   * coordinator saw them all store it): mark it purgeable if this replica
+   * holds it as a current version; replies true. Idempotent. See
+   * `confirmTombstone`.
+   */
+  | { type: 'confirm-tombstone'; key: Uint8Array; clock: Uint8Array }
   /**
    * Ask → `MintReply`: version a client write on this node (it must own the
    * key) and store it. See `mint` below.
@@ -57,6 +65,12 @@ export interface ReplicaArgs {
   dir: string;
   syncMode?: SyncMode;
   memtableFlushBytes?: number;
+  /**
+   * How long a tombstone is kept at least, even once confirmed (default
+   * TOMBSTONE_GRACE_MS). At least the hint TTL (`checkTombstoneGrace` in
+   * node_plan.ts), so no hint written before a delete outlives its tombstone.
+   */
+  tombstoneGraceMs?: number;
   /** The compaction actor to tell when a flush adds a table. */
   compaction?: ActorRef;
   /** How clocks compare: dotted version vectors (the cluster's, the default) or plain vector clocks (demo, storage tests). */
@@ -107,6 +121,8 @@ class Replica implements Actor<ReplicaMsg> {
   /** The actor's context (set in `started`): its clock, randomness and log for minting. */
   private ctx: ActorContext<ReplicaMsg> | undefined;
   private fileSystem: FileSystem | undefined;
+  /** Tombstones this instance marked purgeable (`confirm-tombstone`), for the `stats` ask. */
+  private tombstonesConfirmed = 0;
 
   constructor(private readonly args: ReplicaArgs) {}
 
@@ -136,6 +152,7 @@ class Replica implements Actor<ReplicaMsg> {
         timers,
         ...(args.syncMode ? { syncMode: args.syncMode } : {}),
         ...(args.memtableFlushBytes ? { memtableFlushBytes: args.memtableFlushBytes } : {}),
+        ...(args.tombstoneGraceMs !== undefined ? { tombstoneGrace_ms: args.tombstoneGraceMs } : {}),
         onTablesChanged: () => {
           if (args.compaction) ctx.send(args.compaction, { type: 'tables-changed' });
         },
@@ -194,6 +211,10 @@ class Replica implements Actor<ReplicaMsg> {
         if (engine.whenDurable(msg.key) !== null) await this.durableView(engine, msg.key);
         replier?.ok(engine.get(msg.key));
         return;
+      case 'confirm-tombstone':
+        await this.confirmTombstone(engine, msg.key, msg.clock);
+        replier?.ok(true);
+        return;
       case 'mint':
         replier?.ok(await this.underKeyChain(msg.key, () => this.mint(engine, msg, this.ctx!)));
         return;
@@ -205,7 +226,7 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok(true);
         return;
       case 'stats':
-        replier?.ok({ ...engine.stats, tables: engine.tableCount, memtableBytes: engine.memtableBytes, keysEstimate: engine.keysEstimate });
+        replier?.ok({ ...engine.stats, tables: engine.tableCount, memtableBytes: engine.memtableBytes, keysEstimate: engine.keysEstimate, tombstones_confirmed: this.tombstonesConfirmed });
         return;
       case 'compaction-candidates':
         replier?.ok(engine.compactionCandidates());
@@ -232,6 +253,24 @@ class Replica implements Actor<ReplicaMsg> {
       default:
         assertNever(msg);
     }
+  }
+
+  /**
+   * Mark the tombstone `clock` of `key` purgeable (issue 12, after Riak's
+   * delete mode): only when this replica holds exactly that tombstone (same
+   * clock bytes) as a current version, once it is durable. It is stored
+   * again with the flag (a new commit-log record; reconcile keeps the
+   * purgeable copy of a version), so the confirmation survives a restart and
+   * reaches the SSTables. A tombstone already purgeable, superseded, or not
+   * held is left alone: the confirmation is idempotent, and it never marks a
+   * version the coordinator did not see on every owner.
+   */
+  private async confirmTombstone(engine: StorageEngine, key: Uint8Array, clock: Uint8Array): Promise<void> {
+    await this.durableView(engine, key);
+    const held = engine.get(key).find((v) => v.value === null && keysEqual(v.clock, clock));
+    if (held === undefined || held.purgeable === true) return;
+    await engine.put(key, { ...held, purgeable: true });
+    this.tombstonesConfirmed++;
   }
 
   // -------------------------------------------------------------------------

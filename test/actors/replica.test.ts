@@ -76,6 +76,33 @@ describe('actors/replica + actors/compaction (real worker threads, real disk)', 
     expect(seen).to.equal(KEYS);
   });
 
+  it('confirm-tombstone marks only a tombstone it holds as a current version (same clock), once', async () => {
+    const confirmed = async (): Promise<number> => (await system.ask<{ tombstones_confirmed: number }>(replica, { type: 'stats' })).tombstones_confirmed;
+    const get = (key: Uint8Array): Promise<StoredVersion[]> => system.ask<StoredVersion[]>(replica, { type: 'get', key });
+    const confirm = (key: Uint8Array, clock: Uint8Array): Promise<unknown> => system.ask(replica, { type: 'confirm-tombstone', key, clock });
+    const before = await confirmed();
+    const deleted = utf8.encode('confirm:deleted');
+    const first = increment([], 'test', 1);
+    const tombstone: StoredVersion = { clock: encodeClock(increment(first, 'test', 2)), value: null, ts_ms: 2 };
+    await system.ask(replica, { type: 'put', key: deleted, version: tombstone });
+    await confirm(deleted, encodeClock(increment([], 'other', 5)));
+    expect((await get(deleted)).map((v) => v.purgeable), 'another clock confirms nothing').to.deep.equal([undefined]);
+    await confirm(deleted, tombstone.clock);
+    await confirm(deleted, tombstone.clock);
+    expect((await get(deleted)).map((v) => v.purgeable)).to.deep.equal([true]);
+    // A value with that clock, or a tombstone a later write superseded, is left alone.
+    const value = utf8.encode('confirm:value');
+    await system.ask(replica, { type: 'put', key: value, version: { ...tombstone, value: utf8.encode('v') } });
+    await confirm(value, tombstone.clock);
+    expect((await get(value)).map((v) => v.purgeable)).to.deep.equal([undefined]);
+    const rewritten = utf8.encode('confirm:rewritten');
+    await system.ask(replica, { type: 'put', key: rewritten, version: { ...tombstone, clock: encodeClock(first) } });
+    await system.ask(replica, { type: 'put', key: rewritten, version: { clock: tombstone.clock, value: utf8.encode('again'), ts_ms: 3 } });
+    await confirm(rewritten, encodeClock(first));
+    expect((await get(rewritten)).map((v) => [v.value === null, v.purgeable])).to.deep.equal([[false, undefined]]);
+    expect((await confirmed()) - before, 'one confirmation stored').to.equal(1);
+  });
+
   it('fails requests, without killing its thread, when its storage cannot open', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'not-a-dir'), 'a file where a directory should be');
