@@ -382,6 +382,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     return {
       values: live.map((v) => v.value),
       versions: dotsOf(live),
+      timestamps: live.map((v) => v.ts_ms),
       context: contextToString(contextOf(merged)),
       receipt: { ...outcome.receipt, coordinator: self },
     };

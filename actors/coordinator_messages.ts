@@ -55,10 +55,12 @@ export interface PutReply {
   receipt: CoordinatorReceipt;
 }
 
-/** Answer to a get: live siblings (values and dots, parallel) and the context of the whole set. */
+/** Answer to a get: live siblings (values, dots and write times, parallel) and the context of the whole set. */
 export interface GetReply {
   values: Uint8Array[];
   versions: string[];
+  /** Each sibling's `ts_ms` (its minting node's clock), parallel to `values`: RESP GET picks the latest. */
+  timestamps: number[];
   context: string;
   receipt: CoordinatorReceipt;
 }

@@ -9,7 +9,8 @@
  */
 import type { Bytes, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, Receipt, WriteOptions, WriteResult } from './cluster_types.js';
 import { labelOf, type ResolvedCluster } from './cluster_config.js';
-import { fromErrorRecord, InvalidRequestError, UnavailableError } from './core/errors.js';
+import { assert } from './core/assert.js';
+import { fromErrorRecord, IndeterminateError, InvalidRequestError, RingkvError, TimeoutError, UnavailableError } from './core/errors.js';
 import { KEY_MAX_BYTES, PUT_BATCH_MAX, VALUE_MAX_BYTES } from './core/limits.js';
 import { placeReplicas } from './core/placement.js';
 import { Ring } from './core/ring.js';
@@ -52,16 +53,29 @@ export class ClusterClient {
     this.ring = Ring.fromTokens(cluster.ring);
   }
 
+  /**
+   * One write. Its error is honest about its fate: an `IndeterminateError`
+   * when it may have been applied (no answer in time, the coordinator failed
+   * mid-write); any other error means it was not.
+   */
   async put(key: Bytes, value: Bytes | null, options: WriteOptions = {}): Promise<WriteResult> {
     const msg = this.putRequest(key, value, options);
-    const reply = await this.ask<PutReply>(this.route(msg.key), msg, this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS);
-    return this.written(reply);
+    const to = this.route(msg.key);
+    try {
+      return this.written(await this.ask<PutReply>(to, msg, this.askTimeoutMs()));
+    } catch (err) {
+      throw writeError(err, writeName(msg, this.nodeOf(to)));
+    }
   }
 
   /**
    * Many writes: grouped by the coordinator each routes to, sent as one
-   * `put-batch` per coordinator and PUT_BATCH_MAX writes. A batch that gets
-   * no answer fails each of its writes with that error. An entry that is
+   * `put-batch` per coordinator and PUT_BATCH_MAX writes. Every write gets
+   * its own outcome: the coordinator answers each with its own result or
+   * error. A batch that gets no answer in time (or whose coordinator failed
+   * mid-batch) reports each of its writes as `IndeterminateError`, since any
+   * of them may have been stored; a batch its coordinator never handled
+   * (`UnavailableError`) fails each write, since none was. An entry that is
    * invalid (key or value) fails alone.
    */
   async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
@@ -85,12 +99,13 @@ export class ClusterClient {
     await Promise.all(
       [...batches.values()].flat().map(async ({ to, requests, at }) => {
         try {
-          const replies = await this.ask<BatchOutcome[]>(to, { type: 'put-batch', requests }, this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS);
+          const replies = await this.ask<BatchOutcome[]>(to, { type: 'put-batch', requests }, this.askTimeoutMs());
+          assert(replies.length === requests.length, 'a put-batch answers every write');
           replies.forEach((reply, j) => {
-            outcomes[at[j]!] = 'ok' in reply ? { ok: true, result: this.written(reply.ok) } : { ok: false, error: fromErrorRecord(reply.error) };
+            outcomes[at[j]!] = 'ok' in reply ? { ok: true, result: this.written(reply.ok) } : { ok: false, error: writeError(fromErrorRecord(reply.error), writeName(requests[j]!, this.nodeOf(to))) };
           });
         } catch (err) {
-          for (const i of at) outcomes[i] = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+          requests.forEach((request, j) => (outcomes[at[j]!] = { ok: false, error: writeError(err, writeName(request, this.nodeOf(to)), requests.length) }));
         }
       }),
     );
@@ -112,7 +127,17 @@ export class ClusterClient {
   }
 
   private written(reply: PutReply): WriteResult {
-    return { context: reply.context, receipt: this.label(reply.receipt) };
+    return { context: reply.context, superseded: reply.superseded, receipt: this.label(reply.receipt) };
+  }
+
+  /** The node label of a coordinator ref, for messages. */
+  private nodeOf(to: ActorRef): string {
+    return this.cluster.nodes.find((n) => n.thread === to.thread)?.label ?? `thread ${to.thread}`;
+  }
+
+  /** The client's wait for a coordinator: its own deadline plus a margin, so its typed answer arrives first. */
+  private askTimeoutMs(): number {
+    return this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS;
   }
 
   async get(key: Bytes, options: ReadOptions = {}): Promise<ReadResult> {
@@ -123,10 +148,17 @@ export class ClusterClient {
       key: keyBytes,
       ...(options.r !== undefined || options.consistency !== undefined ? { r: options.consistency ?? options.r } : {}),
     };
-    const reply = await this.ask<GetReply>(this.route(keyBytes), msg, this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS);
+    const to = this.route(keyBytes);
+    let reply: GetReply;
+    try {
+      reply = await this.ask<GetReply>(to, msg, this.askTimeoutMs());
+    } catch (err) {
+      throw readError(err, `read of key ${keyText(keyBytes)} (coordinator ${this.nodeOf(to)})`);
+    }
     return {
       values: reply.values.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)),
       versions: reply.versions,
+      timestamps: reply.timestamps,
       context: reply.context,
       receipt: this.label(reply.receipt),
     };
@@ -149,8 +181,51 @@ export class ClusterClient {
     return {
       ...receipt,
       coordinator: l(receipt.coordinator),
+      sync: receipt.sync ?? 'batch',
       acks: receipt.acks.map((a) => ({ ...a, node: l(a.node), standingInFor: a.standingInFor === null ? null : l(a.standingInFor) })),
       failures: receipt.failures.map((f) => ({ ...f, node: l(f.node) })),
     };
   }
+}
+
+/** Names a write in its error: its key and coordinator, so the user knows what to read back. */
+function writeName(request: PutRequest, coordinator: string): string {
+  return `${request.value === null ? 'delete' : 'write'} of key ${keyText(request.key)} (request ${request.request_id}, coordinator ${coordinator})`;
+}
+
+/** A key for a message: UTF-8 text if printable, else hex; cut at 64 characters. */
+function keyText(key: Uint8Array): string {
+  const text = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8');
+  const shown = /^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `0x${Buffer.from(key).toString('hex')}`;
+  return shown.length > 64 ? `${shown.slice(0, 61)}...` : shown;
+}
+
+/**
+ * The honest error of a write (issue 12, Jepsen's `:info`). A write whose
+ * answer did not come in time, or whose coordinator failed while handling
+ * it (an error outside the taxonomy: the actor crashed mid-write), may have
+ * been applied: `IndeterminateError`. Typed errors from the cluster keep
+ * their class: the coordinator reports `IndeterminateError` itself once it
+ * stored the version, and an `UnavailableError` or `OverloadedError` means
+ * nothing was applied. `batch` > 1 names the batch the write shared.
+ */
+export function writeError(err: unknown, what: string, batch = 1): Error {
+  if (err instanceof IndeterminateError) return err;
+  const shared = batch > 1 ? ` (its put-batch of ${batch} writes)` : '';
+  if (err instanceof TimeoutError) return new IndeterminateError(what, `no answer${shared} within ${err.timeout_ms} ms`);
+  if (err instanceof RingkvError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new IndeterminateError(what, `the coordinator failed while handling it${shared}: ${detail}`);
+}
+
+/**
+ * The typed error of a read: a read changes nothing, so it is never
+ * indeterminate. A timeout stays a `TimeoutError`; a coordinator that
+ * failed while handling it (or whose thread crashed) is an
+ * `UnavailableError`: retry.
+ */
+export function readError(err: unknown, what: string): Error {
+  if (err instanceof RingkvError && !(err instanceof IndeterminateError)) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new UnavailableError(0, 1, `${what}: the coordinator failed while handling it: ${detail}`, 'retry the read');
 }

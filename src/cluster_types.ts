@@ -97,12 +97,25 @@ export interface Receipt extends DurabilityReceipt {
   coordinator: string;
   /** Writes: the new version's dot, "actor:counter" (unique per write, cluster-wide). */
   version?: string;
+  /**
+   * The commit-log sync mode the acknowledging replicas ran: 'batch' means
+   * each acknowledgement came after an fsync; 'periodic' means after a
+   * write that is fsynced within COMMITLOG_PERIODIC_SYNC_MS (a crash of
+   * every replica that stored it inside that window loses it).
+   */
+  sync: 'batch' | 'periodic';
 }
 
 /** What a write returns. */
 export interface WriteResult {
   /** Context covering the new version and every sibling kept beside it. */
   context: string;
+  /**
+   * The causal context the new version actually supersedes: the one the
+   * write passed, or for an overwrite what the minting owner held. A
+   * version outside it that existed is kept beside the new one as a sibling.
+   */
+  superseded: string;
   receipt: Receipt;
 }
 
@@ -112,6 +125,8 @@ export interface ReadResult {
   values: Buffer[];
   /** Every sibling's version dot ("actor:counter"), parallel to `values`. */
   versions: string[];
+  /** When each sibling was written, by its coordinator's clock (ms since the epoch), parallel to `values`. */
+  timestamps: number[];
   /** Context to pass to the next write so it supersedes exactly these siblings. */
   context: string;
   receipt: Receipt;

@@ -22,10 +22,19 @@ export const NODE_MODULES: readonly string[] = ['replica', 'compaction', 'gossip
   (name) => new URL(`../actors/${name}.js`, import.meta.url).href,
 );
 
+/**
+ * The commit-log sync mode of `openCluster`, `startServer` and `ringkv
+ * start` when none is given: 'batch', so an acknowledged write is on disk
+ * on W replicas. 'periodic' is opt-in: faster, but a crash of every replica
+ * that stored a write within COMMITLOG_PERIODIC_SYNC_MS of it loses it.
+ */
+export const SYNC_MODE_DEFAULT = 'batch' as const;
+
 /** Where things live and how durable they are. */
 export interface NodePlanOptions {
   /** Root of all nodes' data: `<dataDir>/<label>/` holds a node's LSM data, `hints/` its hint store. */
   dataDir: string;
+  /** Commit-log sync mode of the replica, reported in the coordinator's write receipts (default SYNC_MODE_DEFAULT). */
   syncMode?: 'periodic' | 'batch';
   /** Client request deadline at the coordinators. */
   requestTimeoutMs?: number;
@@ -42,11 +51,12 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
   const dir = nodeDir(options.dataDir, node);
   const seeds = cluster.nodes.slice(0, SEEDS_MAX).map((n) => n.member);
   const ringMember = cluster.ring.find((m) => m.id === node.member)!;
+  const syncMode = options.syncMode ?? SYNC_MODE_DEFAULT;
   return [
     {
       kind: 'replica',
       id: REPLICA_ACTOR_ID,
-      args: { dir, ...(options.syncMode ? { syncMode: options.syncMode } : {}), compaction: { thread: t, id: COMPACTION_ACTOR_ID } },
+      args: { dir, syncMode, compaction: { thread: t, id: COMPACTION_ACTOR_ID } },
     },
     { kind: 'compaction', id: COMPACTION_ACTOR_ID, args: { replica: { thread: t, id: REPLICA_ACTOR_ID } } },
     { kind: 'gossip', id: GOSSIP_ACTOR_ID, args: { self: { id: node.member, data_center: node.dc, rack: node.rack, tokens: [...ringMember.tokens] }, seeds } },
@@ -63,6 +73,7 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
         self: node.member,
         ring: cluster.ring,
         replication: cluster.replication,
+        sync_mode: syncMode,
         ...(options.requestTimeoutMs ? { request_timeout_ms: options.requestTimeoutMs } : {}),
       },
     },

@@ -33,7 +33,11 @@ export class CorruptionError extends RingkvError {
   }
 }
 
-/** Too few replicas answered. Says how many answered of how many were needed. */
+/**
+ * Too few replicas answered, or the node asked is down. Says how many
+ * answered of how many were needed, and what to do (`advice`; by default:
+ * retry later or lower R/W). The request was not done: retrying is safe.
+ */
 export class UnavailableError extends RingkvError {
   override name = 'UnavailableError';
   readonly code = 'UNAVAILABLE' as const;
@@ -41,12 +45,19 @@ export class UnavailableError extends RingkvError {
     readonly answered: number,
     readonly needed: number,
     detail = '',
+    advice = 'retry later, or lower the consistency level (R/W) for this request',
   ) {
-    super(
-      `only ${answered} of the ${needed} required replicas answered${detail ? ` (${detail})` : ''}; ` +
-        'retry later, or lower the consistency level (R/W) for this request',
-    );
+    super(`only ${answered} of the ${needed} required replicas answered${detail ? ` (${detail})` : ''}; ${advice}`);
   }
+}
+
+/**
+ * The error an ask gets when the thread or actor it went to crashed or
+ * stopped before handling it (it sat in the mailbox, or never left this
+ * thread). Nothing was done, so it is a retryable `UnavailableError`.
+ */
+export function notHandledError(what: string, why: string): UnavailableError {
+  return new UnavailableError(0, 1, `${what} was not handled: ${why}`, 'nothing was applied: retry after a short pause, when the node is back or seen down');
 }
 
 /** A request or `ask` got no answer within its deadline. */

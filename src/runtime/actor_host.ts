@@ -19,7 +19,7 @@
  * Thread contract: everything here runs on the hosting thread only.
  */
 import { assert } from '../core/assert.js';
-import { fromErrorRecord, InvalidRequestError, OverloadedError, toErrorRecord, type ErrorRecord } from '../core/errors.js';
+import { fromErrorRecord, IndeterminateError, InvalidRequestError, notHandledError, OverloadedError, toErrorRecord, type ErrorRecord } from '../core/errors.js';
 import {
   ACTOR_RESTART_WINDOW_MS,
   ACTOR_RESTARTS_MAX,
@@ -155,7 +155,8 @@ export class ActorHost implements TransportSink {
   /** Stop every actor and fail every pending ask (thread shutdown). */
   shutdown(): void {
     for (const id of [...this.cells.keys()]) this.stop(id);
-    this.asks.rejectAll(new Error(`thread ${this.thread} shut down`));
+    // These asks were sent: whether their targets acted on them is unknown, so the error says so (no raw Error).
+    this.asks.rejectAll((what) => new IndeterminateError(what, `thread ${this.thread} shut down before the answer came`));
   }
 
   /**
@@ -174,7 +175,7 @@ export class ActorHost implements TransportSink {
         this.log.warn('crashed() threw', { actor: refName(cell.ref), error: errorText(err) });
       }
     }
-    this.asks.rejectAll(new Error(`thread ${this.thread} crashed`));
+    this.asks.rejectAll((what) => new IndeterminateError(what, `thread ${this.thread} crashed before the answer came`));
     await Promise.all(releases);
   }
 
@@ -198,7 +199,8 @@ export class ActorHost implements TransportSink {
         ? this.enqueue({ k: EnvelopeKind.Ask, to: to.id, ft: this.thread, fi: from?.id ?? '', a: id, m: msg })
         : this.sendRemote(to.thread, EnvelopeKind.Ask, id, to.id, from?.id ?? '', msg);
     if (!accepted) {
-      this.asks.reject(id, new OverloadedError(`queue towards ${refName(to)}`));
+      const gone = to.thread === this.thread && !this.cells.has(to.id);
+      this.asks.reject(id, gone ? notHandledError(`ask to ${refName(to)} (type=${msg.type})`, `no actor '${to.id}' on thread ${this.thread}: it has stopped`) : new OverloadedError(`queue towards ${refName(to)}`));
     }
     return promise;
   }
@@ -224,7 +226,8 @@ export class ActorHost implements TransportSink {
   onUndeliverable(dest: number, env: Envelope, reason: Error): void {
     this.stats.deadLetters++;
     this.log.error('message could not be delivered', { dest, to: env.to, kind: env.k, reason: reason.message });
-    if (env.k === EnvelopeKind.Ask && env.ft === this.thread) this.asks.reject(env.a, reason);
+    // It never reached its thread, so nothing was done: a typed, retryable error (the reason says why).
+    if (env.k === EnvelopeKind.Ask && env.ft === this.thread) this.asks.reject(env.a, notHandledError(`ask to t${dest}/${env.to} (type=${(env.m as Message).type})`, reason.message));
   }
 
   onCorruption(err: CorruptionError): void {
@@ -269,7 +272,8 @@ export class ActorHost implements TransportSink {
     const cell = this.cells.get(env.to);
     const err = cell
       ? new OverloadedError(`mailbox of ${refName(cell.ref)} (${MAILBOX_CAPACITY} messages)`)
-      : new InvalidRequestError(`no actor '${env.to}' on thread ${this.thread}: it was never spawned or has stopped`);
+      : // Retryable: on a running cluster this is an actor that stopped or a thread crashing (the request was not handled).
+        notHandledError(`ask to t${this.thread}/${env.to} (type=${(env.m as Message).type})`, `no actor '${env.to}' on thread ${this.thread}: it was never spawned or has stopped`);
     if (env.k === EnvelopeKind.Ask) this.answer(env, EnvelopeKind.ReplyError, toErrorRecord(err));
     else this.log.error('message refused', { to: env.to, error: err.message });
   }
@@ -389,7 +393,8 @@ export class ActorHost implements TransportSink {
     this.cells.delete(cell.ref.id);
     for (const env of cell.mailbox.drain()) {
       this.queued--;
-      if (env.k === EnvelopeKind.Ask) this.answer(env, EnvelopeKind.ReplyError, toErrorRecord(new Error(why)));
+      // Never handled, so nothing was done: a typed, retryable error crosses back (never a raw Error).
+      if (env.k === EnvelopeKind.Ask) this.answer(env, EnvelopeKind.ReplyError, toErrorRecord(notHandledError(`ask to ${refName(cell.ref)} (type=${(env.m as Message).type})`, why)));
     }
   }
 

@@ -9,6 +9,8 @@ import { OverloadedError, TimeoutError } from '../core/errors.js';
 import { ASK_PENDING_MAX } from '../core/limits.js';
 
 interface PendingAsk {
+  /** What the ask is, as `open` was told: named in the errors that settle it. */
+  what: string;
   resolve(value: unknown): void;
   reject(err: unknown): void;
   timer: ReturnType<typeof setTimeout>;
@@ -44,7 +46,7 @@ export class AskTable {
         this.pending.delete(id);
         reject(new TimeoutError(what, timeout_ms));
       }, timeout_ms);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.pending.set(id, { what, resolve: resolve as (v: unknown) => void, reject, timer });
     });
     return { id, promise };
   }
@@ -63,9 +65,9 @@ export class AskTable {
     return ask !== undefined;
   }
 
-  /** Reject every pending ask (thread shutting down). */
-  rejectAll(err: Error): void {
-    for (const id of [...this.pending.keys()]) this.reject(id, err);
+  /** Reject every pending ask (thread shutting down) with the error `errorFor` makes of its name. */
+  rejectAll(errorFor: (what: string) => Error): void {
+    for (const [id, ask] of [...this.pending]) this.reject(id, errorFor(ask.what));
   }
 
   private take(id: number): PendingAsk | undefined {

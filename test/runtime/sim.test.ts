@@ -5,7 +5,7 @@
  * every fault at once. Prints its seed; `SEED=n` replays one.
  */
 import { expect } from 'chai';
-import { InvalidRequestError, OverloadedError, TimeoutError } from '../../src/core/errors.js';
+import { OverloadedError, TimeoutError, UnavailableError } from '../../src/core/errors.js';
 import { MAILBOX_CAPACITY } from '../../src/core/limits.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
 import type { ActorContext, ActorRef } from '../../src/runtime/actor.js';
@@ -302,13 +302,14 @@ describe('runtime/sim', function () {
       });
     }
 
-    it('answers an ask to a missing actor on a live node with InvalidRequestError; a reply to a plain send is a bug', async () => {
+    it('answers an ask to a missing actor on a live node with a retryable UnavailableError (not handled); a reply to a plain send is a bug', async () => {
       const w = world();
       w.spawn(2, () => new Recorder(), 'rec');
       let err: unknown;
       w.ask({ thread: 2, id: 'nobody' }, { type: 'echo', n: 1 }).catch((e: unknown) => (err = e));
       await w.runUntilIdle();
-      expect(err).to.be.instanceOf(InvalidRequestError);
+      expect(err).to.be.instanceOf(UnavailableError);
+      expect((err as Error).message).to.match(/was not handled: no actor 'nobody'/);
       expect(w.trace.count('dead')).to.equal(1);
       w.send({ thread: 2, id: 'rec' }, { type: 'echo', n: 2 }); // echo replies, but this is no ask
       await w.runUntilIdle();

@@ -165,6 +165,7 @@ export class FakeCluster implements Cluster {
       return {
         values: live.map((v) => Buffer.from(v.value!)),
         versions: live.map((v) => formatVersion(v.clock.dot)),
+        timestamps: live.map((v) => v.ts_ms),
         context: contextToString(join(versions.map((v) => v.clock))),
         receipt: this.receipt('read', required, answering),
       };
@@ -274,6 +275,7 @@ export class FakeCluster implements Cluster {
     this.store.set(keyText, after);
     return {
       context: contextToString(join(after.map((v) => v.clock))),
+      superseded: contextToString(context),
       receipt: { ...this.receipt('write', required, answering), version: formatVersion(clock.dot) },
     };
   }
@@ -317,6 +319,7 @@ export class FakeCluster implements Cluster {
       acks: answering.map((node) => ({ node, dc: 'dc1', standingInFor: null, counted: true })),
       failures: [],
       coordinator: answering[0]!,
+      sync: 'batch',
     };
   }
 

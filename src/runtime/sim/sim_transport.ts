@@ -8,7 +8,7 @@
  * always travels as an `ErrorRecord` and is rebuilt as the same class (as in
  * the real runtime, also between actors of one node). An ask that reaches a
  * live node where its target does not exist or was stopped is answered with
- * `InvalidRequestError`, as the real runtime answers it.
+ * a retryable `UnavailableError` (`notHandledError`), as the real runtime answers it.
  *
  * Mailboxes are bounded by MAILBOX_CAPACITY (messages queued or in flight to
  * one actor): `send` returns false when one is full.
@@ -19,7 +19,7 @@
  */
 import {
   type ErrorRecord,
-  InvalidRequestError,
+  notHandledError,
   OverloadedError,
   TimeoutError,
   fromErrorRecord,
@@ -172,7 +172,7 @@ export class SimTransport {
       const nodeLive = node?.up === true && !lostMailbox;
       if (nodeLive && event.askId !== undefined) {
         const why = `no actor '${event.to.id}' on node t${event.to.thread}: it was never spawned or has stopped`;
-        this.reply(event.to, delivery, new InvalidRequestError(why));
+        this.reply(event.to, delivery, notHandledError(`ask to ${key} (type=${event.msg.type})`, why));
       }
       return undefined;
     }
