@@ -20,14 +20,15 @@
  *    must not let a dominated value come back).
  *
  * Never loses a live version: a value version leaves only when another
- * version dominates it. The property test in test/storage/compaction.test.ts
- * checks this against a model.
+ * version dominates it. Two versions in conflict (one dot, two values; issue
+ * 12) are both kept, counted and given to `rules.onConflict`. The property
+ * test in test/storage/compaction.test.ts checks this against a model.
  */
 import { assert } from '../src/core/assert.js';
 import { hashPair } from '../src/core/hash.js';
 import { SIBLINGS_STORED_MAX } from '../src/core/limits.js';
 import type { VersionOrder } from '../src/core/version_order.js';
-import { mergeSorted } from './merge_iterator.js';
+import { mergeSorted, type KeyedDotConflictHandler } from './merge_iterator.js';
 import type { SSTableEntry } from './sstable_reader.js';
 import type { StoredVersion } from './version.js';
 
@@ -42,6 +43,8 @@ export interface MergeRules {
   requireConfirmation: boolean;
   /** True when a table outside the compaction may hold `key`. */
   mayExistElsewhere(key: Uint8Array, pair: readonly [number, number]): boolean;
+  /** Told of each pair of versions in conflict (both are kept). */
+  onConflict?: KeyedDotConflictHandler;
 }
 
 /** Where merged entries go (an SSTableWriter, or a model in tests). */
@@ -56,12 +59,18 @@ export interface MergeStats {
   versionsIn: number;
   versionsOut: number;
   tombstonesPurged: number;
+  /** Pairs of versions in conflict met (one dot, two values): each is an invariant violation. */
+  dotConflicts: number;
 }
 
 /** Merge sorted `inputs` into `sink` in key order. */
 export async function mergeTables(inputs: Iterable<SSTableEntry>[], sink: MergeSink, rules: MergeRules): Promise<MergeStats> {
-  const stats: MergeStats = { keysIn: 0, keysOut: 0, versionsIn: 0, versionsOut: 0, tombstonesPurged: 0 };
-  for (const entry of mergeSorted(inputs, rules.order)) {
+  const stats: MergeStats = { keysIn: 0, keysOut: 0, versionsIn: 0, versionsOut: 0, tombstonesPurged: 0, dotConflicts: 0 };
+  const onConflict: KeyedDotConflictHandler = (key, a, b) => {
+    stats.dotConflicts++;
+    rules.onConflict?.(key, a, b);
+  };
+  for (const entry of mergeSorted(inputs, rules.order, onConflict)) {
     stats.keysIn += entry.sourceEntries;
     stats.versionsIn += entry.versionsIn;
     const kept = purgeTombstones(entry.key, entry.versions, rules, stats);

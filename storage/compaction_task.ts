@@ -11,6 +11,7 @@
  * planted-bug switches, so the engine decides it). The caller swaps the result
  * into the manifest; this module never touches it.
  */
+import { DOT_CONFLICTS_REPORTED_MAX } from '../src/core/limits.js';
 import { vectorClockOrder } from '../src/core/vector_clock.js';
 import type { VersionOrder } from '../src/core/version_order.js';
 import { BloomFilter } from './bloom.js';
@@ -20,6 +21,7 @@ import { RealFileSystem } from './real_fs.js';
 import type { SSTableMeta } from './sstable_format.js';
 import { SSTableReader } from './sstable_reader.js';
 import { SSTableWriter } from './sstable_writer.js';
+import type { StoredVersion } from './version.js';
 
 /** What to compact. */
 export interface CompactionTask {
@@ -49,6 +51,13 @@ export interface CompactionResult {
   /** Bytes read from inputs and written to the output, for write amplification. */
   bytesIn: number;
   bytesOut: number;
+  /**
+   * The first DOT_CONFLICTS_REPORTED_MAX pairs of versions in conflict (one
+   * dot, two values; both kept in the output), for the node to report: the
+   * merge may run on a pool thread, which has no way to tell it directly.
+   * `stats.dotConflicts` counts them all.
+   */
+  dotConflicts: { key: Uint8Array; a: StoredVersion; b: StoredVersion }[];
 }
 
 /** Runs compaction tasks somewhere (a thread pool, or inline). */
@@ -67,6 +76,7 @@ export async function runCompaction(fs: FileSystem, task: CompactionTask, order:
     const unflushed =
       task.unflushedKeys === undefined ? undefined : BloomFilter.deserialize(task.unflushedKeys, `${task.output} (task's unflushed keys)`);
     const writer = await SSTableWriter.create(fs, task.output, { bloomFpRate: task.bloomFpRate });
+    const dotConflicts: CompactionResult['dotConflicts'] = [];
     const stats = await mergeTables(
       inputs.map((reader) => reader.scan()),
       writer,
@@ -76,15 +86,18 @@ export async function runCompaction(fs: FileSystem, task: CompactionTask, order:
         tombstoneGrace_ms: task.tombstoneGrace_ms,
         requireConfirmation: task.requireConfirmation,
         mayExistElsewhere: (key, pair) => unflushed?.mayContainHash(pair) === true || others.some((reader) => reader.mayContain(key, pair)),
+        onConflict: (key, a, b) => {
+          if (dotConflicts.length < DOT_CONFLICTS_REPORTED_MAX) dotConflicts.push({ key, a, b });
+        },
       },
     );
     const bytesIn = inputs.reduce((sum, reader) => sum + reader.meta.file_bytes, 0);
     if (stats.keysOut === 0) {
       await writer.abort();
-      return { meta: null, stats, bytesIn, bytesOut: 0 };
+      return { meta: null, stats, bytesIn, bytesOut: 0, dotConflicts };
     }
     const meta = await writer.finish();
-    return { meta, stats, bytesIn, bytesOut: meta.file_bytes };
+    return { meta, stats, bytesIn, bytesOut: meta.file_bytes, dotConflicts };
   } finally {
     for (const reader of [...inputs, ...others]) await reader.close();
   }

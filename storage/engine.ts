@@ -51,7 +51,7 @@ import type { SSTableMeta } from './sstable_format.js';
 import { SSTableReader } from './sstable_reader.js';
 import { SSTableWriter } from './sstable_writer.js';
 import { TableSet, type LiveTable } from './table_set.js';
-import { reconcile, type StoredVersion } from './version.js';
+import { reconcile, type DotConflictHandler, type StoredVersion } from './version.js';
 
 /** How to open an engine. */
 export interface EngineOptions {
@@ -78,6 +78,14 @@ export interface EngineOptions {
   onTablesChanged?: () => void;
   /** Told of background failures (flush, file deletion): the engine stays read-only-safe. */
   onError?: (what: string, err: unknown) => void;
+  /**
+   * Told of two versions of `key` whose clocks name one write but different
+   * values (`Causality` 'conflict', issue 12): an invariant violation. Both
+   * are kept as siblings. Called from writes, reads, scans and compactions
+   * each time they reconcile the pair, so a conflict still stored is told
+   * again: it stands until a write that saw it supersedes both.
+   */
+  onDotConflict?: (key: Uint8Array, a: StoredVersion, b: StoredVersion) => void;
 }
 
 /** Counters for metrics and the storage benchmark. */
@@ -130,7 +138,7 @@ export class StorageEngine {
   private readonly pendingDurable = new Map<string, Promise<void>>();
 
   private constructor(
-    private readonly options: Required<Omit<EngineOptions, 'timers' | 'onTablesChanged' | 'onError'>> & EngineOptions,
+    private readonly options: Required<Omit<EngineOptions, 'timers' | 'onTablesChanged' | 'onError' | 'onDotConflict'>> & EngineOptions,
     private readonly manifest: Manifest,
     private readonly log: CommitLog,
     private readonly tables: TableSet,
@@ -251,7 +259,7 @@ export class StorageEngine {
   private putNow(key: Uint8Array, version: StoredVersion): Promise<void> {
     const payload = encodeMutation(key, version);
     this.log.checkAppendable(payload.length);
-    this.memtable.put(key, [version]);
+    this.memtable.put(key, [version], { onConflict: this.dotConflictsOf(key) });
     this.stats.puts++;
     this.stats.userBytes += key.length + version.clock.length + (version.value?.length ?? 0);
     this.stats.commitLogBytes += payload.length + RECORD_HEADER_BYTES;
@@ -315,7 +323,13 @@ export class StorageEngine {
         if (versions) for (const v of versions) found.push(v);
       }
     }
-    return found.length <= 1 ? found : reconcile(this.options.order, found);
+    return found.length <= 1 ? found : reconcile(this.options.order, found, this.dotConflictsOf(key));
+  }
+
+  /** The `onDotConflict` option bound to `key`, or undefined when nobody listens. */
+  private dotConflictsOf(key: Uint8Array): DotConflictHandler | undefined {
+    const tell = this.options.onDotConflict;
+    return tell === undefined ? undefined : (a, b) => tell(key, a, b);
   }
 
 
@@ -331,7 +345,7 @@ export class StorageEngine {
       const sources: Iterable<KeyVersions>[] = [this.memtable.scan(fromKey, toKey)];
       for (const frozen of this.immutables) sources.push(frozen.scan(fromKey, toKey));
       for (const table of snapshot) sources.push(table.reader.scan(fromKey, toKey));
-      for (const entry of mergeSorted(sources, this.options.order)) yield { key: entry.key, versions: entry.versions };
+      for (const entry of mergeSorted(sources, this.options.order, this.options.onDotConflict)) yield { key: entry.key, versions: entry.versions };
     } finally {
       this.tables.release(snapshot);
     }
@@ -390,6 +404,7 @@ export class StorageEngine {
       this.stats.compactions++;
       this.stats.compactionBytesIn += result.bytesIn;
       this.stats.compactionBytesOut += result.bytesOut;
+      for (const c of result.dotConflicts) this.options.onDotConflict?.(c.key, c.a, c.b);
     } finally {
       for (const n of inputs) this.compacting.delete(n);
       this.releaseCompactionReads(task);

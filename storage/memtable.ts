@@ -30,7 +30,7 @@ import {
 import { Prng } from '../src/core/prng.js';
 import type { VersionOrder } from '../src/core/version_order.js';
 import { compareKeys, keyPrefix } from './key_order.js';
-import { reconcile, type StoredVersion } from './version.js';
+import { reconcile, type DotConflictHandler, type StoredVersion } from './version.js';
 
 /** One key and its reconciled versions, as iteration yields them. */
 export interface MemtableEntry {
@@ -153,9 +153,14 @@ export class Memtable {
    * stored unless the new copy is a purgeable tombstone (`reconcile`). Returns the key's versions afterwards. Throws
    * `InvalidRequestError` (storing nothing) when the key would exceed
    * `SIBLINGS_MAX` siblings, unless `enforceSiblingLimit` is false (commit-log
-   * replay restores what was already accepted).
+   * replay restores what was already accepted). Versions in conflict (one
+   * dot, two values) are both kept and given to `options.onConflict`.
    */
-  put(key: Uint8Array, versions: readonly StoredVersion[], options: { enforceSiblingLimit?: boolean } = {}): readonly StoredVersion[] {
+  put(
+    key: Uint8Array,
+    versions: readonly StoredVersion[],
+    options: { enforceSiblingLimit?: boolean; onConflict?: DotConflictHandler } = {},
+  ): readonly StoredVersion[] {
     const enforce = options.enforceSiblingLimit ?? true;
     assert(!this.frozen, 'a frozen memtable takes no writes');
     assert(key.length <= KEY_MAX_BYTES, 'key within KEY_MAX_BYTES');
@@ -166,13 +171,13 @@ export class Memtable {
     }
     const found = this.findWithPreds(key);
     if (found !== null) {
-      const merged = reconcile(this.order, [...found.versions, ...versions]);
+      const merged = reconcile(this.order, [...found.versions, ...versions], options.onConflict);
       if (enforce) checkSiblings(key, merged);
       this.bytes += versionsBytes(merged) - versionsBytes(found.versions);
       found.versions = merged;
       return merged;
     }
-    const merged = versions.length === 1 ? [versions[0]!] : reconcile(this.order, versions);
+    const merged = versions.length === 1 ? [versions[0]!] : reconcile(this.order, versions, options.onConflict);
     if (enforce) checkSiblings(key, merged);
     this.insertAfterPreds(key, merged);
     return merged;

@@ -12,6 +12,9 @@ import type { VersionOrder } from '../src/core/version_order.js';
 import { compareKeys } from './key_order.js';
 import { reconcile, type StoredVersion } from './version.js';
 
+/** Told of two versions of `key` whose clocks name one write but different values (see `reconcile`). */
+export type KeyedDotConflictHandler = (key: Uint8Array, a: StoredVersion, b: StoredVersion) => void;
+
 /** One key with its versions. */
 export interface KeyVersions {
   key: Uint8Array;
@@ -26,8 +29,11 @@ export interface MergedEntry {
   versionsIn: number;
 }
 
-/** Merge sorted `sources`, reconciling versions of equal keys through `order`. */
-export function* mergeSorted(sources: Iterable<KeyVersions>[], order: VersionOrder): Generator<MergedEntry> {
+/**
+ * Merge sorted `sources`, reconciling versions of equal keys through `order`.
+ * Versions in conflict (one dot, two values) are kept and given to `onConflict`.
+ */
+export function* mergeSorted(sources: Iterable<KeyVersions>[], order: VersionOrder, onConflict?: KeyedDotConflictHandler): Generator<MergedEntry> {
   const cursors = sources.map((source) => source[Symbol.iterator]());
   const heads: (KeyVersions | undefined)[] = cursors.map((cursor) => advance(cursor));
   try {
@@ -46,7 +52,8 @@ export function* mergeSorted(sources: Iterable<KeyVersions>[], order: VersionOrd
         assert(following === undefined || compareKeys(following.key, key) > 0, 'merge source is sorted and unique');
         heads[i] = following;
       }
-      const merged = sourceEntries === 1 && versions.length === 1 ? versions : reconcile(order, versions);
+      const report = onConflict === undefined ? undefined : (a: StoredVersion, b: StoredVersion): void => onConflict(key, a, b);
+      const merged = sourceEntries === 1 && versions.length === 1 ? versions : reconcile(order, versions, report);
       yield { key, versions: merged, sourceEntries, versionsIn: versions.length };
     }
   } finally {

@@ -5,7 +5,7 @@
  * `src/core` (a version dominated by another is dropped; concurrent versions
  * are all kept as siblings).
  */
-import type { VersionOrder } from '../src/core/version_order.js';
+import type { Causality, VersionOrder } from '../src/core/version_order.js';
 
 /** One version of a key's value. */
 export interface StoredVersion {
@@ -25,24 +25,47 @@ export interface StoredVersion {
   purgeable?: true;
 }
 
+/** Told of two versions whose clocks name one write but different values (`Causality` 'conflict'). */
+export type DotConflictHandler = (a: StoredVersion, b: StoredVersion) => void;
+
 /**
  * Reconcile a set of versions: drop every version dominated by another and
  * collapse equal clocks to one, the purgeable copy if there is one (a
  * confirmation must never be lost to a copy stored before it), else the
- * first. Order of the result: stable by input order.
+ * first. Two versions in 'conflict' (one dot, two values: a broken
+ * invariant, issue 12) are never resolved silently: both are kept, like
+ * siblings, unless a third dominates them, and each conflicting pair is
+ * given to `onConflict` once per call (copies of one version count once).
+ * Order of the result: stable by input order.
  * O(n^2) in the number of versions, which `SIBLINGS_MAX` bounds.
  */
-export function reconcile(order: VersionOrder, versions: readonly StoredVersion[]): StoredVersion[] {
+export function reconcile(order: VersionOrder, versions: readonly StoredVersion[], onConflict?: DotConflictHandler): StoredVersion[] {
+  const n = versions.length;
+  const relation: Causality[] = new Array<Causality>(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) if (i !== j) relation[i * n + j] = order.compare(versions[i]!.clock, versions[j]!.clock);
+  }
   const out: StoredVersion[] = [];
-  outer: for (let i = 0; i < versions.length; i++) {
+  const laterCopy: boolean[] = [];
+  for (let i = 0; i < n; i++) {
     const v = versions[i]!;
-    for (let j = 0; j < versions.length; j++) {
+    let kept = true;
+    laterCopy.push(false);
+    for (let j = 0; j < n; j++) {
       if (i === j) continue;
-      const c = order.compare(v.clock, versions[j]!.clock);
-      if (c === 'before') continue outer;
-      if (c === 'equal' && keepsOver(versions[j]!, j, v, i)) continue outer;
+      const c = relation[i * n + j]!;
+      if (c === 'before') kept = false;
+      if (c === 'equal' && keepsOver(versions[j]!, j, v, i)) kept = false;
+      if (c === 'equal' && j < i) laterCopy[i] = true;
     }
-    out.push(v);
+    if (kept) out.push(v);
+  }
+  if (onConflict !== undefined) {
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        if (relation[i * n + j] === 'conflict' && !laterCopy[i] && !laterCopy[j]) onConflict(versions[i]!, versions[j]!);
+      }
+    }
   }
   return out;
 }

@@ -97,6 +97,13 @@ export const SIBLINGS_STORED_MAX = SIBLINGS_MAX * 16;
 /** Vector-clock entries kept before the oldest are truncated (Dynamo's default). */
 export const VCLOCK_ENTRIES_MAX = 10;
 
+/**
+ * Conflicting version pairs (one dot, two values) one compaction hands back
+ * to its node for reporting; it counts them all, but a corrupted table must
+ * not make a compaction result unbounded.
+ */
+export const DOT_CONFLICTS_REPORTED_MAX = 16;
+
 // ---------------------------------------------------------------------------
 // Storage engine
 // ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import { KEY_MAX_BYTES, VALUE_MAX_BYTES } from '../../src/core/limits.js';
 import { encodeClock, increment, merge, vectorClockOrder, type VectorClock } from '../../src/core/vector_clock.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
 import { __plantBugForTests } from '../../src/core/planted_bugs.js';
+import { dottedVersionVectorOrder, encodeDvv, valueDigest } from '../../src/core/dotted_version_vector.js';
 
 const DIR = '/node/data';
 const encoder = new TextEncoder();
@@ -573,5 +574,66 @@ describe('storage/engine', () => {
       readAll(again, 'after compaction and reopen');
       await again.close();
     });
+  });
+});
+
+/** Issue 12, "Merges check what they merge": one dot, two values, through every path that reconciles. */
+describe('storage/engine dot conflicts', () => {
+  afterEach(() => __plantBugForTests(null));
+
+  /** Two stored versions under one dot (a:1) with different values: a dot minted twice. */
+  const conflicting = (value: string): StoredVersion => {
+    const bytes = encoder.encode(value);
+    return { clock: encodeDvv({ dot: { actor: 'a', counter: 1, ts_ms: 1_000, digest: valueDigest(bytes) }, past: [] }), value: bytes, ts_ms: 1_000 };
+  };
+
+  async function openDvv(fs: FileSystem, told: string[]): Promise<StorageEngine> {
+    return StorageEngine.open({
+      fs,
+      dir: DIR,
+      order: dottedVersionVectorOrder,
+      now: () => 1_000,
+      onDotConflict: (k, a, b) => told.push(`${text(k)}:${values([a, b]).join('|')}`),
+    });
+  }
+
+  it('keeps both versions and tells onDotConflict: in the memtable, across a table, in scans and compaction, after replay', async () => {
+    const fs = new SimFileSystem();
+    const told: string[] = [];
+    const engine = await openDvv(fs, told);
+    await engine.put(key('k'), conflicting('one'));
+    await engine.put(key('k'), conflicting('two'));
+    expect(values(engine.get(key('k')))).to.deep.equal(['one', 'two']);
+    expect(told[0], 'the memtable insert tells').to.equal('k:one|two');
+    await engine.put(key('j'), conflicting('one'));
+    await engine.flush();
+    await engine.put(key('j'), conflicting('three'));
+    told.length = 0;
+    expect(values(engine.get(key('j'))), 'a table and the memtable disagree').to.deep.equal(['one', 'three']);
+    expect(told).to.deep.equal(['j:one|three']);
+    told.length = 0;
+    expect([...engine.scan()].map((e) => `${text(e.key)}=${values(e.versions).join('|')}`)).to.deep.equal(['j=one|three', 'k=one|two']);
+    expect(told).to.include('j:one|three');
+    await engine.flush();
+    told.length = 0;
+    await compactAll(engine, new InlineCompactionExecutor(fs, dottedVersionVectorOrder));
+    expect(told, 'the compaction result carries its conflicts back').to.include('j:one|three');
+    expect(values(engine.get(key('j')))).to.deep.equal(['one', 'three']);
+    await engine.close();
+    const reopened = await openDvv(fs, told);
+    expect(values(reopened.get(key('k')))).to.deep.equal(['one', 'two']);
+    expect(values(reopened.get(key('j')))).to.deep.equal(['one', 'three']);
+    await reopened.close();
+  });
+
+  it("planted bug 'silent-same-dot-merge': the second value is dropped and nobody is told", async () => {
+    __plantBugForTests('silent-same-dot-merge');
+    const told: string[] = [];
+    const engine = await openDvv(new SimFileSystem(), told);
+    await engine.put(key('k'), conflicting('one'));
+    await engine.put(key('k'), conflicting('two'));
+    expect(values(engine.get(key('k')))).to.deep.equal(['one']);
+    expect(told).to.deep.equal([]);
+    await engine.close();
   });
 });
