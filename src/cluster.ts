@@ -13,7 +13,7 @@ import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainResult, Memb
 import { ClusterClient, toBytes } from './cluster_client.js';
 import { labelOf, memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from './cluster_config.js';
 import { decodeDvv } from './core/dotted_version_vector.js';
-import { InvalidRequestError } from './core/errors.js';
+import { InvalidRequestError, RingkvError } from './core/errors.js';
 import type { LivenessStatus } from './core/liveness.js';
 import { REQUEST_TIMEOUT_MS } from './core/limits.js';
 import { placeReplicas } from './core/placement.js';
@@ -106,7 +106,9 @@ class EmbeddedCluster implements Cluster {
           }));
           return { node: node.label, running, versions };
         } catch (err) {
-          return { node: node.label, running, versions: null, error: String(err) };
+          // The taxonomy's message (what happened, what to do), never a raw "Error: ..." string.
+          const why = err instanceof RingkvError ? err.message : `internal error asking its replica (retry; the node log has the detail): ${err instanceof Error ? err.message : String(err)}`;
+          return { node: node.label, running, versions: null, error: why };
         }
       }),
     );

@@ -5,8 +5,12 @@
  * sockets.
  *
  * Error mapping (body `{ "error": code, "message": text }` in every case):
- *   INVALID_REQUEST 400 · UNAVAILABLE 503 · TIMEOUT 504 ·
- *   OVERLOADED 503 + Retry-After · anything else 500 (code INTERNAL).
+ *   INVALID_REQUEST 400 · UNAVAILABLE 503 · TIMEOUT 504 (reads only: a
+ *   write's timeout is INDETERMINATE) · OVERLOADED 503 + Retry-After ·
+ *   INDETERMINATE 500 (a write that may or may not have been applied: read
+ *   the key before retrying; not 503/504, which HTTP clients retry on their
+ *   own) · CORRUPTION 500 · anything else 500 with code INTERNAL and a
+ *   generic message (the detail is logged by the server, never sent).
  *
  * Thread contract: main thread only (node:http objects).
  */
@@ -101,10 +105,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/** What a client is told of an error outside the taxonomy (a bug): no detail, what to do. */
+export const INTERNAL_ERROR_MESSAGE = 'internal error: the request may not have completed; if it was a write, read the key before retrying; the server log has the detail';
+
 /** Answer with the status code and JSON body `err` maps to. Returns the status sent. */
 export function sendError(res: ServerResponse, err: unknown): number {
   const { status, code, headers } = errorResponse(err);
-  const message = err instanceof Error ? err.message : String(err);
+  const message = err instanceof RingkvError || err instanceof HttpError ? err.message : INTERNAL_ERROR_MESSAGE;
   sendJson(res, status, { error: code, message }, headers);
   return status;
 }
@@ -123,6 +130,7 @@ export function errorResponse(err: unknown): { status: number; code: string; hea
       case 'OVERLOADED':
         return { status: 503, code: err.code, headers: { 'retry-after': String(HTTP_RETRY_AFTER_S) } };
       case 'CORRUPTION':
+      case 'INDETERMINATE':
         return { status: 500, code: err.code, headers: {} };
     }
   }

@@ -35,6 +35,7 @@ import {
   HTTP_REQUEST_TIMEOUT_MS,
 } from '../core/limits.js';
 import { defaultSink, type LogSink } from '../runtime/logger.js';
+import { IndeterminateError } from '../core/errors.js';
 import { sendError } from './http_exchange.js';
 import { resolveRoute, type Outcome, type RouteEnvironment } from './http_routes.js';
 import type { ServerMetrics } from './metrics.js';
@@ -171,7 +172,8 @@ function serveRequest(env: RouteEnvironment, req: IncomingMessage, res: ServerRe
       return;
     }
     const status = sendError(res, err);
-    if (status === 500) {
+    // An indeterminate write is an outcome the client was told about, not a server fault: not logged as one.
+    if (status === 500 && !(err instanceof IndeterminateError)) {
       log({ level: 'error', source: 'http', msg: 'internal error', fields: { method: req.method, url: req.url, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } });
     }
   });

@@ -20,6 +20,8 @@
  *   ringkv_replica_acks_total                          replica acknowledgements at coordinators
  *   ringkv_read_repairs_total                          read-repair writes sent (from status)
  *   ringkv_siblings_returned                           histogram of siblings per read
+ *   ringkv_get_hidden_siblings_total                   plain Redis reads (GET, MGET, SET GET) that answered one of
+ *                                                      several siblings (the latest written; KV.GET shows all)
  *   ringkv_hints_stored_total                          hints stored for unreachable owners (from status)
  *   ringkv_hints_replayed_total                        hints delivered to their owners (from status)
  *   ringkv_compactions_total                           storage compactions finished (from status)
@@ -107,6 +109,7 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
   /** Cluster event counters. */
   private readonly acks: Counter;
   private readonly repairs: Counter;
+  private readonly hiddenSiblings: Counter;
   private readonly siblings: Histogram;
   private readonly hintsStoredCounter: Counter;
   private readonly hintsReplayedCounter: Counter;
@@ -140,6 +143,7 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     this.latency = new Histogram({ name: 'ringkv_request_duration_seconds', help: 'Request service time in seconds, by surface and command.', labelNames: ['surface', 'command'], buckets: LATENCY_BUCKETS_S, registers });
     this.acks = new Counter({ name: 'ringkv_replica_acks_total', help: 'Replica acknowledgements received by coordinators.', registers });
     this.repairs = new Counter({ name: 'ringkv_read_repairs_total', help: 'Read-repair writes sent to stale replicas.', registers, collect });
+    this.hiddenSiblings = new Counter({ name: 'ringkv_get_hidden_siblings_total', help: 'Plain Redis reads (GET, MGET, SET GET) that answered one of several siblings, hiding the others.', registers });
     this.siblings = new Histogram({ name: 'ringkv_siblings_returned', help: 'Sibling values returned per read.', buckets: SIBLING_BUCKETS, registers });
     this.hintsStoredCounter = new Counter({ name: 'ringkv_hints_stored_total', help: 'Hints stored for unreachable owners (hinted handoff).', registers, collect });
     this.hintsReplayedCounter = new Counter({ name: 'ringkv_hints_replayed_total', help: 'Hints delivered to their owners.', registers, collect });
@@ -177,6 +181,10 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     const label = this.commandLabel(surface, command);
     this.requests.inc({ surface, command: label, outcome });
     this.latency.observe({ surface, command: label }, seconds);
+  }
+
+  getHidSiblings(): void {
+    this.hiddenSiblings.inc();
   }
 
   // --- ClusterEventObserver ----------------------------------------------

@@ -2,8 +2,7 @@
  * What a RESP command handler is given and returns, shared by the command
  * files: the connection's session, the server's facts, the per-connection
  * request order, argument helpers, and the mapping of ringkv errors to
- * Redis-style error replies (`-UNAVAILABLE ...`, `-TIMEOUT ...`,
- * `-OVERLOADED ...`, `-ERR ...`).
+ * Redis-style error replies (`errorReply`: the table is there).
  *
  * Thread contract: handlers run on the server's event loop; a handler may
  * change its session only before its first `await`, so session changes apply
@@ -12,6 +11,7 @@
 import type { Cluster } from '../cluster_types.js';
 import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../core/consistency.js';
 import { RingkvError } from '../core/errors.js';
+import type { LogSink } from '../runtime/logger.js';
 import { error, type Protocol, type Reply } from './resp_writer.js';
 
 /** One connection's state. */
@@ -46,6 +46,8 @@ export interface ServerFacts {
   readonly passwordSet: boolean;
   /** True when `password` is the server's (constant-time comparison). */
   checkPassword(password: Buffer): boolean;
+  /** Where internal errors are logged with their detail (the client gets a generic reply). */
+  readonly log: LogSink;
 }
 
 /** What a handler runs with. */
@@ -57,6 +59,8 @@ export interface CommandContext {
   read<T>(key: Buffer, call: () => Promise<T>): Promise<T>;
   /** Run a cluster write of `key` after this connection's earlier requests on it. */
   write<T>(key: Buffer, call: () => Promise<T>): Promise<T>;
+  /** Report that a plain read answered one of several siblings (counted in ringkv_get_hidden_siblings_total). */
+  hidSiblings(): void;
 }
 
 /** One command: its `COMMAND` metadata and its handler. */
@@ -85,28 +89,49 @@ export class CommandError extends Error {
   }
 }
 
-/** The error reply for anything a handler or the cluster threw. */
-export function errorReply(err: unknown): Reply {
+/**
+ * The error reply for anything a handler or the cluster threw. Prefixes
+ * follow Redis's own, so a plain Redis client classifies them as it would
+ * Redis's (redis.io "Common Redis errors"; ioredis in cluster mode retries
+ * CLUSTERDOWN and TRYAGAIN after a delay, fred can retry on CLUSTERDOWN and
+ * BUSY, and none of them retries -ERR):
+ *
+ *   ringkv error         prefix        why this one
+ *   INVALID_REQUEST      -ERR          the request is wrong: fix it
+ *   UNAVAILABLE          -CLUSTERDOWN  Redis: "the cluster can't serve the command"; too few replicas or the node is down; nothing applied, retry later
+ *   TIMEOUT (reads)      -TRYAGAIN     Redis: temporary, "try again"; a read changes nothing
+ *   OVERLOADED           -BUSY         Redis: the server is busy; back off and retry
+ *   INDETERMINATE        -ERR          a write that "may or may not have been applied: read the key before retrying";
+ *                                      -ERR on purpose: a client must not retry it blindly (a duplicate write)
+ *   CORRUPTION           -ERR          "corruption in ...": the data is not trusted
+ *   anything else        -ERR          "internal error ...": generic text with advice; the detail goes to `log`
+ *
+ * A write never answers -TRYAGAIN: the cluster client turns a write's
+ * timeout into INDETERMINATE (see `cluster_client.ts`).
+ */
+export function errorReply(err: unknown, log?: LogSink): Reply {
   if (err instanceof CommandError) return error(err.reply);
-  const code = err instanceof RingkvError ? err.code : null;
-  const message = err instanceof Error ? err.message : String(err);
-  switch (code) {
+  if (!(err instanceof RingkvError)) {
+    log?.({ level: 'error', source: 'resp', msg: 'internal error', fields: { error: err instanceof Error ? (err.stack ?? err.message) : String(err) } });
+    return error(INTERNAL_ERROR_REPLY);
+  }
+  const message = err.message;
+  switch (err.code) {
     case 'UNAVAILABLE':
-      return error(`UNAVAILABLE ${message}`);
+      return error(`CLUSTERDOWN ${message}`);
     case 'TIMEOUT':
-      return error(`TIMEOUT ${message}`);
+      return error(`TRYAGAIN ${message}`);
     case 'OVERLOADED':
-      return error(`OVERLOADED ${message}`);
+      return error(`BUSY ${message}`);
     case 'CORRUPTION':
-      return error(`CORRUPTION ${message}`);
     case 'INVALID_REQUEST':
-      return error(`ERR ${message}`);
     case 'INDETERMINATE':
       return error(`ERR ${message}`);
-    case null:
-      return error(`ERR internal error: ${message}`);
   }
 }
+
+/** What a client is told of an error outside the taxonomy (a bug): no detail, what to do. */
+export const INTERNAL_ERROR_REPLY = 'ERR internal error: the request may not have completed; if it was a write, read the key before retrying; the server log has the detail';
 
 /** `-ERR wrong number of arguments for 'name' command`. */
 export function wrongArity(name: string): CommandError {

@@ -81,9 +81,9 @@ export function dispatch(args: Buffer[], ctx: CommandContext): Dispatched {
   }
   try {
     const reply = spec.run(args, ctx);
-    return { command: label, reply: reply instanceof Promise ? reply.catch(errorReply) : reply };
+    return { command: label, reply: reply instanceof Promise ? reply.catch((err: unknown) => errorReply(err, ctx.server.log)) : reply };
   } catch (err) {
-    return { command: label, reply: errorReply(err) };
+    return { command: label, reply: errorReply(err, ctx.server.log) };
   }
 }
 

@@ -81,6 +81,7 @@ export class RespConnection {
       server: deps.facts,
       read: (key, call) => this.order.read(key, call),
       write: (key, call) => this.order.write(key, call),
+      hidSiblings: () => deps.observer?.getHidSiblings?.(),
     };
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);

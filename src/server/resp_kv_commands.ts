@@ -2,8 +2,12 @@
  * Redis's string and key commands over a Dynamo cluster: GET, SET, DEL,
  * EXISTS, MGET, MSET.
  *
- * A key may hold siblings (concurrent writes). GET and MGET answer one of
- * them, chosen deterministically (`pickSibling`); KV.GET shows all of them.
+ * A key may hold siblings (concurrent writes). GET, MGET and SET ... GET
+ * answer one of them, the one a plain Redis client would expect: the
+ * sibling written last (`pickSibling`: greatest write time by its minting
+ * node's clock, ties broken by the greater dot); each such read that hid
+ * siblings is counted in `ringkv_get_hidden_siblings_total`. KV.GET shows
+ * all of them, with the context that supersedes them all.
  * SET and MSET are overwrites (`WriteOptions.overwrite`): in one round trip
  * the new value supersedes every version the coordinating owner of the key
  * holds, as in Redis; a write made concurrently by another client that the
@@ -17,36 +21,58 @@
  * pipeline's, MSET's) into one message per coordinator (`write_batcher.ts`).
  * Expiry does not exist in ringkv, so EX/PX/EXAT/PXAT are refused.
  */
+import type { ReadResult } from '../cluster_types.js';
 import { parseVersion } from '../core/version_id.js';
 import { CommandError, syntaxError, word, type CommandContext, type CommandSpec } from './resp_command_types.js';
 import { array, bulk, integer, NULL, OK, type Reply } from './resp_writer.js';
 
 /**
- * The sibling plain GET answers: the one with the greatest version, comparing
- * actor ids by code unit and then counters as numbers. Deterministic: every
- * server and every read of the same sibling set picks the same one.
+ * The sibling a plain Redis read answers, "last writer wins" as a Redis
+ * client expects, though nothing is lost (the others stay, KV.GET shows
+ * them):
+ *   1. the greatest `ts_ms`: the sibling written last by the clock of the
+ *      node that minted it (clocks of different nodes may disagree, so
+ *      "last" is as their clocks said; Cassandra's rule for cells);
+ *   2. on equal times, the greater dot: actor id by UTF-16 code unit, then
+ *      counter as a number.
+ * Deterministic: every server and every read of one sibling set picks the
+ * same one. Returns the index into `read.values`, or -1 when there is none.
  */
-export function pickSibling(values: readonly Buffer[], versions: readonly string[]): Buffer | null {
+export function pickSibling(read: Pick<ReadResult, 'values' | 'versions' | 'timestamps'>): number {
   let best = -1;
+  let bestTs = 0;
   let bestVersion: { actor: string; counter: number } | null = null;
-  for (let i = 0; i < values.length; i++) {
-    const version = parseVersion(versions[i] ?? '');
-    if (
+  for (let i = 0; i < read.values.length; i++) {
+    const ts = read.timestamps[i] ?? 0;
+    const version = parseVersion(read.versions[i] ?? '');
+    const later =
       bestVersion === null ||
-      version.actor > bestVersion.actor ||
-      (version.actor === bestVersion.actor && version.counter > bestVersion.counter)
-    ) {
+      ts > bestTs ||
+      (ts === bestTs && (version.actor > bestVersion.actor || (version.actor === bestVersion.actor && version.counter > bestVersion.counter)));
+    if (later) {
       best = i;
+      bestTs = ts;
       bestVersion = version;
     }
   }
-  return best < 0 ? null : values[best]!;
+  return best;
+}
+
+/** The value a plain read answers for `read` (see `pickSibling`), counting the read if it hid siblings. */
+function answerOf(ctx: CommandContext, read: ReadResult): Buffer | null {
+  if (read.values.length > 1) ctx.hidSiblings();
+  const at = pickSibling(read);
+  return at < 0 ? null : read.values[at]!;
 }
 
 /** The value GET answers for `key`, or null. */
 async function readOne(ctx: CommandContext, key: Buffer): Promise<Buffer | null> {
-  const result = await ctx.read(key, () => ctx.cluster.get(key));
-  return pickSibling(result.values, result.versions);
+  return answerOf(ctx, await ctx.read(key, () => ctx.cluster.get(key)));
+}
+
+/** Whether `key` has a value (EXISTS shows no value, so it hides nothing). */
+async function hasValue(ctx: CommandContext, key: Buffer): Promise<boolean> {
+  return (await ctx.read(key, () => ctx.cluster.get(key))).values.length > 0;
 }
 
 /** Overwrite `key` with `value` in one round trip (see the file header). */
@@ -60,13 +86,15 @@ function readThenWrite(
   key: Buffer,
   value: Buffer,
   condition: (exists: boolean) => boolean = () => true,
-): Promise<{ written: boolean; old: Buffer | null }> {
+): Promise<{ written: boolean; old: Buffer | null; siblings: number }> {
   return ctx.write(key, async () => {
     const current = await ctx.cluster.get(key);
-    const old = pickSibling(current.values, current.versions);
-    if (!condition(current.values.length > 0)) return { written: false, old };
+    const at = pickSibling(current);
+    const old = at < 0 ? null : current.values[at]!;
+    const siblings = current.values.length;
+    if (!condition(siblings > 0)) return { written: false, old, siblings };
     await ctx.cluster.put(key, value, { context: current.context });
-    return { written: true, old };
+    return { written: true, old, siblings };
   });
 }
 
@@ -76,7 +104,7 @@ const get: CommandSpec = {
   flags: ['readonly', 'fast'],
   keys: [1, 1, 1],
   group: 'string',
-  summary: 'Get the value of a key (one deterministic sibling when there are several; KV.GET shows all).',
+  summary: 'Get the value of a key (of several siblings, the one written last; KV.GET shows all).',
   async run(args, ctx) {
     const value = await readOne(ctx, args[1]!);
     return value === null ? NULL : bulk(value);
@@ -109,6 +137,7 @@ const set: CommandSpec = {
       return OK;
     }
     const outcome = await readThenWrite(ctx, args[1]!, args[2]!, (exists) => (nx ? !exists : xx ? exists : true));
+    if (returnOld && outcome.siblings > 1) ctx.hidSiblings();
     if (returnOld) return outcome.old === null ? NULL : bulk(outcome.old);
     return outcome.written ? OK : NULL;
   },
@@ -144,7 +173,7 @@ const exists: CommandSpec = {
   group: 'generic',
   summary: 'Count the given keys that have a value (a key given twice counts twice).',
   async run(args, ctx) {
-    const found = await Promise.all(args.slice(1).map(async (key) => ((await readOne(ctx, key)) === null ? 0 : 1)));
+    const found = await Promise.all(args.slice(1).map(async (key) => ((await hasValue(ctx, key)) ? 1 : 0)));
     return integer(found.reduce<number>((sum, n) => sum + n, 0));
   },
 };
@@ -155,7 +184,7 @@ const mget: CommandSpec = {
   flags: ['readonly', 'fast'],
   keys: [1, -1, 1],
   group: 'string',
-  summary: 'Get the values of keys, read concurrently (one deterministic sibling each).',
+  summary: 'Get the values of keys, read concurrently (of several siblings, the one written last).',
   async run(args, ctx) {
     const values = await Promise.all(args.slice(1).map((key) => readOne(ctx, key)));
     return array(values.map((value): Reply => (value === null ? NULL : bulk(value))));

@@ -16,6 +16,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Cluster } from '../cluster_types.js';
 import { RESP_CLOSE_LINGER_MS } from '../core/limits.js';
+import { defaultSink, type LogSink } from '../runtime/logger.js';
 import type { RequestObserver } from './request_observer.js';
 import type { ServerFacts } from './resp_command_types.js';
 import { RespConnection } from './resp_connection.js';
@@ -34,6 +35,8 @@ export interface RespServerOptions {
   observer?: RequestObserver;
   /** Overrides of the default bounds. */
   limits?: Partial<RespLimits>;
+  /** Where internal errors are logged with their detail (default: stderr at RINGKV_LOG's level). */
+  log?: LogSink;
 }
 
 /** Memory and error counters of a running server, for tests and INFO-like tooling. */
@@ -95,6 +98,7 @@ export async function startRespServer(options: RespServerOptions): Promise<RespS
     connections: () => live.size,
     passwordSet: passwordDigest !== null,
     checkPassword: (password) => passwordDigest !== null && timingSafeEqual(digest(password), passwordDigest),
+    log: options.log ?? defaultSink(),
   };
 
   server.on('connection', (socket: Socket) => {

@@ -8,9 +8,10 @@
  */
 import { expect } from 'chai';
 import { connect, type Socket } from 'node:net';
-import { InvalidRequestError, OverloadedError, TimeoutError, UnavailableError } from '../../src/core/errors.js';
+import { IndeterminateError, InvalidRequestError, OverloadedError, TimeoutError, UnavailableError } from '../../src/core/errors.js';
 import type { LogRecord } from '../../src/runtime/logger.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/server/http_server.js';
+import { INTERNAL_ERROR_MESSAGE } from '../../src/server/http_exchange.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
 import { FakeCluster } from './fake_cluster.js';
 import { parseExposition, sampleValue } from './prometheus_text.js';
@@ -145,6 +146,7 @@ describe('server/http_server', function () {
       [new UnavailableError(1, 2), 503, 'UNAVAILABLE'],
       [new TimeoutError('ask to n2/replica', 1000), 504, 'TIMEOUT'],
       [new OverloadedError('mailbox of n1/coordinator (4096 messages)'), 503, 'OVERLOADED'],
+      [new IndeterminateError('write of key "k"', 'no answer within 1500 ms'), 500, 'INDETERMINATE'],
       [new Error('a bug'), 500, 'INTERNAL'],
     ];
     for (const [error, status, code] of cases) {
@@ -152,11 +154,14 @@ describe('server/http_server', function () {
       for (const [method, body] of [['GET', undefined], ['PUT', 'v'], ['DELETE', undefined]] as const) {
         const res = await fetch(url('/kv/k'), { method, body });
         expect(res.status, `${method} ${code}`).to.equal(status);
-        expect(await res.json()).to.deep.equal({ error: code, message: error.message });
+        // An error outside the taxonomy is not sent as is (no raw "a bug"): a generic message with advice; the detail is logged.
+        expect(await res.json()).to.deep.equal({ error: code, message: code === 'INTERNAL' ? INTERNAL_ERROR_MESSAGE : error.message });
         expect(res.headers.get('retry-after')).to.equal(code === 'OVERLOADED' ? '1' : null);
       }
     }
-    expect(logged.filter((r) => r.level === 'error' && r.msg === 'internal error')).to.have.length(3);
+    const internal = logged.filter((r) => r.level === 'error' && r.msg === 'internal error');
+    expect(internal).to.have.length(3);
+    expect(String(internal[0]!.fields?.['error']), 'the log has the detail').to.match(/a bug/);
     cluster.failWith(null);
     const unknown = await fetch(url('/nowhere'));
     expect(unknown.status).to.equal(404);

@@ -1,9 +1,12 @@
 import { expect } from 'chai';
-import { InvalidRequestError, OverloadedError, TimeoutError, UnavailableError } from '../../src/core/errors.js';
+import { IndeterminateError, InvalidRequestError, OverloadedError, TimeoutError, UnavailableError } from '../../src/core/errors.js';
+import type { LogRecord } from '../../src/runtime/logger.js';
 import type { RequestObserver } from '../../src/server/request_observer.js';
+import { ServerMetrics } from '../../src/server/metrics.js';
 import { startRespServer, type RespServer, type RespServerOptions } from '../../src/server/resp_server.js';
 import { batchedWrites } from '../../src/server/write_batcher.js';
 import { FakeCluster } from './fake_cluster.js';
+import { parseExposition, sampleValue } from './prometheus_text.js';
 import { errorText, RawClient, str, type Decoded } from './resp_test_client.js';
 
 /** A server over a fresh fake cluster; closed after each test. */
@@ -140,6 +143,41 @@ describe('server/resp_server', () => {
       expect(deleted).to.not.equal('');
     });
 
+    it('plain GET answers the sibling written last by its coordinator\'s clock, not the one of the largest node id; each such read is counted', async () => {
+      let now_ms = 1000;
+      const cluster = new FakeCluster({ nodes: 3, n: 3, now_ms: () => now_ms });
+      const metrics = new ServerMetrics({ defaultMetrics: false });
+      const { client } = await serve({ observer: metrics }, cluster);
+      const hidden = async (): Promise<number> => sampleValue(parseExposition(await metrics.text()), 'ringkv_get_hidden_siblings_total');
+      const owners = (JSON.parse(str(await client.call('KV.EXPLAIN', 'k'))) as { preferenceList: string[] }).preferenceList;
+      const [first, second] = [owners[0]!, owners[1]!];
+      const [high, low] = first > second ? [first, second] : [second, first];
+      /** KV.PUT without context (a sibling), coordinated by `node` (the fake coordinates at the first running owner). */
+      const putAt = async (node: string, value: string, at_ms: number): Promise<void> => {
+        now_ms = at_ms;
+        if (node === second) await cluster.crash(first);
+        expect(str(await client.call('KV.PUT', 'k', '', value))).to.not.equal('');
+        await cluster.restart(first);
+      };
+      await putAt(high, 'older', 1000);
+      expect(str(await client.call('GET', 'k')), 'one value: nothing hidden').to.equal('older');
+      expect(await hidden()).to.equal(0);
+      await putAt(low, 'newer', 2000);
+      const [, values, versions] = (await client.call('KV.GET', 'k')) as [Buffer, Buffer[], Buffer[]];
+      expect(values.map(String).sort(), 'KV.GET shows every sibling').to.deep.equal(['newer', 'older']);
+      expect(versions.map(String).find((v) => v.startsWith(`${high}#`)), 'the older sibling has the larger node id').to.not.equal(undefined);
+      expect(await hidden(), 'KV.GET hides nothing').to.equal(0);
+      expect(str(await client.call('GET', 'k'))).to.equal('newer');
+      expect((await client.call('MGET', 'k', 'absent')) as unknown[]).to.deep.equal([Buffer.from('newer'), null]);
+      expect(await hidden(), 'GET and MGET each hid a sibling').to.equal(2);
+      // Equal write times: the greater dot wins (actor id first).
+      await putAt(low, 'tie-low', 3000);
+      await putAt(high, 'tie-high', 3000);
+      expect(str(await client.call('GET', 'k'))).to.equal('tie-high');
+      expect(str(await client.call('SET', 'k', 'replaced', 'GET')), 'SET GET answers by the same rule').to.equal('tie-high');
+      expect(await hidden()).to.equal(4);
+    });
+
     it('KV.EXPLAIN and KV.STATUS answer JSON; bad options are usage errors', async () => {
       const { client } = await serve();
       await client.call('SET', 'k', 'v');
@@ -156,29 +194,34 @@ describe('server/resp_server', () => {
   });
 
   describe('errors', () => {
-    it('maps the error taxonomy to Redis-style prefixes and keeps serving', async () => {
-      const { client, cluster } = await serve();
+    it("maps the error taxonomy to Redis's own prefixes and keeps serving; an unknown error is generic, its detail logged", async () => {
+      const logged: LogRecord[] = [];
+      const { client, cluster } = await serve({ log: (record) => logged.push(record) });
       const cases: [Error, RegExp][] = [
-        [new UnavailableError(1, 2, '2 of 3 replicas are down'), /^UNAVAILABLE only 1 of the 2 required replicas answered/],
-        [new TimeoutError('get of k', 5000), /^TIMEOUT get of k got no answer within 5000 ms/],
-        [new OverloadedError('mailbox of n1/coordinator (4096 messages)'), /^OVERLOADED mailbox of n1/],
+        [new UnavailableError(1, 2, '2 of 3 replicas are down'), /^CLUSTERDOWN only 1 of the 2 required replicas answered/],
+        [new TimeoutError('get of k', 5000), /^TRYAGAIN get of k got no answer within 5000 ms/],
+        [new OverloadedError('mailbox of n1/coordinator (4096 messages)'), /^BUSY mailbox of n1/],
         [new InvalidRequestError('value too large'), /^ERR invalid request: value too large/],
-        [new Error('boom'), /^ERR internal error: boom/],
+        [new IndeterminateError('write of key "k"', 'no answer within 1500 ms'), /^ERR write of key "k" may or may not have been applied \(no answer within 1500 ms\): read the key before retrying$/],
+        [new Error('boom'), /^ERR internal error: the request may not have completed; if it was a write, read the key before retrying; the server log has the detail$/],
       ];
       for (const [failure, expected] of cases) {
         cluster.failWith(failure);
         expect(errorText(await client.call('GET', 'k'))).to.match(expected);
         expect(errorText(await client.call('SET', 'k', 'v'))).to.match(expected);
       }
+      const internal = logged.filter((r) => r.level === 'error' && r.msg === 'internal error');
+      expect(internal, 'each unknown error is logged').to.have.length(2);
+      expect(String(internal[0]!.fields?.['error']), 'with its detail').to.match(/boom/);
       cluster.failWith(null);
       expect(await client.call('SET', 'k', 'v')).to.deep.equal(ok);
     });
 
-    it('answers UNAVAILABLE when too few replicas run', async () => {
+    it('answers CLUSTERDOWN when too few replicas run', async () => {
       const { client, cluster } = await serve({}, new FakeCluster({ nodes: 3 }));
       await cluster.crash('n1');
       await cluster.crash('n2');
-      expect(errorText(await client.call('SET', 'k', 'v'))).to.match(/^UNAVAILABLE only 1 of the 2 required replicas/);
+      expect(errorText(await client.call('SET', 'k', 'v'))).to.match(/^CLUSTERDOWN only 1 of the 2 required replicas/);
       expect(str(await client.call('KV.PUT', 'k', '', 'v', 'W', '1'))).to.not.equal('');
     });
   });
