@@ -28,6 +28,13 @@
  * and send the reconciled set to every replica that answered something older
  * or less (read repair).
  *
+ * Tombstones (issue 12, after Riak's delete mode): a tombstone may be purged
+ * only once every owner holds it, so the coordinator tells the owners when
+ * it has seen that (`confirm-tombstone`, fire and forget): after a delete
+ * that all N owners stored themselves (no fallback stood in, none failed),
+ * and after a read where all N owners answered exactly the reconciled set and
+ * it is all tombstones.
+ *
  * Overwrite (Redis SET): a put with `overwrite` takes as its context every
  * version the minting owner holds, read under the key lock, instead of a
  * client's context: one round trip instead of a read and a write. Versions
@@ -56,6 +63,7 @@ import {
   PUT_BATCH_MAX,
   REPLICA_ASK_TIMEOUT_MS,
   REQUEST_TIMEOUT_MS,
+  TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX,
 } from '../src/core/limits.js';
 import { placeReplicas } from '../src/core/placement.js';
 import { QuorumTracker, retryDelayMs, type QuorumRequest, type ReplicaReply } from '../src/core/quorum.js';
@@ -64,6 +72,7 @@ import { contextOf, dotsOf, isStale, liveSiblings, reconcileSets, type Version }
 import { contextToString } from '../src/core/version_id.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
+import type { StoredVersion } from '../storage/version.js';
 import type { MintReply, MintRequest } from './replica.js';
 import { QuorumWait } from './quorum_wait.js';
 import type {
@@ -107,6 +116,8 @@ class Coordinator implements Actor<CoordinatorMsg> {
   private readonly recent = new Map<string, Promise<unknown>>();
   private inflight = 0;
   private readonly wakers = new Map<number, () => void>();
+  /** `confirm-tombstone` asks in flight (bounded by TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX). */
+  private confirmsInFlight = 0;
   private nextWake = 1;
   private readonly stats: CoordinatorStats = { puts: 0, batches: 0, batched_writes: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [] };
 
@@ -230,9 +241,16 @@ class Coordinator implements Actor<CoordinatorMsg> {
     wait.record({ node: self, dc: this.dc(self), ok: true });
     const refusals: string[] = [];
     const usedFallbacks = new Set<string>();
+    const replications: Promise<boolean>[] = [];
     for (const owner of pref.replicas) {
       if (owner === self) continue;
-      void this.replicate(owner, msg.key, minted.siblings, pref, strict, wait, usedFallbacks, refusals, ctx);
+      replications.push(this.replicate(owner, msg.key, minted.siblings, pref, strict, wait, usedFallbacks, refusals, ctx));
+    }
+    if (msg.value === null) {
+      // A delete every owner stored itself (this one minted it): all hold its tombstones.
+      void Promise.all(replications).then((direct) => {
+        if (direct.every(Boolean)) this.confirmTombstones(msg.key, pref.replicas, minted.siblings, ctx);
+      });
     }
     const outcome = await wait.done;
     // From here on the version is stored on this node: a write that misses W may still spread (read
@@ -277,7 +295,8 @@ class Coordinator implements Actor<CoordinatorMsg> {
 
   /**
    * Get the sibling set to `owner`, or (sloppy) to fallbacks holding it as a
-   * hint for `owner`; every outcome is recorded in `wait`.
+   * hint for `owner`; every outcome is recorded in `wait`. True when `owner`
+   * itself acknowledged the set.
    */
   private async replicate(
     owner: string,
@@ -289,23 +308,27 @@ class Coordinator implements Actor<CoordinatorMsg> {
     used: Set<string>,
     refusals: string[],
     ctx: ActorContext<CoordinatorMsg>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     let failure: ReplicaReply = { node: owner, dc: this.dc(owner), ok: false, error: 'held down by the failure detector' };
     if (!this.down.has(owner)) {
       for (let attempt = 0; ; attempt++) {
         try {
           await ctx.ask(replicaRef(owner), { type: 'merge', key, versions: siblings }, this.replicaTimeout);
-          return wait.record({ node: owner, dc: this.dc(owner), ok: true });
+          wait.record({ node: owner, dc: this.dc(owner), ok: true });
+          return true;
         } catch (err) {
           failure = { node: owner, dc: this.dc(owner), ok: false, error: describe(err) };
           const delay = strict && isTransient(err) ? retryDelayMs(attempt, ctx.random()) : null;
           if (delay === null) break;
           await this.sleep(ctx, delay).promise;
-          if (wait.tracker.outcome().status !== 'pending') return;
+          if (wait.tracker.outcome().status !== 'pending') return false;
         }
       }
     }
-    if (strict) return wait.record(failure);
+    if (strict) {
+      wait.record(failure);
+      return false;
+    }
     for (let attempt = 0; attempt < FALLBACK_ATTEMPTS_MAX; attempt++) {
       const fallback = this.pickFallback(pref, this.dc(owner), used);
       if (fallback === null) break;
@@ -314,13 +337,15 @@ class Coordinator implements Actor<CoordinatorMsg> {
       this.stats.fallback_writes++;
       try {
         await ctx.ask(handoffRef(fallback), { type: 'hint', owner, key, versions: siblings }, this.replicaTimeout);
-        return wait.record({ node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: true });
+        wait.record({ node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: true });
+        return false;
       } catch (err) {
         if (err instanceof OverloadedError) refusals.push(`${fallback}: ${err.message}`);
         failure = { node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: false, error: describe(err) };
       }
     }
     wait.record(failure);
+    return false;
   }
 
   /** The next fallback not held down and not used by this request, same data center first. */
@@ -377,7 +402,10 @@ class Coordinator implements Actor<CoordinatorMsg> {
       throw outcome.error;
     }
     const merged = reconcileSets([...answers.values()]);
-    void Promise.all(reads).then(() => this.readRepair(msg.key, answers, ctx));
+    void Promise.all(reads).then(() => {
+      this.readRepair(msg.key, answers, ctx);
+      this.confirmSettledDelete(msg.key, pref.replicas, answers, ctx);
+    });
     const live = liveSiblings(merged);
     return {
       values: live.map((v) => v.value),
@@ -414,6 +442,44 @@ class Coordinator implements Actor<CoordinatorMsg> {
       ctx.ask(replicaRef(node), { type: 'merge', key, versions: reconciled }, this.replicaTimeout).catch((err: unknown) => {
         ctx.log.debug('read repair not acknowledged', { node, error: describe(err) });
       });
+    }
+  }
+
+  /**
+   * The read path's confirmation: when every owner answered with exactly the
+   * reconciled set and it is all tombstones (a delete that settled, e.g. once
+   * an owner that missed it got it from a hint or read repair), tell the
+   * owners that have not marked them yet.
+   */
+  private confirmSettledDelete(key: Uint8Array, owners: readonly string[], answers: Map<string, Version[]>, ctx: ActorContext<CoordinatorMsg>): void {
+    if (!owners.every((owner) => answers.has(owner))) return;
+    const reconciled = reconcileSets([...answers.values()]);
+    if (reconciled.length === 0 || reconciled.some((v) => v.value !== null)) return;
+    for (const held of answers.values()) if (held.length !== reconciled.length || isStale(held, reconciled)) return;
+    const unmarked = owners.filter((owner) => answers.get(owner)!.some((v) => (v as StoredVersion).purgeable !== true));
+    if (unmarked.length > 0) this.confirmTombstones(key, unmarked, reconciled, ctx);
+  }
+
+  /**
+   * Tell `owners` that every owner of `key` holds the tombstones among
+   * `versions` (fire and forget). A confirmation that is lost, or skipped
+   * past TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX, only keeps the tombstone longer:
+   * a later read confirms it.
+   */
+  private confirmTombstones(key: Uint8Array, owners: readonly string[], versions: readonly Version[], ctx: ActorContext<CoordinatorMsg>): void {
+    for (const tombstone of versions) {
+      if (tombstone.value !== null) continue;
+      for (const owner of owners) {
+        if (this.confirmsInFlight >= TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX) {
+          ctx.log.debug('tombstone confirmation skipped: too many in flight', { key: describeKey(key), node: owner });
+          return;
+        }
+        this.confirmsInFlight++;
+        ctx
+          .ask(replicaRef(owner), { type: 'confirm-tombstone', key, clock: tombstone.clock }, this.replicaTimeout)
+          .catch((err: unknown) => ctx.log.debug('tombstone confirmation not acknowledged', { key: describeKey(key), node: owner, error: describe(err) }))
+          .finally(() => this.confirmsInFlight--);
+      }
     }
   }
 

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import type { SpawnSpec } from './runtime/actor.js';
 import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
 import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, GOSSIP_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../actors/member_refs.js';
+import { InvalidRequestError } from './core/errors.js';
+import { HINT_MAX_AGE_MS, TOMBSTONE_GRACE_MS } from './core/limits.js';
 
 /** Actor id of a node's compaction actor. */
 export const COMPACTION_ACTOR_ID = 'compaction';
@@ -38,6 +40,32 @@ export interface NodePlanOptions {
   syncMode?: 'periodic' | 'batch';
   /** Client request deadline at the coordinators. */
   requestTimeoutMs?: number;
+  /** How long replicas keep a tombstone at least, even once every owner confirmed it (default TOMBSTONE_GRACE_MS). */
+  tombstoneGraceMs?: number;
+  /**
+   * The age past which the nodes' hint stores drop a hint (default
+   * HINT_MAX_AGE_MS; only the simulator's stores take another). Only checked
+   * here, against the tombstone grace (`checkTombstoneGrace`).
+   */
+  hintTtlMs?: number;
+}
+
+/**
+ * Refuse a tombstone grace shorter than the hint TTL. A hint written before
+ * a delete carries a value the tombstone shadows; it can be replayed until it
+ * is `hintTtlMs` old, and a tombstone is at least as young as any write it
+ * shadows, so with grace ≥ TTL every such hint has expired before the
+ * tombstone may be purged, and a purged tombstone cannot be undone by a late
+ * hint. (Clocks that disagree by more than grace − TTL would reopen that
+ * window: keep the margin above the clock skew.)
+ */
+export function checkTombstoneGrace(tombstoneGraceMs = TOMBSTONE_GRACE_MS, hintTtlMs = HINT_MAX_AGE_MS): void {
+  if (!(tombstoneGraceMs >= hintTtlMs)) {
+    throw new InvalidRequestError(
+      `tombstone grace of ${tombstoneGraceMs} ms is shorter than the hint TTL of ${hintTtlMs} ms: a late hint could bring a purged delete's value back; ` +
+        'raise the grace or lower the hint TTL',
+    );
+  }
 }
 
 /** The data directory of `node`. */
@@ -47,6 +75,7 @@ export function nodeDir(dataDir: string, node: ResolvedNode): string {
 
 /** The actors of `node`, in spawn order. */
 export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: NodePlanOptions): SpawnSpec[] {
+  checkTombstoneGrace(options.tombstoneGraceMs, options.hintTtlMs);
   const t = node.thread;
   const dir = nodeDir(options.dataDir, node);
   const seeds = cluster.nodes.slice(0, SEEDS_MAX).map((n) => n.member);
@@ -56,7 +85,12 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
     {
       kind: 'replica',
       id: REPLICA_ACTOR_ID,
-      args: { dir, syncMode, compaction: { thread: t, id: COMPACTION_ACTOR_ID } },
+      args: {
+        dir,
+        syncMode,
+        ...(options.tombstoneGraceMs !== undefined ? { tombstoneGraceMs: options.tombstoneGraceMs } : {}),
+        compaction: { thread: t, id: COMPACTION_ACTOR_ID },
+      },
     },
     { kind: 'compaction', id: COMPACTION_ACTOR_ID, args: { replica: { thread: t, id: REPLICA_ACTOR_ID } } },
     { kind: 'gossip', id: GOSSIP_ACTOR_ID, args: { self: { id: node.member, data_center: node.dc, rack: node.rack, tokens: [...ringMember.tokens] }, seeds } },

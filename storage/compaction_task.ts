@@ -12,6 +12,7 @@
  * into the manifest; this module never touches it.
  */
 import { DOT_CONFLICTS_REPORTED_MAX } from '../src/core/limits.js';
+import { dottedVersionVectorOrder } from '../src/core/dotted_version_vector.js';
 import { vectorClockOrder } from '../src/core/vector_clock.js';
 import type { VersionOrder } from '../src/core/version_order.js';
 import { BloomFilter } from './bloom.js';
@@ -41,6 +42,12 @@ export interface CompactionTask {
   tombstoneGrace_ms: number;
   /** True: purge only purgeable tombstones (`MergeRules.requireConfirmation`). */
   requireConfirmation: boolean;
+  /**
+   * How the tables' clocks compare: dotted version vectors (a cluster's) or
+   * plain vector clocks (default; the demo and storage tests). Named, not
+   * passed as a `VersionOrder`, because the task crosses to a pool thread.
+   */
+  clocks?: 'dvv' | 'vector-clock';
   bloomFpRate: number;
 }
 
@@ -66,8 +73,13 @@ export interface CompactionExecutor {
   close(): Promise<void>;
 }
 
-/** Run one task on `fs`. */
-export async function runCompaction(fs: FileSystem, task: CompactionTask, order: VersionOrder = vectorClockOrder): Promise<CompactionResult> {
+/** The order a task's clocks compare by. */
+export function orderOf(task: CompactionTask): VersionOrder {
+  return task.clocks === 'dvv' ? dottedVersionVectorOrder : vectorClockOrder;
+}
+
+/** Run one task on `fs`, comparing clocks by `order` (default: the task's). */
+export async function runCompaction(fs: FileSystem, task: CompactionTask, order: VersionOrder = orderOf(task)): Promise<CompactionResult> {
   const inputs: SSTableReader[] = [];
   const others: SSTableReader[] = [];
   try {
@@ -107,17 +119,18 @@ export async function runCompaction(fs: FileSystem, task: CompactionTask, order:
 export class InlineCompactionExecutor implements CompactionExecutor {
   constructor(
     private readonly fs: FileSystem,
-    private readonly order: VersionOrder = vectorClockOrder,
+    /** Overrides the task's `clocks` (tests with an order of their own). */
+    private readonly order?: VersionOrder,
   ) {}
 
   compact(task: CompactionTask): Promise<CompactionResult> {
-    return runCompaction(this.fs, task, this.order);
+    return runCompaction(this.fs, task, this.order ?? orderOf(task));
   }
 
   async close(): Promise<void> {}
 }
 
-/** Entry point of the compaction pool's worker threads (real disk, vector clocks). */
+/** Entry point of the compaction pool's worker threads (real disk, the task's clocks). */
 export default function compactOnPoolThread(task: CompactionTask): Promise<CompactionResult> {
-  return runCompaction(new RealFileSystem(), task, vectorClockOrder);
+  return runCompaction(new RealFileSystem(), task);
 }

@@ -221,8 +221,18 @@ export const DOT_LEASE_LOW_WATER = 2_000;
  */
 export const READ_DURABLE_WAITS_MAX = 64;
 
-/** Default grace period before a tombstone may be purged (Cassandra's gc_grace_seconds, 10 days). */
+/**
+ * Default grace period before a tombstone may be purged (Cassandra's
+ * gc_grace_seconds, 10 days); it is purged only once every owner also
+ * confirmed holding it. At least HINT_MAX_AGE_MS (node_plan.ts checks).
+ */
 export const TOMBSTONE_GRACE_MS = 10 * 24 * 3600 * 1000;
+
+/**
+ * `confirm-tombstone` asks one coordinator has in flight (fire and forget);
+ * past it a confirmation is skipped, and a later read of the key confirms.
+ */
+export const TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX = 256;
 
 /** Entries returned by one range-scan page. */
 export const SCAN_PAGE_MAX_ENTRIES = 1024;

@@ -34,6 +34,7 @@ import { BloomFilter } from '../../storage/bloom.js';
 import { compareKeys } from '../../storage/key_order.js';
 import type { FileSystem } from '../../storage/fs.js';
 import type { StoredVersion } from '../../storage/version.js';
+import { encodeDvv } from '../../src/core/dotted_version_vector.js';
 import { hash32 } from '../../src/core/hash.js';
 import { compare, encodeClock, increment, type VectorClock } from '../../src/core/vector_clock.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
@@ -273,6 +274,31 @@ describe('storage/compaction', () => {
     const out = await readTable(fs, task.output);
     expect([...out.keys()], 'key 3 may exist in a memtable: its tombstone stays; key 4 is purged').to.deep.equal([3]);
     expect(result.stats.tombstonesPurged).to.equal(1);
+  });
+
+  it("compares clocks as the task names them: dotted version vectors for a cluster's tables", async () => {
+    const fs = new SimFileSystem();
+    await fs.mkdirp('/t');
+    const dvv = (counter: number): Uint8Array => encodeDvv({ dot: { actor: 'n1#e1', counter, ts_ms: 0 }, past: counter > 1 ? [{ actor: 'n1#e1', counter: counter - 1, ts_ms: 0 }] : [] });
+    for (const [i, counter] of [1, 2].entries()) {
+      const writer = await SSTableWriter.create(fs, `/t/in-${i}.sst`);
+      await writer.append(KEYS[0]!, [{ clock: dvv(counter), value: encoder.encode(`v${counter}`), ts_ms: counter }]);
+      await writer.finish();
+    }
+    const task: CompactionTask = {
+      inputs: ['/t/in-0.sst', '/t/in-1.sst'],
+      others: [],
+      output: '/t/out.sst',
+      now_ms: 10,
+      tombstoneGrace_ms: 100,
+      requireConfirmation: true,
+      bloomFpRate: 0.01,
+      clocks: 'dvv',
+    };
+    const result = await new InlineCompactionExecutor(fs).compact(task);
+    expect(result.stats.versionsOut, 'the newer dot supersedes the older').to.equal(1);
+    const out = await readTable(fs, task.output);
+    expect(out.get(0)).to.deep.equal([fingerprint({ clock: dvv(2), value: encoder.encode('v2'), ts_ms: 2 })]);
   });
 
   describe('pool executor (piscina, real disk)', function () {
