@@ -13,10 +13,10 @@
  * Thread contract: one replica per data directory per thread.
  */
 import { assertNever } from '../src/core/assert.js';
-import { actorId, dottedVersionVectorOrder } from '../src/core/dotted_version_vector.js';
+import { actorId, decodeDvv, dottedVersionVectorOrder, TOMBSTONE_DIGEST } from '../src/core/dotted_version_vector.js';
 import { OverloadedError } from '../src/core/errors.js';
 import { contextOf, mintWrite, requiredCounter, type Minted } from '../src/core/sibling_set.js';
-import { contextFromString, contextToString } from '../src/core/version_id.js';
+import { contextFromString, contextToString, formatVersion } from '../src/core/version_id.js';
 import { vectorClockOrder } from '../src/core/vector_clock.js';
 import type { Actor, ActorContext, ActorRef, Replier } from '../src/runtime/actor.js';
 import type { CommitLogTimers, SyncMode } from '../storage/commit_log.js';
@@ -123,6 +123,8 @@ class Replica implements Actor<ReplicaMsg> {
   private fileSystem: FileSystem | undefined;
   /** Tombstones this instance marked purgeable (`confirm-tombstone`), for the `stats` ask. */
   private tombstonesConfirmed = 0;
+  /** Dot conflicts its engine reported (one dot, two values; each detection counts), for the `stats` ask. */
+  private dotConflicts = 0;
 
   constructor(private readonly args: ReplicaArgs) {}
 
@@ -157,6 +159,7 @@ class Replica implements Actor<ReplicaMsg> {
           if (args.compaction) ctx.send(args.compaction, { type: 'tables-changed' });
         },
         onError: (what, err) => ctx.log.error(`storage ${what} failed`, { error: String(err) }),
+        onDotConflict: (key, a, b) => this.dotConflict(key, a, b, ctx),
       }),
     );
     // Handled here, or an open failure with no message waiting would be an unhandled rejection that kills the thread.
@@ -226,7 +229,7 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok(true);
         return;
       case 'stats':
-        replier?.ok({ ...engine.stats, tables: engine.tableCount, memtableBytes: engine.memtableBytes, keysEstimate: engine.keysEstimate, tombstones_confirmed: this.tombstonesConfirmed });
+        replier?.ok({ ...engine.stats, tables: engine.tableCount, memtableBytes: engine.memtableBytes, keysEstimate: engine.keysEstimate, tombstones_confirmed: this.tombstonesConfirmed, dot_conflicts: this.dotConflicts });
         return;
       case 'compaction-candidates':
         replier?.ok(engine.compactionCandidates());
@@ -271,6 +274,24 @@ class Replica implements Actor<ReplicaMsg> {
     if (held === undefined || held.purgeable === true) return;
     await engine.put(key, { ...held, purgeable: true });
     this.tombstonesConfirmed++;
+  }
+
+  /**
+   * The engine met one dot naming two values (issue 12): a broken invariant,
+   * never resolved silently. Both versions stay as siblings; count it for
+   * `stats` (/metrics ringkv_dot_conflicts_total) and log it at error level.
+   */
+  private dotConflict(key: Uint8Array, a: StoredVersion, b: StoredVersion, ctx: ActorContext<ReplicaMsg>): void {
+    this.dotConflicts++;
+    const dotA = decodeDvv(a.clock).dot;
+    const dotB = decodeDvv(b.clock).dot;
+    const digest = (d: number | undefined): string => (d === undefined ? 'none' : d === TOMBSTONE_DIGEST ? 'tombstone' : d.toString(16).padStart(8, '0'));
+    ctx.log.error('dot conflict: one dot names two values; both kept as siblings', {
+      key: Buffer.from(key).toString('hex'),
+      dot: formatVersion(dotA),
+      digest_a: digest(dotA.digest),
+      digest_b: digest(dotB.digest),
+    });
   }
 
   // -------------------------------------------------------------------------

@@ -49,7 +49,14 @@ export interface ClusterOptions {
   /** Root of the nodes' data directories (`<dataDir>/<node id>/`). */
   dataDir: string;
   replication?: ReplicationOptions;
-  /** Commit-log durability of every node (default 'periodic'). */
+  /**
+   * Commit-log durability of every node (default 'batch', `SYNC_MODE_DEFAULT`):
+   * each replica fsyncs a write before acknowledging it, so an acknowledged
+   * write is on disk on W replicas. 'periodic' fsyncs every
+   * COMMITLOG_PERIODIC_SYNC_MS (100 ms): faster, but a write is lost if
+   * every replica that stored it crashes within that window. Receipts say
+   * which applied (`Receipt.sync`).
+   */
   syncMode?: 'periodic' | 'batch';
   /** Deadline of one client request, ms (default REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number;
@@ -199,6 +206,11 @@ export interface NodeCounters {
   hintsReplayed: number;
   /** Compactions its storage engine finished. */
   compactions: number;
+  /**
+   * Dot conflicts its storage engine met (one dot naming two values, issue
+   * 12): an invariant violation, each detection counted; 0 in a healthy node.
+   */
+  dotConflicts: number;
 }
 
 /** The whole cluster at a glance. */

@@ -1,8 +1,9 @@
 /**
  * The part of `Cluster.status()` that reads one running node's counters and
- * phi values: four asks in parallel, to its coordinator (read repairs), its
+ * phi values: five asks in parallel, to its coordinator (read repairs), its
  * hinted-handoff actor (hints stored and delivered), its compaction actor
- * (compactions finished) and its failure detector (phi per peer). Each
+ * (compactions finished), its replica (dot conflicts its storage met) and
+ * its failure detector (phi per peer). Each
  * actor counts since it (re)started, so together they count since the
  * node's thread last started.
  *
@@ -20,7 +21,7 @@ import type { CompactionStats } from '../actors/compaction.js';
 import type { CoordinatorStats } from '../actors/coordinator.js';
 import type { FailureDetectorStats } from '../actors/failure_detector.js';
 import type { HandoffStats } from '../actors/handoff.js';
-import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID } from '../actors/member_refs.js';
+import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../actors/member_refs.js';
 
 /** Asks actor `id` of the node in question; rejects on failure or timeout. */
 export type NodeAsk = <R>(id: string, msg: Message) => Promise<R>;
@@ -36,15 +37,22 @@ export interface NodeStats {
 /** Ask a running node for its counters and phi values; `labelOf` turns member ids into node ids. Never rejects. */
 export async function askNodeStats(ask: NodeAsk, labelOf: (member: string) => string): Promise<NodeStats> {
   const orNull = <R>(asked: Promise<R>): Promise<R | null> => asked.catch(() => null);
-  const [coordinator, handoff, compaction, detector] = await Promise.all([
+  const [coordinator, handoff, compaction, replica, detector] = await Promise.all([
     orNull(ask<CoordinatorStats>(COORDINATOR_ACTOR_ID, { type: 'stats' })),
     orNull(ask<HandoffStats>(HANDOFF_ACTOR_ID, { type: 'stats' })),
     orNull(ask<CompactionStats>(COMPACTION_ACTOR_ID, { type: 'stats' })),
+    orNull(ask<{ dot_conflicts: number }>(REPLICA_ACTOR_ID, { type: 'stats' })),
     orNull(ask<FailureDetectorStats>(DETECTOR_ACTOR_ID, { type: 'stats' })),
   ]);
   const counters: NodeCounters | null =
-    coordinator && handoff && compaction
-      ? { readRepairs: coordinator.read_repairs, hintsStored: handoff.stored, hintsReplayed: handoff.delivered, compactions: compaction.compactions }
+    coordinator && handoff && compaction && replica
+      ? {
+          readRepairs: coordinator.read_repairs,
+          hintsStored: handoff.stored,
+          hintsReplayed: handoff.delivered,
+          compactions: compaction.compactions,
+          dotConflicts: replica.dot_conflicts,
+        }
       : null;
   let phi: Record<string, number> | null = null;
   if (detector) {

@@ -7,7 +7,7 @@
  * node threads comes from status samples: at scrape time `ServerMetrics`
  * reads `cluster.status()` (through its `StatusCache`), turns each node's
  * cumulative `counters` into increments (`readRepairs`, `hintsStored`,
- * `hintsReplayed`, `compactions`; see `counter_deltas.ts`) and each node's
+ * `hintsReplayed`, `compactions`, `dotConflicts`; see `counter_deltas.ts`) and each node's
  * `phi` per peer into `setPhi`. What each request's result shows
  * (`replicaAcks`, `siblingsReturned`) comes from the `observedCluster`
  * decorator around the cluster the surfaces use.
@@ -29,6 +29,8 @@ export interface ClusterEventObserver {
   hintsReplayed(count: number): void;
   /** `count` compactions finished on some node's storage engine. */
   compactions(count: number): void;
+  /** Some node's storage met one dot naming two values `count` times (issue 12: a broken invariant). */
+  dotConflicts(count: number): void;
   /** Node `observer`'s phi-accrual detector (Hayashibara 2004) now rates `peer` at `phi`. */
   setPhi(observer: string, peer: string, phi: number): void;
 }

@@ -25,6 +25,8 @@
  *   ringkv_hints_stored_total                          hints stored for unreachable owners (from status)
  *   ringkv_hints_replayed_total                        hints delivered to their owners (from status)
  *   ringkv_compactions_total                           storage compactions finished (from status)
+ *   ringkv_dot_conflicts_total                         one dot met naming two values (from status): a broken
+ *                                                      invariant (issue 12), alert on any increase
  *   ringkv_phi{observer,peer}                          phi-accrual suspicion of peer at observer (from status;
  *                                                      an observer's series go when it stops answering)
  *   ringkv_cluster_members                             members in the cluster (scrape time)
@@ -76,7 +78,7 @@ const LATENCY_BUCKETS_S = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0
 const SIBLING_BUCKETS = [0, 1, 2, 3, 4, 8, 16, 32, 64];
 
 /** The fields of `NodeCounters`, each fed into one counter series. */
-const NODE_COUNTER_FIELDS: readonly (keyof NodeCounters)[] = ['readRepairs', 'hintsStored', 'hintsReplayed', 'compactions'];
+const NODE_COUNTER_FIELDS: readonly (keyof NodeCounters)[] = ['readRepairs', 'hintsStored', 'hintsReplayed', 'compactions', 'dotConflicts'];
 
 /** What a command label may look like (upper-case RESP commands, dotted HTTP route names). */
 const COMMAND_LABEL = /^[A-Za-z][A-Za-z0-9._-]{0,31}$/;
@@ -114,6 +116,7 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
   private readonly hintsStoredCounter: Counter;
   private readonly hintsReplayedCounter: Counter;
   private readonly compactionsCounter: Counter;
+  private readonly dotConflictsCounter: Counter;
   /** Phi per (observer, peer). */
   private readonly phi: Gauge<'observer' | 'peer'>;
   /** Reports dropped by a series bound, by metric. */
@@ -148,6 +151,12 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     this.hintsStoredCounter = new Counter({ name: 'ringkv_hints_stored_total', help: 'Hints stored for unreachable owners (hinted handoff).', registers, collect });
     this.hintsReplayedCounter = new Counter({ name: 'ringkv_hints_replayed_total', help: 'Hints delivered to their owners.', registers, collect });
     this.compactionsCounter = new Counter({ name: 'ringkv_compactions_total', help: 'Storage compactions finished.', registers, collect });
+    this.dotConflictsCounter = new Counter({
+      name: 'ringkv_dot_conflicts_total',
+      help: 'Times a node met one version id (dot) naming two different values; both are kept. Any increase is a bug.',
+      registers,
+      collect,
+    });
     this.phi = new Gauge({ name: 'ringkv_phi', help: 'Phi-accrual suspicion level of peer as seen by observer.', labelNames: ['observer', 'peer'], registers, collect });
     this.dropped = new Counter({ name: 'ringkv_metrics_dropped_total', help: 'Reports dropped because a series bound was reached, by metric.', labelNames: ['metric'], registers });
     this.registerStatusGauges();
@@ -213,6 +222,10 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     this.compactionsCounter.inc(checkCount(count));
   }
 
+  dotConflicts(count: number): void {
+    this.dotConflictsCounter.inc(checkCount(count));
+  }
+
   setPhi(observer: string, peer: string, phi: number): void {
     assert(!Number.isNaN(phi) && phi >= 0, 'phi is a non-negative number (Infinity allowed)');
     const pair = `${observer}\u0000${peer}`;
@@ -241,6 +254,7 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
       hintsStored: { name: 'ringkv_hints_stored_total', report: (n) => this.hintsStored(n) },
       hintsReplayed: { name: 'ringkv_hints_replayed_total', report: (n) => this.hintsReplayed(n) },
       compactions: { name: 'ringkv_compactions_total', report: (n) => this.compactions(n) },
+      dotConflicts: { name: 'ringkv_dot_conflicts_total', report: (n) => this.dotConflicts(n) },
     };
     const phiPairs = new Map<string, { observer: string; peer: string }>();
     for (const member of status.members) {

@@ -370,5 +370,5 @@ function positionOf(key: Buffer): number {
 
 /** A node's counters right after its thread started. */
 function zeroCounters(): NodeCounters {
-  return { readRepairs: 0, hintsStored: 0, hintsReplayed: 0, compactions: 0 };
+  return { readRepairs: 0, hintsStored: 0, hintsReplayed: 0, compactions: 0, dotConflicts: 0 };
 }

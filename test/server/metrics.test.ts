@@ -94,39 +94,39 @@ describe('server/metrics', () => {
     let now_ms = 0;
     const metrics = new ServerMetrics({ cluster, defaultMetrics: false, nowMs: () => now_ms, statusCacheMs: 1000 });
     const totals = (exp: Exposition): number[] =>
-      ['ringkv_read_repairs_total', 'ringkv_hints_stored_total', 'ringkv_hints_replayed_total', 'ringkv_compactions_total'].map((name) => sampleValue(exp, name));
+      ['ringkv_read_repairs_total', 'ringkv_hints_stored_total', 'ringkv_hints_replayed_total', 'ringkv_compactions_total', 'ringkv_dot_conflicts_total'].map((name) => sampleValue(exp, name));
     const phiSeries = (exp: Exposition, observer: string) => exp.samples.filter((s) => s.name === 'ringkv_phi' && s.labels['observer'] === observer);
 
-    cluster.nodeCounters['n1'] = { readRepairs: 2, hintsStored: 5, hintsReplayed: 1, compactions: 3 };
-    cluster.nodeCounters['n2'] = { readRepairs: 0, hintsStored: 1, hintsReplayed: 0, compactions: 1 };
+    cluster.nodeCounters['n1'] = { readRepairs: 2, hintsStored: 5, hintsReplayed: 1, compactions: 3, dotConflicts: 1 };
+    cluster.nodeCounters['n2'] = { readRepairs: 0, hintsStored: 1, hintsReplayed: 0, compactions: 1, dotConflicts: 0 };
     let exp = await scrape(metrics);
-    expect(totals(exp), 'first sample: the totals so far').to.deep.equal([2, 6, 1, 4]);
+    expect(totals(exp), 'first sample: the totals so far').to.deep.equal([2, 6, 1, 4, 1]);
     expect(exp.samples.filter((s) => s.name === 'ringkv_phi')).to.have.length(6);
     expect(sampleValue(exp, 'ringkv_phi', { observer: 'n1', peer: 'n2' })).to.equal(FAKE_PHI_ALIVE);
 
     // Between two scrapes n1 stores 4 more hints and n2 finishes 3 more compactions.
-    cluster.nodeCounters['n1'] = { readRepairs: 2, hintsStored: 9, hintsReplayed: 1, compactions: 3 };
-    cluster.nodeCounters['n2'] = { readRepairs: 0, hintsStored: 1, hintsReplayed: 0, compactions: 4 };
+    cluster.nodeCounters['n1'] = { readRepairs: 2, hintsStored: 9, hintsReplayed: 1, compactions: 3, dotConflicts: 1 };
+    cluster.nodeCounters['n2'] = { readRepairs: 0, hintsStored: 1, hintsReplayed: 0, compactions: 4, dotConflicts: 2 };
     now_ms = 1000;
     exp = await scrape(metrics);
-    expect(totals(exp), 'only the increments are added').to.deep.equal([2, 10, 1, 7]);
+    expect(totals(exp), 'only the increments are added').to.deep.equal([2, 10, 1, 7, 3]);
 
     // n2 crashes: it reports nothing, its counters add nothing, its phi series go, and the others rate it down.
     await cluster.crash('n2');
-    cluster.nodeCounters['n1'] = { readRepairs: 3, hintsStored: 12, hintsReplayed: 1, compactions: 3 };
+    cluster.nodeCounters['n1'] = { readRepairs: 3, hintsStored: 12, hintsReplayed: 1, compactions: 3, dotConflicts: 1 };
     now_ms = 2000;
     exp = await scrape(metrics);
-    expect(totals(exp)).to.deep.equal([3, 13, 1, 7]);
+    expect(totals(exp)).to.deep.equal([3, 13, 1, 7, 3]);
     expect(phiSeries(exp, 'n2')).to.have.length(0);
     expect(sampleValue(exp, 'ringkv_phi', { observer: 'n1', peer: 'n2' })).to.equal(FAKE_PHI_DOWN);
     expect(sampleValue(exp, 'ringkv_phi', { observer: 'n3', peer: 'n1' })).to.equal(FAKE_PHI_ALIVE);
 
     // n2 restarts and counts again from 0: 2 compactions, fewer than the 4 last seen, count in full.
     await cluster.restart('n2');
-    cluster.nodeCounters['n2'] = { readRepairs: 0, hintsStored: 0, hintsReplayed: 2, compactions: 2 };
+    cluster.nodeCounters['n2'] = { readRepairs: 0, hintsStored: 0, hintsReplayed: 2, compactions: 2, dotConflicts: 1 };
     now_ms = 3000;
     exp = await scrape(metrics);
-    expect(totals(exp), 'a restarted node\'s counts are added in full').to.deep.equal([3, 13, 3, 9]);
+    expect(totals(exp), 'a restarted node\'s counts are added in full').to.deep.equal([3, 13, 3, 9, 4]);
     expect(phiSeries(exp, 'n2').map((s) => s.labels['peer']).sort()).to.deep.equal(['n1', 'n3']);
     expect(sampleValue(exp, 'ringkv_phi', { observer: 'n1', peer: 'n2' })).to.equal(FAKE_PHI_ALIVE);
   });
