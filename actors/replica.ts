@@ -234,9 +234,12 @@ class Replica implements Actor<ReplicaMsg> {
       case 'compaction-candidates':
         replier?.ok(engine.compactionCandidates());
         return;
-      case 'compaction-begin':
-        replier?.ok(engine.beginCompaction(msg.fileNumbers) ?? null);
+      case 'compaction-begin': {
+        const task = engine.beginCompaction(msg.fileNumbers);
+        // The merge must compare clocks as this replica does; the task names them, as it may cross to a pool thread.
+        replier?.ok(task === undefined ? null : { ...task, clocks: this.args.clocks ?? 'dvv' });
         return;
+      }
       case 'compaction-finish':
         await engine.finishCompaction(msg.task, msg.result);
         replier?.ok(true);
