@@ -23,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ClusterStatus } from './cluster_types.js';
 import { CONSISTENCY_LEVELS, type ConsistencyLevel, type Requirement } from './core/consistency.js';
+import { COMMITLOG_PERIODIC_SYNC_MS } from './core/limits.js';
+import { SYNC_MODE_DEFAULT } from './node_plan.js';
 import { SERVER_DEFAULTS, startServer, type RingkvServer } from './server/start.js';
 
 /** How long a graceful shutdown may take before the process exits 1 anyway (flushing 5 memtables of 16 MB is far shorter). */
@@ -55,7 +57,15 @@ program
   .option('--w <count|level>', 'write acknowledgements needed: a count or one|quorum|all|local_quorum|each_quorum (default: majority of n)', requirement)
   .option('--r <count|level>', 'read answers needed, as --w (default: majority of n)', requirement)
   .option('--password <password>', 'require AUTH on RESP connections')
-  .addOption(new Option('--sync <mode>', 'commit-log durability: batch (fsync before acknowledging) or periodic (every 100 ms)').choices(['batch', 'periodic']).default('periodic'))
+  .addOption(
+    new Option(
+      '--sync <mode>',
+      'commit-log durability: batch (each replica fsyncs a write before acknowledging it) or periodic (fsync every ' +
+        `${COMMITLOG_PERIODIC_SYNC_MS} ms: faster, but a write stored within ${COMMITLOG_PERIODIC_SYNC_MS} ms of a crash of every replica holding it is lost)`,
+    )
+      .choices(['batch', 'periodic'])
+      .default(SYNC_MODE_DEFAULT),
+  )
   .action(async (opts: StartOptions) => {
     process.exitCode = await start(opts);
   });

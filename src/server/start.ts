@@ -17,6 +17,7 @@ import { resolve } from 'node:path';
 import type { Cluster } from '../cluster_types.js';
 import type { Requirement } from '../core/consistency.js';
 import { openCluster } from '../cluster.js';
+import { SYNC_MODE_DEFAULT } from '../node_plan.js';
 import { startHttpServer, type HttpLimits, type HttpServerHandle } from './http_server.js';
 import { ServerMetrics } from './metrics.js';
 import { observedCluster } from './observed_cluster.js';
@@ -54,7 +55,13 @@ export interface ServerOptions {
   r?: Requirement;
   /** RESP password (AUTH); none by default. */
   password?: string;
-  /** Commit-log durability (default 'periodic': synced every COMMITLOG_PERIODIC_SYNC_MS). */
+  /**
+   * Commit-log durability (default 'batch', `SYNC_MODE_DEFAULT`): each
+   * replica fsyncs a write before acknowledging it, so an acknowledged write
+   * is on disk on W replicas. 'periodic' fsyncs every
+   * COMMITLOG_PERIODIC_SYNC_MS (100 ms): faster, but a write is lost if
+   * every replica that stored it crashes within that window.
+   */
   syncMode?: 'batch' | 'periodic';
   /** Overrides of the RESP server's bounds. */
   respLimits?: Partial<RespLimits>;
@@ -91,7 +98,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RingkvSe
       ...(options.w !== undefined ? { w: options.w } : {}),
       ...(options.r !== undefined ? { r: options.r } : {}),
     },
-    ...(options.syncMode ? { syncMode: options.syncMode } : {}),
+    syncMode: options.syncMode ?? SYNC_MODE_DEFAULT,
   });
   // Writes issued in one event-loop turn go out as one batch per coordinator.
   const cluster = batchedWrites(observedCluster(raw, metrics));
