@@ -1,12 +1,18 @@
 /**
- * The seeded fault campaign (issue 6): a whole ringkv cluster in the
- * deterministic simulator (`SimCluster`), several concurrent clients writing,
- * reading and deleting a few hot keys while a fault schedule drawn from the
- * seed crashes and restarts nodes (disks lose unsynced bytes, with torn
- * tails), partitions them (halves, one node, one-way, a bridge where A sees B
- * and B sees C but A not C), drops, duplicates, delays and reorders messages
- * and stalls event loops; then everything heals, the cluster quiesces, and
- * the history-based checker (`src/check`) judges what the clients saw.
+ * The seeded fault campaign (issues 6 and 12): a whole ringkv cluster in the
+ * deterministic simulator (`SimCluster`), one or two data centers, batch or
+ * periodic commit-log sync, several concurrent clients doing what users do
+ * (`workload.ts`: gets, puts on a read context, SET overwrites, putMany
+ * batches, DEL then SET, per-request W and R) on a few hot keys while a
+ * fault schedule drawn from the seed (`fault_schedule.ts`) crashes and
+ * restarts nodes (disks lose unsynced bytes, with torn and flipped tails),
+ * partitions them (halves, one node, one-way, a bridge where A sees B and B
+ * sees C but A not C), drops, duplicates, delays and reorders messages,
+ * stalls event loops, slows disks and fsyncs (one replica so much its asks
+ * time out), skews clocks, and shortens hint lifetimes and tombstone graces;
+ * then everything heals, the cluster quiesces, and the history-based checker
+ * (`src/check`) judges what the clients saw, knowing every crash and the
+ * sync window.
  *
  * Convergence after heal: anti-entropy does not exist yet, so the campaign
  * relies on hinted handoff (it waits, bounded, until every node's hint store
@@ -28,17 +34,22 @@
 import { checkHistory, formatViolation, type Violation } from '../check/checker.js';
 import { HistoryRecorder, type FinalState } from '../check/history.js';
 import { labelOf } from '../cluster_config.js';
-import { InvalidRequestError, RingkvError, TimeoutError } from '../core/errors.js';
+import type { NodeSpec, ReplicationOptions } from '../cluster_types.js';
+import { COMMITLOG_PERIODIC_SYNC_MS } from '../core/limits.js';
 import { placeReplicas } from '../core/placement.js';
 import { Prng } from '../core/prng.js';
 import { Ring } from '../core/ring.js';
 import { dotsOf } from '../core/sibling_set.js';
 import { eventText } from '../runtime/sim/trace.js';
 import type { StoredVersion } from '../../storage/version.js';
-import { FAULT_KINDS, FAULT_SETS, FaultSchedule, KINDS_OF, type FaultKind, type FaultSet } from './fault_schedule.js';
-import { SimCluster, type SimClient } from './sim_cluster.js';
+import { FAULT_KINDS, FAULT_SETS, FaultSchedule, KINDS_OF, drawFaultPlan, parseFaults, type FaultKind, type FaultPlan, type FaultSet } from './fault_schedule.js';
+import { SimCluster, type CrashRecord, type SimClient } from './sim_cluster.js';
+import { OP_KINDS, addOpMix, emptyOpMix, runClients, type OpMix } from './workload.js';
 
-export { FAULT_KINDS, FAULT_SETS, type FaultKind, type FaultSet };
+export { FAULT_KINDS, FAULT_SETS, OP_KINDS, parseFaults, type FaultKind, type FaultSet, type OpMix };
+
+/** Commit-log durability of a campaign's replicas. */
+export type SyncMode = 'batch' | 'periodic';
 
 /** How one seed runs. */
 export interface SeedOptions {
@@ -46,8 +57,10 @@ export interface SeedOptions {
   ops?: number;
   /** Nodes of the cluster (default 5; N3 W2 R2 needs at least 3). */
   nodes?: number;
-  /** Faults to draw from (default 'all'). */
-  faults?: FaultSet;
+  /** Faults to draw from: a set or a list of kinds (default 'all'). */
+  faults?: FaultSet | readonly FaultKind[];
+  /** Commit-log sync of every replica (default 'batch'). */
+  sync?: SyncMode;
   /** Receives every trace event as a line, as it happens (for `--trace`). */
   onTrace?: (line: string) => void;
 }
@@ -68,12 +81,19 @@ export interface SeedResult {
   traceHash: string;
   /** The fault kinds this seed's schedule applied, in FAULT_KINDS order. */
   faults: FaultKind[];
+  /** What the clients did. */
+  opMix: OpMix;
+  /** Data centers of the seed's cluster (1 or 2). */
+  dcs: number;
+  sync: SyncMode;
 }
 
 /** Client ops per seed by default. */
 export const DEFAULT_OPS = 50;
-/** Keys the clients share (few, so they contend and make siblings). */
-const KEYS = 6;
+/** Probability that a seed's cluster spans two data centers (dc1: 2 replicas per key, dc2: 1). */
+const TWO_DC_PROBABILITY = 0.3;
+/** Replicas per key (both shapes). */
+const REPLICAS = 3;
 /** Virtual ms the workload may take before the run gives up on it. */
 const WORKLOAD_MAX_MS = 120_000;
 /** Virtual ms of warm-up (gossip and failure detectors settle) before the clients start. */
@@ -95,22 +115,32 @@ const DRIVE_STEP_MS = 50;
 export async function runSeed(seed: number, options: SeedOptions = {}): Promise<SeedResult> {
   const ops = options.ops ?? DEFAULT_OPS;
   const nodes = options.nodes ?? 5;
-  const cluster = new SimCluster({ seed, nodes, replication: { n: 3, w: 2, r: 2 }, memtableFlushBytes: 4096 });
-  if (options.onTrace !== undefined) streamTrace(cluster, options.onTrace);
+  const sync = options.sync ?? 'batch';
+  const allowed = typeof options.faults === 'string' || options.faults === undefined ? KINDS_OF[options.faults ?? 'all'] : options.faults;
   const prng = new Prng(seed ^ 0x00ca3a16);
+  const faultPrng = prng.fork();
+  const plan = drawFaultPlan(faultPrng, allowed, Array.from({ length: nodes }, (_, i) => `n${i + 1}`));
+  const twoDcs = prng.chance(TWO_DC_PROBABILITY);
+  const shape = clusterShape(nodes, twoDcs);
+  const cluster = new SimCluster({ seed, ...shape, memtableFlushBytes: 4096, syncMode: sync, ...plan.cluster });
+  if (options.onTrace !== undefined) streamTrace(cluster, options.onTrace);
   const history = new HistoryRecorder();
-  const schedule = new FaultSchedule(cluster, prng.fork(), KINDS_OF[options.faults ?? 'all']);
+  const schedule = new FaultSchedule(cluster, faultPrng, plan);
   let error: string | undefined;
   let final: FinalState | undefined;
+  let opMix = emptyOpMix();
   try {
     await cluster.world.runFor(WARMUP_MS);
     schedule.arm();
-    await cluster.settle(runClients(cluster, history, prng.fork(), ops), { max_ms: WORKLOAD_MAX_MS, step_ms: DRIVE_STEP_MS, what: 'the workload' });
+    const workload = runClients({ cluster, history, n: REPLICAS, twoDcs }, prng.fork(), ops);
+    opMix = await cluster.settle(workload, { max_ms: WORKLOAD_MAX_MS, step_ms: DRIVE_STEP_MS, what: 'the workload' });
     schedule.healAll();
     await quiesce(cluster);
-    final = await finalState(cluster, history);
+    final = { ...(await finalState(cluster, history)), ...crashFacts(cluster, sync, plan) };
   } catch (err) {
     error = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
+  } finally {
+    cluster.dispose();
   }
   const violations = final === undefined ? [] : checkHistory(history.ops(), final);
   const recorded = history.ops();
@@ -124,7 +154,31 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
     simulated_ms: cluster.world.now(),
     traceHash: cluster.world.traceHash(),
     faults: schedule.applied(),
+    opMix,
+    dcs: twoDcs ? 2 : 1,
+    sync,
   };
+}
+
+/** N3 W2 R2 on `nodes` nodes in one DC, or across two (the first half-or-more in dc1 holding 2 replicas, the rest in dc2 holding 1). */
+function clusterShape(nodes: number, twoDcs: boolean): { nodes: number | NodeSpec[]; replication: ReplicationOptions } {
+  if (!twoDcs) return { nodes, replication: { n: REPLICAS, w: 2, r: 2 } };
+  const inDc1 = Math.ceil(nodes / 2);
+  const specs = Array.from({ length: nodes }, (_, i): NodeSpec => ({ id: `n${i + 1}`, dc: i < inDc1 ? 'dc1' : 'dc2' }));
+  return { nodes: specs, replication: { dcs: { dc1: 2, dc2: REPLICAS - 2 }, w: 2, r: 2 } };
+}
+
+/**
+ * What the checker must know to judge durability: every crash (a write
+ * whose every holder crashed inside its sync window may be gone under
+ * periodic sync) and the window itself: none under batch sync; under
+ * periodic, the fsync interval plus the slowest fsync a disk of this seed
+ * may take (the one in flight at a crash).
+ */
+function crashFacts(cluster: SimCluster, sync: SyncMode, plan: FaultPlan): { crashes: CrashRecord[]; sync: { mode: SyncMode; window_ms: number } } {
+  let slowestSync_ms = 0;
+  for (const node of cluster.config.nodes) slowestSync_ms = Math.max(slowestSync_ms, plan.cluster.diskLatency?.(node.label)?.sync_ms[1] ?? 0);
+  return { crashes: cluster.crashes(), sync: { mode: sync, window_ms: sync === 'batch' ? 0 : COMMITLOG_PERIODIC_SYNC_MS + slowestSync_ms } };
 }
 
 /** How a campaign runs. */
@@ -146,13 +200,17 @@ export interface CampaignSummary {
   simulated_ms: number;
   /** Seeds whose schedule applied each fault kind. */
   faultMix: Record<FaultKind, number>;
+  /** What the clients did, summed over seeds. */
+  opMix: OpMix;
+  /** Seeds whose cluster spanned two data centers. */
+  twoDcSeeds: number;
 }
 
 /** Run seeds one after another; `onSeed` sees each result as it comes. */
 export async function runCampaign(options: CampaignOptions, onSeed?: (result: SeedResult) => void): Promise<CampaignSummary> {
   const seeds = options.seeds ?? [options.seed ?? 1];
   const faultMix = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
-  const summary: CampaignSummary = { seeds: 0, failed: [], violations: 0, ops: 0, acked: 0, simulated_ms: 0, faultMix };
+  const summary: CampaignSummary = { seeds: 0, failed: [], violations: 0, ops: 0, acked: 0, simulated_ms: 0, faultMix, opMix: emptyOpMix(), twoDcSeeds: 0 };
   for (const seed of seeds) {
     const result = await runSeed(seed, options);
     summary.seeds++;
@@ -161,6 +219,8 @@ export async function runCampaign(options: CampaignOptions, onSeed?: (result: Se
     summary.simulated_ms += result.simulated_ms;
     summary.violations += result.violations.length;
     for (const kind of result.faults) faultMix[kind]++;
+    addOpMix(summary.opMix, result.opMix);
+    if (result.dcs === 2) summary.twoDcSeeds++;
     if (!result.ok) summary.failed.push(result);
     onSeed?.(result);
     if (!result.ok && options.stopAtFirstFailure === true) break;
@@ -171,7 +231,7 @@ export async function runCampaign(options: CampaignOptions, onSeed?: (result: Se
 /** One line for a failing seed (its first violation, or the harness error); for a passing one null, or an ok line with `always`. */
 export function formatSeedResult(result: SeedResult, always = false): string | null {
   if (result.ok && !always) return null;
-  const head = `${result.ok ? 'ok' : 'FAIL'} seed=${result.seed} ops=${result.ops} acked=${result.acked} sim_ms=${result.simulated_ms} trace=${result.traceHash} faults=${result.faults.join(',') || 'none'}`;
+  const head = `${result.ok ? 'ok' : 'FAIL'} seed=${result.seed} sync=${result.sync} dcs=${result.dcs} ops=${result.ops} acked=${result.acked} sim_ms=${result.simulated_ms} trace=${result.traceHash} faults=${result.faults.join(',') || 'none'}`;
   if (result.ok) return head;
   const first = result.violations[0];
   const reason = first !== undefined ? formatViolation(first, result.seed) : `harness: ${result.error ?? 'unknown'}`;
@@ -182,96 +242,8 @@ export function formatSeedResult(result: SeedResult, always = false): string | n
 /** The summary line (virtual figures only, so it is byte-identical for the same seeds). */
 export function formatSummary(summary: CampaignSummary): string {
   const mix = FAULT_KINDS.map((k) => `${k}=${summary.faultMix[k]}`).join(' ');
-  return `seeds=${summary.seeds} failed=${summary.failed.length} violations=${summary.violations} ops=${summary.ops} acked=${summary.acked} simulated_ms=${summary.simulated_ms} faults: ${mix}`;
-}
-
-// ---------------------------------------------------------------------------
-// Workload
-// ---------------------------------------------------------------------------
-
-/**
- * 3 or 4 clients sharing `ops` operations, each with its own think times and
- * keys. The last one is a strict client ("s<k>"): its writes use strict
- * quorums (W+R>N, no fallbacks), so its ops are marked for the
- * read-your-writes check.
- */
-function runClients(cluster: SimCluster, history: HistoryRecorder, prng: Prng, ops: number): Promise<void> {
-  const clients = 3 + prng.int(2);
-  const loops: Promise<void>[] = [];
-  for (let c = 1; c <= clients; c++) {
-    const count = Math.floor(ops / clients) + (c <= ops % clients ? 1 : 0);
-    const strict = c === clients;
-    loops.push(clientLoop({ cluster, history, name: `${strict ? 's' : 'c'}${c}`, strict }, prng.fork(), count));
-  }
-  return Promise.all(loops).then(() => undefined);
-}
-
-/** One client of the workload. */
-interface WorkloadClient {
-  cluster: SimCluster;
-  history: HistoryRecorder;
-  name: string;
-  /** Strict-quorum writes, ops recorded with `ryw`. */
-  strict: boolean;
-}
-
-/** One client: `count` ops, each after a think time; puts carry the last read's context 70% of the time. */
-async function clientLoop(who: WorkloadClient, prng: Prng, count: number): Promise<void> {
-  const client = who.cluster.client(who.name);
-  const lastRead = new Map<string, string>();
-  for (let i = 1; i <= count; i++) {
-    await sleep(who.cluster, prng.range(0, 300));
-    const key = `k${prng.int(KEYS)}`;
-    const roll = prng.next();
-    if (roll < 0.4) {
-      await recordGet(who, client, key, lastRead);
-      continue;
-    }
-    const known = lastRead.get(key);
-    const context = known !== undefined && prng.chance(0.7) ? known : '';
-    const value = roll < 0.85 ? `${who.name}-${i}` : null;
-    await recordWrite(who, client, key, value, context);
-  }
-}
-
-async function recordGet(who: WorkloadClient, client: SimClient, key: string, lastRead: Map<string, string>): Promise<void> {
-  const { cluster, history } = who;
-  const id = history.invoke(who.name, 'get', key, { invoked_ms: cluster.world.now(), ...(who.strict ? { ryw: true } : {}) });
-  try {
-    const read = await client.startGet(key);
-    const values = read.values.map((v) => v.toString());
-    history.complete(id, 'ok', { values, versions: read.versions, readContext: read.context }, cluster.world.now());
-    lastRead.set(key, read.context);
-  } catch (err) {
-    history.complete(id, outcomeOf(err), {}, cluster.world.now());
-  }
-}
-
-async function recordWrite(who: WorkloadClient, client: SimClient, key: string, value: string | null, context: string): Promise<void> {
-  const { cluster, history } = who;
-  const kind = value === null ? 'delete' : 'put';
-  const fields = { invoked_ms: cluster.world.now(), context, ...(value === null ? {} : { value }), ...(who.strict ? { ryw: true } : {}) };
-  const id = history.invoke(who.name, kind, key, fields);
-  const options = { context, ...(who.strict ? { strict: true } : {}) };
-  try {
-    const write = value === null ? await client.startDelete(key, options) : await client.startPut(key, value, options);
-    history.complete(id, 'ok', { version: write.receipt.version! }, cluster.world.now());
-  } catch (err) {
-    history.complete(id, outcomeOf(err), {}, cluster.world.now());
-  }
-}
-
-/**
- * A request that timed out may still take effect later: 'unknown'. One the
- * cluster refused (unavailable, overloaded) is 'failed'; the checker still
- * lets a failed write have landed (the coordinator may have stored it
- * locally before quorum failed). Anything else is a harness or programmer
- * error and ends the seed.
- */
-function outcomeOf(err: unknown): 'failed' | 'unknown' {
-  if (err instanceof TimeoutError) return 'unknown';
-  if (err instanceof RingkvError && !(err instanceof InvalidRequestError)) return 'failed';
-  throw err;
+  const ops = OP_KINDS.map((k) => `${k}=${summary.opMix.ops[k]}`).join(' ');
+  return `seeds=${summary.seeds} failed=${summary.failed.length} violations=${summary.violations} ops=${summary.ops} acked=${summary.acked} two_dc_seeds=${summary.twoDcSeeds} simulated_ms=${summary.simulated_ms} ops: ${ops} faults: ${mix}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -346,11 +318,6 @@ function disagree(byReplica: ReadonlyMap<string, readonly string[]>): boolean {
 // ---------------------------------------------------------------------------
 // Driving the world
 // ---------------------------------------------------------------------------
-
-/** A virtual-time sleep (resolves while the world runs). */
-function sleep(cluster: SimCluster, ms: number): Promise<void> {
-  return new Promise((resolve) => cluster.world.after(ms, 'think', resolve));
-}
 
 /** Send every trace event to `sink` as it is recorded (the world keeps only a bounded tail). */
 function streamTrace(cluster: SimCluster, sink: (line: string) => void): void {

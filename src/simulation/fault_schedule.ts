@@ -1,17 +1,21 @@
 /**
  * A campaign seed's fault schedule: which kinds of fault the seed draws,
- * when each episode starts and ends (in virtual time, inside the fault
- * window), and how everything is healed at the end. Network faults hold for
- * the whole run; crashes, stalls and partitions come in timed episodes.
+ * how they shape the cluster it builds (`drawFaultPlan`: slow disks, skewed
+ * clocks, short hint lifetimes and tombstone graces, a short replica
+ * timeout), when each episode starts and ends (in virtual time, inside the
+ * fault window), and how everything is healed at the end. Network faults
+ * hold for the whole run; crashes, stalls and partitions come in timed
+ * episodes.
  *
  * Deterministic: every choice comes from the seed's `Prng`.
  */
+import { InvalidRequestError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
-import type { SimCluster } from './sim_cluster.js';
+import type { DiskLatencyRange, SimCluster } from './sim_cluster.js';
 
 /** Which faults a campaign may draw. */
-export type FaultSet = 'all' | 'none' | 'net' | 'crash' | 'partition';
-export const FAULT_SETS: readonly FaultSet[] = ['all', 'none', 'net', 'crash', 'partition'];
+export type FaultSet = 'all' | 'none' | 'net' | 'crash' | 'partition' | 'disk' | 'time';
+export const FAULT_SETS: readonly FaultSet[] = ['all', 'none', 'net', 'crash', 'partition', 'disk', 'time'];
 
 /** One kind of fault in a seed's schedule. */
 export type FaultKind =
@@ -24,10 +28,42 @@ export type FaultKind =
   | 'partition-halves'
   | 'partition-single'
   | 'partition-one-way'
-  | 'partition-bridge';
+  | 'partition-bridge'
+  /** Crashes flip a bit in the unsynced tail they keep (beside tearing it); implies a crash. */
+  | 'torn-flip'
+  /** Every disk takes time: appends up to a ms, fsyncs a few ms. */
+  | 'disk-latency'
+  /** Every disk's fsync is slow (tens of ms): group commits and flushes queue behind it. */
+  | 'slow-fsync'
+  /** One node's disk is very slow and coordinators wait less for a replica: its asks time out. */
+  | 'slow-replica'
+  /** Node clocks disagree by up to seconds (what actors read; scheduling stays on true time). */
+  | 'clock-skew'
+  /** Tombstones are purged after a short grace (at least the hint lifetime). */
+  | 'tombstone-purge'
+  /** Hints expire after a few seconds, so some are never delivered. */
+  | 'hint-expiry';
 
 /** Every fault kind, in the order reports list them. */
-export const FAULT_KINDS: readonly FaultKind[] = ['loss', 'duplicate', 'delay', 'reorder', 'crash', 'stall', 'partition-halves', 'partition-single', 'partition-one-way', 'partition-bridge'];
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'loss',
+  'duplicate',
+  'delay',
+  'reorder',
+  'crash',
+  'stall',
+  'partition-halves',
+  'partition-single',
+  'partition-one-way',
+  'partition-bridge',
+  'torn-flip',
+  'disk-latency',
+  'slow-fsync',
+  'slow-replica',
+  'clock-skew',
+  'tombstone-purge',
+  'hint-expiry',
+];
 
 export const KINDS_OF: Record<FaultSet, readonly FaultKind[]> = {
   all: FAULT_KINDS,
@@ -35,19 +71,98 @@ export const KINDS_OF: Record<FaultSet, readonly FaultKind[]> = {
   net: ['loss', 'duplicate', 'delay', 'reorder'],
   crash: ['crash', 'stall'],
   partition: ['partition-halves', 'partition-single', 'partition-one-way', 'partition-bridge'],
+  disk: ['torn-flip', 'disk-latency', 'slow-fsync', 'slow-replica'],
+  time: ['clock-skew', 'tombstone-purge', 'hint-expiry'],
 };
+
+/**
+ * The kinds `--faults` names: a set (`all`, `disk`, ...) or a comma list of
+ * kinds (`crash,torn-flip`). Throws `InvalidRequestError` naming what is valid.
+ */
+export function parseFaults(text: string): readonly FaultKind[] {
+  if ((FAULT_SETS as readonly string[]).includes(text)) return KINDS_OF[text as FaultSet];
+  const kinds = text.split(',').map((k) => k.trim());
+  for (const kind of kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
+      throw new InvalidRequestError(`--faults takes a set (${FAULT_SETS.join('|')}) or a comma list of kinds (${FAULT_KINDS.join(',')}), not ${JSON.stringify(kind)}`);
+    }
+  }
+  return FAULT_KINDS.filter((k) => kinds.includes(k));
+}
 
 /** Virtual ms the faults are spread over, from the start of the workload. */
 const FAULT_WINDOW_MS = 3000;
+/** Probability that a seed draws each allowed kind. */
+const DRAW_PROBABILITY = 0.35;
+/** Disk latency of 'disk-latency' (every node). */
+const DISK_LATENCY: DiskLatencyRange = { append_ms: [0, 1], sync_ms: [1, 8] };
+/** Disk latency of 'slow-fsync' (every node). */
+const SLOW_FSYNC: DiskLatencyRange = { append_ms: [0, 2], sync_ms: [20, 120] };
+/** Disk latency of the one node of 'slow-replica': slow appends too, so periodic sync (no fsync wait) is slow as well. */
+const SLOW_REPLICA_DISK: DiskLatencyRange = { append_ms: [20, 400], sync_ms: [200, 1200] };
+/** Replica ask timeout under 'slow-replica' (virtual ms; the default is REPLICA_ASK_TIMEOUT_MS). */
+const SLOW_REPLICA_TIMEOUT_MS: readonly [number, number] = [150, 400];
+/** Largest clock offset under 'clock-skew'. */
+const CLOCK_SKEW_MAX_MS: readonly [number, number] = [200, 5000];
+/** Hint lifetime under 'hint-expiry'. */
+const HINT_TTL_MS: readonly [number, number] = [800, 4000];
+/** Tombstone grace under 'tombstone-purge', added to the hint lifetime (a grace shorter than it would purge what a hint still carries). */
+const TOMBSTONE_GRACE_EXTRA_MS: readonly [number, number] = [0, 3000];
+/** Probability that a crash under 'torn-flip' flips a bit in each kept unsynced tail. */
+const TAIL_FLIP_PROBABILITY = 0.75;
+
+/** What the drawn faults change in the cluster a seed builds (names as in SimClusterOptions). */
+export interface FaultClusterOptions {
+  diskLatency?: (label: string) => DiskLatencyRange | undefined;
+  replicaTimeoutMs?: number;
+  clockSkewMs?: number;
+  hintTtlMs?: number;
+  tombstoneGraceMs?: number;
+}
+
+/** A seed's faults, drawn before its cluster is built. */
+export interface FaultPlan {
+  /** Kinds drawn, in FAULT_KINDS order. */
+  kinds: FaultKind[];
+  /** Options of the cluster these kinds need. */
+  cluster: FaultClusterOptions;
+  /** The node with the slow disk under 'slow-replica'. */
+  slowNode?: string;
+  /** The latency of every other disk (undefined: instant), which the slow one gets at heal. */
+  everyDisk?: DiskLatencyRange;
+}
+
+/** Draw a seed's faults from `allowed` (at least one when any is allowed) and the cluster options they need. */
+export function drawFaultPlan(prng: Prng, allowed: readonly FaultKind[], labels: readonly string[]): FaultPlan {
+  const kinds = allowed.filter(() => prng.chance(DRAW_PROBABILITY));
+  if (kinds.length === 0 && allowed.length > 0) kinds.push(prng.pick(allowed));
+  const has = (k: FaultKind): boolean => kinds.includes(k);
+  const between = ([lo, hi]: readonly [number, number]): number => prng.range(lo, hi);
+  const cluster: FaultClusterOptions = {};
+  const everyDisk = has('slow-fsync') ? SLOW_FSYNC : has('disk-latency') ? DISK_LATENCY : undefined;
+  const plan: FaultPlan = { kinds: FAULT_KINDS.filter(has), cluster, ...(everyDisk === undefined ? {} : { everyDisk }) };
+  if (has('slow-replica')) {
+    const slowNode = prng.pick(labels);
+    plan.slowNode = slowNode;
+    cluster.replicaTimeoutMs = between(SLOW_REPLICA_TIMEOUT_MS);
+    cluster.diskLatency = (label) => (label === slowNode ? SLOW_REPLICA_DISK : everyDisk);
+  } else if (everyDisk !== undefined) {
+    cluster.diskLatency = () => everyDisk;
+  }
+  if (has('clock-skew')) cluster.clockSkewMs = between(CLOCK_SKEW_MAX_MS);
+  if (has('hint-expiry') || has('tombstone-purge')) cluster.hintTtlMs = between(HINT_TTL_MS);
+  if (has('tombstone-purge')) cluster.tombstoneGraceMs = cluster.hintTtlMs! + between(TOMBSTONE_GRACE_EXTRA_MS);
+  return plan;
+}
 
 // ---------------------------------------------------------------------------
 // Fault schedule
 // ---------------------------------------------------------------------------
 
-/** The seed's faults: drawn at construction, scheduled by `arm`, undone by `healAll`. */
+/** The seed's faults: drawn by `drawFaultPlan`, scheduled by `arm`, undone by `healAll`. */
 export class FaultSchedule {
   /** Kinds drawn for this seed. */
-  private readonly drawn: FaultKind[];
+  private readonly drawn: readonly FaultKind[];
   /** Kinds actually applied (a crash of a node already down is skipped). */
   private readonly done = new Set<FaultKind>();
   /** Set once the workload ends: scheduled faults still pending do nothing. */
@@ -57,11 +172,10 @@ export class FaultSchedule {
   constructor(
     private readonly cluster: SimCluster,
     private readonly prng: Prng,
-    allowed: readonly FaultKind[],
+    private readonly plan: FaultPlan,
   ) {
     this.threads = cluster.config.nodes.map((n) => n.thread);
-    this.drawn = allowed.filter(() => prng.chance(0.4));
-    if (this.drawn.length === 0 && allowed.length > 0) this.drawn.push(prng.pick(allowed));
+    this.drawn = plan.kinds;
   }
 
   /** The kinds applied so far, in FAULT_KINDS order. */
@@ -80,16 +194,23 @@ export class FaultSchedule {
       ...(has('reorder') ? { reorder_probability: 0.05 + p.next() * 0.15 } : {}),
     };
     if (Object.keys(net).length > 0) this.cluster.world.configureFaults(net);
-    for (const k of ['loss', 'duplicate', 'delay', 'reorder'] as const) if (has(k)) this.done.add(k);
+    // These hold from the start (network) or were built into the cluster (disks, clocks, lifetimes).
+    const configured = ['loss', 'duplicate', 'delay', 'reorder', 'disk-latency', 'slow-fsync', 'slow-replica', 'clock-skew', 'tombstone-purge', 'hint-expiry'] as const;
+    for (const k of configured) if (has(k)) this.done.add(k);
     for (const kind of this.drawn) {
       const episodes = kind === 'crash' || kind === 'stall' ? p.range(1, 2) : 1;
       for (let e = 0; e < episodes; e++) this.scheduleEpisode(kind);
     }
   }
 
-  /** End every fault: heal partitions, restart crashed nodes, make the network reliable again. */
+  /**
+   * End every fault: heal partitions, restart crashed nodes, make the network
+   * reliable again, and give the slow replica the disk the others have (its
+   * short replica timeout stays, so final r=all reads must not wait on it).
+   */
   healAll(): void {
     this.healed = true;
+    if (this.plan.slowNode !== undefined) this.cluster.setDiskLatency(this.plan.slowNode, this.plan.everyDisk);
     this.cluster.heal();
     this.cluster.world.configureFaults({ drop_probability: 0, duplicate_probability: 0, reorder_probability: 0, latency_ms: [0.5, 2] });
     for (const node of this.cluster.config.nodes) this.cluster.restart(node.label);
@@ -111,16 +232,28 @@ export class FaultSchedule {
       case 'delay':
       case 'reorder':
         return; // configured for the whole run in `arm`
-      case 'crash': {
+      case 'crash':
+      case 'torn-flip': {
+        // A torn-flip episode is a crash whose kept unsynced tails may have a flipped bit.
         const node = this.cluster.config.nodes.find((n) => n.thread === order[0])!.label;
+        const flips = this.drawn.includes('torn-flip');
         at(start_ms, `crash ${node}`, () => {
           if (!this.cluster.isRunning(node)) return;
-          this.cluster.crash(node);
+          const before = this.cluster.tailFlips(node);
+          this.cluster.crash(node, flips ? { flipProbability: TAIL_FLIP_PROBABILITY } : {});
           this.done.add('crash');
+          if (this.cluster.tailFlips(node) > before) this.done.add('torn-flip');
         });
         at(start_ms + duration_ms, `restart ${node}`, () => this.cluster.restart(node));
         return;
       }
+      case 'disk-latency':
+      case 'slow-fsync':
+      case 'slow-replica':
+      case 'clock-skew':
+      case 'tombstone-purge':
+      case 'hint-expiry':
+        return; // built into the cluster (drawFaultPlan)
       case 'stall':
         at(start_ms, `stall t${order[0]!}`, () => {
           if (!world.isUp(order[0]!)) return;

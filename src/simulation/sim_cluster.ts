@@ -5,6 +5,13 @@
  * that survives the crash (as LMDB's synced pages would). Clients talk to it
  * through the same `ClusterClient` as the real cluster, in virtual time.
  *
+ * Options make it behave like the machines users run on: a sync mode
+ * (`periodic` loses the unsynced commit-log tail on a crash), disks that
+ * take time (seeded per-node latency on the world's timers, so a slow fsync
+ * can outlast a coordinator's replica ask), clocks that disagree (a seeded
+ * offset per node on what its actors read), short hint lifetimes and
+ * tombstone graces. It keeps a log of crashes for the checker.
+ *
  * Thread contract: single-threaded, like the SimWorld it drives.
  */
 import { actorKinds as compactionKinds } from '../../actors/compaction.js';
@@ -15,10 +22,11 @@ import { actorKinds as handoffKinds } from '../../actors/handoff.js';
 import { actorKinds as replicaKinds } from '../../actors/replica.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
-import { SimFileSystem } from '../../storage/sim_fs.js';
+import { SimFileSystem, type SimDiskLatency, type SimDiskOp } from '../../storage/sim_fs.js';
 import type { ClusterOptions, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster_types.js';
 import { ClusterClient } from '../cluster_client.js';
 import { memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from '../cluster_config.js';
+import { hashString32 } from '../core/hash.js';
 import { REQUEST_TIMEOUT_MS } from '../core/limits.js';
 import { Prng } from '../core/prng.js';
 import { nodePlan } from '../node_plan.js';
@@ -33,6 +41,14 @@ const SIM_DATA_DIR = '/data';
 /** Virtual ms a client call may run the world before it is reported stuck. */
 const CALL_RUN_MAX_MS = 60_000;
 
+/** How long one node's disk operations take, drawn uniformly per operation (virtual ms). */
+export interface DiskLatencyRange {
+  /** Per append (the page-cache copy). */
+  append_ms: readonly [number, number];
+  /** Per fsync of a file or a directory. */
+  sync_ms: readonly [number, number];
+}
+
 /** How to build a simulated cluster. */
 export interface SimClusterOptions extends Pick<ClusterOptions, 'nodes' | 'replication' | 'requestTimeoutMs'> {
   seed: number;
@@ -41,6 +57,25 @@ export interface SimClusterOptions extends Pick<ClusterOptions, 'nodes' | 'repli
   memtableFlushBytes?: number;
   /** Print actor logs as they happen. */
   printLogs?: boolean;
+  /** Commit-log durability of every replica (default 'batch'; 'periodic' fsyncs every COMMITLOG_PERIODIC_SYNC_MS). */
+  syncMode?: 'batch' | 'periodic';
+  /** Age past which a stored hint is purged undelivered (default HINT_MAX_AGE_MS). */
+  hintTtlMs?: number;
+  /** How long replicas keep a tombstone at least, even once confirmed (default TOMBSTONE_GRACE_MS; at least `hintTtlMs`). */
+  tombstoneGraceMs?: number;
+  /** How long a coordinator waits for one replica (default REPLICA_ASK_TIMEOUT_MS). */
+  replicaTimeoutMs?: number;
+  /** Each node's clock reads a seeded offset in [0, clockSkewMs] ahead of virtual time (default 0: clocks agree). */
+  clockSkewMs?: number;
+  /** Per node label, how long its disk's operations take; undefined (or none) = instant I/O. */
+  diskLatency?: (label: string) => DiskLatencyRange | undefined;
+}
+
+/** One crash of a node, for the checker: when it went down and came back (null: still down). */
+export interface CrashRecord {
+  node: string;
+  at_ms: number;
+  restarted_ms: number | null;
 }
 
 /** A simulated cluster and its fault controls. */
@@ -52,12 +87,37 @@ export class SimCluster {
   private readonly running = new Set<string>();
   private readonly prng: Prng;
   private clients = 0;
+  /** Every crash so far, in order. */
+  private readonly crashLog: CrashRecord[] = [];
+  /** Disk-latency waits not yet over: `dispose` ends them so no closing engine is left hanging. */
+  private readonly diskWaits = new Set<() => void>();
 
   constructor(private readonly options: SimClusterOptions) {
     this.world = new SimWorld({ seed: options.seed, ...(options.faults ? { faults: options.faults } : {}), print_logs: options.printLogs ?? false });
     this.prng = new Prng(options.seed ^ 0x5eed);
     this.config = resolveCluster(options);
-    for (const node of this.config.nodes) this.start(node);
+    // Each draw has its own stream, so turning one option on does not move the others' choices.
+    const skew = new Prng(options.seed ^ 0x0c10c4);
+    for (const node of this.config.nodes) {
+      const offset_ms = (options.clockSkewMs ?? 0) > 0 ? skew.int(options.clockSkewMs! + 1) : 0;
+      if (offset_ms > 0) this.world.setClockSkew(node.thread, offset_ms);
+      this.start(node);
+    }
+  }
+
+  /** Every crash so far (node label, when, when it restarted), in order. */
+  crashes(): CrashRecord[] {
+    return this.crashLog.map((c) => ({ ...c }));
+  }
+
+  /**
+   * End the run: disk waits still pending settle now, so storage code of this
+   * world (an engine closing after a supervised restart) finishes instead of
+   * hanging on a world nobody runs any more.
+   */
+  dispose(): void {
+    for (const wake of [...this.diskWaits]) wake();
+    this.diskWaits.clear();
   }
 
   /** A client: requests routed token-aware, with its own request ids. */
@@ -74,12 +134,15 @@ export class SimCluster {
    * (seeded torn tails), or everything with `loseDisk` (a replaced drive: the
    * node comes back empty, under a new identity).
    */
-  crash(label: string, options: { loseDisk?: boolean } = {}): void {
+  crash(label: string, options: { loseDisk?: boolean; flipProbability?: number } = {}): void {
     const node = memberOf(this.config, label);
     if (!this.running.has(node.member)) return;
     this.world.crash(node.thread);
-    this.disks.set(node.thread, options.loseDisk ? new SimFileSystem() : this.disks.get(node.thread)!.crash(this.prng));
+    const disk = this.disks.get(node.thread)!;
+    const kept = disk.crash(this.prng, options.flipProbability === undefined ? {} : { flipProbability: options.flipProbability });
+    this.disks.set(node.thread, options.loseDisk ? this.newDisk(label) : kept);
     this.running.delete(node.member);
+    this.crashLog.push({ node: label, at_ms: this.world.now(), restarted_ms: null });
   }
 
   /** Restart node `label` from what its disk kept. */
@@ -88,6 +151,19 @@ export class SimCluster {
     if (this.running.has(node.member)) return;
     this.world.restart(node.thread);
     this.running.add(node.member);
+    const last = this.crashLog.findLast((c) => c.node === label);
+    if (last !== undefined && last.restarted_ms === null) last.restarted_ms = this.world.now();
+  }
+
+  /** From now on node `label`'s disk takes `range` per operation (undefined: instant), e.g. to heal a slow disk. */
+  setDiskLatency(label: string, range: DiskLatencyRange | undefined): void {
+    const disk = this.disks.get(memberOf(this.config, label).thread)!;
+    disk.setLatency(range === undefined ? null : this.latencyModel(range, new Prng(hashString32(`${this.options.seed}/disk/${label}/${this.world.now()}`))));
+  }
+
+  /** Bits flipped in kept unsynced tails by crashes of node `label`'s disk so far. */
+  tailFlips(label: string): number {
+    return this.disks.get(memberOf(this.config, label).thread)!.stats().tailFlips;
   }
 
   /** Cut the network between every pair of groups (of node labels). */
@@ -132,9 +208,18 @@ export class SimCluster {
 
   private start(node: ResolvedNode): void {
     const t = node.thread;
-    this.disks.set(t, new SimFileSystem());
-    this.hintStores.set(t, new MemoryHintStore({ now: () => this.world.now() }));
-    for (const spec of nodePlan(this.config, node, { dataDir: SIM_DATA_DIR, ...(this.options.requestTimeoutMs ? { requestTimeoutMs: this.options.requestTimeoutMs } : {}) })) {
+    const { options } = this;
+    this.disks.set(t, this.newDisk(node.label));
+    // The hint store stamps hints with the node's own (possibly skewed) clock, as LMDB on that machine would.
+    this.hintStores.set(t, new MemoryHintStore({ now: () => this.world.nodeNow(t), ...(options.hintTtlMs ? { max_age_ms: options.hintTtlMs } : {}) }));
+    const planOptions = {
+      dataDir: SIM_DATA_DIR,
+      ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+      ...(options.syncMode ? { syncMode: options.syncMode } : {}),
+      ...(options.tombstoneGraceMs !== undefined ? { tombstoneGraceMs: options.tombstoneGraceMs } : {}),
+      ...(options.hintTtlMs ? { hintTtlMs: options.hintTtlMs } : {}),
+    };
+    for (const spec of nodePlan(this.config, node, planOptions)) {
       const factory = KINDS[spec.kind]!;
       // Factories read the maps when called, so a restarted node gets the disk its crash left.
       this.world.spawn(t, () => factory(this.simArgs(spec.kind, t, spec.args as Record<string, unknown>)), spec.id);
@@ -151,9 +236,35 @@ export class SimCluster {
         return { ...args, executor: new InlineCompactionExecutor(disk) };
       case 'handoff':
         return { ...args, storage: this.hintStores.get(t)! };
+      case 'coordinator':
+        return { ...args, ...(this.options.replicaTimeoutMs ? { replica_timeout_ms: this.options.replicaTimeoutMs } : {}) };
       default:
         return args;
     }
+  }
+
+  /** An empty disk for node `label`, timed by its latency range if it has one. */
+  private newDisk(label: string): SimFileSystem {
+    const disk = new SimFileSystem();
+    const range = this.options.diskLatency?.(label);
+    if (range !== undefined) disk.setLatency(this.latencyModel(range, new Prng(hashString32(`${this.options.seed}/disk/${label}`))));
+    return disk;
+  }
+
+  /** A latency model drawing from `range` with `prng`, waiting on the world's timers. */
+  private latencyModel(range: DiskLatencyRange, prng: Prng): SimDiskLatency {
+    const draw = ([lo, hi]: readonly [number, number]): number => (hi > lo ? prng.range(lo, hi) : lo);
+    return {
+      delay_ms: (op: SimDiskOp) => draw(op === 'append' ? range.append_ms : range.sync_ms),
+      wait: (ms: number) =>
+        new Promise<void>((resolve) => {
+          const wake = (): void => {
+            if (this.diskWaits.delete(wake)) resolve();
+          };
+          this.diskWaits.add(wake);
+          this.world.after(ms, 'disk', wake);
+        }),
+    };
   }
 }
 

@@ -4,8 +4,12 @@
  *   npm run sim -- --seeds 1000                 seeds 1..1000
  *   npm run sim -- --seeds 200 --from 5000      seeds 5000..5199
  *   npm run sim -- --seed 42 --trace            replay seed 42, printing every simulator event
- *   options: --ops N (client ops per seed), --nodes N, --faults all|none|net|crash|partition,
- *            --rate (add a line with simulated ms per real second), --json FILE (write the summary)
+ *   npm run sim -- --seeds 2000 --sync periodic  replicas fsync every COMMITLOG_PERIODIC_SYNC_MS
+ *   npm run sim -- --seeds 500 --faults crash,torn-flip,slow-fsync
+ *   options: --ops N (client ops per seed), --nodes N, --sync batch|periodic (default batch),
+ *            --faults SET|KIND,KIND,... (sets: all|none|net|crash|partition|disk|time; kinds: see FAULT_KINDS),
+ *            --rate (add a line with simulated ms per real second),
+ *            --json FILE (write the summary: configuration, sync mode, operation and fault mix)
  *
  * Prints one line per failing seed (its first violation) and a summary line;
  * with --seed, one line for the seed whatever its outcome, and every
@@ -19,7 +23,8 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatViolation } from '../check/checker.js';
-import { DEFAULT_OPS, FAULT_SETS, formatSeedResult, formatSummary, runCampaign, type FaultSet } from './campaign.js';
+import { InvalidRequestError } from '../core/errors.js';
+import { DEFAULT_OPS, FAULT_KINDS, FAULT_SETS, formatSeedResult, formatSummary, parseFaults, runCampaign, type SyncMode } from './campaign.js';
 
 /** Most seeds one invocation runs (a bound on the loop; split bigger campaigns with --from). */
 const SEEDS_MAX = 1_000_000;
@@ -34,14 +39,17 @@ async function main(argv: string[]): Promise<number> {
       ops: { type: 'string' },
       nodes: { type: 'string' },
       faults: { type: 'string' },
+      sync: { type: 'string' },
       trace: { type: 'boolean' },
       rate: { type: 'boolean' },
       json: { type: 'string' },
     },
     strict: true,
   });
-  const faults = (values.faults ?? 'all') as FaultSet;
-  if (!FAULT_SETS.includes(faults)) return usage(`--faults is one of ${FAULT_SETS.join('|')}`);
+  const faults = values.faults ?? 'all';
+  const kinds = parseFaults(faults);
+  const sync = (values.sync ?? 'batch') as SyncMode;
+  if (sync !== 'batch' && sync !== 'periodic') return usage(`--sync is batch or periodic, not ${JSON.stringify(values.sync)}`);
   const ops = integer(values.ops, 'ops', 1, 100_000);
   const nodes = integer(values.nodes, 'nodes', 3, 64);
   const single = values.seed !== undefined;
@@ -55,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const onTrace = values.trace === true ? (line: string): void => void process.stdout.write(`${line}\n`) : undefined;
   const started_ms = performance.now();
-  const options = { ...(ops === undefined ? {} : { ops }), ...(nodes === undefined ? {} : { nodes }), faults };
+  const options = { ...(ops === undefined ? {} : { ops }), ...(nodes === undefined ? {} : { nodes }), faults: kinds, sync };
   const summary = await runCampaign({ ...options, seeds, ...(onTrace === undefined ? {} : { onTrace }) }, (result) => {
     const line = formatSeedResult(result, single);
     if (line !== null) console.log(line);
@@ -68,13 +76,25 @@ async function main(argv: string[]): Promise<number> {
   if (values.json !== undefined) {
     const record = {
       benchmark: 'sim-campaign',
-      configuration: { seeds: summary.seeds, first_seed: seeds[0], ops_per_seed: ops ?? DEFAULT_OPS, nodes: nodes ?? 5, replication: 'N3 W2 R2', faults },
+      configuration: {
+        seeds: summary.seeds,
+        first_seed: seeds[0],
+        ops_per_seed: ops ?? DEFAULT_OPS,
+        nodes: nodes ?? 5,
+        replication: 'N3 W2 R2 (one DC, or dc1: 2 + dc2: 1 replicas in two-DC seeds); per-request W and R vary',
+        sync,
+        faults,
+        fault_kinds: kinds,
+      },
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.arch()}` },
       seeds: summary.seeds,
       failed_seeds: summary.failed.map((r) => r.seed),
       violations: summary.violations,
       ops: summary.ops,
       acked: summary.acked,
+      two_dc_seeds: summary.twoDcSeeds,
+      op_mix: summary.opMix.ops,
+      consistency_mix: Object.fromEntries(Object.entries(summary.opMix.consistency).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
       fault_mix_seeds: summary.faultMix,
       simulated_ms: summary.simulated_ms,
       real_ms: Math.round(real_ms),
@@ -97,7 +117,10 @@ function integer(text: string | undefined, name: string, min: number, max: numbe
 class UsageError extends Error {}
 
 function usage(problem: string): number {
-  console.error(`sim: ${problem}\nusage: npm run sim -- [--seeds N [--from S] | --seed S [--trace]] [--ops N] [--nodes N] [--faults ${FAULT_SETS.join('|')}] [--rate] [--json FILE]`);
+  console.error(
+    `sim: ${problem}\nusage: npm run sim -- [--seeds N [--from S] | --seed S [--trace]] [--ops N] [--nodes N] [--sync batch|periodic] ` +
+      `[--faults ${FAULT_SETS.join('|')}|KIND,...] [--rate] [--json FILE]\nfault kinds: ${FAULT_KINDS.join(',')}`,
+  );
   return 2;
 }
 
@@ -110,7 +133,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) process.exit(usage(err.message));
+    const badArgs = err instanceof UsageError || err instanceof InvalidRequestError || (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'));
+    if (badArgs) process.exit(usage(err.message));
     console.error(err);
     process.exit(1);
   },

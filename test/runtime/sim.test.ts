@@ -241,6 +241,31 @@ describe('runtime/sim', function () {
     });
   });
 
+  describe('clock skew', () => {
+    it("skews what a node's actors read, not when their timers fire", async () => {
+      const w = world();
+      const seen: { node: number; now: number; world: number }[] = [];
+      const clockReader = () => ({
+        started(ctx: ActorContext) {
+          ctx.schedule(100, { type: 'tick' });
+        },
+        receive(_msg: { type: string }, ctx: ActorContext) {
+          seen.push({ node: ctx.self.thread, now: ctx.now(), world: w.now() });
+        },
+      });
+      w.setClockSkew(2, 750);
+      w.spawn(1, clockReader, 'clock');
+      w.spawn(2, clockReader, 'clock');
+      await w.runUntil(1000);
+      expect(seen).to.deep.equal([
+        { node: 1, now: 100, world: 100 },
+        { node: 2, now: 850, world: 100 },
+      ]);
+      expect(w.nodeNow(2) - w.nodeNow(1)).to.equal(750);
+      expect(() => w.setClockSkew(1, -1)).to.throw(/offset/);
+    });
+  });
+
   describe('asks and supervision', () => {
     it('an ask times out on the virtual clock', async () => {
       const w = world();

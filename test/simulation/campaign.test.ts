@@ -10,7 +10,7 @@
  */
 import { expect } from 'chai';
 import { seedFrom } from '../../src/core/prng.js';
-import { FAULT_KINDS, formatSeedResult, formatSummary, runCampaign, runSeed, type SeedResult } from '../../src/simulation/campaign.js';
+import { FAULT_KINDS, OP_KINDS, formatSeedResult, formatSummary, parseFaults, runCampaign, runSeed, type SeedResult } from '../../src/simulation/campaign.js';
 import { __plantBugForTests } from '../../src/core/planted_bugs.js';
 
 /** Seeds of the bounded campaign (issue 6: at least 200). */
@@ -46,7 +46,33 @@ describe('seeded fault campaign', function () {
     expect(summary.acked, 'acknowledged ops').to.be.greaterThan(summary.ops / 2);
     if (SEEDS.length === CAMPAIGN_SEEDS) {
       for (const kind of FAULT_KINDS) expect(summary.faultMix[kind], `seeds that applied ${kind}`).to.be.greaterThan(0);
+      for (const kind of OP_KINDS) expect(summary.opMix.ops[kind], `ops of kind ${kind}`).to.be.greaterThan(0);
+      expect(summary.twoDcSeeds, 'seeds with two data centers').to.be.greaterThan(0);
+      for (const level of ['w=1', 'w=all', 'r=all', 'r=quorum']) expect(summary.opMix.consistency[level], `requests with ${level}`).to.be.greaterThan(0);
     }
+  });
+
+  it(`under periodic sync, with crashes, torn and flipped tails and slow disks, a seed prints the same bytes twice (SEED=${ONE_SEED})`, async () => {
+    const faults = parseFaults('crash,torn-flip,slow-fsync,slow-replica,clock-skew');
+    const runs: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const lines: string[] = [];
+      const result = await runSeed(ONE_SEED, { ops: OPS_PER_SEED, sync: 'periodic', faults, onTrace: (line) => lines.push(line) });
+      expect(result.sync).to.equal('periodic');
+      expect(faults, 'the seed drew only from the kinds named').to.include.members(result.faults);
+      expect(result.faults, 'and applied some').to.not.deep.equal([]);
+      runs.push(`${printed(result)}\n${lines.join('\n')}`);
+    }
+    expect(runs[1] === runs[0], 'two runs of one seed print the same bytes').to.equal(true);
+    const batch = await runSeed(ONE_SEED, { ops: OPS_PER_SEED, sync: 'batch', faults });
+    expect(batch.traceHash, 'the sync mode changes the run').to.not.equal(JSON.parse(runs[0]!.split('\n')[1]!).traceHash);
+  });
+
+  it('--faults takes a set or a comma list of kinds, and names what is valid otherwise', () => {
+    expect(parseFaults('all')).to.deep.equal(FAULT_KINDS);
+    expect(parseFaults('none')).to.deep.equal([]);
+    expect(parseFaults('hint-expiry,crash')).to.deep.equal(['crash', 'hint-expiry']);
+    expect(() => parseFaults('crash,meteor')).to.throw(/comma list of kinds.*"meteor"/);
   });
 
   it(`the same seed prints the same bytes, trace included; another seed has another trace (SEED=${ONE_SEED})`, async () => {

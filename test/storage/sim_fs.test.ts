@@ -10,6 +10,11 @@ import { Prng, seedFrom } from '../../src/core/prng.js';
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);
+const popcount = (byte: number): number => {
+  let bits = 0;
+  for (let b = byte; b !== 0; b >>= 1) bits += b & 1;
+  return bits;
+};
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
   try {
@@ -130,6 +135,65 @@ describe('storage/sim_fs: durability', () => {
     expect(() => fs2.flipBit('/d/none', 0)).to.throw(SimFsError);
   });
 
+  it('flips at most one bit per crash, only in the kept unsynced tail, and counts it', async () => {
+    const seed = seedFrom(process.env['SEED'], 7);
+    for (let round = 0; round < 50; round++) {
+      const fs = new SimFileSystem();
+      await fileWith(fs, '/d/f', 'synced-part', 'unsynced-tail-bytes');
+      const after = fs.crash(new Prng(seed + round), { flipProbability: 1 });
+      const kept = await after.readFile('/d/f');
+      expect(str(kept.subarray(0, 11)), `synced bytes never rot (SEED=${seed})`).to.equal('synced-part');
+      const expected = text('synced-partunsynced-tail-bytes').subarray(0, kept.length);
+      let differing = 0;
+      for (let i = 0; i < kept.length; i++) differing += popcount(kept[i]! ^ expected[i]!);
+      expect(differing, `a kept tail of ${kept.length - 11} bytes has exactly one flipped bit (SEED=${seed})`).to.equal(kept.length > 11 ? 1 : 0);
+      expect(after.stats().tailFlips).to.equal(kept.length > 11 ? 1 : 0);
+    }
+    expect(() => new SimFileSystem().crash(undefined, { flipProbability: 1 })).to.throw(/needs a Prng/);
+  });
+
+  it('with a latency model, append and sync take virtual time; a sync covers the bytes written before it', async () => {
+    const waits: { ms: number; wake: () => void }[] = [];
+    const fs = new SimFileSystem();
+    fs.setLatency({ delay_ms: (op) => (op === 'sync' ? 30 : op === 'append' ? 2 : 5), wait: (ms) => new Promise((wake) => waits.push({ ms, wake })) });
+    await fs.mkdirp('/d');
+    const h = await fs.open('/d/f', 'create');
+    let appended = false;
+    const append = h.append(text('abc')).then(() => (appended = true));
+    await Promise.resolve();
+    expect(appended, 'the append waits for its time').to.equal(false);
+    expect(str(await fs.readFile('/d/f')), 'but reads see it at once (page cache)').to.equal('abc');
+    expect(waits.map((w) => w.ms)).to.deep.equal([2]);
+    waits.shift()!.wake();
+    await append;
+    const dirSync = fs.syncDir('/d');
+    waits.shift()!.wake();
+    await dirSync;
+    const sync = h.sync();
+    await Promise.resolve();
+    const late = h.append(text('def')); // lands during the fsync (its own wait queued)
+    expect(waits.map((w) => w.ms)).to.deep.equal([30, 2]);
+    for (const w of waits.splice(0)) w.wake();
+    await Promise.all([sync, late]);
+    expect(str(await fs.crash().readFile('/d/f')), 'the sync made durable only what preceded it').to.equal('abc');
+  });
+
+  it('a sync in flight at a crash makes nothing durable and fails ECRASHED', async () => {
+    const waits: (() => void)[] = [];
+    const fs = new SimFileSystem();
+    await fileWith(fs, '/d/f', 'old', '');
+    fs.setLatency({ delay_ms: () => 10, wait: () => new Promise((wake) => waits.push(wake)) });
+    const h = await fs.open('/d/f', 'append');
+    const append = h.append(text('new'));
+    waits.shift()!();
+    await append;
+    const sync = h.sync();
+    const after = fs.crash();
+    waits.shift()!();
+    await rejectsWith(sync, 'ECRASHED');
+    expect(str(await after.readFile('/d/f'))).to.equal('old');
+  });
+
   it('kills the crashed instance and its handles', async () => {
     const fs = new SimFileSystem();
     await fileWith(fs, '/d/f', 'x', '');
@@ -157,7 +221,7 @@ describe('storage/sim_fs: durability', () => {
     const fs = new SimFileSystem();
     await fileWith(fs, '/d/f', 'abc', 'de');
     const after = fs.crash();
-    expect(after.stats()).to.deep.equal({ bytesWritten: 5, appends: 2, syncs: 1, dirSyncs: 1, crashes: 1 });
+    expect(after.stats()).to.deep.equal({ bytesWritten: 5, appends: 2, syncs: 1, dirSyncs: 1, crashes: 1, tailFlips: 0 });
   });
 });
 

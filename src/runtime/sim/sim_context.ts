@@ -1,7 +1,8 @@
 /**
  * The simulator's `ActorContext`: what one incarnation of one actor sees. It
  * forwards every effect to the world (`SimHost`) and answers `now()` and
- * `random()` from virtual time and the actor's own seeded PRNG.
+ * `random()` from its node's clock (virtual time plus the node's skew) and
+ * the actor's own seeded PRNG.
  *
  * A context belongs to one incarnation. After a crash or a restart it is
  * dead: `send` returns false, `ask` never settles, timers are not scheduled
@@ -36,6 +37,8 @@ export interface Delivery {
 export interface SimHost {
   /** Virtual time in ms. */
   now(): number;
+  /** Virtual time in ms as node `node`'s clock reads it (skewed by the node's offset, see SimWorld.setClockSkew). */
+  nodeNow(node: number): number;
   send(from: ActorCell, to: ActorRef, msg: Message): boolean;
   ask<R>(from: ActorCell, to: ActorRef, msg: Message, timeout_ms: number | undefined): Promise<R>;
   /** Send `value` (an Error rejects the asker) back to the asker of `delivery`. */
@@ -107,7 +110,7 @@ export class SimContext<M extends Message = Message> implements ActorContext<M> 
   }
 
   now(): number {
-    return this.host.now();
+    return this.host.nodeNow(this.cell.ref.thread);
   }
 
   random(): number {

@@ -67,6 +67,8 @@ export class SimWorld {
   private readonly eventsMax: number;
   /** The random crash and stall schedules. */
   private readonly plans: FaultPlans;
+  /** Per node, how far its clock reads ahead of virtual time (ms); absent = 0. */
+  private readonly clockSkew = new Map<number, number>();
 
   constructor(opts: SimWorldOptions) {
     this.seed = opts.seed >>> 0;
@@ -108,6 +110,7 @@ export class SimWorld {
       record: (kind, from, to, type, hash) => this.record(kind, from, to, type, hash),
       host: {
         now: () => this.clock_ms,
+        nodeNow: (node) => this.nodeNow(node),
         send: (from, to, msg) => this.transport.send(from.ref, from.ref.thread, to, msg, undefined, false),
         ask: (from, to, msg, timeout_ms) => this.startAsk(from, to, msg, timeout_ms),
         reply: (from, delivery, value) => this.transport.reply(from.ref, delivery, value),
@@ -201,6 +204,26 @@ export class SimWorld {
     const generation = this.stalls.begin(node, until_ms, opts.release);
     this.record('stall', '', `t${node}`, `until ${until_ms}${opts.release === 'timers-first' ? ' timers-first' : ''}`, '');
     this.push(until_ms, { kind: 'control', what: `end of stall of t${node}`, run: () => this.endStall(node, generation), background: false });
+  }
+
+  /**
+   * Skew node `node`'s clock: from now on its actors' `now()` reads `offset_ms`
+   * ahead of virtual time (clock skew between machines). Only what actors
+   * read is skewed; the world schedules events, timers and asks on true
+   * virtual time, as a real kernel's timers do not follow a wrong wall clock.
+   * A non-negative offset keeps every node clock >= 0; nodes differ by the
+   * difference of their offsets.
+   */
+  setClockSkew(node: number, offset_ms: number): void {
+    assert(Number.isFinite(offset_ms) && offset_ms >= 0, 'a clock offset is a finite number >= 0');
+    if (offset_ms === 0) this.clockSkew.delete(node);
+    else this.clockSkew.set(node, offset_ms);
+    this.logs.write('info', 'sim', `node t${node} clock reads ${offset_ms} ms ahead`);
+  }
+
+  /** Node `node`'s clock: virtual time plus its skew. */
+  nodeNow(node: number): number {
+    return this.clock_ms + (this.clockSkew.get(node) ?? 0);
   }
 
   /** Cut every link between the node sets `a` and `b`, both ways. */
