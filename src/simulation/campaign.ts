@@ -290,7 +290,19 @@ async function finalRead(cluster: SimCluster, reader: SimClient, key: string): P
       await cluster.world.runFor(HINT_POLL_MS);
     }
   }
-  throw new Error(`final r=all read of ${key} failed ${FINAL_READ_ATTEMPTS_MAX} times after heal: ${String(last)}`);
+  throw new Error(`final r=all read of ${key} failed ${FINAL_READ_ATTEMPTS_MAX} times after heal: ${String(last)}${stoppedActors(cluster)}`);
+}
+
+/** Actors supervision stopped for good (they failed too often), with the failure before the stop: why a node cannot answer. */
+function stoppedActors(cluster: SimCluster): string {
+  const errors = cluster.world.logs.all('error');
+  const stops = errors.filter((line) => line.msg.endsWith(': stopped'));
+  const why = stops.map((stop) => {
+    const before = errors.filter((line) => line.source === stop.source && line.time_ms <= stop.time_ms && line !== stop).at(-1);
+    const error = (before?.fields?.['error'] as { message?: string } | undefined)?.message ?? 'unknown';
+    return `${stop.source} stopped at ${stop.time_ms} ms after: ${error.split('\n')[0]}`;
+  });
+  return why.length === 0 ? '' : ` (${why.join('; ')})`;
 }
 
 /** Per key, each of its N owners' stored versions as dots (tombstones included). */

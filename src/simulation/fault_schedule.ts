@@ -106,7 +106,7 @@ const SLOW_REPLICA_TIMEOUT_MS: readonly [number, number] = [150, 400];
 const CLOCK_SKEW_MAX_MS: readonly [number, number] = [200, 5000];
 /** Hint lifetime under 'hint-expiry'. */
 const HINT_TTL_MS: readonly [number, number] = [800, 4000];
-/** Tombstone grace under 'tombstone-purge', added to the hint lifetime (a grace shorter than it would purge what a hint still carries). */
+/** Tombstone grace under 'tombstone-purge', beyond the hint lifetime plus the clock skew (a shorter grace could purge a tombstone a hint can still undo). */
 const TOMBSTONE_GRACE_EXTRA_MS: readonly [number, number] = [0, 3000];
 /** Probability that a crash under 'torn-flip' flips a bit in each kept unsynced tail. */
 const TAIL_FLIP_PROBABILITY = 0.75;
@@ -151,7 +151,8 @@ export function drawFaultPlan(prng: Prng, allowed: readonly FaultKind[], labels:
   }
   if (has('clock-skew')) cluster.clockSkewMs = between(CLOCK_SKEW_MAX_MS);
   if (has('hint-expiry') || has('tombstone-purge')) cluster.hintTtlMs = between(HINT_TTL_MS);
-  if (has('tombstone-purge')) cluster.tombstoneGraceMs = cluster.hintTtlMs! + between(TOMBSTONE_GRACE_EXTRA_MS);
+  // Grace >= hint TTL + clock skew: the contract of checkTombstoneGrace (node_plan.ts), kept even with skewed clocks.
+  if (has('tombstone-purge')) cluster.tombstoneGraceMs = cluster.hintTtlMs! + (cluster.clockSkewMs ?? 0) + between(TOMBSTONE_GRACE_EXTRA_MS);
   return plan;
 }
 
