@@ -98,15 +98,17 @@ export class ClusterClient {
     });
     await Promise.all(
       [...batches.values()].flat().map(async ({ to, requests, at }) => {
+        let replies: BatchOutcome[];
         try {
-          const replies = await this.ask<BatchOutcome[]>(to, { type: 'put-batch', requests }, this.askTimeoutMs());
-          assert(replies.length === requests.length, 'a put-batch answers every write');
-          replies.forEach((reply, j) => {
-            outcomes[at[j]!] = 'ok' in reply ? { ok: true, result: this.written(reply.ok) } : { ok: false, error: writeError(fromErrorRecord(reply.error), writeName(requests[j]!, this.nodeOf(to))) };
-          });
+          replies = await this.ask<BatchOutcome[]>(to, { type: 'put-batch', requests }, this.askTimeoutMs());
         } catch (err) {
           requests.forEach((request, j) => (outcomes[at[j]!] = { ok: false, error: writeError(err, writeName(request, this.nodeOf(to)), requests.length) }));
+          return;
         }
+        assert(replies.length === requests.length, 'a put-batch answers every write, in order');
+        replies.forEach((reply, j) => {
+          outcomes[at[j]!] = 'ok' in reply ? { ok: true, result: this.written(reply.ok) } : { ok: false, error: writeError(fromErrorRecord(reply.error), writeName(requests[j]!, this.nodeOf(to))) };
+        });
       }),
     );
     return outcomes;
@@ -207,11 +209,12 @@ function keyText(key: Uint8Array): string {
  * been applied: `IndeterminateError`. Typed errors from the cluster keep
  * their class: the coordinator reports `IndeterminateError` itself once it
  * stored the version, and an `UnavailableError` or `OverloadedError` means
- * nothing was applied. `batch` > 1 names the batch the write shared.
+ * nothing was applied. `batch`: the size of the put-batch whose ask failed as a whole.
  */
-export function writeError(err: unknown, what: string, batch = 1): Error {
-  if (err instanceof IndeterminateError) return err;
-  const shared = batch > 1 ? ` (its put-batch of ${batch} writes)` : '';
+export function writeError(err: unknown, what: string, batch?: number): Error {
+  const shared = batch !== undefined ? ` (its put-batch of ${batch} writes)` : '';
+  // An indeterminate batch (its coordinator's thread died) is named per write, so each says which key to read.
+  if (err instanceof IndeterminateError) return batch === undefined ? err : new IndeterminateError(what, `${err.reason || err.message}${shared}`);
   if (err instanceof TimeoutError) return new IndeterminateError(what, `no answer${shared} within ${err.timeout_ms} ms`);
   if (err instanceof RingkvError) return err;
   const detail = err instanceof Error ? err.message : String(err);

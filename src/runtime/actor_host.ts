@@ -179,6 +179,16 @@ export class ActorHost implements TransportSink {
     await Promise.all(releases);
   }
 
+  /**
+   * Thread `thread` died: fail this thread's asks to it now rather than at
+   * their deadlines. Whether it acted on them is unknown (it may have stored
+   * a write and died before answering), so each gets `IndeterminateError`;
+   * the cluster client turns that into a retryable error for a read.
+   */
+  failAsksTo(thread: number, why: string): number {
+    return this.asks.rejectTo(thread, (what) => new IndeterminateError(what, why));
+  }
+
   /** Refs of the actors hosted here. */
   actorIds(): string[] {
     return [...this.cells.keys()];
@@ -192,7 +202,7 @@ export class ActorHost implements TransportSink {
 
   /** Ask from outside any actor (or from `from`). */
   ask<R>(from: ActorRef | undefined, to: ActorRef, msg: Message, timeout_ms = ASK_DEFAULT_TIMEOUT_MS): Promise<R> {
-    const { id, promise } = this.asks.open<R>(`ask to ${refName(to)} (type=${msg.type})`, timeout_ms);
+    const { id, promise } = this.asks.open<R>(`ask to ${refName(to)} (type=${msg.type})`, timeout_ms, to.thread);
     if (id === 0) return promise;
     const accepted =
       to.thread === this.thread

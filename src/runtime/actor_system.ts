@@ -273,6 +273,8 @@ export class ActorSystem {
         }
         if (this.terminating.delete(thread)) this.host.log.info('worker thread terminated on request', { thread });
         else this.host.log.error('worker thread crashed', { thread, error: error.message });
+        // Main-thread asks to it (clients' requests) learn of the crash now, typed, instead of at their deadline.
+        this.host.failAsksTo(thread, `thread ${thread} died before answering`);
         for (const listener of this.crashListeners) listener({ thread, error });
       });
     });

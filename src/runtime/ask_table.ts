@@ -11,6 +11,8 @@ import { ASK_PENDING_MAX } from '../core/limits.js';
 interface PendingAsk {
   /** What the ask is, as `open` was told: named in the errors that settle it. */
   what: string;
+  /** The thread it went to (-1 when not told), so a thread's crash can settle its asks at once. */
+  thread: number;
   resolve(value: unknown): void;
   reject(err: unknown): void;
   timer: ReturnType<typeof setTimeout>;
@@ -35,7 +37,7 @@ export class AskTable {
    * Register a new ask; `what` names it in the `TimeoutError`. Returns the
    * correlation id and the promise the caller awaits.
    */
-  open<R>(what: string, timeout_ms: number): { id: number; promise: Promise<R> } {
+  open<R>(what: string, timeout_ms: number, thread = -1): { id: number; promise: Promise<R> } {
     if (this.pending.size >= ASK_PENDING_MAX) {
       return { id: 0, promise: Promise.reject(new OverloadedError(`ask table (${ASK_PENDING_MAX} pending asks)`)) };
     }
@@ -46,7 +48,7 @@ export class AskTable {
         this.pending.delete(id);
         reject(new TimeoutError(what, timeout_ms));
       }, timeout_ms);
-      this.pending.set(id, { what, resolve: resolve as (v: unknown) => void, reject, timer });
+      this.pending.set(id, { what, thread, resolve: resolve as (v: unknown) => void, reject, timer });
     });
     return { id, promise };
   }
@@ -68,6 +70,17 @@ export class AskTable {
   /** Reject every pending ask (thread shutting down) with the error `errorFor` makes of its name. */
   rejectAll(errorFor: (what: string) => Error): void {
     for (const [id, ask] of [...this.pending]) this.reject(id, errorFor(ask.what));
+  }
+
+  /** Reject the pending asks sent to `thread` (it died: their answers will never come). Returns how many. */
+  rejectTo(thread: number, errorFor: (what: string) => Error): number {
+    let count = 0;
+    for (const [id, ask] of [...this.pending]) {
+      if (ask.thread !== thread) continue;
+      this.reject(id, errorFor(ask.what));
+      count++;
+    }
+    return count;
   }
 
   private take(id: number): PendingAsk | undefined {

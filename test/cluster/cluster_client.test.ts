@@ -69,6 +69,18 @@ describe('cluster_client: every write its own honest outcome', () => {
     }
   });
 
+  it("a put-batch whose coordinator's thread died before answering reports each write as IndeterminateError, naming its key", async () => {
+    const died = new IndeterminateError('ask to t1/coordinator (type=put-batch)', 'thread 1 died before answering');
+    const outcomes = await client(() => Promise.reject(died)).putMany(entries(3));
+    outcomes.forEach((outcome, i) => {
+      const error = (outcome as { error: Error }).error;
+      expect(error).to.be.instanceOf(IndeterminateError);
+      expect(error.message).to.match(new RegExp(`^write of key "k${i}" .* may or may not have been applied \\(thread 1 died before answering \\(its put-batch of \\d writes\\)\\)`));
+    });
+    // A read whose coordinator died is retryable, never indeterminate.
+    expect(await client(() => Promise.reject(died)).get('k').then(() => null, (err: unknown) => err)).to.be.instanceOf(UnavailableError);
+  });
+
   it('a put-batch the coordinator never handled fails each write with a retryable UnavailableError (nothing applied)', async () => {
     const outcomes = await client(() => Promise.reject(notHandledError('ask to t1/coordinator (type=put-batch)', 'thread 1 crashed'))).putMany(entries(3));
     for (const outcome of outcomes) expect((outcome as { error: Error }).error).to.be.instanceOf(UnavailableError);

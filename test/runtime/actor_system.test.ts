@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { OverloadedError, TimeoutError } from '../../src/core/errors.js';
+import { IndeterminateError, OverloadedError, TimeoutError } from '../../src/core/errors.js';
 import type { ActorRef } from '../../src/runtime/actor.js';
 import { ActorSystem, type ThreadCrash } from '../../src/runtime/actor_system.js';
 import type { LogRecord } from '../../src/runtime/logger.js';
@@ -161,6 +161,18 @@ describe('runtime/actor_system (real worker threads)', function () {
       expect(viaB.answer, 'worker-to-worker rings rewired').to.equal('again');
     });
   }
+
+  it('fails asks to a thread that dies at once with IndeterminateError, not at their deadline', async () => {
+    const started = Date.now();
+    const pending = system.ask(a, { type: 'silent' }, 20_000).then(() => null, (err: unknown) => err);
+    await system.ask(a, { type: 'echo', value: 'handled the silent one first' });
+    await system.terminateThread(1);
+    const err = await pending;
+    expect(err).to.be.instanceOf(IndeterminateError);
+    expect((err as Error).message).to.match(/^ask to t1\/a \(type=silent\) may or may not have been applied \(thread 1 died before answering\)/);
+    expect(Date.now() - started, 'not the 20 s deadline').to.be.below(10_000);
+    await system.restartThread(1);
+  });
 
   it('crashes a thread on purpose at a safe point: crashed() runs, stopped() does not', async () => {
     const dir = await mkdtemp(join(os.tmpdir(), 'ringkv-crash-'));
