@@ -211,9 +211,14 @@ class WorkloadClient {
   private completeWrite(id: number, key: string, result: WriteResult): void {
     const { cluster, history } = this.setup;
     history.complete(id, 'ok', { version: result.receipt.version! }, cluster.world.now());
-    // The checker's fields for acknowledged writes (HistoryOp.stored_on / superseded).
+    // The checker's fields for acknowledged writes (HistoryOp.stored_on / superseded / replyContext), set on
+    // the recorded op so this compiles against recorders that do not take them in `complete` yet.
     const superseded = (result as WriteResult & { superseded?: string }).superseded;
-    const extra: Partial<HistoryOp> & { stored_on: string[]; superseded?: string } = { stored_on: storedOn(result.receipt), ...(superseded === undefined ? {} : { superseded }) };
+    const extra: Partial<HistoryOp> & { stored_on: string[]; superseded?: string; replyContext: string } = {
+      stored_on: storedOn(result.receipt),
+      ...(superseded === undefined ? {} : { superseded }),
+      replyContext: result.context,
+    };
     Object.assign(history.ops()[id - 1]!, extra);
     this.lastContext.set(key, result.context);
   }
