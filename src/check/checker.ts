@@ -5,16 +5,23 @@
  *
  * 1. lost-write: every acknowledged put is in the final read of its key, or
  *    some put or delete of that key (any outcome: a failed or unknown write
- *    may still have landed) was made with a context covering its version.
- *    An acknowledged delete is a write too: no version its context covered
- *    may come back in the final read (a resurrection).
+ *    may still have landed) superseded it legitimately: its context covers
+ *    the put's version and was read after the put was invoked
+ *    (`supersession.ts` gives the reasoning). An acknowledged delete is a
+ *    write too: no version its context covered may come back in the final
+ *    read (a resurrection). Under periodic sync, a write every node that
+ *    stored it lost to a crash within the sync window is not a violation;
+ *    it is listed apart (`checkHistoryReport`'s `lostInSyncWindow`,
+ *    `sync_window.ts`).
  * 2. phantom: every value a get or the final read returns was written by a
  *    put of that key, and at that put's version when the put was acknowledged.
  * 3. false-sibling: two versions returned side by side never come from writes
  *    where one's context covered the other (DVV siblings are exactly the
  *    concurrent writes; Preguiça et al. 2012). Pruning a past beyond
  *    VCLOCK_ENTRIES_MAX can cause this; it is reported all the same.
- * 4. divergence: after heal, every replica of a key holds the same versions.
+ * 4. divergence: after heal, every replica of a key holds the same versions,
+ *    compared as "dot=digest" so two replicas holding one dot with different
+ *    values diverge.
  * 5. read-your-writes, for ops marked `ryw` (strict quorums, W+R>N): a get by
  *    client c invoked after c's own acknowledged write P of the key completed
  *    sees P: for a put, P's version or a write whose context covers it (shown
@@ -22,6 +29,10 @@
  *    the versions P's context covered. An op invoked in the millisecond its
  *    client's earlier op completed counts as after it (clients that pipeline
  *    ops should not mark them ryw).
+ * 6. one-dot-one-value: one version names one value across the history of
+ *    a key (acknowledged writes, reads, replicas; `dot_values.ts`).
+ * 7. dot-conflict: the replicas reported no dot conflict
+ *    (`FinalState.dotConflicts`: a merge met one dot naming two values).
  *
  * "Covers" is `coversDot` from `core/dotted_version_vector.ts`: a context
  * covers dot (actor, n) when its entry for actor is at least n.
@@ -37,10 +48,22 @@ import { coversDot, type Dot, type VersionVector } from '../core/dotted_version_
 import { InvalidRequestError } from '../core/errors.js';
 import { CHECK_VIOLATIONS_MAX } from '../core/limits.js';
 import { contextFromString, parseVersion } from '../core/version_id.js';
+import { checkDotValues, splitDotDigest } from './dot_values.js';
 import { validateFinalState, validateHistory, type FinalState, type HistoryOp } from './history.js';
+import { supersededContext, Supersessions } from './supersession.js';
+import { syncWindowCrashes, type LostInSyncWindow } from './sync_window.js';
+
+export type { LostInSyncWindow } from './sync_window.js';
 
 /** The property a violation breaks. */
-export type Property = 'lost-write' | 'phantom' | 'false-sibling' | 'divergence' | 'read-your-writes';
+export type Property =
+  | 'lost-write'
+  | 'phantom'
+  | 'false-sibling'
+  | 'divergence'
+  | 'read-your-writes'
+  | 'one-dot-one-value'
+  | 'dot-conflict';
 
 /** One violation: which property, on which key, by which ops, and why in words. */
 export interface Violation {
@@ -52,17 +75,33 @@ export interface Violation {
   detail: string;
 }
 
+/** What a check found: the violations, and the writes lost in the sync window (not violations). */
+export interface CheckReport {
+  violations: Violation[];
+  /** Acknowledged writes lost to crashes within the periodic sync window (`sync_window.ts`). */
+  lostInSyncWindow: LostInSyncWindow[];
+}
+
 /**
  * Every violation in `history` given `final`, at most CHECK_VIOLATIONS_MAX,
  * in a deterministic order (keys in order of first appearance). Throws
  * `InvalidRequestError` on a malformed history, or when a key with an
- * acknowledged write has no final read.
+ * acknowledged write has no final read. `checkHistoryReport` also names the
+ * writes lost within the sync window.
  */
 export function checkHistory(history: readonly HistoryOp[], final: FinalState): Violation[] {
+  return checkHistoryReport(history, final).violations;
+}
+
+/** `checkHistory`, with the writes lost within the periodic sync window listed apart. */
+export function checkHistoryReport(history: readonly HistoryOp[], final: FinalState): CheckReport {
   validateHistory(history);
   validateFinalState(final);
   const report = new Report();
   const keys = indexByKey(history);
+  if ((final.dotConflicts ?? 0) > 0) {
+    report.add('dot-conflict', '', [], `the replicas reported ${final.dotConflicts} dot conflicts (one version id naming two values, kept as siblings): see their error logs for keys and digests`);
+  }
   for (const kh of keys.values()) {
     const finalRead = final.reads.get(kh.key);
     if (finalRead === undefined) {
@@ -76,7 +115,8 @@ export function checkHistory(history: readonly HistoryOp[], final: FinalState): 
       .map((op) => ({ op, values: op.values ?? [], versions: op.versions ?? [] }));
     if (finalRead !== undefined) reads.push({ op: null, values: finalRead.values, versions: finalRead.versions });
     for (const read of reads) checkRead(kh, read, report);
-    if (finalRead !== undefined) checkLostWrites(kh, finalRead.versions, report);
+    checkDotValues(kh.key, kh.ops, finalRead, final.replicas?.get(kh.key), (key, ops, detail) => report.add('one-dot-one-value', key, ops, detail));
+    if (finalRead !== undefined) checkLostWrites(kh, finalRead.versions, final, report);
     checkReadYourWrites(kh, report);
   }
   for (const [key, read] of final.reads) {
@@ -86,7 +126,7 @@ export function checkHistory(history: readonly HistoryOp[], final: FinalState): 
     }
   }
   for (const [key, byReplica] of final.replicas ?? []) checkDivergence(key, byReplica, keys.get(key), report);
-  return report.violations;
+  return { violations: report.violations, lostInSyncWindow: report.lostInSyncWindow };
 }
 
 /** One line: property, key, op ids, seed, detail. */
@@ -113,7 +153,7 @@ function checkRead(kh: KeyHistory, read: Read, report: Report): void {
     if (candidates.length === 0) {
       report.add('phantom', kh.key, readerIds, `${reader} returns value ${show(value)} at version ${version}, but no put of this key wrote that value`);
     } else if (atVersion !== undefined && (atVersion.kind !== 'put' || atVersion.value !== value)) {
-      report.add('phantom', kh.key, [...readerIds, atVersion.id], `${reader} returns value ${show(value)} at version ${version}, which is the version of ${describe(atVersion)}`);
+      // A version shown with another value than its writer's: one-dot-one-value (dot_values.ts) reports it.
     } else if (atVersion === undefined && candidates.every((p) => p.outcome === 'ok')) {
       const put = candidates[0]!;
       report.add('phantom', kh.key, [...readerIds, put.id], `${reader} returns value ${show(value)} at version ${version}, but ${describe(put)} was acknowledged with another version`);
@@ -137,21 +177,38 @@ function checkRead(kh: KeyHistory, read: Read, report: Report): void {
   }
 }
 
-/** Acknowledged puts missing from the final read, and versions an acknowledged delete removed that came back. */
-function checkLostWrites(kh: KeyHistory, finalVersions: readonly string[], report: Report): void {
+/**
+ * Acknowledged puts missing from the final read that no write superseded
+ * legitimately (`supersession.ts`), and versions an acknowledged delete
+ * superseded that came back. Losses the periodic sync window explains go to
+ * `lostInSyncWindow` instead.
+ */
+function checkLostWrites(kh: KeyHistory, finalVersions: readonly string[], final: FinalState, report: Report): void {
   const present = new Set(finalVersions);
   const deleted = new MaxVector();
+  const deletes = new Map<number, HistoryOp>();
+  const supersessions = new Supersessions(kh.ops, (text, op) => kh.causal.parse(text, op));
   for (const op of kh.ops) {
     if (op.outcome !== 'ok' || op.kind === 'get') continue;
-    if (op.kind === 'delete') deleted.join(kh.causal.context(op), op.id);
+    if (op.kind === 'delete') {
+      deleted.join(kh.causal.parse(supersededContext(op), op), op.id);
+      deletes.set(op.id, op);
+    }
     if (op.kind !== 'put' || present.has(op.version!)) continue;
-    if (kh.coverage.earliest(kh.causal.dot(op.version!)) !== undefined) continue;
-    report.add('lost-write', kh.key, [op.id], `${describe(op)} acknowledged but absent from the final read ${list(finalVersions)} and no write's context covers it`);
+    const found = supersessions.find(op, kh.causal.dot(op.version!));
+    if (found.by !== undefined) continue;
+    const why =
+      found.unjustified === undefined
+        ? "no write's context covers it"
+        : `the only writes whose context covers it, such as ${describe(found.unjustified)}, had their context from a read made before the put was invoked`;
+    if (lostInWindow(kh, op, final, report, `absent from the final read, and ${why}`)) continue;
+    report.add('lost-write', kh.key, [op.id], `${describe(op)} acknowledged but absent from the final read ${list(finalVersions)}, and ${why}`);
   }
   for (const version of finalVersions) {
     const deleter = deleted.coveredBy(kh.causal.dot(version));
     if (deleter === undefined) continue;
     const writer = kh.writesByVersion.get(version);
+    if (lostInWindow(kh, deletes.get(deleter)!, final, report, `version ${version}, which it superseded, is back in the final read`)) continue;
     report.add(
       'lost-write',
       kh.key,
@@ -159,6 +216,14 @@ function checkLostWrites(kh: KeyHistory, finalVersions: readonly string[], repor
       `delete #${deleter} acknowledged with a context covering version ${version}${writer === undefined ? '' : ` (${describe(writer)})`}, yet it is back in the final read`,
     );
   }
+}
+
+/** True (and listed apart) when the periodic sync window explains losing `write` (`sync_window.ts`). */
+function lostInWindow(kh: KeyHistory, write: HistoryOp, final: FinalState, report: Report, what: string): boolean {
+  const crashes = syncWindowCrashes(write, final);
+  if (crashes === undefined) return false;
+  report.lostInWindow({ key: kh.key, op: write.id, detail: `${describe(write)} acknowledged under periodic sync: ${what}; every node that stored it crashed within the sync window (${crashes.join(', ')})` });
+  return true;
 }
 
 /** Read-your-writes per client, for ops marked `ryw`. */
@@ -223,12 +288,19 @@ function checkDivergence(key: string, byReplica: ReadonlyMap<string, readonly st
   const lacking = held.filter((h) => h.versions.size < union.size);
   if (lacking.length === 0) return;
   const differing = [...union].filter((v) => lacking.some((h) => !h.versions.has(v))).sort();
-  const ops = differing.flatMap((v) => {
-    const writer = kh?.writesByVersion.get(v);
-    return writer === undefined ? [] : [writer.id];
-  });
+  const ops = [
+    ...new Set(
+      differing.flatMap((v) => {
+        const writer = kh?.writesByVersion.get(splitDotDigest(v).dot);
+        return writer === undefined ? [] : [writer.id];
+      }),
+    ),
+  ];
   const gaps = lacking.map((h) => `${h.replica} lacks ${list([...union].filter((v) => !h.versions.has(v)).sort())}`);
-  report.add('divergence', key, ops, `replicas disagree after heal on versions ${list(differing)}: ${gaps.join('; ')}`);
+  const dots = differing.map((v) => splitDotDigest(v).dot);
+  const twoValued = [...new Set(dots.filter((dot, i) => dots.indexOf(dot) !== i))];
+  const values = twoValued.length === 0 ? '' : ` (replicas hold ${list(twoValued)} with different values)`;
+  report.add('divergence', key, ops, `replicas disagree after heal on versions ${list(differing)}${values}: ${gaps.join('; ')}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -345,7 +417,11 @@ class CausalCache {
 
   /** The context a write passed, as a vector; a malformed one throws naming the op. */
   context(op: HistoryOp): VersionVector {
-    const text = op.context ?? '';
+    return this.parse(op.context ?? '', op);
+  }
+
+  /** A context text of `op` as a vector; a malformed one throws naming the op. */
+  parse(text: string, op: HistoryOp): VersionVector {
     let vector = this.contexts.get(text);
     if (vector === undefined) {
       try {
@@ -387,12 +463,17 @@ class MaxVector {
   }
 }
 
-/** Collects violations up to CHECK_VIOLATIONS_MAX. */
+/** Collects violations, and writes lost in the sync window, up to CHECK_VIOLATIONS_MAX each. */
 class Report {
   readonly violations: Violation[] = [];
+  readonly lostInSyncWindow: LostInSyncWindow[] = [];
 
   add(property: Property, key: string, ops: number[], detail: string): void {
     if (this.violations.length < CHECK_VIOLATIONS_MAX) this.violations.push({ property, key, ops, detail });
+  }
+
+  lostInWindow(lost: LostInSyncWindow): void {
+    if (this.lostInSyncWindow.length < CHECK_VIOLATIONS_MAX) this.lostInSyncWindow.push(lost);
   }
 }
 

@@ -40,14 +40,47 @@ export interface HistoryOp {
   versions?: string[]; // ok get, parallel to values
   readContext?: string; // ok get: the context it returned
   ryw?: boolean; // the op ran in strict mode with W+R>N: read-your-writes applies
+  /**
+   * Ok put/delete: the nodes that acknowledged it (receipt.acks), by label; a
+   * hint holder as "label>owner" (the owner it stood in for).
+   */
+  stored_on?: string[];
+  /**
+   * Ok put/delete: the causal context the new version actually superseded
+   * (WriteResult.superseded): the one passed, or for an overwrite what the
+   * minting owner held.
+   */
+  superseded?: string;
+  /** Ok put/delete: the context the write returned (WriteResult.context), which a client may carry on. */
+  replyContext?: string;
+}
+
+/** A node crash the harness injected (and when the node came back, if it did). */
+export interface CrashRecord {
+  /** Node label. */
+  node: string;
+  /** When it crashed (harness clock, ms: the clock ops are timed by). */
+  at_ms: number;
+  /** When it restarted, or null if it stayed down. */
+  restarted_ms: number | null;
 }
 
 /** What the harness observes after the campaign. */
 export interface FinalState {
   /** After heal and quiescence: a read of every key written (values/versions as a get returns them). */
   reads: Map<string, { values: string[]; versions: string[] }>;
-  /** Each replica's stored versions per key (tombstones included, as dots). Absent = not checked. */
+  /**
+   * Each replica's stored versions per key (tombstones included), as
+   * "dot=digest" (the dot as a version names it, '=', the value digest in
+   * hex; a plain dot from older harnesses). Absent = not checked.
+   */
   replicas?: Map<string, Map<string, string[]>>;
+  /** The crashes injected during the run. Absent = not recorded. */
+  crashes?: CrashRecord[];
+  /** The nodes' commit-log sync mode: under 'periodic', a crash may lose the last `window_ms` of acknowledged writes. */
+  sync?: { mode: 'batch' | 'periodic'; window_ms: number };
+  /** Dot conflicts the replicas reported (one dot naming two values; their `dot_conflicts` stats summed). */
+  dotConflicts?: number;
 }
 
 /** What a client knows when it invokes an op. */
@@ -72,6 +105,12 @@ export interface CompleteFields {
   versions?: string[];
   /** ok get: the context it returned. */
   readContext?: string;
+  /** ok put/delete: the nodes that acknowledged it ("label", or "label>owner" for a hint holder). */
+  stored_on?: string[];
+  /** ok put/delete: the context it superseded (WriteResult.superseded). */
+  superseded?: string;
+  /** ok put/delete: the context it returned (WriteResult.context). */
+  replyContext?: string;
 }
 
 /**
@@ -132,6 +171,9 @@ export class HistoryRecorder {
     } else {
       assert(fields.version !== undefined, 'an ok write records receipt.version');
       op.version = fields.version;
+      if (fields.stored_on !== undefined) op.stored_on = [...fields.stored_on];
+      if (fields.superseded !== undefined) op.superseded = fields.superseded;
+      if (fields.replyContext !== undefined) op.replyContext = fields.replyContext;
     }
   }
 
@@ -162,6 +204,10 @@ export function validateHistory(history: readonly HistoryOp[]): void {
     if (op.outcome === 'ok' && op.completed_ms === null) bad(`${where}: an ok op has completed_ms`);
     if (op.kind === 'put' && typeof op.value !== 'string') bad(`${where}: a put records the value it writes`);
     if (op.context !== undefined && typeof op.context !== 'string') bad(`${where}: context is a string`);
+    if (op.stored_on !== undefined && !isStrings(op.stored_on)) bad(`${where}: stored_on is an array of node labels`);
+    for (const name of ['superseded', 'replyContext'] as const) {
+      if (op[name] !== undefined && typeof op[name] !== 'string') bad(`${where}: ${name} is a string`);
+    }
     if (op.outcome !== 'ok') continue;
     if (op.kind === 'get') {
       const { values, versions } = op;
@@ -186,6 +232,16 @@ export function validateFinalState(final: FinalState): void {
       if (!isStrings(versions)) bad(`replica ${replica} of key ${JSON.stringify(key)}: versions are strings`);
     }
   }
+  for (const crash of final.crashes ?? []) {
+    const ok = typeof crash.node === 'string' && Number.isFinite(crash.at_ms) && (crash.restarted_ms === null || crash.restarted_ms >= crash.at_ms);
+    if (!ok) bad(`crash record ${JSON.stringify(crash)}: a node label, a finite at_ms and restarted_ms null or not before it`);
+  }
+  if (final.sync !== undefined && !((final.sync.mode === 'batch' || final.sync.mode === 'periodic') && final.sync.window_ms >= 0)) {
+    bad(`sync ${JSON.stringify(final.sync)}: mode batch or periodic and a non-negative window_ms`);
+  }
+  if (final.dotConflicts !== undefined && !(Number.isSafeInteger(final.dotConflicts) && final.dotConflicts >= 0)) {
+    bad(`dotConflicts ${final.dotConflicts} is a non-negative integer`);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -194,7 +250,10 @@ export function validateFinalState(final: FinalState): void {
 
 /** Names the format so a wrong file fails loudly; bump the version on any change. */
 const FORMAT = 'ringkv-history';
-const FORMAT_VERSION = 1;
+/** 2 (issue 12): ops' stored_on/superseded/replyContext, final crashes/sync/dotConflicts, "dot=digest" replicas. */
+const FORMAT_VERSION = 2;
+/** Versions still read: 1 lacks only optional fields. */
+const FORMAT_VERSIONS_READ: readonly unknown[] = [1, 2];
 
 /**
  * A history (and its final state, if any) as JSON text. Maps become arrays of
@@ -207,6 +266,9 @@ export function historyToJson(history: readonly HistoryOp[], final?: FinalState)
       : {
           reads: [...final.reads].map(([key, read]) => [key, { values: read.values, versions: read.versions }]),
           replicas: final.replicas === undefined ? null : [...final.replicas].map(([key, byReplica]) => [key, [...byReplica]]),
+          crashes: final.crashes ?? null,
+          sync: final.sync ?? null,
+          dotConflicts: final.dotConflicts ?? null,
         };
   return JSON.stringify({ format: FORMAT, format_version: FORMAT_VERSION, ops: history, final: finalJson });
 }
@@ -220,8 +282,8 @@ export function historyFromJson(text: string): { ops: HistoryOp[]; final: FinalS
     bad(`a saved history is JSON (${(err as Error).message})`);
   }
   const doc = record(parsed, 'a saved history');
-  if (doc['format'] !== FORMAT || doc['format_version'] !== FORMAT_VERSION) {
-    bad(`a saved history has format "${FORMAT}" version ${FORMAT_VERSION}; save it again with historyToJson`);
+  if (doc['format'] !== FORMAT || !FORMAT_VERSIONS_READ.includes(doc['format_version'])) {
+    bad(`a saved history has format "${FORMAT}" version ${FORMAT_VERSIONS_READ.join(' or ')}; save it again with historyToJson`);
   }
   const rawOps = doc['ops'];
   if (!Array.isArray(rawOps)) bad('a saved history has an ops array');
@@ -265,12 +327,21 @@ function opFromJson(raw: unknown, index: number): HistoryOp {
     completed_ms: completed,
     outcome: str('outcome') as Outcome,
   };
-  const optional = { value: str('value'), context: str('context'), version: str('version'), readContext: str('readContext') };
+  const optional = {
+    value: str('value'),
+    context: str('context'),
+    version: str('version'),
+    readContext: str('readContext'),
+    superseded: str('superseded'),
+    replyContext: str('replyContext'),
+  };
   for (const [name, value] of Object.entries(optional)) if (value !== undefined) Object.assign(op, { [name]: value });
   const values = strs('values');
   const versions = strs('versions');
+  const storedOn = strs('stored_on');
   if (values !== undefined) op.values = values;
   if (versions !== undefined) op.versions = versions;
+  if (storedOn !== undefined) op.stored_on = storedOn;
   if (ryw !== undefined) op.ryw = ryw;
   return op;
 }
@@ -285,7 +356,27 @@ function finalFromJson(raw: unknown): FinalState {
     if (!isStrings(values) || !isStrings(versions)) bad(`final read of ${JSON.stringify(key)}: values and versions are string arrays`);
     reads.set(key, { values, versions });
   }
-  if (o['replicas'] === null || o['replicas'] === undefined) return { reads };
+  const final: FinalState = { reads };
+  if (Array.isArray(o['crashes'])) {
+    final.crashes = o['crashes'].map((raw: unknown, i: number) => {
+      const c = record(raw, `crash record ${i}`);
+      const restarted = c['restarted_ms'];
+      if (typeof c['node'] !== 'string' || typeof c['at_ms'] !== 'number' || (restarted !== null && typeof restarted !== 'number')) {
+        bad(`crash record ${i}: node (string), at_ms (number), restarted_ms (number or null)`);
+      }
+      return { node: c['node'], at_ms: c['at_ms'], restarted_ms: restarted };
+    });
+  }
+  if (o['sync'] !== null && o['sync'] !== undefined) {
+    const sync = record(o['sync'], 'sync');
+    if ((sync['mode'] !== 'batch' && sync['mode'] !== 'periodic') || typeof sync['window_ms'] !== 'number') bad('sync is { mode: batch | periodic, window_ms }');
+    final.sync = { mode: sync['mode'], window_ms: sync['window_ms'] };
+  }
+  if (o['dotConflicts'] !== null && o['dotConflicts'] !== undefined) {
+    if (typeof o['dotConflicts'] !== 'number') bad('dotConflicts is a number');
+    final.dotConflicts = o['dotConflicts'];
+  }
+  if (o['replicas'] === null || o['replicas'] === undefined) return final;
   const replicas = new Map<string, Map<string, string[]>>();
   for (const [key, byReplica] of pairs(o['replicas'], 'final replicas')) {
     const held = new Map<string, string[]>();
@@ -295,7 +386,8 @@ function finalFromJson(raw: unknown): FinalState {
     }
     replicas.set(key, held);
   }
-  return { reads, replicas };
+  final.replicas = replicas;
+  return final;
 }
 
 /** An array of [string, value] pairs. */

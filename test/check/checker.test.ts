@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import {
   checkHistory,
+  checkHistoryReport,
   formatViolation,
   historyFromJson,
   historyToJson,
@@ -224,10 +225,165 @@ describe('check/checker', () => {
       h.put('c1', 'k', 'v1', a1, '', 'ok', true);
       h.overlap(1); // the put completes after the next get began
       h.get('c1', 'k', [], true);
+      h.get('c2', 'k', [['v1', a1]]);
       const b2 = dvv(N2, 1, [a1]);
       h.put('c2', 'k', 'v2', b2, ctx(a1), 'ok', true); // c2 saw v1 and replaced it
       h.get('c1', 'k', [['v2', b2]], true);
       expect(checkHistory(h.ops, finalOf({ k: [['v2', b2]] }))).to.deep.equal([]);
+    });
+
+    it('one-dot-one-value: two acknowledged writes with one version, or a put and a delete, name two values', () => {
+      const h = new Builder();
+      const a1 = dvv(N1, 1);
+      const first = h.put('c1', 'k', 'v1', a1);
+      const second = h.put('c2', 'k', 'v2', a1); // the node minted n1:1 again
+      const b1 = dvv(N2, 1);
+      const put = h.put('c1', 'x', 'x1', b1);
+      const del = h.del('c2', 'x', b1, '');
+      const found = checkHistory(h.ops, finalOf({ k: [['v1', a1], ['v2', a1]], x: [] }));
+      expect(brief(found).filter(([p]) => p === 'one-dot-one-value')).to.deep.equal([
+        ['one-dot-one-value', 'k', [second, first]],
+        ['one-dot-one-value', 'x', [del, put]],
+      ]);
+      expect(found.find((v) => v.key === 'x')!.detail).to.contain('a tombstone').and.contain('"x1"');
+    });
+
+    it('one-dot-one-value: a read showing a version with another value than its writer wrote, or two reads disagreeing', () => {
+      const h = new Builder();
+      const a1 = dvv(N1, 1);
+      const put = h.put('c1', 'k', 'v1', a1);
+      h.put('c2', 'k', 'v2', null, '', 'unknown');
+      const wrong = h.get('c2', 'k', [['v2', a1]]); // v2 was written, but not at n1:1
+      const b7 = dvv(N2, 7);
+      h.put('c3', 'y', 'y1', null, '', 'unknown');
+      h.put('c3', 'y', 'y2', null, '', 'unknown');
+      const sawY1 = h.get('c1', 'y', [['y1', b7]]);
+      const sawY2 = h.get('c2', 'y', [['y2', b7]]);
+      const found = checkHistory(h.ops, finalOf({ k: [['v1', a1]], y: [['y1', b7]] }));
+      expect(brief(found)).to.deep.equal([
+        ['one-dot-one-value', 'k', [wrong, put]],
+        ['one-dot-one-value', 'y', [sawY2, sawY1]],
+      ]);
+    });
+
+    it('one-dot-one-value: a replica holding one dot with two digests; dot-conflict: replicas reported conflicts', () => {
+      const h = new Builder();
+      const a1 = dvv(N1, 1);
+      const put = h.put('c1', 'k', 'v1', a1);
+      const final = finalOf({ k: [['v1', a1]] });
+      final.replicas = new Map([['k', new Map([['n1', [`${ver(a1)}=0a0b0c0d`, `${ver(a1)}=11111111`]], ['n2', [`${ver(a1)}=0a0b0c0d`, `${ver(a1)}=11111111`]]])]]);
+      final.dotConflicts = 2;
+      const found = checkHistory(h.ops, final);
+      expect(brief(found)).to.deep.equal([
+        ['dot-conflict', '', []],
+        ['one-dot-one-value', 'k', [put]],
+      ]);
+      expect(found[0]!.detail).to.contain('2 dot conflicts');
+      expect(found[1]!.detail).to.contain('replica n1').and.contain('0a0b0c0d, 11111111');
+    });
+
+    it('divergence: replicas holding one dot with different digests disagree', () => {
+      const h = new Builder();
+      const a1 = dvv(N1, 1);
+      const put = h.put('c1', 'k', 'v1', a1);
+      const final = finalOf({ k: [['v1', a1]] });
+      final.replicas = new Map([['k', new Map([['n1', [`${ver(a1)}=0a0b0c0d`]], ['n2', [`${ver(a1)}=11111111`]]])]]);
+      const found = checkHistory(h.ops, final);
+      expect(brief(found)).to.deep.equal([['divergence', 'k', [put]]]);
+      expect(found[0]!.detail).to.contain(`replicas hold [${ver(a1)}] with different values`);
+      final.replicas = new Map([['k', new Map([['n1', [`${ver(a1)}=0a0b0c0d`]], ['n2', [`${ver(a1)}=0a0b0c0d`]]])]]);
+      expect(checkHistory(h.ops, final), 'same dot, same digest: converged').to.deep.equal([]);
+    });
+
+    describe('lost-write: superseded only by a context read after the put was invoked', () => {
+      // The defect: n1 forgot its counter and minted n1:1 for put P after a client had already read n1:2.
+      const a2 = dvv(N1, 2);
+      const a1 = dvv(N1, 1);
+
+      it('a context read before the put was invoked cannot supersede it, though it covers its dot', () => {
+        const h = new Builder();
+        h.put('c1', 'k', 'v0', a2);
+        h.get('c2', 'k', [['v0', a2]]);
+        const lost = h.put('c1', 'k', 'v1', a1);
+        const over = dvv(N2, 1, [a2]);
+        const w = h.put('c2', 'k', 'v2', over, ctx(a2));
+        const found = checkHistory(h.ops, finalOf({ k: [['v2', over]] }));
+        expect(brief(found)).to.deep.equal([['lost-write', 'k', [lost]]]);
+        expect(found[0]!.detail).to.contain(`put #${w}`).and.contain('before the put was invoked');
+      });
+
+      it('a read overlapping the put (completing after it was invoked) may have seen it: fine', () => {
+        const h = new Builder();
+        h.put('c1', 'k', 'v1', a1);
+        h.overlap(1); // still running when the get below completes
+        h.get('c2', 'k', [['v1', a1]]);
+        const over = dvv(N2, 1, [a1]);
+        h.put('c2', 'k', 'v2', over, ctx(a1));
+        expect(checkHistory(h.ops, finalOf({ k: [['v2', over]] }))).to.deep.equal([]);
+      });
+
+      it("a write's reply context carried on, and an overwrite's applied context, count from when they were handed out", () => {
+        const h = new Builder();
+        h.put('c1', 'k', 'v1', a1);
+        const b1 = dvv(N2, 1);
+        const x = h.put('c2', 'k', 'x', b1); // its reply covers v1: c2's write landed beside it
+        h.ops[x - 1]!.replyContext = ctx(a1, b1);
+        const over = dvv(N2, 2, [a1, b1]);
+        h.put('c2', 'k', 'v2', over, ctx(a1, b1));
+        expect(checkHistory(h.ops, finalOf({ k: [['v2', over]] })), 'reply context').to.deep.equal([]);
+
+        const o = new Builder();
+        const lost = o.put('c1', 'k', 'v1', a1);
+        const overwrite = dvv(N2, 1, [a1]);
+        const w = o.put('c2', 'k', 'v2', overwrite, ''); // SET: the owner applied what it held
+        o.ops[w - 1]!.superseded = ctx(a1);
+        expect(checkHistory(o.ops, finalOf({ k: [['v2', overwrite]] })), 'overwrite after the put').to.deep.equal([]);
+        // The same overwrite completing before the put was invoked cannot have held it.
+        const early = o.ops.map((op) => ({ ...op }));
+        early[w - 1]!.invoked_ms = -10;
+        early[w - 1]!.completed_ms = -5;
+        expect(brief(checkHistory(early, finalOf({ k: [['v2', overwrite]] })))).to.deep.equal([['lost-write', 'k', [lost]]]);
+      });
+    });
+
+    describe('lost in the sync window (periodic sync): listed apart, not a violation', () => {
+      /** A history where put #1, stored on `storedOn`, is missing from the final read. */
+      function lostPut(storedOn: string[]): { ops: HistoryOp[]; final: FinalState } {
+        const h = new Builder();
+        h.put('c1', 'k', 'v1', dvv(N1, 1)); // invoked 0, completed 1
+        h.ops[0]!.stored_on = storedOn;
+        return { ops: h.ops, final: finalOf({ k: [] }) };
+      }
+
+      it('every node that stored it crashed within window_ms of the ack: lostInSyncWindow', () => {
+        const { ops, final } = lostPut(['n1', 'n2']);
+        final.sync = { mode: 'periodic', window_ms: 100 };
+        final.crashes = [{ node: 'n1', at_ms: 50, restarted_ms: 60 }, { node: 'n2', at_ms: 101, restarted_ms: null }];
+        const report = checkHistoryReport(ops, final);
+        expect(report.violations).to.deep.equal([]);
+        expect(report.lostInSyncWindow.map((l) => [l.key, l.op])).to.deep.equal([['k', 1]]);
+        expect(report.lostInSyncWindow[0]!.detail).to.contain('n1 crashed at 50 ms').and.contain('n2 crashed at 101 ms');
+        expect(checkHistory(ops, final)).to.deep.equal([]);
+      });
+
+      const rows: ReadonlyArray<[string, (f: FinalState, ops: HistoryOp[]) => void]> = [
+        ['a node crashed after the window', (f) => (f.crashes![1]!.at_ms = 102)],
+        ['a node did not crash', (f) => f.crashes!.pop()],
+        ['a hint holder stored it (hint stores survive crashes)', (_f, ops) => ops[0]!.stored_on!.push('n3>n1')],
+        ['the run used batch sync', (f) => (f.sync = { mode: 'batch', window_ms: 100 })],
+        ['the history does not say where it was stored', (_f, ops) => delete ops[0]!.stored_on],
+      ];
+      for (const [name, change] of rows) {
+        it(`${name}: lost-write`, () => {
+          const { ops, final } = lostPut(['n1', 'n2']);
+          final.sync = { mode: 'periodic', window_ms: 100 };
+          final.crashes = [{ node: 'n1', at_ms: 50, restarted_ms: 60 }, { node: 'n2', at_ms: 101, restarted_ms: null }];
+          change(final, ops);
+          const report = checkHistoryReport(ops, final);
+          expect(brief(report.violations)).to.deep.equal([['lost-write', 'k', [1]]]);
+          expect(report.lostInSyncWindow).to.deep.equal([]);
+        });
+      }
     });
 
     it('rejects malformed histories with InvalidRequestError', () => {
@@ -248,7 +404,7 @@ describe('check/checker', () => {
       const get = recorder.invoke('c2', 'get', 'k', { invoked_ms: 11 });
       const lost = recorder.invoke('c3', 'delete', 'k', { invoked_ms: 12, context: 'abc' });
       const timedOut = recorder.invoke('c4', 'put', 'k', { invoked_ms: 13, value: 'v2' });
-      recorder.complete(put, 'ok', { version: `${N1}:1` }, 15);
+      recorder.complete(put, 'ok', { version: `${N1}:1`, stored_on: ['n1', 'n3>n2'], superseded: '', replyContext: ctx(dvv(N1, 1)) }, 15);
       recorder.complete(get, 'ok', { values: ['v1'], versions: [`${N1}:1`], readContext: ctx(dvv(N1, 1)) }, 16);
       recorder.complete(timedOut, 'unknown', {}, 20);
       const ops = recorder.ops();
@@ -258,16 +414,23 @@ describe('check/checker', () => {
         [lost, 'unknown', null],
         [timedOut, 'unknown', null],
       ]);
-      expect(ops[0]).to.deep.include({ context: '', ryw: true, version: `${N1}:1` });
+      expect(ops[0]).to.deep.include({ context: '', ryw: true, version: `${N1}:1`, stored_on: ['n1', 'n3>n2'], superseded: '', replyContext: ctx(dvv(N1, 1)) });
       expect(() => recorder.complete(put, 'ok', { version: `${N1}:1` }, 30)).to.throw(/completes once/);
       const final: FinalState = {
         reads: new Map([['__proto__', { values: [], versions: [] }], ['k', { values: ['v1'], versions: [`${N1}:1`] }]]),
-        replicas: new Map([['k', new Map([['n1', [`${N1}:1`]]])]]),
+        replicas: new Map([['k', new Map([['n1', [`${N1}:1=0a0b0c0d`]]])]]),
+        crashes: [{ node: 'n1', at_ms: 12, restarted_ms: null }],
+        sync: { mode: 'periodic', window_ms: 100 },
+        dotConflicts: 0,
       };
       const loaded = historyFromJson(historyToJson(ops, final));
       expect(loaded.ops).to.deep.equal(ops);
       expect(loaded.final).to.deep.equal(final);
       expect(historyFromJson(historyToJson(ops)).final).to.equal(null);
+      // Version 1 files (before issue 12) still load: they lack only optional fields.
+      const v1 = JSON.parse(historyToJson(ops)) as Record<string, unknown>;
+      v1['format_version'] = 1;
+      expect(historyFromJson(JSON.stringify(v1)).ops).to.deep.equal(ops);
     });
 
     it('bounds the ops it holds, and rejects malformed JSON with InvalidRequestError', () => {
@@ -331,6 +494,50 @@ describe('check/checker', () => {
       expect(seen.contextualDeletes, 'deletes with a context').to.be.above(0);
       expect(seen.unknownWrites, 'writes of unknown outcome').to.be.above(0);
       console.log(`      model histories exercised: ${JSON.stringify(seen)}`);
+    });
+
+    it('a dropped acknowledged put is listed as lost in the sync window exactly when every node that stored it crashed within the window', () => {
+      const window_ms = 10;
+      const seen = { inWindow: 0, violations: 0 };
+      const prop = fc.property(
+        fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 5, maxLength: 30 }),
+        fc.constantFrom('periodic' as const, 'batch' as const),
+        fc.array(fc.constantFrom('n1', 'n2', 'n3', 'n3>n1'), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.integer({ min: -5, max: 20 }), { minLength: 4, maxLength: 4 }),
+        (clients, mode, storedOn, crashOffsets) => {
+          const model = new ModelCluster();
+          for (const c of clients) model.run(`c${c}`, 'k', 'put', 'blind', 'n0#epoch0', 'ok');
+          const { history, final } = model.finish();
+          const dropped = history[history.length - 1]!;
+          dropped.stored_on = [...new Set(storedOn)];
+          const read = final.reads.get('k')!;
+          const at = read.versions.indexOf(dropped.version!);
+          read.values.splice(at, 1);
+          read.versions.splice(at, 1);
+          delete final.replicas;
+          final.sync = { mode, window_ms };
+          final.crashes = ['n1', 'n2', 'n3', 'n4'].map((node, i) => ({ node, at_ms: dropped.invoked_ms + crashOffsets[i]!, restarted_ms: null }));
+          // The oracle, stated directly: periodic sync, no hint holder, every node crashed in [invoked, completed + window].
+          const crashedInWindow = (node: string): boolean => {
+            const crash = final.crashes!.find((c) => c.node === node)!;
+            return crash.at_ms >= dropped.invoked_ms && crash.at_ms <= dropped.completed_ms! + window_ms;
+          };
+          const explained = mode === 'periodic' && dropped.stored_on.every((node) => !node.includes('>') && crashedInWindow(node));
+          const report = checkHistoryReport(history, final);
+          if (explained) {
+            seen.inWindow++;
+            expect(report.violations).to.deep.equal([]);
+            expect(report.lostInSyncWindow.map((l) => l.op)).to.deep.equal([dropped.id]);
+          } else {
+            seen.violations++;
+            expect(brief(report.violations)).to.deep.equal([['lost-write', 'k', [dropped.id]]]);
+            expect(report.lostInSyncWindow).to.deep.equal([]);
+          }
+        },
+      );
+      fc.assert(prop, { seed: SEED, numRuns: 300 });
+      expect(seen.inWindow, 'cases explained by the window').to.be.above(0);
+      expect(seen.violations, 'cases not explained').to.be.above(0);
     });
 
     it('checks a 100k-op model history (scale; timing printed, not asserted)', () => {
@@ -408,7 +615,8 @@ class ModelCluster {
       this.stores.set(key, next);
       if (outcome === 'ok') {
         op.version = formatVersion(clock.dot);
-        this.lastWrite.set(ck, contextToString(join(next.map((v) => v.clock))));
+        op.replyContext = contextToString(join(next.map((v) => v.clock)));
+        this.lastWrite.set(ck, op.replyContext);
       }
     }
     this.ops.push(op);
