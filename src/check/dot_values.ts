@@ -77,6 +77,15 @@ export function checkDotValues(
   }
 }
 
+/**
+ * A replica's version as the checker compares it: "dot=digest", the digest
+ * (`Dot.digest`) in hex (a tombstone's is 2^32, "100000000"); a plain dot
+ * when the version carries no digest (written before issue 12).
+ */
+export function formatDotDigest(dot: string, digest: number | undefined): string {
+  return digest === undefined ? dot : `${dot}=${digest.toString(16)}`;
+}
+
 /** "dot=digest" as its parts; a plain dot (older harnesses) has no digest. */
 export function splitDotDigest(entry: string): { dot: string; digest: string | undefined } {
   const at = entry.lastIndexOf('=');

@@ -32,6 +32,7 @@
  * run one after another).
  */
 import { checkHistory, formatViolation, type Violation } from '../check/checker.js';
+import { formatDotDigest } from '../check/dot_values.js';
 import { HistoryRecorder, type FinalState } from '../check/history.js';
 import { labelOf } from '../cluster_config.js';
 import type { NodeSpec, ReplicationOptions } from '../cluster_types.js';
@@ -39,7 +40,8 @@ import { COMMITLOG_PERIODIC_SYNC_MS } from '../core/limits.js';
 import { placeReplicas } from '../core/placement.js';
 import { Prng } from '../core/prng.js';
 import { Ring } from '../core/ring.js';
-import { dotsOf } from '../core/sibling_set.js';
+import { decodeDvv } from '../core/dotted_version_vector.js';
+import { formatVersion } from '../core/version_id.js';
 import { eventText } from '../runtime/sim/trace.js';
 import type { StoredVersion } from '../../storage/version.js';
 import { FAULT_KINDS, FAULT_SETS, FaultSchedule, KINDS_OF, drawFaultPlan, parseFaults, type FaultKind, type FaultPlan, type FaultSet } from './fault_schedule.js';
@@ -276,7 +278,18 @@ async function finalState(cluster: SimCluster, history: HistoryRecorder): Promis
     replicas = await replicaVersions(cluster, keys);
     toRead = keys.filter((key) => disagree(replicas.get(key)!));
   }
-  return { reads, replicas };
+  return { reads, replicas, dotConflicts: await dotConflicts(cluster) };
+}
+
+/**
+ * The dot conflicts every node's replica reported (its `dot_conflicts`
+ * stat). A replica counts since its actor started, so conflicts met before
+ * a crash are not in the sum; their error log lines remain.
+ */
+async function dotConflicts(cluster: SimCluster): Promise<number> {
+  let sum = 0;
+  for (const node of cluster.config.nodes) sum += (await cluster.askNode<{ dot_conflicts: number }>(node.label, 'replica', { type: 'stats' })).dot_conflicts;
+  return sum;
 }
 
 async function finalRead(cluster: SimCluster, reader: SimClient, key: string): Promise<{ values: string[]; versions: string[] }> {
@@ -305,7 +318,7 @@ function stoppedActors(cluster: SimCluster): string {
   return why.length === 0 ? '' : ` (${why.join('; ')})`;
 }
 
-/** Per key, each of its N owners' stored versions as dots (tombstones included). */
+/** Per key, each of its N owners' stored versions as "dot=digest" (tombstones included), so convergence compares values. */
 async function replicaVersions(cluster: SimCluster, keys: readonly string[]): Promise<Map<string, Map<string, string[]>>> {
   const ring = Ring.fromTokens(cluster.config.ring);
   const out = new Map<string, Map<string, string[]>>();
@@ -315,7 +328,10 @@ async function replicaVersions(cluster: SimCluster, keys: readonly string[]): Pr
     for (const member of placeReplicas(ring, keyBytes, cluster.config.replication.dcs).replicas) {
       const label = labelOf(cluster.config, member);
       const held = await cluster.askNode<StoredVersion[]>(label, 'replica', { type: 'get', key: keyBytes });
-      byReplica.set(label, dotsOf(held).sort());
+      byReplica.set(label, held.map((v) => {
+        const dot = decodeDvv(v.clock).dot;
+        return formatDotDigest(formatVersion(dot), dot.digest);
+      }).sort());
     }
     out.set(key, byReplica);
   }
