@@ -69,7 +69,8 @@ import { placeReplicas } from '../src/core/placement.js';
 import { QuorumTracker, retryDelayMs, type QuorumRequest, type ReplicaReply } from '../src/core/quorum.js';
 import { Ring, type PreferenceList } from '../src/core/ring.js';
 import { contextOf, dotsOf, isStale, liveSiblings, reconcileSets, type Version } from '../src/core/sibling_set.js';
-import { contextToString } from '../src/core/version_id.js';
+import { decodeDvv, digestText } from '../src/core/dotted_version_vector.js';
+import { contextToString, formatVersion } from '../src/core/version_id.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
 import type { StoredVersion } from '../storage/version.js';
@@ -433,9 +434,18 @@ class Coordinator implements Actor<CoordinatorMsg> {
     }
   }
 
-  /** Send the reconciled set to every replica that answered less. */
+  /**
+   * Send the reconciled set to every replica that answered less. One dot
+   * naming two values among the answers (issue 12) is logged here, once per
+   * read, with every answer in: both versions stay in the set, and the
+   * replicas count the conflict when the repair reaches them.
+   */
   private readRepair(key: Uint8Array, answers: Map<string, Version[]>, ctx: ActorContext<CoordinatorMsg>): void {
-    const reconciled = reconcileSets([...answers.values()]);
+    const reconciled = reconcileSets([...answers.values()], (a, b) => {
+      const [dotA, dotB] = [decodeDvv(a.clock).dot, decodeDvv(b.clock).dot];
+      const fields = { key: Buffer.from(key).toString('hex'), dot: formatVersion(dotA), digest_a: digestText(dotA.digest), digest_b: digestText(dotB.digest) };
+      ctx.log.error('dot conflict among replica answers: one dot names two values; both kept as siblings', fields);
+    });
     for (const [node, held] of answers) {
       if (!isStale(held, reconciled)) continue;
       this.stats.read_repairs++;

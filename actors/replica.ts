@@ -13,7 +13,7 @@
  * Thread contract: one replica per data directory per thread.
  */
 import { assertNever } from '../src/core/assert.js';
-import { actorId, decodeDvv, dottedVersionVectorOrder, TOMBSTONE_DIGEST } from '../src/core/dotted_version_vector.js';
+import { actorId, decodeDvv, digestText, dottedVersionVectorOrder } from '../src/core/dotted_version_vector.js';
 import { OverloadedError } from '../src/core/errors.js';
 import { contextOf, mintWrite, requiredCounter, type Minted } from '../src/core/sibling_set.js';
 import { contextFromString, contextToString, formatVersion } from '../src/core/version_id.js';
@@ -288,12 +288,11 @@ class Replica implements Actor<ReplicaMsg> {
     this.dotConflicts++;
     const dotA = decodeDvv(a.clock).dot;
     const dotB = decodeDvv(b.clock).dot;
-    const digest = (d: number | undefined): string => (d === undefined ? 'none' : d === TOMBSTONE_DIGEST ? 'tombstone' : d.toString(16).padStart(8, '0'));
     ctx.log.error('dot conflict: one dot names two values; both kept as siblings', {
       key: Buffer.from(key).toString('hex'),
       dot: formatVersion(dotA),
-      digest_a: digest(dotA.digest),
-      digest_b: digest(dotB.digest),
+      digest_a: digestText(dotA.digest),
+      digest_b: digestText(dotB.digest),
     });
   }
 

@@ -127,6 +127,12 @@ export function valueDigest(value: Uint8Array | null): number {
   return value === null ? TOMBSTONE_DIGEST : hash32(value);
 }
 
+/** A digest for logs: 8 hex digits, "tombstone", or "none" (a clock from before issue 12). */
+export function digestText(digest: number | undefined): string {
+  if (digest === undefined) return 'none';
+  return digest === TOMBSTONE_DIGEST ? 'tombstone' : digest.toString(16).padStart(8, '0');
+}
+
 /** One version's causal metadata: its own dot and the causal past it supersedes. */
 export interface Dvv {
   /** The write that made this version. */
