@@ -59,10 +59,15 @@ const DROPPED_DOT_ONE_IN = 100;
 /** Which bugs are planted (none unless a test plants one). */
 const planted = new Set<PlantedBug>();
 
-/** Test-only: plant `bug` alone (or remove every bug with null). Never call outside tests. */
-export function __plantBugForTests(bug: PlantedBug | null): void {
+/**
+ * Test-only: plant `bugs` (one, or several that only show together, e.g. a
+ * silent same-dot merge needs repeated dots to act on), replacing what was
+ * planted; null removes every bug. Never call outside tests and benchmarks.
+ */
+export function __plantBugForTests(bugs: PlantedBug | readonly PlantedBug[] | null): void {
   planted.clear();
-  if (bug !== null) planted.add(bug);
+  if (bugs === null) return;
+  for (const bug of typeof bugs === 'string' ? [bugs] : bugs) planted.add(bug);
 }
 
 /** True when `bug` is planted (always false outside the tests that plant it). */
