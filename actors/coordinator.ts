@@ -29,11 +29,14 @@
  * or less (read repair).
  *
  * Tombstones (issue 12, after Riak's delete mode): a tombstone may be purged
- * only once every owner holds it, so the coordinator tells the owners when
- * it has seen that (`confirm-tombstone`, fire and forget): after a delete
- * that all N owners stored themselves (no fallback stood in, none failed),
- * and after a read where all N owners answered exactly the reconciled set and
- * it is all tombstones.
+ * only once every owner holds it durably, so the coordinator tells the owners
+ * when it has made sure of that, in two steps (fire and forget): it asks all
+ * N owners whether they hold it on disk (`hold-tombstone`; under periodic
+ * sync an acknowledged write may still be lost to a crash), and only if all
+ * say yes sends `confirm-tombstone`. It starts them after a delete that all N
+ * owners stored themselves (no fallback stood in, none failed), and after a
+ * read where all N owners answered exactly the reconciled set and it is all
+ * tombstones.
  *
  * Overwrite (Redis SET): a put with `overwrite` takes as its context every
  * version the minting owner holds, read under the key lock, instead of a
@@ -66,6 +69,7 @@ import {
   TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX,
 } from '../src/core/limits.js';
 import { placeReplicas } from '../src/core/placement.js';
+import { isPlanted } from '../src/core/planted_bugs.js';
 import { QuorumTracker, retryDelayMs, type QuorumRequest, type ReplicaReply } from '../src/core/quorum.js';
 import { Ring, type PreferenceList } from '../src/core/ring.js';
 import { contextOf, dotsOf, isStale, liveSiblings, reconcileSets, type Version } from '../src/core/sibling_set.js';
@@ -74,7 +78,7 @@ import { contextToString, formatVersion } from '../src/core/version_id.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
 import type { StoredVersion } from '../storage/version.js';
-import type { MintReply, MintRequest } from './replica.js';
+import type { MintReply, MintRequest, ReplicaMsg } from './replica.js';
 import { QuorumWait } from './quorum_wait.js';
 import type {
   BatchOutcome,
@@ -250,7 +254,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     if (msg.value === null) {
       // A delete every owner stored itself (this one minted it): all hold its tombstones.
       void Promise.all(replications).then((direct) => {
-        if (direct.every(Boolean)) this.confirmTombstones(msg.key, pref.replicas, minted.siblings, ctx);
+        if (direct.every(Boolean)) this.confirmTombstones(msg.key, pref.replicas, pref.replicas, minted.siblings, ctx);
       });
     }
     const outcome = await wait.done;
@@ -467,30 +471,74 @@ class Coordinator implements Actor<CoordinatorMsg> {
     if (reconciled.length === 0 || reconciled.some((v) => v.value !== null)) return;
     for (const held of answers.values()) if (held.length !== reconciled.length || isStale(held, reconciled)) return;
     const unmarked = owners.filter((owner) => answers.get(owner)!.some((v) => (v as StoredVersion).purgeable !== true));
-    if (unmarked.length > 0) this.confirmTombstones(key, unmarked, reconciled, ctx);
+    if (unmarked.length > 0) this.confirmTombstones(key, owners, unmarked, reconciled, ctx);
   }
 
   /**
-   * Tell `owners` that every owner of `key` holds the tombstones among
-   * `versions` (fire and forget). A confirmation that is lost, or skipped
-   * past TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX, only keeps the tombstone longer:
-   * a later read confirms it.
+   * Confirm the tombstones among `versions` to `confirmTo`, in two steps:
+   * ask every one of `owners` (all N owners of `key`) whether it holds each
+   * one durably (`hold-tombstone`), and only if all N say yes send
+   * `confirm-tombstone`. Fire and forget, at most
+   * TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX confirmations at once: one that fails,
+   * times out or is skipped only keeps the tombstone longer, and a later
+   * read confirms it.
    */
-  private confirmTombstones(key: Uint8Array, owners: readonly string[], versions: readonly Version[], ctx: ActorContext<CoordinatorMsg>): void {
-    for (const tombstone of versions) {
-      if (tombstone.value !== null) continue;
-      for (const owner of owners) {
-        if (this.confirmsInFlight >= TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX) {
-          ctx.log.debug('tombstone confirmation skipped: too many in flight', { key: describeKey(key), node: owner });
-          return;
-        }
-        this.confirmsInFlight++;
-        ctx
-          .ask(replicaRef(owner), { type: 'confirm-tombstone', key, clock: tombstone.clock }, this.replicaTimeout)
-          .catch((err: unknown) => ctx.log.debug('tombstone confirmation not acknowledged', { key: describeKey(key), node: owner, error: describe(err) }))
-          .finally(() => this.confirmsInFlight--);
-      }
+  private confirmTombstones(
+    key: Uint8Array,
+    owners: readonly string[],
+    confirmTo: readonly string[],
+    versions: readonly Version[],
+    ctx: ActorContext<CoordinatorMsg>,
+  ): void {
+    const tombstones = versions.filter((v) => v.value === null);
+    if (tombstones.length === 0 || confirmTo.length === 0) return;
+    if (this.confirmsInFlight >= TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX) {
+      ctx.log.debug('tombstone confirmation skipped: too many in flight', { key: describeKey(key) });
+      return;
     }
+    this.confirmsInFlight++;
+    void this.confirmHeldTombstones(key, owners, confirmTo, tombstones, ctx).finally(() => this.confirmsInFlight--);
+  }
+
+  /** The two steps of `confirmTombstones`, one tombstone at a time. Never rejects. */
+  private async confirmHeldTombstones(
+    key: Uint8Array,
+    owners: readonly string[],
+    confirmTo: readonly string[],
+    tombstones: readonly Version[],
+    ctx: ActorContext<CoordinatorMsg>,
+  ): Promise<void> {
+    for (const tombstone of tombstones) {
+      // Test-only planted bug 'unsynced-tombstone-confirm' (src/core/planted_bugs.ts): confirm without asking for durable copies.
+      const held = isPlanted('unsynced-tombstone-confirm') || (await this.heldDurablyByAll(key, owners, tombstone.clock, ctx));
+      if (!held) continue;
+      const confirm: ReplicaMsg = { type: 'confirm-tombstone', key, clock: tombstone.clock };
+      await Promise.all(
+        confirmTo.map((owner) =>
+          ctx
+            .ask(replicaRef(owner), confirm, this.replicaTimeout)
+            .catch((err: unknown) => ctx.log.debug('tombstone confirmation not acknowledged', { key: describeKey(key), node: owner, error: describe(err) })),
+        ),
+      );
+    }
+  }
+
+  /**
+   * True when every one of `owners` answers `hold-tombstone` true for
+   * `clock` (it holds that tombstone with its commit log synced past it); a
+   * failure or timeout counts as no.
+   */
+  private async heldDurablyByAll(key: Uint8Array, owners: readonly string[], clock: Uint8Array, ctx: ActorContext<CoordinatorMsg>): Promise<boolean> {
+    const hold: ReplicaMsg = { type: 'hold-tombstone', key, clock };
+    const answers = await Promise.all(
+      owners.map((owner) =>
+        ctx.ask<boolean>(replicaRef(owner), hold, this.replicaTimeout).catch((err: unknown) => {
+          ctx.log.debug('tombstone hold not acknowledged', { key: describeKey(key), node: owner, error: describe(err) });
+          return false;
+        }),
+      ),
+    );
+    return answers.every((answer) => answer === true);
   }
 
   // -------------------------------------------------------------------------

@@ -37,9 +37,16 @@ export type ReplicaMsg =
   | { type: 'merge'; key: Uint8Array; versions: StoredVersion[] }
   | { type: 'get'; key: Uint8Array }
   /**
-   * Every owner of `key` is known to hold the tombstone `clock` (a
-   * coordinator saw them all store it): mark it purgeable if this replica
-   * holds it as a current version; replies true. Idempotent. See
+   * Ask → boolean, the first step of a tombstone confirmation: true only if
+   * this replica holds the tombstone `clock` of `key` as a current version
+   * and its commit log is synced past it (it survives a crash). See
+   * `holdsDurably`.
+   */
+  | { type: 'hold-tombstone'; key: Uint8Array; clock: Uint8Array }
+  /**
+   * Every owner of `key` is known to hold the tombstone `clock` durably (each
+   * answered `hold-tombstone` true): mark it purgeable if this replica holds
+   * it as a current version; replies true. Idempotent. See
    * `confirmTombstone`.
    */
   | { type: 'confirm-tombstone'; key: Uint8Array; clock: Uint8Array }
@@ -214,6 +221,9 @@ class Replica implements Actor<ReplicaMsg> {
         if (engine.whenDurable(msg.key) !== null) await this.durableView(engine, msg.key);
         replier?.ok(engine.get(msg.key));
         return;
+      case 'hold-tombstone':
+        replier?.ok(await this.holdsDurably(engine, msg.key, msg.clock));
+        return;
       case 'confirm-tombstone':
         await this.confirmTombstone(engine, msg.key, msg.clock);
         replier?.ok(true);
@@ -259,6 +269,22 @@ class Replica implements Actor<ReplicaMsg> {
       default:
         assertNever(msg);
     }
+  }
+
+  /**
+   * Whether this replica holds the tombstone `clock` of `key` (same clock
+   * bytes) as a current version, durably: under periodic sync an
+   * acknowledged write may still sit in the commit log's unsynced tail, and a
+   * crash would take it back after the other owners purged their copies (the
+   * old value then returns by read repair). So the log is synced before
+   * answering; a tombstone held before the sync is on disk after it.
+   */
+  private async holdsDurably(engine: StorageEngine, key: Uint8Array, clock: Uint8Array): Promise<boolean> {
+    await this.durableView(engine, key);
+    const held = engine.get(key).some((v) => v.value === null && keysEqual(v.clock, clock));
+    if (!held) return false;
+    await engine.syncLog();
+    return true;
   }
 
   /**

@@ -9,14 +9,22 @@
  * - end of the last segment inside a segment header or record (incomplete) ->
  *   torn tail: truncate to the last good record, fsync, continue; a last
  *   segment without a complete header (a crash while rolling) is removed;
- * - a fully present header or record with a bad checksum, a length over
- *   COMMITLOG_RECORD_MAX_BYTES, a bad magic/version/id, or anything incomplete
- *   in a segment that is not the last -> `CorruptionError` naming the file and
- *   the byte offset of the bad record. Nothing is ever skipped.
- * A closed segment is always fully synced before the next one is created, so
- * only the last segment can legitimately end torn. A file system that exposes
- * zeros or garbage past the written data after a crash (rather than a prefix)
- * makes recovery report corruption at that record: loud, never silent.
+ * - in the last segment, a record that is all there but fails its length
+ *   checksum, its length bound (COMMITLOG_RECORD_MAX_BYTES) or its payload
+ *   checksum -> corrupt tail: replay stops there, the segment is truncated at
+ *   that record and fsynced as for a torn tail, and `recovery.corruptTail`
+ *   says where and how much was dropped (point-in-time recovery);
+ * - anything wrong in a segment that is not the last (incomplete, bad
+ *   checksum, bad magic/version/id), or a bad header with records after it
+ *   -> `CorruptionError` naming the file and the byte offset of the bad
+ *   record. Nothing is ever skipped: replay is always a prefix of the log.
+ * Why the last segment is special: a closed segment was fully fsynced before
+ * the next one was created, so its bytes are what was written. The last one
+ * ends in bytes written after its last fsync, and a crash may keep any prefix
+ * of them with garbage in it (torn sectors), which no checksum can tell from
+ * a synced record that rotted. Refusing to open would silence the replica for
+ * good; stopping at the damage loses only what other replicas still hold.
+ * The byte-level rules are in `commit_log_format.ts`.
  * Recovery then starts a fresh segment; the old ones stay until the engine
  * deletes them. Records of segments whose deletion was not yet durable may be
  * replayed again after a crash: replay must be idempotent for the engine.
@@ -57,6 +65,7 @@ import {
   RECORD_HEADER_BYTES,
   scanSegment,
   SEGMENT_HEADER_BYTES,
+  type SegmentScan,
   segmentFileName,
 } from './commit_log_format.js';
 
@@ -94,11 +103,26 @@ export interface RecoveryReport {
   segments: number;
   /** Records replayed. */
   records: number;
-  /** The torn tail dropped from the last segment, if any. */
-  tornTail: { path: string; offset: number; droppedBytes: number } | null;
+  /** The torn tail dropped from the last segment (its data ended inside a header or record), if any. */
+  tornTail: DroppedTail | null;
+  /**
+   * The corrupt tail dropped from the last segment (a record there, all
+   * present, failed a check), if any. Records from `offset` on are gone from
+   * this node, and some may have been acknowledged: the owner must say so
+   * loudly and stop trusting what it knew of them (the dot lease's epoch).
+   */
+  corruptTail: DroppedTail | null;
 }
 
-/** The file name of segment `id` (zero-padded so that name order is id order). */
+/** Bytes recovery cut off the end of the last segment. */
+export interface DroppedTail {
+  path: string;
+  /** Byte offset in the segment file where replay stopped (0: the whole file was dropped). */
+  offset: number;
+  droppedBytes: number;
+}
+
+/** An append waiting for its group commit. */
 interface PendingAppend {
   framed: Uint8Array;
   resolve: () => void;
@@ -146,8 +170,9 @@ export class CommitLog {
 
   /**
    * Open the log in `dir` (created if missing): replay every record in order
-   * through `onRecord`, repair a torn tail, start a fresh segment. Throws
-   * `CorruptionError` if any record is corrupt; `onRecord` may by then have
+   * through `onRecord`, cut off a torn or corrupt tail of the last segment
+   * (reported in `recovery`), start a fresh segment. Throws `CorruptionError`
+   * if anything before the last segment is corrupt; `onRecord` may by then have
    * seen the records before it, which the caller must discard.
    */
   static async open(
@@ -164,7 +189,7 @@ export class CommitLog {
     await fs.mkdirp(dir);
     const ids = (await fs.list(dir)).map(parseSegmentFileName).filter((id): id is number => id !== null);
     ids.sort((a, b) => a - b);
-    const recovery: RecoveryReport = { segments: 0, records: 0, tornTail: null };
+    const recovery: RecoveryReport = { segments: 0, records: 0, tornTail: null, corruptTail: null };
     const liveIds: number[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
@@ -232,6 +257,33 @@ export class CommitLog {
       if (this.failure !== null) throw this.failure;
       try {
         return await this.rollLocked();
+      } catch (err) {
+        this.fail(err);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Sync now: resolves once every append issued before this call is on disk
+   * (written, then fsynced), whatever the sync mode. Periodic mode uses it
+   * when an acknowledgement must mean durable for one purpose (a replica
+   * vouching that it holds a tombstone, issue 12) without waiting for the
+   * timer; under batch sync, with nothing queued or unsynced, it resolves as
+   * soon as the file operations before it finished. Rejects with the error
+   * that failed the log.
+   */
+  async sync(): Promise<void> {
+    assert(!this.closing, 'sync on a closed commit log');
+    // As in rollSegment: appends queued before this call are written under this call's turn.
+    const before = this.queue.splice(0);
+    return this.exclusive(async () => {
+      for (let i = 0; i < before.length; i += COMMITLOG_GROUP_MAX_RECORDS) {
+        await this.writeGroup(before.slice(i, i + COMMITLOG_GROUP_MAX_RECORDS));
+      }
+      if (this.failure !== null) throw this.failure;
+      try {
+        await this.syncLocked();
       } catch (err) {
         this.fail(err);
         throw err;
@@ -408,8 +460,9 @@ function concatFramed(group: PendingAppend[]): Uint8Array {
 }
 
 /**
- * Replay one segment; repair it if it is the last and ends torn. Returns false
- * when the segment was removed (a last segment without a complete header).
+ * Replay one segment; cut it back if it is the last and ends torn or corrupt.
+ * Returns false when the segment was removed (a last segment without a good
+ * header: it never held a record).
  */
 async function recoverSegment(
   fs: FileSystem,
@@ -419,29 +472,33 @@ async function recoverSegment(
   recovery: RecoveryReport,
   onRecord: (payload: Uint8Array, position: RecordPosition) => void,
 ): Promise<boolean> {
-  // The last segment is opened writable: a torn tail is truncated through this handle.
+  // The last segment is opened writable: a torn or corrupt tail is truncated through this handle.
   const handle = await fs.open(path, isLast ? 'append' : 'read');
-  let goodEnd: number;
+  let scan: SegmentScan;
   const size = handle.size();
   try {
-    goodEnd = scanSegment(new ChunkedReader(handle), size, path, id, isLast, (payload, offset) => {
+    scan = scanSegment(new ChunkedReader(handle), size, path, id, isLast, (payload, offset) => {
       recovery.records += 1;
       onRecord(payload, { segmentId: id, offset });
     });
-    if (goodEnd >= SEGMENT_HEADER_BYTES) recovery.segments += 1;
-    if (goodEnd < size && goodEnd >= SEGMENT_HEADER_BYTES) {
-      await handle.truncate(goodEnd);
+    if (scan.end >= SEGMENT_HEADER_BYTES) recovery.segments += 1;
+    if (scan.end < size && scan.end >= SEGMENT_HEADER_BYTES) {
+      await handle.truncate(scan.end);
       await handle.sync(); // before a later segment exists, or this one would read as torn mid-log
     }
   } finally {
     await handle.close();
   }
-  // An empty segment (goodEnd = size = 0) is torn too: its header never made it.
-  if (goodEnd < size || goodEnd < SEGMENT_HEADER_BYTES) recovery.tornTail = { path, offset: goodEnd, droppedBytes: size - goodEnd };
-  if (goodEnd >= SEGMENT_HEADER_BYTES) return true;
-  // A crash while rolling left a segment without a complete header: it never held a record.
+  assert(scan.stop !== null || scan.end === size, 'a scan ends early only with a reason');
+  // An empty segment (end = size = 0) is torn too: its header never made it.
+  if (scan.stop !== null) {
+    const dropped: DroppedTail = { path, offset: scan.end, droppedBytes: size - scan.end };
+    if (scan.stop.kind === 'corrupt') recovery.corruptTail = dropped;
+    else recovery.tornTail = dropped;
+  }
+  if (scan.end >= SEGMENT_HEADER_BYTES) return true;
+  // A crash while rolling left a segment without a good header: it never held a record.
   await fs.remove(path);
   await fs.syncDir(dirName(path));
   return false;
 }
-

@@ -295,6 +295,18 @@ export class StorageEngine {
     });
   }
 
+  /**
+   * Resolves once every commit-log record appended so far is on disk, in
+   * either sync mode (under batch sync at once when none waits). Every
+   * version `get` returned before the call is then durable: older ones are in
+   * synced segments or SSTables. Replicas use it before vouching that they
+   * hold a tombstone (issue 12: a purge must not outlive a copy a crash takes back).
+   */
+  syncLog(): Promise<void> {
+    assert(!this.closed, 'syncLog on an open engine');
+    return this.log.sync();
+  }
+
   /** Every live version of `key`, reconciled; [] when the key is unknown. Tombstones included. */
   get(key: Uint8Array): StoredVersion[] {
     this.stats.gets++;

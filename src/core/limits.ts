@@ -229,7 +229,8 @@ export const READ_DURABLE_WAITS_MAX = 64;
 export const TOMBSTONE_GRACE_MS = 10 * 24 * 3600 * 1000;
 
 /**
- * `confirm-tombstone` asks one coordinator has in flight (fire and forget);
+ * Tombstone confirmations one coordinator has in flight (fire and forget;
+ * each a `hold-tombstone` round to the N owners, then `confirm-tombstone`);
  * past it a confirmation is skipped, and a later read of the key confirms.
  */
 export const TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX = 256;

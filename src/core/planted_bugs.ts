@@ -51,7 +51,15 @@ export type PlantedBug =
    * them silently (dotted_version_vector.ts `digestsDiffer`), nothing is
    * reported and the other write is gone.
    */
-  | 'silent-same-dot-merge';
+  | 'silent-same-dot-merge'
+  /**
+   * A coordinator confirms a tombstone as soon as every owner acknowledged
+   * it, as in the first cut of issue 12, without asking each owner to hold
+   * it durably (`hold-tombstone`): under periodic sync an owner that crashes
+   * in the sync window loses it while the others purge theirs, and its old
+   * value comes back.
+   */
+  | 'unsynced-tombstone-confirm';
 
 /** One dot in this many is dropped by 'replica-drops-merged-version'. */
 const DROPPED_DOT_ONE_IN = 100;
