@@ -1,6 +1,6 @@
 /**
  * The byte format of the commit log: segment files, record framing, and the
- * scan that recovery uses to tell a torn tail from corruption.
+ * scan that recovery uses to tell a torn or rotted tail from corruption.
  *
  * Byte layout. A directory of segment files named
  * `commitlog-<id, 16 decimal digits>.log`; ids only grow, so name order is id
@@ -18,19 +18,33 @@
  *   |            | checksum(length)   | checksum(payload)   | (length bytes)      |
  *   +------------+--------------------+---------------------+---------------------+
  *
- * Why this layout:
- * - Recovery must tell a torn tail (a crash cut the last append short: drop it)
- *   from corruption (bytes changed after they were written: stop, never skip).
- *   The file system keeps a *prefix* of an interrupted append, so every byte
- *   present is a byte that was written. Hence a record cut short at the end of
- *   the last segment is torn, and a record whose bytes are all present but
- *   whose checksum fails is corrupt, wherever it is.
- * - `lsum` lets recovery trust `length` before using it. Without it a flipped
- *   bit in the last record's length would point past the end of the file and
- *   the record would pass for torn: an acknowledged write silently dropped.
+ * What recovery assumes about the disk, and why the last segment is special:
+ * - Bytes that were fsynced are what was written. Every segment but the last
+ *   was fully fsynced before the next one was created (`rollLocked`), and a
+ *   segment's header is fsynced before any record goes into it. So anything
+ *   wrong in a segment that is not the last, or in a header with records
+ *   after it, is corruption: `CorruptionError`, nothing skipped.
+ * - The tail of the last segment after its last fsync is NOT trusted: a crash
+ *   may keep any prefix of it (a torn write) and that prefix may hold garbage
+ *   (a sector written back half-way: the simulator's torn-flip fault, real
+ *   disks). So in the last segment the first record that is incomplete OR
+ *   fails a check (`lsum`, a length over COMMITLOG_RECORD_MAX_BYTES, `psum`)
+ *   ends replay there: point-in-time recovery, as RocksDB's
+ *   kPointInTimeRecovery and PostgreSQL's end of WAL at the first bad CRC.
+ *   Records after it are dropped even if they check out, since replay must be
+ *   a prefix of what was appended. Nothing on disk says where the last fsync
+ *   ended, so a record that rotted *after* it was synced reads the same and
+ *   is dropped the same way: then acknowledged writes are gone on this
+ *   replica (other replicas and read repair restore them). The scan says
+ *   which it was (`torn` or `corrupt`) so recovery reports a corrupt tail
+ *   loudly, and the node stops trusting what it knew of its own dots.
+ * - `lsum` lets recovery trust `length` before using it: a flipped length that
+ *   points past the end of the file must not pass for a merely torn record.
  * - The segment header's magic and version refuse a foreign or future file;
  *   its segment id catches a file renamed or copied into the wrong place; `hsum`
  *   covers the 16 bytes before it. Every bit of a segment is under a checksum.
+ *   A last segment that is exactly a header failing `hsum` is a roll whose
+ *   header fsync a crash interrupted (it never held a record): a corrupt tail.
  * - Segments let the engine drop a flushed memtable's records by deleting
  *   whole files, with no rewriting.
  * Checksums are `checksum()` (xxh32) from `src/core/hash.ts`.
@@ -63,7 +77,6 @@ export function parseSegmentFileName(name: string): number | null {
   return match?.[1] === undefined ? null : Number(match[1]);
 }
 
-/** A queued append waiting for its group commit. */
 /** Frame one payload as a record (header + payload). */
 export function frameRecord(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(RECORD_HEADER_BYTES + payload.length);
@@ -87,10 +100,24 @@ export function encodeSegmentHeader(id: number): Uint8Array {
   return out;
 }
 
+/** How a segment's scan ended: at its end, or where replay of the last segment must stop. */
+export interface SegmentScan {
+  /** End of the last good record (the segment's size when nothing is wrong). */
+  end: number;
+  /**
+   * Why replay stopped before the end of the last segment: 'torn' (the data
+   * ends inside a header or record), 'corrupt' (a record or lone header that
+   * is all there fails a check), or null (it did not).
+   */
+  stop: { kind: 'torn' | 'corrupt'; detail: string } | null;
+}
+
 /**
- * Check a segment's header and records, calling `onRecord` for each good one.
- * Returns the end of the last good record (less than `size` only for a torn
- * tail of the last segment); throws `CorruptionError` otherwise.
+ * Check a segment's header and records, calling `onRecord` for each good one,
+ * until the end or, in the last segment only, the first torn or failing
+ * record (see the header comment). Throws `CorruptionError` for anything wrong
+ * in a segment that is not the last, or in a last segment's header that has
+ * records after it.
  */
 export function scanSegment(
   reader: ChunkedReader,
@@ -99,38 +126,47 @@ export function scanSegment(
   id: number,
   isLast: boolean,
   onRecord: (payload: Uint8Array, offset: number) => void,
-): number {
-  const tornOrCorrupt = (offset: number, detail: string): number => {
-    if (isLast) return offset;
+): SegmentScan {
+  const stopAt = (kind: 'torn' | 'corrupt', offset: number, detail: string): SegmentScan => {
+    if (isLast) return { end: offset, stop: { kind, detail } };
     throw new CorruptionError(path, offset, `${detail} in a segment that is not the last`);
   };
-  if (size < SEGMENT_HEADER_BYTES) return tornOrCorrupt(0, 'the segment header is incomplete');
-  checkSegmentHeader(reader.read(0, SEGMENT_HEADER_BYTES), path, id);
+  if (size < SEGMENT_HEADER_BYTES) return stopAt('torn', 0, 'the segment header is incomplete');
+  const headerBytes = reader.read(0, SEGMENT_HEADER_BYTES);
+  if (isLast && size === SEGMENT_HEADER_BYTES && !headerSumHolds(headerBytes)) {
+    return stopAt('corrupt', 0, 'the segment header (no records after it) fails its checksum');
+  }
+  checkSegmentHeader(headerBytes, path, id);
   let offset = SEGMENT_HEADER_BYTES;
   while (offset < size) {
-    if (size - offset < RECORD_HEADER_BYTES) return tornOrCorrupt(offset, 'the record header is incomplete');
+    if (size - offset < RECORD_HEADER_BYTES) return stopAt('torn', offset, 'the record header is incomplete');
     const header = viewOf(reader.read(offset, RECORD_HEADER_BYTES));
     const length = header.getUint32(0, true);
     if (checksum(new Uint8Array(header.buffer, header.byteOffset, 4)) !== header.getUint32(4, true)) {
-      throw new CorruptionError(path, offset, 'the record length fails its checksum');
+      return stopAt('corrupt', offset, 'the record length fails its checksum');
     }
     if (length > COMMITLOG_RECORD_MAX_BYTES) {
-      throw new CorruptionError(path, offset, `record length ${length} exceeds COMMITLOG_RECORD_MAX_BYTES`);
+      return stopAt('corrupt', offset, `record length ${length} exceeds COMMITLOG_RECORD_MAX_BYTES`);
     }
     const payloadSum = header.getUint32(8, true);
-    if (size - offset - RECORD_HEADER_BYTES < length) return tornOrCorrupt(offset, 'the record payload is incomplete');
+    if (size - offset - RECORD_HEADER_BYTES < length) return stopAt('torn', offset, 'the record payload is incomplete');
     const payload = reader.read(offset + RECORD_HEADER_BYTES, length);
     assert(payload.length === length, 'a record inside the file reads whole');
-    if (checksum(payload) !== payloadSum) throw new CorruptionError(path, offset, 'the record payload fails its checksum');
+    if (checksum(payload) !== payloadSum) return stopAt('corrupt', offset, 'the record payload fails its checksum');
     onRecord(payload.slice(), offset);
     offset += RECORD_HEADER_BYTES + length;
   }
-  return offset;
+  assert(offset === size, 'a scan that found nothing wrong ends at the end of the segment');
+  return { end: offset, stop: null };
+}
+
+function headerSumHolds(bytes: Uint8Array): boolean {
+  return checksum(bytes.subarray(0, 16)) === viewOf(bytes).getUint32(16, true);
 }
 
 function checkSegmentHeader(bytes: Uint8Array, path: string, id: number): void {
   const view = viewOf(bytes);
-  if (checksum(bytes.subarray(0, 16)) !== view.getUint32(16, true)) {
+  if (!headerSumHolds(bytes)) {
     throw new CorruptionError(path, 0, 'the segment header fails its checksum');
   }
   if (view.getUint32(0, true) !== SEGMENT_MAGIC) throw new CorruptionError(path, 0, 'not a commit-log segment (bad magic)');

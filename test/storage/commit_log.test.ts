@@ -16,6 +16,8 @@ import {
 } from '../../storage/commit_log.js';
 import { CorruptionError, InvalidRequestError } from '../../src/core/errors.js';
 import { COMMITLOG_GROUP_MAX_RECORDS, COMMITLOG_RECORD_MAX_BYTES } from '../../src/core/limits.js';
+import { checksum } from '../../src/core/hash.js';
+import { encodeSegmentHeader } from '../../storage/commit_log_format.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
 
 const DIR = '/node/commitlog';
@@ -79,7 +81,7 @@ describe('storage/commit_log: crashes', () => {
     console.log(`      commit_log crash seed: SEED=${seed}`);
     const root = new Prng(seed);
     const ITERATIONS = 2500;
-    const seen = { tornTails: 0, unackedLost: 0, unackedSurvived: 0, crashedInOpen: 0, lives: 0 };
+    const seen = { tornTails: 0, corruptTails: 0, unackedLost: 0, unackedSurvived: 0, crashedInOpen: 0, lives: 0 };
     for (let iteration = 0; iteration < ITERATIONS; iteration++) {
       const prng = root.fork();
       try {
@@ -92,31 +94,96 @@ describe('storage/commit_log: crashes', () => {
     console.log(`      ${JSON.stringify(seen)}`);
     // The workload must really reach the interesting cases, or the test proves little.
     expect(seen.tornTails).to.be.greaterThan(100);
+    expect(seen.corruptTails, 'crashes flip bits in kept unsynced tails').to.be.greaterThan(50);
     expect(seen.unackedLost).to.be.greaterThan(100);
     expect(seen.unackedSurvived).to.be.greaterThan(100);
     expect(seen.crashedInOpen).to.be.greaterThan(50);
   });
 
-  it('detects every single-bit flip in a small log, at the right file and offset', async () => {
+  it('detects every single-bit flip: corruption in a closed segment or header, a corrupt tail cut at the damaged record of the last segment', async () => {
     const fs = new SimFileSystem();
     const { log } = await openCollect(fs, { syncMode: 'batch', segmentBytes: 90 });
     for (const payload of ['first', '', 'a somewhat longer third record', 'four', 'five!']) await log.append(text(payload));
     await log.close();
     const files = await snapshot(fs);
     expect(files.size, 'several segments, so flips hit non-last and last ones').to.be.greaterThan(2);
-    let flips = 0;
+    const clean = await openCollect(await diskWith(files));
+    await clean.log.close();
+    const lastPath = [...files.keys()].sort().at(-1)!;
+    const lastId = Math.max(...clean.positions.map((p) => p.segmentId));
+    expect(recordStarts(files.get(lastPath)!).length, 'the last segment holds records').to.be.greaterThan(1);
+    const seen = { corruption: 0, corruptTails: 0 };
     for (const [path, content] of files) {
       const starts = recordStarts(content);
       for (let bit = 0; bit < content.length * 8; bit++) {
+        const where = `bit ${bit} of ${path}`;
         const disk = await diskWith(files);
         disk.flipBit(path, bit);
-        const err = await expectCorruption(openCollect(disk));
-        expect(err.location).to.equal(path);
-        expect(err.offset, `bit ${bit} of ${path}`).to.equal(owningStart(starts, bit >> 3));
-        flips++;
+        const damagedAt = owningStart(starts, bit >> 3);
+        if (path !== lastPath || damagedAt === 0) {
+          // A closed segment was fully synced, and a header with records after it was synced before them.
+          const err = await expectCorruption(openCollect(disk));
+          expect([err.location, err.offset], where).to.deep.equal([path, damagedAt]);
+          seen.corruption++;
+          continue;
+        }
+        const { log: reopened, records } = await openCollect(disk);
+        const before = clean.positions.filter((p) => p.segmentId < lastId || p.offset < damagedAt).length;
+        expect(records.map(str), where).to.deep.equal(clean.records.slice(0, before).map(str));
+        expect(reopened.recovery.corruptTail, where).to.deep.equal({ path, offset: damagedAt, droppedBytes: content.length - damagedAt });
+        expect(reopened.recovery.tornTail, where).to.equal(null);
+        await reopened.close();
+        expect((await disk.readFile(path)).length, `${where}: truncated at the damaged record`).to.equal(damagedAt);
+        seen.corruptTails++;
       }
     }
-    expect(flips).to.be.greaterThan(1000);
+    expect(seen.corruption).to.be.greaterThan(1000);
+    expect(seen.corruptTails).to.be.greaterThan(100);
+  });
+
+  it('cuts a corrupt tail of the last segment durably: later records dropped, a reopen after a power loss is clean', async () => {
+    const fs = new SimFileSystem();
+    const { log } = await openCollect(fs);
+    for (const p of ['one', 'two', 'three', 'four']) await log.append(text(p));
+    await log.close();
+    const path = `${DIR}/${segmentFileName(1)}`;
+    const content = await fs.readFile(path);
+    const starts = recordStarts(content);
+    const third = starts[3]!;
+    fs.flipBit(path, (third + RECORD_HEADER_BYTES + 2) * 8 + 5); // inside 'three': its payload checksum fails
+    const { log: reopened, records } = await openCollect(fs);
+    expect(records.map(str), "'four' checks out but follows the damage: replay is a prefix").to.deep.equal(['one', 'two']);
+    expect(reopened.recovery.corruptTail).to.deep.equal({ path, offset: third, droppedBytes: content.length - third });
+    expect(reopened.recovery.tornTail).to.equal(null);
+    await reopened.append(text('five'));
+    await reopened.close();
+    const again = await openCollect(fs.crash());
+    expect(again.records.map(str)).to.deep.equal(['one', 'two', 'five']);
+    expect(again.log.recovery).to.deep.include({ tornTail: null, corruptTail: null });
+    await again.log.close();
+  });
+
+  it('treats a checksummed record length over COMMITLOG_RECORD_MAX_BYTES as a corrupt tail in the last segment, corruption elsewhere', async () => {
+    const fs = new SimFileSystem();
+    const { log } = await openCollect(fs);
+    await log.append(text('kept'));
+    await log.close();
+    const path = `${DIR}/${segmentFileName(1)}`;
+    const content = await fs.readFile(path);
+    const huge = new Uint8Array(RECORD_HEADER_BYTES + 4);
+    const view = new DataView(huge.buffer);
+    view.setUint32(0, COMMITLOG_RECORD_MAX_BYTES + 1, true);
+    view.setUint32(4, checksum(huge.subarray(0, 4)), true); // the length passes its checksum: only the bound catches it
+    const withHuge = new Uint8Array([...content, ...huge]);
+    const { log: reopened, records } = await openCollect(await diskWith(new Map([[path, withHuge]])));
+    expect(records.map(str)).to.deep.equal(['kept']);
+    expect(reopened.recovery.corruptTail).to.deep.equal({ path, offset: content.length, droppedBytes: huge.length });
+    await reopened.close();
+    // The same record in a segment that is not the last is corruption.
+    const notLast = new Map([[path, withHuge], [`${DIR}/${segmentFileName(2)}`, encodeSegmentHeader(2)]]);
+    const err = await expectCorruption(openCollect(await diskWith(notLast)));
+    expect([err.location, err.offset]).to.deep.equal([path, content.length]);
+    expect(err.message).to.match(/COMMITLOG_RECORD_MAX_BYTES/);
   });
 
   it('treats a crash during a segment roll (empty or half-written new segment) as a torn tail', async () => {
@@ -135,6 +202,20 @@ describe('storage/commit_log: crashes', () => {
       expect(reopened.segmentIds(), 'the half-made segment is gone, a fresh one follows').to.deep.equal([1, 3]);
       await reopened.close();
     }
+    // A whole header with a flipped bit and nothing after it: a roll whose header fsync a crash cut short.
+    const fs = new SimFileSystem();
+    const { log } = await openCollect(fs);
+    await log.append(text('a'));
+    await log.close();
+    const files = await snapshot(fs);
+    const rotten = encodeSegmentHeader(2);
+    rotten[9]! ^= 0x04;
+    const rottenPath = `${DIR}/${segmentFileName(2)}`;
+    const { log: reopened, records } = await openCollect(await diskWith(new Map(files).set(rottenPath, rotten)));
+    expect(records.map(str)).to.deep.equal(['a']);
+    expect(reopened.recovery.corruptTail).to.deep.equal({ path: rottenPath, offset: 0, droppedBytes: SEGMENT_HEADER_BYTES });
+    expect(reopened.segmentIds()).to.deep.equal([1, 3]);
+    await reopened.close();
   });
 
   it('reports a torn or truncated segment that is not the last as corruption', async () => {
@@ -173,13 +254,18 @@ function owningStart(starts: number[], byte: number): number {
 
 interface CrashStats {
   tornTails: number;
+  corruptTails: number;
   unackedLost: number;
   unackedSurvived: number;
   crashedInOpen: number;
   lives: number;
 }
 
-/** Up to four process lives on one disk, each ending in a crash at a seeded moment. */
+/**
+ * Up to four process lives on one disk, each ending in a crash at a seeded
+ * moment; some crashes flip a bit in the kept unsynced tail (torn sectors),
+ * which recovery must cut off without losing anything acknowledged.
+ */
 async function crashIteration(prng: Prng, seen: CrashStats): Promise<void> {
   let fs = new SimFileSystem();
   const segmentBytes = prng.range(40, 400);
@@ -205,7 +291,7 @@ async function crashIteration(prng: Prng, seen: CrashStats): Promise<void> {
     else await opening;
     if (log === null) {
       seen.crashedInOpen++;
-      fs = fs.crash(prng);
+      fs = fs.crash(prng, { flipProbability: 0.3 });
       continue;
     }
     const opened: CommitLog = log;
@@ -215,6 +301,7 @@ async function crashIteration(prng: Prng, seen: CrashStats): Promise<void> {
       expect(replayed[i], `record ${i} is the one appended there`).to.deep.equal(history[i]);
     }
     if (opened.recovery.tornTail !== null) seen.tornTails++;
+    if (opened.recovery.corruptTail !== null) seen.corruptTails++;
     if (replayed.length > mustHave) seen.unackedSurvived++;
     if (replayed.length < history.length) seen.unackedLost++;
     history = replayed;
@@ -251,7 +338,7 @@ async function crashIteration(prng: Prng, seen: CrashStats): Promise<void> {
     for (let i = 0; i < ackedCount; i++) expect(acked[i], 'acks in order').to.equal(true);
     if (closed) mustHave = history.length; // close waits for every append and fsyncs
     else if (!periodic) mustHave = base + ackedCount;
-    fs = fs.crash(prng);
+    fs = fs.crash(prng, { flipProbability: 0.3 });
   }
 }
 
