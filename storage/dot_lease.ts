@@ -23,9 +23,10 @@
  * dot unique), and we start a whole-node epoch (a new random actor id) when
  * the record cannot be trusted: missing, corrupt, or left open by a run
  * under periodic sync, whose crash may have dropped writes the node had
- * already used as the base of later ones. Batch sync loses nothing it
- * acknowledged or showed (`StorageEngine.whenDurable`), so a batch-mode crash
- * resumes the same epoch.
+ * already used as the base of later ones; and when the store says it lost
+ * records it may have synced (a corrupt commit-log tail cut off at open:
+ * `untrusted`). Otherwise batch sync loses nothing it acknowledged or showed
+ * (`StorageEngine.whenDurable`), so a batch-mode crash resumes the epoch.
  *
  * Layout (24 bytes, little-endian), written to a temporary file, fsynced,
  * renamed over, directory fsynced:
@@ -59,7 +60,8 @@ export type LeaseRecovery =
   | 'new' // no record: a fresh directory (or one whose record was lost): new epoch
   | 'resumed' // a clean or batch-sync record: same epoch, counters after the recorded block
   | 'corrupt' // the record failed its checksum: new epoch
-  | 'unclean-periodic'; // the last run used periodic sync and did not close: new epoch
+  | 'unclean-periodic' // the last run used periodic sync and did not close: new epoch
+  | 'corrupt-log-tail'; // the commit log cut off a corrupt tail (`DotLeaseOptions.untrusted`): new epoch
 
 /** How the lease is opened. */
 export interface DotLeaseOptions {
@@ -69,6 +71,14 @@ export interface DotLeaseOptions {
   random: () => number;
   /** The sync mode of this run: recorded, so a crash of a periodic run starts a new epoch. */
   periodic: boolean;
+  /**
+   * The node's store lost records it may have synced (the commit log cut off
+   * a corrupt tail, `RecoveryReport.corruptTail`): acknowledged writes this
+   * node may have used as the base of later dots are gone, so what it knows
+   * of its own dots per key went backward. Start a new epoch whatever the
+   * record says.
+   */
+  untrusted?: boolean;
   /** Test-only planted bug 'dot-reuse': resume the old epoch even after an unclean periodic run. */
   trustUnclean?: boolean;
 }
@@ -103,6 +113,8 @@ export class DotLease {
     let lease: DotLease;
     if (found === null) {
       lease = new DotLease(options, newEpoch(options.random), 'new', 0);
+    } else if (options.untrusted === true) {
+      lease = new DotLease(options, newEpoch(options.random), 'corrupt-log-tail', 0);
     } else if (found === 'corrupt') {
       lease = new DotLease(options, newEpoch(options.random), 'corrupt', 0);
     } else if (found.open && found.periodic && options.trustUnclean !== true) {

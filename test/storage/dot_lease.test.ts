@@ -2,7 +2,8 @@
  * The dot lease (storage/dot_lease.ts): counters never repeat under one epoch
  * across clean closes, crashes (unsynced bytes lost, torn tails) and
  * reopens; a run under periodic sync that did not close, a corrupt or a
- * missing record start a new epoch. `SEED=<n>` replays the property run.
+ * missing record, or a store that cut off a corrupt commit-log tail
+ * (`untrusted`) start a new epoch. `SEED=<n>` replays the property run.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -83,6 +84,21 @@ describe('dot lease', () => {
     await fs.remove(`${DIR}/${DOT_LEASE_FILE}`);
     const fresh = await open(fs);
     expect(fresh.recovery).to.equal('new');
+  });
+
+  it("opened untrusted (the store cut off a corrupt commit-log tail) starts a new epoch even after a clean close", async () => {
+    const open = opener(6);
+    const fs = new SimFileSystem();
+    const lease = await open(fs);
+    await takeAll(lease, 5);
+    await lease.close();
+    const untrusted = await DotLease.open({ fs, dir: DIR, random: () => 0.25, periodic: false, untrusted: true });
+    expect(untrusted.recovery).to.equal('corrupt-log-tail');
+    expect(untrusted.epoch).to.not.equal(lease.epoch);
+    await untrusted.close();
+    const trusted = await open(fs);
+    expect(trusted.recovery, 'the new epoch is what a later trusted open resumes').to.equal('resumed');
+    expect(trusted.epoch).to.equal(untrusted.epoch);
   });
 
   it(`never repeats a (epoch, counter) pair across seeded lives of takes, closes and crashes (SEED=${SEED})`, async () => {
