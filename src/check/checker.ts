@@ -35,7 +35,11 @@
  *    (`FinalState.dotConflicts`: a merge met one dot naming two values).
  *
  * "Covers" is `coversDot` from `core/dotted_version_vector.ts`: a context
- * covers dot (actor, n) when its entry for actor is at least n.
+ * covers dot (actor, n) when its entry for actor is at least n. A write's
+ * context is the one it applied (`HistoryOp.superseded`, for an overwrite
+ * what the minting owner held) when recorded, else the one it passed; an
+ * overwrite of unknown outcome has no known context and may cover any dot
+ * minted before it.
  *
  * Cost: ops are indexed by key; per key, contexts are indexed per actor
  * (sorted counters with the earliest invoking write), so each check is a
@@ -163,7 +167,7 @@ function checkRead(kh: KeyHistory, read: Read, report: Report): void {
   for (let a = 0; a < writers.length; a++) {
     const writerA = writers[a];
     if (writerA === undefined) continue;
-    const contextA = kh.causal.context(writerA);
+    const contextA = kh.causal.applied(writerA);
     for (let b = 0; b < writers.length; b++) {
       if (a === b || !coversDot(contextA, kh.causal.dot(read.versions[b]!))) continue;
       const writerB = writers[b];
@@ -248,7 +252,7 @@ function checkReadYourWrites(kh: KeyHistory, report: Report): void {
         const before = write.completed_ms! < get.invoked_ms || (write.completed_ms === get.invoked_ms && write.id < get.id);
         if (!before) break;
         if (write.kind === 'put') pendingPuts.push(write);
-        else deleted.join(kh.causal.context(write), write.id);
+        else deleted.join(kh.causal.applied(write), write.id);
       }
       pendingPuts = pendingPuts.filter((put) => putStillPending(kh, put, get, report));
       for (const version of get.versions!) {
@@ -268,13 +272,15 @@ function checkReadYourWrites(kh: KeyHistory, report: Report): void {
  */
 function putStillPending(kh: KeyHistory, put: HistoryOp, get: HistoryOp, report: Report): boolean {
   const dot = kh.causal.dot(put.version!);
-  const cover = kh.coverage.earliest(dot);
+  const byContext = kh.coverage.earliest(dot);
+  const byOverwrite = kh.coverage.earliestWildcard(put.invoked_ms);
+  const cover = byOverwrite !== undefined && (byContext === undefined || byOverwrite.invoked_ms < byContext.invoked_ms) ? byOverwrite : byContext;
   if (cover !== undefined && cover.invoked_ms <= get.invoked_ms) return false;
   if (get.versions!.includes(put.version!)) return true;
   if (cover !== undefined && cover.invoked_ms <= get.completed_ms!) return true;
   for (let i = 0; i < get.versions!.length; i++) {
     const writer = resolveWriter(kh, get.values![i]!, get.versions![i]!);
-    if (writer !== undefined && coversDot(kh.causal.context(writer), dot)) return true;
+    if (writer !== undefined && coversDot(kh.causal.applied(writer), dot)) return true;
   }
   report.add('read-your-writes', kh.key, [get.id, put.id], `get #${get.id} by ${get.client} misses its own ${describe(put)}, completed before the get began: it returned ${list(get.versions!)}`);
   return false;
@@ -348,6 +354,22 @@ function resolveWriter(kh: KeyHistory, value: string, version: string): HistoryO
 class Coverage {
   private readonly entries = new Map<string, Array<{ counter: number; op: HistoryOp }>>();
   private readonly sealed = new Map<string, { counters: number[]; earliest: HistoryOp[] }>();
+  /** Overwrites of unknown outcome: their applied context is unknown, so they may cover any dot minted before them. */
+  private readonly wildcards: HistoryOp[] = [];
+
+  addWildcard(op: HistoryOp): void {
+    this.wildcards.push(op);
+  }
+
+  /** The earliest-invoked overwrite of unknown context that may have been minted at or after `from_ms`. */
+  earliestWildcard(from_ms: number): HistoryOp | undefined {
+    let best: HistoryOp | undefined;
+    for (const op of this.wildcards) {
+      if (op.completed_ms !== null && op.completed_ms < from_ms) continue;
+      if (best === undefined || op.invoked_ms < best.invoked_ms) best = op;
+    }
+    return best;
+  }
 
   add(actor: string, counter: number, op: HistoryOp): void {
     let list = this.entries.get(actor);
@@ -404,7 +426,8 @@ function indexByKey(history: readonly HistoryOp[]): Map<string, KeyHistory> {
       else puts.push(op);
     }
     if (op.outcome === 'ok') kh.writesByVersion.set(op.version!, op);
-    for (const entry of causal.context(op)) kh.coverage.add(entry.actor, entry.counter, op);
+    for (const entry of causal.applied(op)) kh.coverage.add(entry.actor, entry.counter, op);
+    if (op.overwrite === true && op.superseded === undefined) kh.coverage.addWildcard(op);
   }
   for (const kh of keys.values()) kh.coverage.seal();
   return keys;
@@ -415,9 +438,13 @@ class CausalCache {
   private readonly contexts = new Map<string, VersionVector>();
   private readonly dots = new Map<string, Dot>();
 
-  /** The context a write passed, as a vector; a malformed one throws naming the op. */
-  context(op: HistoryOp): VersionVector {
-    return this.parse(op.context ?? '', op);
+  /**
+   * The context that decides what a write supersedes (`supersededContext`:
+   * the applied one when recorded, else the one passed), as a vector; a
+   * malformed one throws naming the op.
+   */
+  applied(op: HistoryOp): VersionVector {
+    return this.parse(supersededContext(op), op);
   }
 
   /** A context text of `op` as a vector; a malformed one throws naming the op. */

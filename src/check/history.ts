@@ -41,6 +41,13 @@ export interface HistoryOp {
   readContext?: string; // ok get: the context it returned
   ryw?: boolean; // the op ran in strict mode with W+R>N: read-your-writes applies
   /**
+   * put/delete: an overwrite (Redis SET/DEL): it passes no context and
+   * supersedes whatever the minting owner holds. Its applied context is in
+   * `superseded` when acknowledged; otherwise unknown, so it may have
+   * superseded anything minted before it.
+   */
+  overwrite?: boolean;
+  /**
    * Ok put/delete: the nodes that acknowledged it (receipt.acks), by label; a
    * hint holder as "label>owner" (the owner it stood in for).
    */
@@ -93,6 +100,8 @@ export interface InvokeFields {
   context?: string;
   /** The op runs in strict mode with W+R>N, so read-your-writes applies to it. */
   ryw?: boolean;
+  /** put/delete: an overwrite (supersedes what the owner holds; see `HistoryOp.overwrite`). */
+  overwrite?: boolean;
 }
 
 /** What a completed op returned (ok outcomes only; failed ops return nothing). */
@@ -145,6 +154,10 @@ export class HistoryRecorder {
     if (fields.value !== undefined) op.value = fields.value;
     if (kind !== 'get') op.context = fields.context ?? '';
     if (fields.ryw !== undefined) op.ryw = fields.ryw;
+    if (fields.overwrite === true) {
+      assert(kind !== 'get' && (fields.context ?? '') === '', 'an overwrite is a write that passes no context');
+      op.overwrite = true;
+    }
     this.recorded.push(op);
     return id;
   }
@@ -205,6 +218,7 @@ export function validateHistory(history: readonly HistoryOp[]): void {
     if (op.kind === 'put' && typeof op.value !== 'string') bad(`${where}: a put records the value it writes`);
     if (op.context !== undefined && typeof op.context !== 'string') bad(`${where}: context is a string`);
     if (op.stored_on !== undefined && !isStrings(op.stored_on)) bad(`${where}: stored_on is an array of node labels`);
+    if (op.overwrite !== undefined && (typeof op.overwrite !== 'boolean' || op.kind === 'get')) bad(`${where}: overwrite is a boolean of a write`);
     for (const name of ['superseded', 'replyContext'] as const) {
       if (op[name] !== undefined && typeof op[name] !== 'string') bad(`${where}: ${name} is a string`);
     }
@@ -250,7 +264,7 @@ export function validateFinalState(final: FinalState): void {
 
 /** Names the format so a wrong file fails loudly; bump the version on any change. */
 const FORMAT = 'ringkv-history';
-/** 2 (issue 12): ops' stored_on/superseded/replyContext, final crashes/sync/dotConflicts, "dot=digest" replicas. */
+/** 2 (issue 12): ops' overwrite/stored_on/superseded/replyContext, final crashes/sync/dotConflicts, "dot=digest" replicas. */
 const FORMAT_VERSION = 2;
 /** Versions still read: 1 lacks only optional fields. */
 const FORMAT_VERSIONS_READ: readonly unknown[] = [1, 2];
@@ -318,6 +332,8 @@ function opFromJson(raw: unknown, index: number): HistoryOp {
   if (completed !== null && typeof completed !== 'number') bad(`${where}: completed_ms is a number or null`);
   const ryw = o['ryw'];
   if (ryw !== undefined && typeof ryw !== 'boolean') bad(`${where}: ryw is a boolean`);
+  const overwrite = o['overwrite'];
+  if (overwrite !== undefined && typeof overwrite !== 'boolean') bad(`${where}: overwrite is a boolean`);
   const op: HistoryOp = {
     id: num('id'),
     client: str('client') ?? bad(`${where}: client is a string`),
@@ -343,6 +359,7 @@ function opFromJson(raw: unknown, index: number): HistoryOp {
   if (versions !== undefined) op.versions = versions;
   if (storedOn !== undefined) op.stored_on = storedOn;
   if (ryw !== undefined) op.ryw = ryw;
+  if (overwrite !== undefined) op.overwrite = overwrite;
   return op;
 }
 

@@ -19,10 +19,11 @@
  * owner held), else `W.context` (what the client passed). It could have
  * included P when:
  *
- *  - it is W's own applied context (an overwrite: `superseded` differs from
- *    the context passed): the owner read it while minting W, between W's
- *    invocation and its completion, so W must have completed at or after
- *    P's invocation; or
+ *  - it is W's own applied context (an overwrite, or `superseded` differs
+ *    from the context passed): the owner read it while minting W, between
+ *    W's invocation and its completion, so W must have completed at or
+ *    after P's invocation (an overwrite of unknown outcome, whose applied
+ *    context is not known, may cover any dot on that condition); or
  *  - W's client was handed exactly that context, before W was invoked and
  *    at or after P was invoked, by a get (`readContext`) or by a write's
  *    reply (`replyContext`). Reads that overlap P may see it before its
@@ -66,6 +67,8 @@ export class Supersessions {
   private readonly handedOut = new Map<string, number[]>();
   /** Per client: completions of its acknowledged writes that recorded no replyContext (ascending). */
   private readonly unrecordedReplies = new Map<string, number[]>();
+  /** Overwrites of unknown outcome (no applied context recorded): they may cover any dot. */
+  private readonly wildcards: HistoryOp[] = [];
 
   /** Index `ops` (one key's, any order). */
   constructor(ops: readonly HistoryOp[], parse: ContextParser) {
@@ -76,6 +79,7 @@ export class Supersessions {
         if (op.replyContext !== undefined) push(this.handedOut, handoutKey(op.client, op.replyContext), op.completed_ms!);
         else push(this.unrecordedReplies, op.client, op.completed_ms!);
       }
+      if (op.overwrite === true && op.superseded === undefined) this.wildcards.push(op);
       for (const e of parse(supersededContext(op), op)) {
         let list = this.byActor.get(e.actor);
         if (list === undefined) this.byActor.set(e.actor, (list = []));
@@ -96,6 +100,8 @@ export class Supersessions {
       if (this.couldInclude(write, put)) return { by: write };
       unjustified ??= write;
     }
+    const overwrite = this.wildcards.find((w) => w !== put && (w.completed_ms === null || w.completed_ms >= put.invoked_ms));
+    if (overwrite !== undefined) return { by: overwrite };
     return unjustified === undefined ? {} : { unjustified };
   }
 
@@ -103,7 +109,7 @@ export class Supersessions {
   private couldInclude(write: HistoryOp, put: HistoryOp): boolean {
     const context = supersededContext(write);
     const from = put.invoked_ms;
-    if (write.superseded !== undefined && write.superseded !== (write.context ?? '')) {
+    if (write.superseded !== undefined && (write.overwrite === true || write.superseded !== (write.context ?? ''))) {
       return write.completed_ms === null || write.completed_ms >= from;
     }
     const until = write.invoked_ms;

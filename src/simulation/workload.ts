@@ -204,7 +204,8 @@ class WorkloadClient {
 
   private invokeWrite(key: string, value: string | null, options: WriteOptions): number {
     const { cluster, history } = this.setup;
-    const fields = { invoked_ms: cluster.world.now(), context: options.overwrite === true ? '' : (options.context ?? ''), ...(value === null ? {} : { value }), ...this.ryw() };
+    const overwrite = options.overwrite === true ? { overwrite: true } : {};
+    const fields = { invoked_ms: cluster.world.now(), context: options.overwrite === true ? '' : (options.context ?? ''), ...(value === null ? {} : { value }), ...overwrite, ...this.ryw() };
     return history.invoke(this.name, value === null ? 'delete' : 'put', key, fields);
   }
 

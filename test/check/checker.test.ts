@@ -346,6 +346,37 @@ describe('check/checker', () => {
       });
     });
 
+    describe('overwrites (SET/DEL): they supersede what the owner held', () => {
+      const a1 = dvv(N1, 1);
+
+      /** Put #1 by c1, then an overwrite #2 by c2 (no context), then a strict get #3 by c1 that misses #1. */
+      function overwritten(outcome: Outcome, superseded?: string): { ops: HistoryOp[]; final: FinalState } {
+        const h = new Builder();
+        h.put('c1', 'k', 'v1', a1, '', 'ok', true);
+        const over = dvv(N2, 1, [a1]);
+        const w = h.put('c2', 'k', 'v2', outcome === 'ok' ? over : null, '', outcome);
+        h.ops[w - 1]!.overwrite = true;
+        if (superseded !== undefined) h.ops[w - 1]!.superseded = superseded;
+        h.get('c1', 'k', outcome === 'ok' ? [['v2', over]] : [], true);
+        return { ops: h.ops, final: finalOf({ k: outcome === 'ok' ? [['v2', over]] : [] }) };
+      }
+
+      it('an acknowledged overwrite whose applied context covers the put supersedes it (lost-write and read-your-writes)', () => {
+        const { ops, final } = overwritten('ok', ctx(a1));
+        expect(checkHistory(ops, final)).to.deep.equal([]);
+        const blind = overwritten('ok', '');
+        expect(brief(checkHistory(blind.ops, blind.final)).map(([p]) => p).sort(), 'an overwrite that held nothing').to.deep.equal(['lost-write', 'read-your-writes']);
+      });
+
+      it('an overwrite of unknown outcome may have superseded anything minted before it; not what came after it', () => {
+        const { ops, final } = overwritten('unknown');
+        expect(checkHistory(ops, final)).to.deep.equal([]);
+        const early = ops.map((op) => ({ ...op }));
+        early[1] = { ...early[1]!, invoked_ms: -10, completed_ms: -5, outcome: 'failed' }; // over before the put began
+        expect(brief(checkHistory(early, final)).map(([p]) => p).sort()).to.deep.equal(['lost-write', 'read-your-writes']);
+      });
+    });
+
     describe('lost in the sync window (periodic sync): listed apart, not a violation', () => {
       /** A history where put #1, stored on `storedOn`, is missing from the final read. */
       function lostPut(storedOn: string[]): { ops: HistoryOp[]; final: FinalState } {
@@ -403,7 +434,7 @@ describe('check/checker', () => {
       const put = recorder.invoke('c1', 'put', 'k', { invoked_ms: 10, value: 'v1', ryw: true });
       const get = recorder.invoke('c2', 'get', 'k', { invoked_ms: 11 });
       const lost = recorder.invoke('c3', 'delete', 'k', { invoked_ms: 12, context: 'abc' });
-      const timedOut = recorder.invoke('c4', 'put', 'k', { invoked_ms: 13, value: 'v2' });
+      const timedOut = recorder.invoke('c4', 'put', 'k', { invoked_ms: 13, value: 'v2', overwrite: true });
       recorder.complete(put, 'ok', { version: `${N1}:1`, stored_on: ['n1', 'n3>n2'], superseded: '', replyContext: ctx(dvv(N1, 1)) }, 15);
       recorder.complete(get, 'ok', { values: ['v1'], versions: [`${N1}:1`], readContext: ctx(dvv(N1, 1)) }, 16);
       recorder.complete(timedOut, 'unknown', {}, 20);
@@ -415,6 +446,7 @@ describe('check/checker', () => {
         [timedOut, 'unknown', null],
       ]);
       expect(ops[0]).to.deep.include({ context: '', ryw: true, version: `${N1}:1`, stored_on: ['n1', 'n3>n2'], superseded: '', replyContext: ctx(dvv(N1, 1)) });
+      expect(ops[3]!.overwrite).to.equal(true);
       expect(() => recorder.complete(put, 'ok', { version: `${N1}:1` }, 30)).to.throw(/completes once/);
       const final: FinalState = {
         reads: new Map([['__proto__', { values: [], versions: [] }], ['k', { values: ['v1'], versions: [`${N1}:1`] }]]),
