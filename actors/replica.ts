@@ -166,11 +166,20 @@ class Replica implements Actor<ReplicaMsg> {
           if (args.compaction) ctx.send(args.compaction, { type: 'tables-changed' });
         },
         onError: (what, err) => ctx.log.error(`storage ${what} failed`, { error: String(err) }),
+        onDataLoss: (message, fields) => ctx.log.error(message, { dir: args.dir, ...fields }),
         onDotConflict: (key, a, b) => this.dotConflict(key, a, b, ctx),
       }),
     );
     // Handled here, or an open failure with no message waiting would be an unhandled rejection that kills the thread.
     this.ready.catch((err: unknown) => ctx.send(ctx.self, { type: 'open-failed', error: String(err) }));
+    // A corrupt commit-log tail was cut off: take the new dot epoch now, not at the first mint, so a restart in
+    // between cannot resume the old one. A failed open is retried by the next mint (openLease forgets it).
+    this.ready.then(
+      (engine) => {
+        if (engine.recovery.corruptTail !== null) this.openLease(engine, ctx).catch(() => undefined);
+      },
+      () => undefined, // reported as 'open-failed' just above
+    );
   }
 
   receive(msg: ReplicaMsg, ctx: ActorContext<ReplicaMsg>): Promise<void> | void {
@@ -339,7 +348,7 @@ class Replica implements Actor<ReplicaMsg> {
   private async mint(engine: StorageEngine, msg: MintRequest, ctx: ActorContext<ReplicaMsg>): Promise<MintReply> {
     await this.durableView(engine, msg.key);
     const local = engine.get(msg.key);
-    const lease = await this.openLease(ctx);
+    const lease = await this.openLease(engine, ctx);
     const actor = actorId(msg.node, lease.epoch);
     const context = msg.overwrite ? contextOf(local) : contextFromString(msg.context);
     const required = requiredCounter(local, context, actor);
@@ -351,12 +360,16 @@ class Replica implements Actor<ReplicaMsg> {
     return { ...made, superseded: contextToString(context) };
   }
 
-  /** The dot lease, opened on the first mint (a replica that never mints, e.g. the demo's, never writes one). */
-  private openLease(ctx: ActorContext<ReplicaMsg>): Promise<DotLease> {
+  /**
+   * The dot lease, opened on the first mint (a replica that never mints, e.g. the demo's, never writes one),
+   * untrusted (a new epoch) when the engine's recovery cut off a corrupt commit-log tail.
+   */
+  private openLease(engine: StorageEngine, ctx: ActorContext<ReplicaMsg>): Promise<DotLease> {
     if (this.lease === undefined) {
       const periodic = this.args.syncMode === 'periodic';
       const random = (): number => ctx.random();
-      const opened = DotLease.open({ fs: this.fs(), dir: this.args.dir, random, periodic, trustUnclean: isPlanted('dot-reuse') });
+      const untrusted = engine.recovery.corruptTail !== null;
+      const opened = DotLease.open({ fs: this.fs(), dir: this.args.dir, random, periodic, untrusted, trustUnclean: isPlanted('dot-reuse') });
       this.lease = opened;
       opened.then(
         (lease) => ctx.log.info('dot lease open', { epoch: lease.epoch, recovery: lease.recovery }),

@@ -38,7 +38,7 @@ import {
 import { isPlanted } from '../src/core/planted_bugs.js';
 import type { VersionOrder } from '../src/core/version_order.js';
 import { BloomFilter } from './bloom.js';
-import { CommitLog, RECORD_HEADER_BYTES, type CommitLogTimers, type SyncMode } from './commit_log.js';
+import { CommitLog, RECORD_HEADER_BYTES, type CommitLogTimers, type RecoveryReport, type SyncMode } from './commit_log.js';
 import type { CompactionResult, CompactionTask } from './compaction_task.js';
 import type { TableSize } from './compaction_policy.js';
 import { joinPath, type FileSystem } from './fs.js';
@@ -78,6 +78,12 @@ export interface EngineOptions {
   onTablesChanged?: () => void;
   /** Told of background failures (flush, file deletion): the engine stays read-only-safe. */
   onError?: (what: string, err: unknown) => void;
+  /**
+   * Told once, during `open`, that commit-log recovery cut off a corrupt tail
+   * (`RecoveryReport.corruptTail`): records that may have been acknowledged
+   * are gone from this node. Log it at error level; `recovery` keeps it.
+   */
+  onDataLoss?: (message: string, fields: Record<string, unknown>) => void;
   /**
    * Told of two versions of `key` whose clocks name one write but different
    * values (`Causality` 'conflict', issue 12): an invariant violation. Both
@@ -138,7 +144,7 @@ export class StorageEngine {
   private readonly pendingDurable = new Map<string, Promise<void>>();
 
   private constructor(
-    private readonly options: Required<Omit<EngineOptions, 'timers' | 'onTablesChanged' | 'onError' | 'onDotConflict'>> & EngineOptions,
+    private readonly options: Required<Omit<EngineOptions, 'timers' | 'onTablesChanged' | 'onError' | 'onDataLoss' | 'onDotConflict'>> & EngineOptions,
     private readonly manifest: Manifest,
     private readonly log: CommitLog,
     private readonly tables: TableSet,
@@ -146,6 +152,15 @@ export class StorageEngine {
     recovered: Memtable,
   ) {
     this.memtable = recovered;
+  }
+
+  /**
+   * What commit-log recovery found at open: a torn tail (unacknowledged
+   * appends), or a corrupt tail whose records, some perhaps acknowledged,
+   * are gone from this node (the replica then mints under a new dot epoch).
+   */
+  get recovery(): Readonly<RecoveryReport> {
+    return this.log.recovery;
   }
 
   /** Open (or create) the store in `options.dir`, recovering from the commit log. */
@@ -192,6 +207,15 @@ export class StorageEngine {
       await log.close();
       await tables.closeAll();
       throw new CorruptionError(logDir, -1, `the newest commit-log segment is ${newest} but the manifest replays from ${replayFrom}: segments are missing`);
+    }
+    const dropped = log.recovery.corruptTail;
+    if (dropped !== null) {
+      full.onDataLoss?.('commit log: a corrupt tail of the last segment was cut off at open', {
+        path: dropped.path,
+        offset: dropped.offset,
+        dropped_bytes: dropped.droppedBytes,
+        meaning: 'records after this point on this replica are gone (some may have been acknowledged); other replicas and read repair restore them',
+      });
     }
     const engine = new StorageEngine(full, manifest, log, tables, cache, memtable);
     if (memtable.isFull(full.memtableFlushBytes)) void engine.switchMemtable();
