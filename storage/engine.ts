@@ -494,6 +494,9 @@ export class StorageEngine {
     this.immutables.unshift(frozen);
     // Same synchronous step as the freeze: every later append lands in the new segment.
     const rolled = this.log.rollSegment();
+    // Handled here too: the flush below awaits `rolled` only once earlier flushes finish, and a roll that
+    // fails meanwhile (a failing or crashed disk) must not be an unhandled rejection that kills the thread.
+    rolled.catch(() => undefined);
     const flushed = this.flushTail.then(async () => this.flushMemtable(frozen, await rolled));
     this.flushTail = flushed.catch((err: unknown) => {
       this.flushFailure = new OverloadedError(

@@ -33,6 +33,13 @@
  *    a key (acknowledged writes, reads, replicas; `dot_values.ts`).
  * 7. dot-conflict: the replicas reported no dot conflict
  *    (`FinalState.dotConflicts`: a merge met one dot naming two values).
+ * 8. lost-observed-write (batch sync): a write some get returned is durable,
+ *    whatever its own outcome: a version a replica showed is in the final
+ *    read, or superseded legitimately (as for lost-write). A store that lets
+ *    a write be read before its commit-log group is on disk fails this when
+ *    it crashes: the write was seen, then it is gone. Under periodic sync a
+ *    replica shows writes it has not synced by design, so the property is
+ *    not checked there (its loss window is the lost-write exception above).
  *
  * "Covers" is `coversDot` from `core/dotted_version_vector.ts`: a context
  * covers dot (actor, n) when its entry for actor is at least n. A write's
@@ -67,7 +74,8 @@ export type Property =
   | 'divergence'
   | 'read-your-writes'
   | 'one-dot-one-value'
-  | 'dot-conflict';
+  | 'dot-conflict'
+  | 'lost-observed-write';
 
 /** One violation: which property, on which key, by which ops, and why in words. */
 export interface Violation {
@@ -121,6 +129,7 @@ export function checkHistoryReport(history: readonly HistoryOp[], final: FinalSt
     for (const read of reads) checkRead(kh, read, report);
     checkDotValues(kh.key, kh.ops, finalRead, final.replicas?.get(kh.key), (key, ops, detail) => report.add('one-dot-one-value', key, ops, detail));
     if (finalRead !== undefined) checkLostWrites(kh, finalRead.versions, final, report);
+    if (finalRead !== undefined && final.sync?.mode !== 'periodic') checkObservedWrites(kh, finalRead.versions, report);
     checkReadYourWrites(kh, report);
   }
   for (const [key, read] of final.reads) {
@@ -219,6 +228,28 @@ function checkLostWrites(kh: KeyHistory, finalVersions: readonly string[], final
       [deleter, ...(writer === undefined ? [] : [writer.id])],
       `delete #${deleter} acknowledged with a context covering version ${version}${writer === undefined ? '' : ` (${describe(writer)})`}, yet it is back in the final read`,
     );
+  }
+}
+
+/**
+ * Versions an ok get returned that the final read lacks, written by a put
+ * whose outcome was not 'ok' (acknowledged puts are lost-write's) and that no
+ * write superseded legitimately. Reported once per version.
+ */
+function checkObservedWrites(kh: KeyHistory, finalVersions: readonly string[], report: Report): void {
+  const present = new Set(finalVersions);
+  const reported = new Set<string>();
+  const supersessions = new Supersessions(kh.ops, (text, op) => kh.causal.parse(text, op));
+  for (const get of kh.ops) {
+    if (get.kind !== 'get' || get.outcome !== 'ok') continue;
+    get.versions!.forEach((version, i) => {
+      if (present.has(version) || reported.has(version)) return;
+      const writer = resolveWriter(kh, get.values![i]!, version);
+      if (writer === undefined || writer.outcome === 'ok') return;
+      if (supersessions.find(writer, kh.causal.dot(version)).by !== undefined) return;
+      reported.add(version);
+      report.add('lost-observed-write', kh.key, [get.id, writer.id], `get #${get.id} returned version ${version} of ${describe(writer)}, but the final read ${list(finalVersions)} lacks it and no write superseded it: a write once visible was lost`);
+    });
   }
 }
 

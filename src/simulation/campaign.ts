@@ -318,7 +318,16 @@ function stoppedActors(cluster: SimCluster): string {
   return why.length === 0 ? '' : ` (${why.join('; ')})`;
 }
 
-/** Per key, each of its N owners' stored versions as "dot=digest" (tombstones included), so convergence compares values. */
+/**
+ * Per key, each of its N owners' stored live versions as "dot=digest", so
+ * convergence compares values. Tombstones are left out: once confirmed, each
+ * owner purges its copy at its own compaction, and a copy whose confirmation
+ * flag was lost (periodic sync, a crash) or that read repair sent back to an
+ * owner that had purged it lives on until the next confirmation; a replica
+ * holding a tombstone and one holding nothing answer reads alike. What a
+ * missing tombstone would let through (an older value it covers) is a live
+ * version and still counts, and resurrections are the final read's check.
+ */
 async function replicaVersions(cluster: SimCluster, keys: readonly string[]): Promise<Map<string, Map<string, string[]>>> {
   const ring = Ring.fromTokens(cluster.config.ring);
   const out = new Map<string, Map<string, string[]>>();
@@ -328,7 +337,7 @@ async function replicaVersions(cluster: SimCluster, keys: readonly string[]): Pr
     for (const member of placeReplicas(ring, keyBytes, cluster.config.replication.dcs).replicas) {
       const label = labelOf(cluster.config, member);
       const held = await cluster.askNode<StoredVersion[]>(label, 'replica', { type: 'get', key: keyBytes });
-      byReplica.set(label, held.map((v) => {
+      byReplica.set(label, held.filter((v) => v.value !== null).map((v) => {
         const dot = decodeDvv(v.clock).dot;
         return formatDotDigest(formatVersion(dot), dot.digest);
       }).sort());

@@ -106,6 +106,8 @@ const SLOW_REPLICA_TIMEOUT_MS: readonly [number, number] = [150, 400];
 const CLOCK_SKEW_MAX_MS: readonly [number, number] = [200, 5000];
 /** Hint lifetime under 'hint-expiry'. */
 const HINT_TTL_MS: readonly [number, number] = [800, 4000];
+/** Memtable size under 'tombstone-purge' (the campaign's default is 4 KiB, which a seed's writes rarely fill). */
+const PURGE_MEMTABLE_FLUSH_BYTES = 384;
 /** Tombstone grace under 'tombstone-purge', beyond the hint lifetime plus the clock skew (a shorter grace could purge a tombstone a hint can still undo). */
 const TOMBSTONE_GRACE_EXTRA_MS: readonly [number, number] = [0, 3000];
 /** Probability that a crash under 'torn-flip' flips a bit in each kept unsynced tail. */
@@ -118,6 +120,7 @@ export interface FaultClusterOptions {
   clockSkewMs?: number;
   hintTtlMs?: number;
   tombstoneGraceMs?: number;
+  memtableFlushBytes?: number;
 }
 
 /** A seed's faults, drawn before its cluster is built. */
@@ -152,7 +155,11 @@ export function drawFaultPlan(prng: Prng, allowed: readonly FaultKind[], labels:
   if (has('clock-skew')) cluster.clockSkewMs = between(CLOCK_SKEW_MAX_MS);
   if (has('hint-expiry') || has('tombstone-purge')) cluster.hintTtlMs = between(HINT_TTL_MS);
   // Grace >= hint TTL + clock skew: the contract of checkTombstoneGrace (node_plan.ts), kept even with skewed clocks.
-  if (has('tombstone-purge')) cluster.tombstoneGraceMs = cluster.hintTtlMs! + (cluster.clockSkewMs ?? 0) + between(TOMBSTONE_GRACE_EXTRA_MS);
+  if (has('tombstone-purge')) {
+    cluster.tombstoneGraceMs = cluster.hintTtlMs! + (cluster.clockSkewMs ?? 0) + between(TOMBSTONE_GRACE_EXTRA_MS);
+    // Tiny memtables: tombstones reach SSTables and size-tiered compactions (which purge) run within a seed.
+    cluster.memtableFlushBytes = PURGE_MEMTABLE_FLUSH_BYTES;
+  }
   return plan;
 }
 
@@ -235,8 +242,11 @@ export class FaultSchedule {
         return; // configured for the whole run in `arm`
       case 'crash':
       case 'torn-flip': {
-        // A torn-flip episode is a crash whose kept unsynced tails may have a flipped bit.
-        const node = this.cluster.config.nodes.find((n) => n.thread === order[0])!.label;
+        // A torn-flip episode is a crash whose kept unsynced tails may have a flipped bit. A slow disk
+        // is often a dying one: half the crashes of a slow-replica seed take the slow node, whose
+        // writes spend the longest between reaching the store and reaching the disk.
+        const slow = this.plan.slowNode !== undefined && p.chance(0.5) ? this.plan.slowNode : undefined;
+        const node = slow ?? this.cluster.config.nodes.find((n) => n.thread === order[0])!.label;
         const flips = this.drawn.includes('torn-flip');
         at(start_ms, `crash ${node}`, () => {
           if (!this.cluster.isRunning(node)) return;

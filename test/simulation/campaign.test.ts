@@ -10,21 +10,19 @@
  */
 import { expect } from 'chai';
 import { seedFrom } from '../../src/core/prng.js';
-import { FAULT_KINDS, OP_KINDS, formatSeedResult, formatSummary, parseFaults, runCampaign, runSeed, type SeedResult } from '../../src/simulation/campaign.js';
-import { __plantBugForTests } from '../../src/core/planted_bugs.js';
+import { FAULT_KINDS, OP_KINDS, formatSeedResult, formatSummary, parseFaults, runCampaign, runSeed, type SeedResult, type SyncMode } from '../../src/simulation/campaign.js';
+import { formatHunt, huntPlantedBug, PLANTED_BUG_SEEDS_MAX, PLANTED_CAMPAIGNS } from '../../src/simulation/planted_campaigns.js';
 
 /** Seeds of the bounded campaign (issue 6: at least 200). */
 const CAMPAIGN_SEEDS = 200;
 /** Client ops per seed: small, so the campaign stays well under a minute and a half on two cores. */
 const OPS_PER_SEED = 50;
-/** Seeds the planted bug must be found within. */
-const PLANTED_BUG_SEEDS_MAX = 200;
 
 const REPLAY = process.env['SEED'];
 const SEEDS = REPLAY !== undefined && REPLAY !== '' ? [seedFrom(REPLAY, 1)] : Array.from({ length: CAMPAIGN_SEEDS }, (_, i) => i + 1);
 const ONE_SEED = SEEDS[0]!;
-/** The seed that caught the planted bug (set by that test). */
-let caughtSeed: number | undefined;
+/** The first planted bug's catching seed and its settings (set by that test). */
+let caughtSeed: { seed: number; sync: SyncMode; faults: string } | undefined;
 
 /** Everything a seed reports, as the CLI would print it, plus its full result. */
 function printed(result: SeedResult): string {
@@ -89,26 +87,20 @@ describe('seeded fault campaign', function () {
     expect(other.traceHash, `seeds ${ONE_SEED} and ${ONE_SEED + 1}`).to.not.equal(first.traceHash);
   });
 
-  it(`with a planted bug (a replica acknowledges a merge but drops 1% of dots), the campaign reports a violation within ${PLANTED_BUG_SEEDS_MAX} seeds`, async () => {
-    __plantBugForTests('replica-drops-merged-version');
-    let summary;
-    try {
-      const seeds = Array.from({ length: PLANTED_BUG_SEEDS_MAX }, (_, i) => i + 1);
-      summary = await runCampaign({ seeds, ops: OPS_PER_SEED, faults: 'all', stopAtFirstFailure: true });
-    } finally {
-      __plantBugForTests(null);
-    }
-    expect(summary.failed, `no seed of 1..${PLANTED_BUG_SEEDS_MAX} caught the planted bug`).to.have.length(1);
-    const found = summary.failed[0]!;
-    console.log(`      planted bug caught after ${summary.seeds} seed(s): ${formatSeedResult(found)}`);
-    expect(found.error, 'a violation, not a harness error').to.equal(undefined);
-    expect(found.violations.map((v) => v.property)).to.include('lost-write');
-    caughtSeed = found.seed;
-  });
+  for (const planted of PLANTED_CAMPAIGNS.filter((c) => c.expected === 'caught')) {
+    it(`with a planted bug (${planted.name}), the campaign (sync ${planted.sync}, faults ${planted.faults}) reports ${planted.catches.join(' or ')} within ${PLANTED_BUG_SEEDS_MAX} seeds`, async () => {
+      const hunt = await huntPlantedBug(planted, OPS_PER_SEED);
+      console.log(`      ${formatHunt(hunt)}`);
+      expect(hunt.found, `no seed of 1..${PLANTED_BUG_SEEDS_MAX} caught the planted bug`).to.not.equal(undefined);
+      expect(hunt.found!.error, 'a violation, not a harness error').to.equal(undefined);
+      expect(hunt.caught, `the violation is one of ${planted.catches.join(', ')}: ${formatSeedResult(hunt.found!)}`).to.equal(true);
+      caughtSeed ??= { seed: hunt.found!.seed, sync: planted.sync, faults: planted.faults };
+    });
+  }
 
   it('once removed, the planted bug is gone: the seed that caught it passes again', async function () {
     if (caughtSeed === undefined) this.skip();
-    const result = await runSeed(caughtSeed, { ops: OPS_PER_SEED });
+    const result = await runSeed(caughtSeed.seed, { ops: OPS_PER_SEED, sync: caughtSeed.sync, faults: parseFaults(caughtSeed.faults) });
     expect(result.ok, formatSeedResult(result) ?? '').to.equal(true);
   });
 });
