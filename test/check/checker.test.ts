@@ -147,6 +147,24 @@ describe('check/checker', () => {
       expect(resurrected[0]!.detail).to.contain('back in the final read');
     });
 
+    it('lost-observed-write (batch sync): a get showed a write of unknown outcome that the final read lacks and nothing superseded', () => {
+      const h = new Builder();
+      const a1 = dvv(N1, 1);
+      const writer = h.put('c1', 'k', 'v1', null, '', 'unknown');
+      const seen = h.get('c2', 'k', [['v1', a1]]);
+      const final = finalOf({ k: [] });
+      expect(brief(checkHistory(h.ops, final))).to.deep.equal([['lost-observed-write', 'k', [seen, writer]]]);
+      // Under periodic sync a replica shows unsynced writes by design: not checked.
+      expect(checkHistory(h.ops, { ...final, sync: { mode: 'periodic', window_ms: 100 } })).to.deep.equal([]);
+      // Superseded by a later write whose context came from that read: fine.
+      const h2 = new Builder();
+      h2.put('c1', 'k', 'v1', null, '', 'unknown');
+      h2.get('c2', 'k', [['v1', a1]]);
+      const b1 = dvv(N2, 1, [a1]);
+      h2.put('c2', 'k', 'v2', b1, ctx(a1));
+      expect(checkHistory(h2.ops, finalOf({ k: [['v2', b1]] }))).to.deep.equal([]);
+    });
+
     it('lost-write: an acknowledged write with no final read of its key is a malformed input', () => {
       const h = new Builder();
       h.put('c1', 'k', 'v1', dvv(N1, 1));
