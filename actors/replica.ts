@@ -25,6 +25,7 @@ import { StorageEngine } from '../storage/engine.js';
 import type { FileSystem } from '../storage/fs.js';
 import { keysEqual } from '../storage/key_order.js';
 import { DotLease } from '../storage/dot_lease.js';
+import { KeyTails } from '../storage/key_tails.js';
 import { RealFileSystem } from '../storage/real_fs.js';
 import type { StoredVersion } from '../storage/version.js';
 import { READ_DURABLE_WAITS_MAX, SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
@@ -123,8 +124,8 @@ class Replica implements Actor<ReplicaMsg> {
   private nextTimerId = 1;
   /** The data directory's dot lease (epoch and counters), opened with the engine. */
   private lease: Promise<DotLease> | undefined;
-  /** Per key (latin1), the tail of its mints: the next mint of a key starts once the previous one is stored. */
-  private readonly mintChains = new Map<string, Promise<unknown>>();
+  /** Per key, the tail of its mints: the next mint of a key starts once the previous one is stored. */
+  private readonly mintChains = new KeyTails();
   /** The actor's context (set in `started`): its clock, randomness and log for minting. */
   private ctx: ActorContext<ReplicaMsg> | undefined;
   private fileSystem: FileSystem | undefined;
@@ -238,7 +239,7 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok(true);
         return;
       case 'mint':
-        replier?.ok(await this.underKeyChain(msg.key, () => this.mint(engine, msg, this.ctx!)));
+        replier?.ok(await this.mintChains.chain(msg.key, () => this.mint(engine, msg, this.ctx!)));
         return;
       case 'scan':
         replier?.ok(scanPage(engine, msg.from, msg.to, Math.min(msg.limit ?? SCAN_PAGE_MAX_ENTRIES, SCAN_PAGE_MAX_ENTRIES)));
@@ -377,22 +378,6 @@ class Replica implements Actor<ReplicaMsg> {
       );
     }
     return this.lease;
-  }
-
-  /** Run `fn` after every earlier mint of the same key on this replica has settled. */
-  private underKeyChain<T>(key: Uint8Array, fn: () => Promise<T>): Promise<T> {
-    const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-    const before = this.mintChains.get(id) ?? Promise.resolve();
-    const mine = before.then(fn, fn);
-    const settled = mine.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.mintChains.set(id, settled);
-    void settled.then(() => {
-      if (this.mintChains.get(id) === settled) this.mintChains.delete(id);
-    });
-    return mine;
   }
 
   /**

@@ -246,22 +246,7 @@ export class CommitLog {
    */
   async rollSegment(): Promise<number> {
     assert(!this.closing, 'roll on a closed commit log');
-    // Appends issued before this call belong before the cut. Left in the queue, they could
-    // land in the new segment, and replay would bring a flushed memtable's versions back
-    // after compaction had dropped them (a purged tombstone's old value, resurrected).
-    const before = this.queue.splice(0);
-    return this.exclusive(async () => {
-      for (let i = 0; i < before.length; i += COMMITLOG_GROUP_MAX_RECORDS) {
-        await this.writeGroup(before.slice(i, i + COMMITLOG_GROUP_MAX_RECORDS));
-      }
-      if (this.failure !== null) throw this.failure;
-      try {
-        return await this.rollLocked();
-      } catch (err) {
-        this.fail(err);
-        throw err;
-      }
-    });
+    return this.afterQueued(() => this.rollLocked());
   }
 
   /**
@@ -275,7 +260,18 @@ export class CommitLog {
    */
   async sync(): Promise<void> {
     assert(!this.closing, 'sync on a closed commit log');
-    // As in rollSegment: appends queued before this call are written under this call's turn.
+    return this.afterQueued(() => this.syncLocked());
+  }
+
+  /**
+   * Write every append issued before this call, then run `fn` in the same
+   * I/O turn; a failure of `fn` fails the log. Appends left in the queue
+   * could land after `fn` (in a new segment after a roll, or after a sync
+   * meant to cover them), and replay would then bring a flushed memtable's
+   * versions back after compaction dropped them (a purged tombstone's old
+   * value, resurrected), or a sync would vouch for less than asked.
+   */
+  private afterQueued<T>(fn: () => Promise<T>): Promise<T> {
     const before = this.queue.splice(0);
     return this.exclusive(async () => {
       for (let i = 0; i < before.length; i += COMMITLOG_GROUP_MAX_RECORDS) {
@@ -283,7 +279,7 @@ export class CommitLog {
       }
       if (this.failure !== null) throw this.failure;
       try {
-        await this.syncLocked();
+        return await fn();
       } catch (err) {
         this.fail(err);
         throw err;

@@ -42,6 +42,7 @@ import { CommitLog, RECORD_HEADER_BYTES, type CommitLogTimers, type RecoveryRepo
 import type { CompactionResult, CompactionTask } from './compaction_task.js';
 import type { TableSize } from './compaction_policy.js';
 import { joinPath, type FileSystem } from './fs.js';
+import { KeyTails } from './key_tails.js';
 import { Manifest, manifestTable } from './manifest.js';
 import { Memtable } from './memtable.js';
 import { mergeSorted, type KeyVersions } from './merge_iterator.js';
@@ -136,12 +137,12 @@ export class StorageEngine {
   /** Set when a flush failed: the engine must be reopened (recovery replays the log). */
   private flushFailure: Error | undefined;
   /**
-   * Batch sync only: per key (latin1 of its bytes), the settled promise of its
-   * latest write whose commit-log group is not yet on disk. `whenDurable`
-   * hands it out so that nothing is read, or minted upon, before it is
-   * durable. Bounded by the writes in flight (entries leave when they sync).
+   * Batch sync only: per key, its latest write whose commit-log group is not
+   * yet on disk. `whenDurable` hands it out so that nothing is read, or
+   * minted upon, before it is durable. Bounded by the writes in flight
+   * (entries leave when they sync).
    */
-  private readonly pendingDurable = new Map<string, Promise<void>>();
+  private readonly pendingDurable = new KeyTails();
 
   private constructor(
     private readonly options: Required<Omit<EngineOptions, 'timers' | 'onTablesChanged' | 'onError' | 'onDataLoss' | 'onDotConflict'>> & EngineOptions,
@@ -288,7 +289,7 @@ export class StorageEngine {
     this.stats.userBytes += key.length + version.clock.length + (version.value?.length ?? 0);
     this.stats.commitLogBytes += payload.length + RECORD_HEADER_BYTES;
     const durable = this.log.append(payload);
-    if (this.options.syncMode === 'batch') this.trackPending(key, durable);
+    if (this.options.syncMode === 'batch') this.pendingDurable.track(key, durable);
     if (this.memtable.isFull(this.options.memtableFlushBytes)) void this.switchMemtable();
     return durable;
   }
@@ -303,20 +304,7 @@ export class StorageEngine {
    * while a newer write of the key is pending.
    */
   whenDurable(key: Uint8Array): Promise<void> | null {
-    if (this.pendingDurable.size === 0) return null;
-    return this.pendingDurable.get(pendingId(key)) ?? null;
-  }
-
-  private trackPending(key: Uint8Array, durable: Promise<void>): void {
-    const id = pendingId(key);
-    const settled = durable.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.pendingDurable.set(id, settled);
-    void settled.then(() => {
-      if (this.pendingDurable.get(id) === settled) this.pendingDurable.delete(id);
-    });
+    return this.pendingDurable.tail(key);
   }
 
   /**
@@ -559,11 +547,6 @@ export class StorageEngine {
   private fileNumbersOf(paths: readonly string[]): number[] {
     return paths.map(fileNumberOf);
   }
-}
-
-/** A key as a map key for `pendingDurable` (one byte per char: keys are at most KEY_MAX_BYTES). */
-function pendingId(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
 /** The file number in an SSTable path ("…/00000042.sst" → 42). */
