@@ -10,17 +10,23 @@
  *      need the minting actor to hold every version it minted for the key).
  *      A coordinator that is not one forwards the request to the first
  *      owner it does not hold down.
- *   2. Under a per-key lock, read the local versions, mint the new version
- *      (its dot's counter above every local one), store it locally.
+ *   2. Refuse (UnavailableError, nothing stored) when the failure detector
+ *      already holds down too many targets for W. Otherwise ask the local
+ *      replica to `mint` it: under that replica's per-key chain it reads the
+ *      versions it holds, takes the dot's counter from the node's durable
+ *      lease (unique forever: storage/dot_lease.ts) and stores the version.
+ *      No answer to the mint is IndeterminateError: it may still be stored.
  *   3. Send the whole reconciled sibling set (not only the new version) to
  *      the other N-1 owners as a `merge`. An owner held down, or one that
  *      fails, is replaced by the next healthy fallback in ring order (same
  *      data center first), which stores the set as a hint for it in its
  *      handoff actor (sloppy quorum, §4.6). Strict mode instead retries the
  *      owner with backoff and never uses fallbacks.
- *   4. Answer once W acknowledgements are in (or fail as soon as W cannot be
- *      met, or at the deadline): the context of the whole set, and the
- *      durability receipt naming each ack and whom a fallback stood in for.
+ *   4. Answer once W acknowledgements are in: the context of the whole set,
+ *      the context the new version superseded, and the durability receipt
+ *      naming each ack, whom a fallback stood in for, and the sync mode. A
+ *      write that misses W (or its deadline) after the local store took it
+ *      is IndeterminateError, never a plain failure: it may still spread.
  *
  * Read (get): ask the N owners (not fallbacks: hints are not readable, as in
  * Cassandra), retrying with backoff; answer once R replied with the
@@ -29,17 +35,13 @@
  * or less (read repair).
  *
  * Tombstones (issue 12, after Riak's delete mode): a tombstone may be purged
- * only once every owner holds it durably, so the coordinator tells the owners
- * when it has made sure of that, in two steps (fire and forget): it asks all
- * N owners whether they hold it on disk (`hold-tombstone`; under periodic
- * sync an acknowledged write may still be lost to a crash), and only if all
- * say yes sends `confirm-tombstone`. It starts them after a delete that all N
- * owners stored themselves (no fallback stood in, none failed), and after a
- * read where all N owners answered exactly the reconciled set and it is all
- * tombstones.
+ * only once every owner holds it durably; after a delete that all N owners
+ * stored themselves, and after a read where all N owners answered the same
+ * all-tombstone set, the coordinator confirms it to them
+ * (`tombstone_confirmation.ts`).
  *
  * Overwrite (Redis SET): a put with `overwrite` takes as its context every
- * version the minting owner holds, read under the key lock, instead of a
+ * version the minting owner holds, read under its key chain, instead of a
  * client's context: one round trip instead of a read and a write. Versions
  * the owner has not yet seen (a concurrent write acknowledged by the other
  * owners) still stay beside it as siblings: an overwrite never destroys what
@@ -66,10 +68,8 @@ import {
   PUT_BATCH_MAX,
   REPLICA_ASK_TIMEOUT_MS,
   REQUEST_TIMEOUT_MS,
-  TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX,
 } from '../src/core/limits.js';
 import { placeReplicas } from '../src/core/placement.js';
-import { isPlanted } from '../src/core/planted_bugs.js';
 import { QuorumTracker, retryDelayMs, type QuorumRequest, type ReplicaReply } from '../src/core/quorum.js';
 import { Ring, type PreferenceList } from '../src/core/ring.js';
 import { contextOf, dotsOf, isStale, liveSiblings, reconcileSets, type Version } from '../src/core/sibling_set.js';
@@ -77,8 +77,9 @@ import { decodeDvv, digestText } from '../src/core/dotted_version_vector.js';
 import { contextToString, formatVersion } from '../src/core/version_id.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
-import type { StoredVersion } from '../storage/version.js';
-import type { MintReply, MintRequest, ReplicaMsg } from './replica.js';
+import { describe, describeKey } from './log_text.js';
+import type { MintReply, MintRequest } from './replica.js';
+import { TombstoneConfirmation } from './tombstone_confirmation.js';
 import { QuorumWait } from './quorum_wait.js';
 import type {
   BatchOutcome,
@@ -99,17 +100,6 @@ function isTransient(err: unknown): boolean {
   return err instanceof TimeoutError || err instanceof OverloadedError || !(err instanceof RingkvError);
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** A key for a message: printable keys as text, others as hex, cut to a readable length. */
-function describeKey(key: Uint8Array): string {
-  const text = Buffer.from(key).toString('utf8');
-  const shown = /^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `0x${Buffer.from(key).toString('hex')}`;
-  return shown.length > 64 ? `${shown.slice(0, 64)}...` : shown;
-}
-
 class Coordinator implements Actor<CoordinatorMsg> {
   private readonly ring: Ring;
   private readonly dcOf = new Map<string, string>();
@@ -121,8 +111,8 @@ class Coordinator implements Actor<CoordinatorMsg> {
   private readonly recent = new Map<string, Promise<unknown>>();
   private inflight = 0;
   private readonly wakers = new Map<number, () => void>();
-  /** `confirm-tombstone` asks in flight (bounded by TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX). */
-  private confirmsInFlight = 0;
+  /** Confirms tombstones every owner holds durably, so compaction may purge them. */
+  private readonly tombstones: TombstoneConfirmation;
   private nextWake = 1;
   private readonly stats: CoordinatorStats = { puts: 0, batches: 0, batched_writes: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [] };
 
@@ -132,6 +122,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     assert(this.dcOf.has(args.self), 'the coordinator is a member of its ring');
     this.requestTimeout = args.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
     this.replicaTimeout = args.replica_timeout_ms ?? REPLICA_ASK_TIMEOUT_MS;
+    this.tombstones = new TombstoneConfirmation(this.replicaTimeout);
   }
 
   receive(msg: CoordinatorMsg, ctx: ActorContext<CoordinatorMsg>): void {
@@ -254,7 +245,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     if (msg.value === null) {
       // A delete every owner stored itself (this one minted it): all hold its tombstones.
       void Promise.all(replications).then((direct) => {
-        if (direct.every(Boolean)) this.confirmTombstones(msg.key, pref.replicas, pref.replicas, minted.siblings, ctx);
+        if (direct.every(Boolean)) this.tombstones.afterDelete(msg.key, pref.replicas, minted.siblings, ctx);
       });
     }
     const outcome = await wait.done;
@@ -409,7 +400,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     const merged = reconcileSets([...answers.values()]);
     void Promise.all(reads).then(() => {
       this.readRepair(msg.key, answers, ctx);
-      this.confirmSettledDelete(msg.key, pref.replicas, answers, ctx);
+      this.tombstones.afterRead(msg.key, pref.replicas, answers, ctx);
     });
     const live = liveSiblings(merged);
     return {
@@ -457,88 +448,6 @@ class Coordinator implements Actor<CoordinatorMsg> {
         ctx.log.debug('read repair not acknowledged', { node, error: describe(err) });
       });
     }
-  }
-
-  /**
-   * The read path's confirmation: when every owner answered with exactly the
-   * reconciled set and it is all tombstones (a delete that settled, e.g. once
-   * an owner that missed it got it from a hint or read repair), tell the
-   * owners that have not marked them yet.
-   */
-  private confirmSettledDelete(key: Uint8Array, owners: readonly string[], answers: Map<string, Version[]>, ctx: ActorContext<CoordinatorMsg>): void {
-    if (!owners.every((owner) => answers.has(owner))) return;
-    const reconciled = reconcileSets([...answers.values()]);
-    if (reconciled.length === 0 || reconciled.some((v) => v.value !== null)) return;
-    for (const held of answers.values()) if (held.length !== reconciled.length || isStale(held, reconciled)) return;
-    const unmarked = owners.filter((owner) => answers.get(owner)!.some((v) => (v as StoredVersion).purgeable !== true));
-    if (unmarked.length > 0) this.confirmTombstones(key, owners, unmarked, reconciled, ctx);
-  }
-
-  /**
-   * Confirm the tombstones among `versions` to `confirmTo`, in two steps:
-   * ask every one of `owners` (all N owners of `key`) whether it holds each
-   * one durably (`hold-tombstone`), and only if all N say yes send
-   * `confirm-tombstone`. Fire and forget, at most
-   * TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX confirmations at once: one that fails,
-   * times out or is skipped only keeps the tombstone longer, and a later
-   * read confirms it.
-   */
-  private confirmTombstones(
-    key: Uint8Array,
-    owners: readonly string[],
-    confirmTo: readonly string[],
-    versions: readonly Version[],
-    ctx: ActorContext<CoordinatorMsg>,
-  ): void {
-    const tombstones = versions.filter((v) => v.value === null);
-    if (tombstones.length === 0 || confirmTo.length === 0) return;
-    if (this.confirmsInFlight >= TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX) {
-      ctx.log.debug('tombstone confirmation skipped: too many in flight', { key: describeKey(key) });
-      return;
-    }
-    this.confirmsInFlight++;
-    void this.confirmHeldTombstones(key, owners, confirmTo, tombstones, ctx).finally(() => this.confirmsInFlight--);
-  }
-
-  /** The two steps of `confirmTombstones`, one tombstone at a time. Never rejects. */
-  private async confirmHeldTombstones(
-    key: Uint8Array,
-    owners: readonly string[],
-    confirmTo: readonly string[],
-    tombstones: readonly Version[],
-    ctx: ActorContext<CoordinatorMsg>,
-  ): Promise<void> {
-    for (const tombstone of tombstones) {
-      // Test-only planted bug 'unsynced-tombstone-confirm' (src/core/planted_bugs.ts): confirm without asking for durable copies.
-      const held = isPlanted('unsynced-tombstone-confirm') || (await this.heldDurablyByAll(key, owners, tombstone.clock, ctx));
-      if (!held) continue;
-      const confirm: ReplicaMsg = { type: 'confirm-tombstone', key, clock: tombstone.clock };
-      await Promise.all(
-        confirmTo.map((owner) =>
-          ctx
-            .ask(replicaRef(owner), confirm, this.replicaTimeout)
-            .catch((err: unknown) => ctx.log.debug('tombstone confirmation not acknowledged', { key: describeKey(key), node: owner, error: describe(err) })),
-        ),
-      );
-    }
-  }
-
-  /**
-   * True when every one of `owners` answers `hold-tombstone` true for
-   * `clock` (it holds that tombstone with its commit log synced past it); a
-   * failure or timeout counts as no.
-   */
-  private async heldDurablyByAll(key: Uint8Array, owners: readonly string[], clock: Uint8Array, ctx: ActorContext<CoordinatorMsg>): Promise<boolean> {
-    const hold: ReplicaMsg = { type: 'hold-tombstone', key, clock };
-    const answers = await Promise.all(
-      owners.map((owner) =>
-        ctx.ask<boolean>(replicaRef(owner), hold, this.replicaTimeout).catch((err: unknown) => {
-          ctx.log.debug('tombstone hold not acknowledged', { key: describeKey(key), node: owner, error: describe(err) });
-          return false;
-        }),
-      ),
-    );
-    return answers.every((answer) => answer === true);
   }
 
   // -------------------------------------------------------------------------
