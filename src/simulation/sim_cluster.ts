@@ -24,6 +24,7 @@ import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
 import { SimFileSystem, type SimDiskLatency, type SimDiskOp } from '../../storage/sim_fs.js';
 import type { ClusterOptions, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster_types.js';
+import type { CrashRecord } from '../check/history.js';
 import { ClusterClient } from '../cluster_client.js';
 import { memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from '../cluster_config.js';
 import { hashString32 } from '../core/hash.js';
@@ -71,12 +72,8 @@ export interface SimClusterOptions extends Pick<ClusterOptions, 'nodes' | 'repli
   diskLatency?: (label: string) => DiskLatencyRange | undefined;
 }
 
-/** One crash of a node, for the checker: when it went down and came back (null: still down). */
-export interface CrashRecord {
-  node: string;
-  at_ms: number;
-  restarted_ms: number | null;
-}
+/** One crash of a node, for the checker (the checker's own record of it). */
+export type { CrashRecord } from '../check/history.js';
 
 /** A simulated cluster and its fault controls. */
 export class SimCluster {
