@@ -9,12 +9,17 @@
  * can make the next tier due.
  *
  * Asks: `settle` → resolves once no compaction is due or running;
- * `stats` → compactions finished by this instance (`CompactionStats`).
+ * `stats` → compactions finished by this instance (`CompactionStats`);
+ * `major-compact` → an operator's major compaction (Cassandra's `nodetool
+ * flush` then `nodetool compact`): the memtable is flushed and every live
+ * table merged into one, so tombstones past their grace whose purge a
+ * table outside a size tier was guarding can go; answers the compactions it
+ * finished (`MajorCompactionReport`).
  *
  * Thread contract: runs on the replica's thread; talks to it by messages only.
  */
 import { assertNever } from '../src/core/assert.js';
-import { COMPACTION_CHECK_INTERVAL_MS } from '../src/core/limits.js';
+import { COMPACTION_CHECK_INTERVAL_MS, COMPACTION_MAX_THRESHOLD } from '../src/core/limits.js';
 import type { Actor, ActorContext, ActorRef } from '../src/runtime/actor.js';
 import { pickCompaction, type SizeTieredOptions, type TableSize } from '../storage/compaction_policy.js';
 import { PoolCompactionExecutor } from '../storage/compaction_pool.js';
@@ -27,7 +32,17 @@ export type CompactionMsg =
   /** Ask: resolves once no compaction is due or running (tests, shutdown). */
   | { type: 'settle' }
   /** Ask: counters since this instance started → `CompactionStats`. */
-  | { type: 'stats' };
+  | { type: 'stats' }
+  /** Ask: flush, then merge every live table (at most MAJOR_COMPACTION_ROUNDS_MAX merges) → `MajorCompactionReport`. */
+  | { type: 'major-compact' };
+
+/** Answer to the `major-compact` ask. */
+export interface MajorCompactionReport {
+  /** Merges finished (0: at most one table was live, or a table was busy in another compaction). */
+  compactions: number;
+  /** Live tables afterwards. */
+  tables: number;
+}
 
 /** Answer to the `stats` ask: counters since this instance started. */
 export interface CompactionStats {
@@ -47,6 +62,12 @@ export interface CompactionArgs {
 
 /** Compactions run back to back before the actor yields to a tick (bounds one burst). */
 const COMPACTIONS_PER_BURST_MAX = 16;
+/**
+ * Merges of one major compaction: each takes up to COMPACTION_MAX_THRESHOLD
+ * tables (the bound of any one merge), so this many reduce
+ * 1 + 4 * (COMPACTION_MAX_THRESHOLD - 1) tables to one; more stay for the next ask.
+ */
+const MAJOR_COMPACTION_ROUNDS_MAX = 4;
 
 class Compaction implements Actor<CompactionMsg> {
   private running: Promise<void> | undefined;
@@ -79,6 +100,19 @@ class Compaction implements Actor<CompactionMsg> {
         const stats: CompactionStats = { compactions: this.finished };
         ctx.reply(stats);
         return;
+      }
+      case 'major-compact': {
+        const replier = ctx.replier();
+        // Runs after any burst in flight (one compaction at a time); a burst woken meanwhile waits for it.
+        const major = (this.running ?? Promise.resolve()).then(() => this.major(ctx));
+        this.running = major.then(() => undefined, () => undefined).finally(() => {
+          this.running = undefined;
+          if (this.again) {
+            this.again = false;
+            this.wake(ctx);
+          }
+        });
+        return major.then((report) => replier?.ok(report), (err: unknown) => replier?.fail(err));
       }
       default:
         assertNever(msg);
@@ -118,23 +152,44 @@ class Compaction implements Actor<CompactionMsg> {
       const tables = await ctx.ask<TableSize[]>(this.args.replica, { type: 'compaction-candidates' });
       const pick = pickCompaction(tables, this.args.policy);
       if (pick.length === 0) return;
-      const task = await ctx.ask<CompactionTask | null>(this.args.replica, {
-        type: 'compaction-begin',
-        fileNumbers: pick.map((t) => t.fileNumber),
-      });
-      if (!task) return;
-      let result: CompactionResult;
-      try {
-        result = await this.executorFor().compact(task);
-      } catch (err) {
-        ctx.log.error('compaction failed; inputs released', { inputs: task.inputs.length, error: String(err) });
-        await ctx.ask(this.args.replica, { type: 'compaction-abort', task });
-        return;
-      }
-      await ctx.ask(this.args.replica, { type: 'compaction-finish', task, result }, 60_000);
-      this.finished++; // The replica answered: the result is in its manifest.
-      ctx.log.info('compacted', { inputs: task.inputs.length, bytesIn: result.bytesIn, bytesOut: result.bytesOut });
+      if (!(await this.compactOnce(ctx, pick))) return;
     }
+  }
+
+  /** Merge `pick` into one table: reserve, run on the executor, swap in (or abort). False when nothing was swapped in. */
+  private async compactOnce(ctx: ActorContext<CompactionMsg>, pick: readonly TableSize[]): Promise<boolean> {
+    const task = await ctx.ask<CompactionTask | null>(this.args.replica, {
+      type: 'compaction-begin',
+      fileNumbers: pick.map((t) => t.fileNumber),
+    });
+    if (!task) return false;
+    let result: CompactionResult;
+    try {
+      result = await this.executorFor().compact(task);
+    } catch (err) {
+      ctx.log.error('compaction failed; inputs released', { inputs: task.inputs.length, error: String(err) });
+      await ctx.ask(this.args.replica, { type: 'compaction-abort', task });
+      return false;
+    }
+    await ctx.ask(this.args.replica, { type: 'compaction-finish', task, result }, 60_000);
+    this.finished++; // The replica answered: the result is in its manifest.
+    ctx.log.info('compacted', { inputs: task.inputs.length, bytesIn: result.bytesIn, bytesOut: result.bytesOut });
+    return true;
+  }
+
+  /** Flush, then merge the live tables, oldest first, up to COMPACTION_MAX_THRESHOLD per merge, until one is left. */
+  private async major(ctx: ActorContext<CompactionMsg>): Promise<MajorCompactionReport> {
+    await ctx.ask(this.args.replica, { type: 'flush' }, 60_000);
+    let compactions = 0;
+    let tables = await ctx.ask<TableSize[]>(this.args.replica, { type: 'compaction-candidates' });
+    for (let round = 0; round < MAJOR_COMPACTION_ROUNDS_MAX && tables.length > 1; round++) {
+      const pick = [...tables].sort((a, b) => a.fileNumber - b.fileNumber).slice(0, COMPACTION_MAX_THRESHOLD);
+      if (!(await this.compactOnce(ctx, pick))) break;
+      compactions++;
+      tables = await ctx.ask<TableSize[]>(this.args.replica, { type: 'compaction-candidates' });
+    }
+    ctx.log.info('major compaction', { compactions, tables: tables.length });
+    return { compactions, tables: tables.length };
   }
 
   private executorFor(): CompactionExecutor {

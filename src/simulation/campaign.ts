@@ -43,6 +43,8 @@ import { Ring } from '../core/ring.js';
 import { decodeDvv } from '../core/dotted_version_vector.js';
 import { formatVersion } from '../core/version_id.js';
 import { eventText } from '../runtime/sim/trace.js';
+import { COMPACTION_ACTOR_ID } from '../node_plan.js';
+import type { MajorCompactionReport } from '../../actors/compaction.js';
 import type { StoredVersion } from '../../storage/version.js';
 import { FAULT_KINDS, FAULT_SETS, FaultSchedule, KINDS_OF, drawFaultPlan, parseFaults, type FaultKind, type FaultPlan, type FaultSet } from './fault_schedule.js';
 import { SimCluster, type CrashRecord, type SimClient } from './sim_cluster.js';
@@ -110,6 +112,10 @@ const FINAL_READ_ATTEMPTS_MAX = 5;
 /** Final read passes (each followed by FINAL_REPAIR_MS for read repair to land) while replicas disagree. */
 const FINAL_READ_PASSES_MAX = 3;
 const FINAL_REPAIR_MS = 1500;
+/** Virtual ms past the last tombstone's grace before the operator's major compaction. */
+const MAJOR_COMPACTION_MARGIN_MS = 500;
+/** Virtual ms one node's major compaction may take (flush and merges on a possibly slow disk). */
+const MAJOR_COMPACTION_TIMEOUT_MS = 30_000;
 /** Step of the drive loop (virtual ms per `runFor`). */
 const DRIVE_STEP_MS = 50;
 
@@ -134,10 +140,14 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
   try {
     await cluster.world.runFor(WARMUP_MS);
     schedule.arm();
-    const workload = runClients({ cluster, history, n: REPLICAS, twoDcs }, prng.fork(), ops);
+    // Seeds that purge tombstones also delete keys nobody writes again: only there does a purge show.
+    const shortLivedKeys = plan.kinds.includes('tombstone-purge');
+    const workload = runClients({ cluster, history, n: REPLICAS, twoDcs, shortLivedKeys }, prng.fork(), ops);
     opMix = await cluster.settle(workload, { max_ms: WORKLOAD_MAX_MS, step_ms: DRIVE_STEP_MS, what: 'the workload' });
+    const workloadEnd_ms = cluster.world.now();
     schedule.healAll();
     await quiesce(cluster);
+    if (plan.kinds.includes('tombstone-purge')) await majorCompactPastGrace(cluster, plan, workloadEnd_ms);
     final = { ...(await finalState(cluster, history)), ...crashFacts(cluster, sync, plan) };
   } catch (err) {
     error = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
@@ -262,6 +272,25 @@ async function quiesce(cluster: SimCluster): Promise<void> {
     }
     if (pending === 0) return;
     await cluster.world.runFor(HINT_POLL_MS);
+  }
+}
+
+/**
+ * Under 'tombstone-purge': the cluster sits idle until every tombstone the
+ * workload wrote is past its grace on every node's clock (the grace, plus
+ * the clock skew, after the workload ended), then an operator runs a major
+ * compaction on every node (`nodetool flush` and `nodetool compact`), as
+ * operators do to reclaim space after deletes. Without it a seed's purges
+ * wait for size-tiered compactions, which need writes to flush tables and
+ * rarely merge every table that guards a key before the final reads. The
+ * final reads then meet what the purges left: a tombstone purged on some
+ * owners while another still holds what it deleted brings that back.
+ */
+async function majorCompactPastGrace(cluster: SimCluster, plan: FaultPlan, workloadEnd_ms: number): Promise<void> {
+  const pastGrace_ms = workloadEnd_ms + plan.cluster.tombstoneGraceMs! + (plan.cluster.clockSkewMs ?? 0) + MAJOR_COMPACTION_MARGIN_MS;
+  if (cluster.world.now() < pastGrace_ms) await cluster.world.runFor(pastGrace_ms - cluster.world.now());
+  for (const node of cluster.config.nodes) {
+    await cluster.askNode<MajorCompactionReport>(node.label, COMPACTION_ACTOR_ID, { type: 'major-compact' }, MAJOR_COMPACTION_TIMEOUT_MS);
   }
 }
 

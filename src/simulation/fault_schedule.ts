@@ -92,8 +92,17 @@ export function parseFaults(text: string): readonly FaultKind[] {
 
 /** Virtual ms the faults are spread over, from the start of the workload. */
 const FAULT_WINDOW_MS = 3000;
-/** Probability that a seed draws each allowed kind. */
+/** Probability that a seed draws each allowed kind (from a long list such as 'all'). */
 const DRAW_PROBABILITY = 0.35;
+/**
+ * Kinds a seed draws on average at least, when the list allows few: each is
+ * then drawn with probability KINDS_PER_SEED_MIN / allowed (at most
+ * DRAW_PROBABILITY_MAX). A short list names faults to hunt together (a crash
+ * and tombstone purges, say); at 0.35 each, two kinds would meet in one seed
+ * in eight, and most seeds would run one kind alone.
+ */
+const KINDS_PER_SEED_MIN = 1.5;
+const DRAW_PROBABILITY_MAX = 0.75;
 /** Disk latency of 'disk-latency' (every node). */
 const DISK_LATENCY: DiskLatencyRange = { append_ms: [0, 1], sync_ms: [1, 8] };
 /** Disk latency of 'slow-fsync' (every node). */
@@ -137,7 +146,8 @@ export interface FaultPlan {
 
 /** Draw a seed's faults from `allowed` (at least one when any is allowed) and the cluster options they need. */
 export function drawFaultPlan(prng: Prng, allowed: readonly FaultKind[], labels: readonly string[]): FaultPlan {
-  const kinds = allowed.filter(() => prng.chance(DRAW_PROBABILITY));
+  const probability = allowed.length === 0 ? 0 : Math.max(DRAW_PROBABILITY, Math.min(DRAW_PROBABILITY_MAX, KINDS_PER_SEED_MIN / allowed.length));
+  const kinds = allowed.filter(() => prng.chance(probability));
   if (kinds.length === 0 && allowed.length > 0) kinds.push(prng.pick(allowed));
   const has = (k: FaultKind): boolean => kinds.includes(k);
   const between = ([lo, hi]: readonly [number, number]): number => prng.range(lo, hi);

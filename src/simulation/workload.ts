@@ -10,7 +10,13 @@
  * - putMany: a batch of 2-3 writes to distinct keys, each with its own outcome;
  * - delete, with the read context or as an overwrite (Redis DEL);
  * - DEL then SET of the same key, the SET chained on the DEL's context or
- *   an overwrite.
+ *   an overwrite;
+ * - with `shortLivedKeys` (seeds whose tombstones are purged): a key of its
+ *   own that it writes once and later deletes and never touches again, as
+ *   sessions, carts and queue entries live. The hot keys are rewritten
+ *   within a second of any delete, which hides what a tombstone purge does;
+ *   a short-lived key's tombstone is the last word on it until the final
+ *   read.
  *
  * Writes and reads take a per-request W or R (a count, 'one', 'quorum',
  * 'all', and in two-DC clusters 'local_quorum' and 'each_quorum') or the
@@ -66,6 +72,10 @@ const PUT_MANY_WRITES_MAX = 3;
 const CONTEXT_PROBABILITY = 0.7;
 /** Probability that a non-strict request names its own W or R instead of the cluster default. */
 const OWN_LEVEL_PROBABILITY = 0.4;
+/** Probability that an op of a `shortLivedKeys` client is a short-lived key's write or delete (drawn before the roll below). */
+const SHORT_LIVED_PROBABILITY = 0.3;
+/** Short-lived keys one client holds undeleted at most (it deletes the oldest before writing another). */
+const SHORT_LIVED_OPEN_MAX = 3;
 /** Cumulative thresholds of the op roll. */
 const ROLL = { get: 0.35, put: 0.55, overwrite: 0.7, putMany: 0.8, delete: 0.9 } as const;
 
@@ -77,6 +87,8 @@ export interface WorkloadSetup {
   n: number;
   /** The cluster spans two data centers (DC levels are valid). */
   twoDcs: boolean;
+  /** Clients also write keys of their own once, then delete them for good (sessions, queue entries). */
+  shortLivedKeys?: boolean;
 }
 
 /**
@@ -106,6 +118,10 @@ class WorkloadClient {
   private readonly strictLevels: { w: Requirement; r: Requirement } | undefined;
   /** Values written so far (they are `<name>-<n>`). */
   private written = 0;
+  /** Short-lived keys written and not deleted yet, oldest first. */
+  private readonly shortLived: string[] = [];
+  /** Short-lived keys created so far (they are `<name>-s<n>`). */
+  private shortLivedCreated = 0;
 
   constructor(
     private readonly setup: WorkloadSetup,
@@ -122,6 +138,10 @@ class WorkloadClient {
     const { prng } = this;
     for (let i = 0; i < count; i++) {
       await sleep(this.setup.cluster, prng.range(0, THINK_MAX_MS));
+      if (this.setup.shortLivedKeys === true && prng.chance(SHORT_LIVED_PROBABILITY)) {
+        await this.shortLivedStep();
+        continue;
+      }
       const key = this.key();
       const roll = prng.next();
       if (roll < ROLL.get) await this.get(key);
@@ -192,6 +212,22 @@ class WorkloadClient {
       if (outcome.ok) this.completeWrite(ids[i]!, keys[i]!, outcome.result);
       else history.complete(ids[i]!, outcomeOf(outcome.error), {}, cluster.world.now());
     });
+  }
+
+  /**
+   * One step of a short-lived key's life: write a new one (blind: nobody
+   * wrote it before), or delete the oldest one held, with the context of its
+   * write or as an overwrite. A deleted short-lived key is never touched again.
+   */
+  private async shortLivedStep(): Promise<void> {
+    if (this.shortLived.length > 0 && (this.shortLived.length >= SHORT_LIVED_OPEN_MAX || this.prng.chance(0.5))) {
+      const key = this.shortLived.shift()!;
+      await this.write('delete', key, null, this.prng.chance(0.5) ? { overwrite: true } : { context: this.lastContext.get(key) ?? '' });
+      return;
+    }
+    const key = `${this.name}-s${++this.shortLivedCreated}`;
+    this.shortLived.push(key);
+    await this.write('put', key, this.value(), {});
   }
 
   /** DEL then SET of one key: the SET chained on the DEL's context, or an overwrite. */
