@@ -28,7 +28,9 @@
  *    by the get, or invoked before the get completed); for a delete, none of
  *    the versions P's context covered. An op invoked in the millisecond its
  *    client's earlier op completed counts as after it (clients that pipeline
- *    ops should not mark them ryw).
+ *    ops should not mark them ryw). Under periodic sync, a miss that a crash
+ *    of a node that stored P, within the sync window, explains is listed
+ *    apart (`lostInSyncWindow`), as for lost writes.
  * 6. one-dot-one-value: one version names one value across the history of
  *    a key (acknowledged writes, reads, replicas; `dot_values.ts`).
  * 7. dot-conflict: the replicas reported no dot conflict
@@ -62,7 +64,7 @@ import { contextFromString, parseVersion } from '../core/version_id.js';
 import { checkDotValues, splitDotDigest } from './dot_values.js';
 import { validateFinalState, validateHistory, type FinalState, type HistoryOp } from './history.js';
 import { supersededContext, Supersessions } from './supersession.js';
-import { syncWindowCrashes, type LostInSyncWindow } from './sync_window.js';
+import { syncWindowCrashes, syncWindowCrashesOfAny, type LostInSyncWindow } from './sync_window.js';
 
 export type { LostInSyncWindow } from './sync_window.js';
 
@@ -130,7 +132,7 @@ export function checkHistoryReport(history: readonly HistoryOp[], final: FinalSt
     checkDotValues(kh.key, kh.ops, finalRead, final.replicas?.get(kh.key), (key, ops, detail) => report.add('one-dot-one-value', key, ops, detail));
     if (finalRead !== undefined) checkLostWrites(kh, finalRead.versions, final, report);
     if (finalRead !== undefined && final.sync?.mode !== 'periodic') checkObservedWrites(kh, finalRead.versions, report);
-    checkReadYourWrites(kh, report);
+    checkReadYourWrites(kh, final, report);
   }
   for (const [key, read] of final.reads) {
     if (keys.has(key)) continue;
@@ -262,7 +264,7 @@ function lostInWindow(kh: KeyHistory, write: HistoryOp, final: FinalState, repor
 }
 
 /** Read-your-writes per client, for ops marked `ryw`. */
-function checkReadYourWrites(kh: KeyHistory, report: Report): void {
+function checkReadYourWrites(kh: KeyHistory, final: FinalState, report: Report): void {
   const byClient = new Map<string, { gets: HistoryOp[]; writes: HistoryOp[] }>();
   for (const op of kh.ops) {
     if (op.ryw !== true || op.outcome !== 'ok') continue;
@@ -285,7 +287,7 @@ function checkReadYourWrites(kh: KeyHistory, report: Report): void {
         if (write.kind === 'put') pendingPuts.push(write);
         else deleted.join(kh.causal.applied(write), write.id);
       }
-      pendingPuts = pendingPuts.filter((put) => putStillPending(kh, put, get, report));
+      pendingPuts = pendingPuts.filter((put) => putStillPending(kh, put, get, final, report));
       for (const version of get.versions!) {
         const deleter = deleted.coveredBy(kh.causal.dot(version));
         if (deleter === undefined || resurrected.has(version)) continue;
@@ -301,7 +303,7 @@ function checkReadYourWrites(kh: KeyHistory, report: Report): void {
  * once a covering write was invoked before `get` (it stays settled for every
  * later get) or once a violation is reported (reported once).
  */
-function putStillPending(kh: KeyHistory, put: HistoryOp, get: HistoryOp, report: Report): boolean {
+function putStillPending(kh: KeyHistory, put: HistoryOp, get: HistoryOp, final: FinalState, report: Report): boolean {
   const dot = kh.causal.dot(put.version!);
   const byContext = kh.coverage.earliest(dot);
   const byOverwrite = kh.coverage.earliestWildcard(put.invoked_ms);
@@ -312,6 +314,12 @@ function putStillPending(kh: KeyHistory, put: HistoryOp, get: HistoryOp, report:
   for (let i = 0; i < get.versions!.length; i++) {
     const writer = resolveWriter(kh, get.values![i]!, get.versions![i]!);
     if (writer !== undefined && coversDot(kh.causal.applied(writer), dot)) return true;
+  }
+  const crashes = syncWindowCrashesOfAny(put, final);
+  if (crashes !== undefined) {
+    const detail = `get #${get.id} by ${get.client} misses its own ${describe(put)} under periodic sync: a node that stored it crashed within the sync window (${crashes.join(', ')})`;
+    report.lostInWindow({ key: kh.key, op: put.id, detail });
+    return false;
   }
   report.add('read-your-writes', kh.key, [get.id, put.id], `get #${get.id} by ${get.client} misses its own ${describe(put)}, completed before the get began: it returned ${list(get.versions!)}`);
   return false;

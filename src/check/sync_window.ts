@@ -15,6 +15,9 @@
  * ("label>owner") never counts: hint stores survive crashes, so the window
  * does not explain losing it. A write without `stored_on` does not either.
  *
+ * Read-your-writes needs less: a read misses a write when one node of the
+ * quorum it meets lost it (`syncWindowCrashesOfAny`).
+ *
  * Pure: no I/O, no clock. Safe from any thread.
  */
 import type { FinalState, HistoryOp } from './history.js';
@@ -45,4 +48,25 @@ export function syncWindowCrashes(write: HistoryOp, final: FinalState): string[]
     explained.push(`${node} crashed at ${crash.at_ms} ms`);
   }
   return explained;
+}
+
+/**
+ * For read-your-writes under periodic sync: the crashes, within the window
+ * after `write` was acknowledged, of any node of its `stored_on` (hint
+ * holders excepted), or undefined when none crashed. W+R>N makes a later
+ * read meet a node that acknowledged the write; one such node losing it in
+ * the window is enough for that read to miss it, as the sync mode allows
+ * (the write itself may survive on the others).
+ */
+export function syncWindowCrashesOfAny(write: HistoryOp, final: FinalState): string[] | undefined {
+  const sync = final.sync;
+  if (sync?.mode !== 'periodic' || write.completed_ms === null) return undefined;
+  const until = write.completed_ms + sync.window_ms;
+  const explained: string[] = [];
+  for (const node of write.stored_on ?? []) {
+    if (node.includes('>')) continue;
+    const crash = (final.crashes ?? []).find((c) => c.node === node && c.at_ms >= write.invoked_ms && c.at_ms <= until);
+    if (crash !== undefined) explained.push(`${node} crashed at ${crash.at_ms} ms`);
+  }
+  return explained.length > 0 ? explained : undefined;
 }

@@ -110,7 +110,7 @@ const HINT_POLL_MS = 1000;
 /** Attempts of one final r='all' read. */
 const FINAL_READ_ATTEMPTS_MAX = 5;
 /** Final read passes (each followed by FINAL_REPAIR_MS for read repair to land) while replicas disagree. */
-const FINAL_READ_PASSES_MAX = 3;
+const FINAL_READ_PASSES_MAX = 6;
 const FINAL_REPAIR_MS = 1500;
 /** Virtual ms past the last tombstone's grace before the operator's major compaction. */
 const MAJOR_COMPACTION_MARGIN_MS = 500;
