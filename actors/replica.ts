@@ -122,7 +122,7 @@ class Replica implements Actor<ReplicaMsg> {
   /** Commit-log timer callbacks, run when their `log-timer` message arrives. */
   private readonly timerCallbacks = new Map<number, () => void>();
   private nextTimerId = 1;
-  /** The data directory's dot lease (epoch and counters), opened with the engine. */
+  /** The data directory's dot lease (epoch and counters), opened at the first mint (or at open after a corrupt log tail). */
   private lease: Promise<DotLease> | undefined;
   /** Per key, the tail of its mints: the next mint of a key starts once the previous one is stored. */
   private readonly mintChains = new KeyTails();
@@ -222,7 +222,7 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok(true);
         return;
       case 'merge':
-        // Test-only planted bug (src/simulation/planted_bugs.ts, off unless a test plants it): ack but drop some versions.
+        // Test-only planted bug (src/core/planted_bugs.ts, off unless a test plants it): ack but drop some versions.
         for (const version of msg.versions) if (!plantedDropOfMergedVersion(version)) await engine.put(msg.key, version);
         replier?.ok(true);
         return;
