@@ -16,18 +16,12 @@
  * tried until one drops the tombstone. SEED=<n> replays.
  */
 import { expect } from 'chai';
-import { encodeDvv } from '../../src/core/dotted_version_vector.js';
-import { COMPACTION_MIN_THRESHOLD } from '../../src/core/limits.js';
-import { placeReplicas } from '../../src/core/placement.js';
 import { __plantBugForTests } from '../../src/core/planted_bugs.js';
 import { seedFrom } from '../../src/core/prng.js';
-import { Ring } from '../../src/core/ring.js';
 import { SimCluster } from '../../src/simulation/sim_cluster.js';
-import { COMPACTION_ACTOR_ID } from '../../src/node_plan.js';
-import type { StoredVersion } from '../../storage/version.js';
+import { compactAll, held, ownersOf } from './tombstone_helpers.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
-const utf8 = new TextEncoder();
 const text = (values: readonly Uint8Array[]): string[] => values.map((v) => Buffer.from(v).toString()).sort();
 
 /** Tombstone grace and hint TTL of these clusters (virtual ms). */
@@ -37,32 +31,6 @@ const SLOW_SYNC_MS = 50;
 /** Seeds tried from SEED until a crash drops the tombstone. */
 const SEEDS_TRIED_MAX = 10;
 const KEY = 'doomed';
-
-/** Labels of the N owners of `key`. */
-function ownersOf(cluster: SimCluster, key: string): string[] {
-  const owners = placeReplicas(Ring.fromTokens(cluster.config.ring), utf8.encode(key), cluster.config.replication.dcs).replicas;
-  return owners.map((member) => cluster.config.nodes.find((n) => n.member === member)!.label);
-}
-
-/** What node `label`'s replica holds for `key`, as '∅' (tombstone), '∅ purgeable' or the value. */
-async function held(cluster: SimCluster, label: string, key: string): Promise<string[]> {
-  const versions = await cluster.askNode<StoredVersion[]>(label, 'replica', { type: 'get', key: utf8.encode(key) });
-  return versions.map((v) => (v.value === null ? (v.purgeable ? '∅ purgeable' : '∅') : Buffer.from(v.value).toString())).sort();
-}
-
-let fillers = 0;
-
-/** Make node `label` merge all its tables (COMPACTION_MIN_THRESHOLD flushed filler tables, then settle). */
-async function compactAll(cluster: SimCluster, label: string): Promise<number> {
-  for (let i = 0; i < COMPACTION_MIN_THRESHOLD; i++) {
-    const n = ++fillers;
-    const version: StoredVersion = { clock: encodeDvv({ dot: { actor: 'filler#1', counter: n, ts_ms: 0 }, past: [] }), value: utf8.encode('x'), ts_ms: cluster.world.now() };
-    await cluster.askNode(label, 'replica', { type: 'put', key: utf8.encode(`filler-${n}`), version });
-    await cluster.askNode(label, 'replica', { type: 'flush' });
-  }
-  await cluster.askNode(label, COMPACTION_ACTOR_ID, { type: 'settle' }, 30_000);
-  return (await cluster.askNode<{ compactions: number }>(label, 'replica', { type: 'stats' })).compactions;
-}
 
 /** What one run saw. */
 interface CrashAfterDelete {
