@@ -28,6 +28,9 @@ export type { Hint } from './hint_record.js';
 
 /** A bounded, per-owner-ordered store of hints for owners that were down. */
 export interface HintStorage {
+  /** Hints older than this (ms since they were stored) are never returned and are purged. */
+  readonly max_age_ms: number;
+
   /**
    * Store a hint for `owner`; resolves to its id once it is durable. Rejects
    * with `OverloadedError` (naming the byte cap and what to do) when it does

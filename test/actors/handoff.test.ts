@@ -19,7 +19,7 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 /** Version `i`: a distinct dot, so versions of one key are concurrent siblings. */
 function versionOf(i: number): StoredVersion {
-  return { clock: encodeDvv({ dot: { actor: 'n9#epoch1', counter: i + 1, ts_ms: 0 }, past: [] }), value: utf8.encode(`value-${i}`), ts_ms: i };
+  return { clock: encodeDvv({ dot: { actor: 'n9#epoch1', counter: i + 1, ts_ms: 0 }, past: [] }), value: utf8.encode(`value-${i}`), ts_ms: Date.now() };
 }
 
 const HINTS = 50;

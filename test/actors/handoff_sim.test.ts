@@ -343,6 +343,22 @@ describe('actors/handoff in the simulator (memory hint stores, simulated disks, 
     expect(await cluster.missing('n2', hints)).to.deep.equal([]);
   });
 
+  it(`never delivers a version written more than the hint TTL ago, however recently its hint was stored (SEED=${SEED})`, async () => {
+    const TTL_MS = 5000;
+    const cluster = new Cluster(SEED, [1, 2], { makeStore: (_node, now) => new MemoryHintStore({ now, max_age_ms: TTL_MS }), interval_ms: 60_000 });
+    await cluster.world.runFor(10_000);
+    const now = cluster.world.now();
+    const old: Hinted = { key: 'k-old', version: { ...versionOf(1), ts_ms: now - TTL_MS - 1 } };
+    const fresh: Hinted = { key: 'k-fresh', version: { ...versionOf(2), ts_ms: now - 10 } };
+    // Both hints are stored now (a late hint for an old write, e.g. after its replica ask timed out).
+    expect(await cluster.hint(1, 'n2', [old, fresh])).to.deep.equal(['ok', 'ok']);
+    await cluster.call(handoffRef('n1'), { type: 'replay-now', owner: 'n2' });
+    expect(await cluster.missing('n2', [fresh]), 'the fresh version is delivered').to.deep.equal([]);
+    expect(await cluster.missing('n2', [old]), 'the old one is not: a purged tombstone may have covered it').to.deep.equal(['k-old@value-1']);
+    expect((await cluster.pending(1)).total, 'both hints are done with').to.equal(0);
+    expect((await cluster.stats(1)).delivered, 'only the fresh one counts as delivered').to.equal(1);
+  });
+
   it('treats a hint for its own node as a programmer error', async () => {
     const cluster = new Cluster(SEED, [1]);
     let failure: unknown;
