@@ -29,6 +29,8 @@ import { SERVER_DEFAULTS, startServer, type RingkvServer } from './server/start.
 
 /** How long a graceful shutdown may take before the process exits 1 anyway (flushing 5 memtables of 16 MB is far shorter). */
 const SHUTDOWN_DEADLINE_MS = 60_000;
+/** How often a server run by `npm start` checks that npm (its parent) is still there. */
+const PARENT_CHECK_INTERVAL_MS = 500;
 /** Deadline of one `status`/`explain` request to a running server. */
 const CLI_HTTP_TIMEOUT_MS = 10_000;
 /** Where `status` and `explain` look for a server by default. */
@@ -193,6 +195,26 @@ function stopOnSignals(server: RingkvServer): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  followNpm(onSignal);
+}
+
+/**
+ * Run by `npm start` (the script `exec`s node, so npm forwards SIGINT and
+ * SIGTERM to this process), the server also follows npm: if npm dies without
+ * forwarding (SIGKILL), this process is re-parented and stops as if it had
+ * been sent SIGHUP, instead of living on as an orphan holding the ports. A
+ * server started any other way (a shell's `&`, a supervisor) outlives its
+ * parent as usual.
+ */
+function followNpm(onSignal: (signal: NodeJS.Signals) => void): void {
+  if (process.env.npm_lifecycle_event !== 'start') return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onSignal('SIGHUP');
+  }, PARENT_CHECK_INTERVAL_MS);
+  timer.unref();
 }
 
 /** A start failure said so the user knows what to change. */
