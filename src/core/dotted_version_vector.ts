@@ -52,115 +52,22 @@
  * marker would: the values hashing to it). A clock without a digest (written
  * before issue 12) compares unchecked: same dot means 'equal', as before.
  *
- * Byte layout of one version's clock (the storage engine's opaque `clock`),
- * integers little-endian, past entries sorted by actor id, each actor once.
- * With a digest (tag 0xD2; kind 1 = value, u32 = its xxh32; kind 2 =
- * tombstone, u32 = 0):
- *
- *   +---------+--------------------------------------------+---------+------------+---------+
- *   | u8 0xD2 | dot: u8 len | actor | f64 counter | f64 ts | u8 kind | u32 digest | u16 n   |
- *   +---------+--------------------------------------------+---------+------------+---------+
- *   | n x ( u8 len | actor (UTF-8) | f64 counter | f64 ts_ms )                               |
- *   +-----------------------------------------------------------------------------------------+
- *
- * Without a digest (tag 0xD1, the layout before issue 12; still decoded, so
- * existing data directories open, and still written for a digest-less dot):
- *
- *   +-----------+--------------------------------------------+-----------+
- *   | u8 0xD1   | dot: u8 len | actor | f64 counter | f64 ts | u16 n     |
- *   +-----------+--------------------------------------------+-----------+
- *   | n x ( u8 len | actor (UTF-8) | f64 counter | f64 ts_ms )          |
- *   +---------------------------------------------------------------------+
- *
- * A causal context (what `get` returns to the client) is a bare vector:
- *
- *   | u8 0xC1 | u16 n | n x ( u8 len | actor | f64 counter | f64 ts_ms ) |
- *
- * The leading tag byte tells the two apart (and from a plain vector clock),
- * so bytes of one kind given as the other fail loudly. No checksum: storage
- * checksums its records. Counters are f64 so they stay exact to 2^53.
+ * The vocabulary (dots, vectors, digests, actor ids) is in dot.ts; the byte
+ * layout of clocks and contexts, and their codec, in dvv_codec.ts. This module
+ * re-exports both, so callers import clocks from one place.
  *
  * Pure: no I/O, no clock (the caller passes `now_ms`). Safe from any thread.
  */
 import { assert } from './assert.js';
-import { InvalidRequestError } from './errors.js';
-import { hash32 } from './hash.js';
-import { CLOCK_MAX_BYTES, VCLOCK_ENTRIES_MAX } from './limits.js';
+import { assertDigest, assertVector, compareActors, type Dot, type Dvv, type VersionVector, type VvEntry } from './dot.js';
+import { decodeDvv } from './dvv_codec.js';
+import { VCLOCK_ENTRIES_MAX } from './limits.js';
 // Cyclic (planted_bugs.ts decodes clocks), harmless: both only call each other's functions, never at load time.
 import { isPlanted } from './planted_bugs.js';
 import type { Causality, VersionOrder } from './version_order.js';
 
-/** One version-vector entry: an actor, how many writes of it are covered, when last bumped. */
-export interface VvEntry {
-  /** Actor id (see `actorId`). */
-  actor: string;
-  /** Writes of `actor` covered: dots (actor, 1..counter). */
-  counter: number;
-  /** When the entry was last bumped (ms, from the caller): pruning drops the oldest. */
-  ts_ms: number;
-}
-
-/** A version vector: entries sorted by actor, each actor at most once. */
-export type VersionVector = readonly VvEntry[];
-
-/** The write that made a version: the coordinating actor and its counter. */
-export interface Dot {
-  /** Actor that coordinated the write. */
-  actor: string;
-  /** That actor's counter for the write (>= 1). */
-  counter: number;
-  /** When the write was coordinated (ms). */
-  ts_ms: number;
-  /**
-   * What the write stored: `valueDigest` of its value (a u32, or
-   * TOMBSTONE_DIGEST for a delete). Absent on clocks written before issue 12:
-   * such a dot is not checked against other copies of itself.
-   */
-  digest?: number;
-}
-
-/** The digest of a tombstone: 2^32, outside the u32 range of every value's xxh32 (see the file header). */
-export const TOMBSTONE_DIGEST = 0x1_0000_0000;
-
-/** The digest a dot carries for a write of `value` (null: a tombstone). */
-export function valueDigest(value: Uint8Array | null): number {
-  return value === null ? TOMBSTONE_DIGEST : hash32(value);
-}
-
-/** A digest for logs: 8 hex digits, "tombstone", or "none" (a clock from before issue 12). */
-export function digestText(digest: number | undefined): string {
-  if (digest === undefined) return 'none';
-  return digest === TOMBSTONE_DIGEST ? 'tombstone' : digest.toString(16).padStart(8, '0');
-}
-
-/** One version's causal metadata: its own dot and the causal past it supersedes. */
-export interface Dvv {
-  /** The write that made this version. */
-  dot: Dot;
-  /** What the writer had seen; every version whose dot this covers is superseded. */
-  past: VersionVector;
-}
-
-/** Separator between node id and epoch in an actor id. */
-const EPOCH_SEPARATOR = '#epoch';
-
-/**
- * The actor id of `nodeId` in its `epoch`: bump the epoch whenever the node
- * comes back without its data, so its counters never restart under an old id.
- */
-export function actorId(nodeId: string, epoch: number): string {
-  assert(nodeId.length > 0 && !nodeId.includes('#'), 'node id is non-empty and has no "#"');
-  assert(Number.isSafeInteger(epoch) && epoch >= 0, 'epoch is a non-negative integer');
-  const id = `${nodeId}${EPOCH_SEPARATOR}${epoch}`;
-  assert(utf8Encoder.encode(id).length <= 255, 'actor id fits in a u8 length');
-  return id;
-}
-
-/** The node id an actor id belongs to (the part before the epoch). */
-export function actorNode(actor: string): string {
-  const at = actor.indexOf(EPOCH_SEPARATOR);
-  return at < 0 ? actor : actor.slice(0, at);
-}
+export * from './dot.js';
+export { decodeContext, decodeDvv, encodeContext, encodeDvv } from './dvv_codec.js';
 
 /** True when `vv` covers `dot`, i.e. the write `dot` is in its causal past. */
 export function coversDot(vv: VersionVector, dot: Dot): boolean {
@@ -299,7 +206,7 @@ export function prune(vv: VersionVector, keepActor: string, maxEntries = VCLOCK_
   if (vv.length <= maxEntries) return vv.map((e) => ({ ...e }));
   const byAge = vv
     .filter((e) => e.actor !== keepActor)
-    .sort((x, y) => x.ts_ms - y.ts_ms || compareStrings(x.actor, y.actor));
+    .sort((x, y) => x.ts_ms - y.ts_ms || compareActors(x.actor, y.actor));
   const drop = new Set<string>();
   for (const e of byAge) {
     if (vv.length - drop.size <= maxEntries) break;
@@ -308,214 +215,12 @@ export function prune(vv: VersionVector, keepActor: string, maxEntries = VCLOCK_
   return vv.filter((e) => !drop.has(e.actor)).map((e) => ({ ...e }));
 }
 
-// ---------------------------------------------------------------------------
-// Encoding
-// ---------------------------------------------------------------------------
-
-/** Tag byte of an encoded version clock whose dot has no digest (the layout before issue 12). */
-const TAG_VERSION = 0xd1;
-/** Tag byte of an encoded version clock whose dot carries a digest. */
-const TAG_VERSION_DIGEST = 0xd2;
-/** Digest kind byte (0xD2 layout): the dot names a value; the u32 is its xxh32. */
-const DIGEST_KIND_VALUE = 1;
-/** Digest kind byte (0xD2 layout): the dot names a tombstone; the u32 is 0. */
-const DIGEST_KIND_TOMBSTONE = 2;
-/** Bytes of the digest in the 0xD2 layout: u8 kind, u32 digest. */
-const DIGEST_BYTES = 1 + 4;
-/** Tag byte of an encoded causal context. */
-const TAG_CONTEXT = 0xc1;
-/** Bytes of one entry besides its actor id: u8 length, f64 counter, f64 ts. */
-const ENTRY_FIXED_BYTES = 1 + 8 + 8;
-
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-
-/** Encode a version's clock (the storage engine's opaque `clock` bytes). */
-export function encodeDvv(dvv: Dvv): Uint8Array {
-  assertVector(dvv.past);
-  const digest = dvv.dot.digest;
-  const writer = new EntryWriter([dvv.dot, ...dvv.past], 1 + 2 + (digest === undefined ? 0 : DIGEST_BYTES));
-  writer.u8(digest === undefined ? TAG_VERSION : TAG_VERSION_DIGEST);
-  writer.entry(dvv.dot);
-  if (digest !== undefined) {
-    assertDigest(digest);
-    writer.u8(digest === TOMBSTONE_DIGEST ? DIGEST_KIND_TOMBSTONE : DIGEST_KIND_VALUE);
-    writer.u32(digest === TOMBSTONE_DIGEST ? 0 : digest);
-  }
-  writer.u16(dvv.past.length);
-  for (const e of dvv.past) writer.entry(e);
-  const out = writer.finish();
-  assert(sameDvv(decodeDvv(out), dvv), 'encoded version clock decodes to itself');
-  return out;
-}
-
-/** Decode a version clock; throws `InvalidRequestError` on malformed bytes. */
-export function decodeDvv(bytes: Uint8Array): Dvv {
-  const reader = new EntryReader(bytes, 'version clock');
-  const tag = reader.tag(TAG_VERSION, TAG_VERSION_DIGEST);
-  const entry = reader.entry();
-  const dot: Dot = { actor: entry.actor, counter: entry.counter, ts_ms: entry.ts_ms };
-  if (tag === TAG_VERSION_DIGEST) dot.digest = reader.digest();
-  const past = reader.vector();
-  reader.end();
-  return { dot, past };
-}
-
-/** Encode a causal context for the client (base64 it for text transports). */
-export function encodeContext(context: VersionVector): Uint8Array {
-  assertVector(context);
-  const writer = new EntryWriter(context, 1 + 2);
-  writer.u8(TAG_CONTEXT);
-  writer.u16(context.length);
-  for (const e of context) writer.entry(e);
-  return writer.finish();
-}
-
-/** Decode a client's causal context; zero bytes mean "no context". Throws `InvalidRequestError` if malformed. */
-export function decodeContext(bytes: Uint8Array): VersionVector {
-  if (bytes.length === 0) return [];
-  const reader = new EntryReader(bytes, 'causal context');
-  reader.tag(TAG_CONTEXT);
-  const vv = reader.vector();
-  reader.end();
-  return vv;
-}
-
 /** The `VersionOrder` the storage engine uses for encoded dotted version vectors. */
 export const dottedVersionVectorOrder: VersionOrder = {
   compare(a: Uint8Array, b: Uint8Array): Causality {
     return compare(decodeDvv(a), decodeDvv(b));
   },
 };
-
-/** Sizes, then writes, entries into one buffer (the layout in the header). */
-class EntryWriter {
-  private readonly out: Uint8Array;
-  private readonly view: DataView;
-  private at = 0;
-  private readonly ids = new Map<string, Uint8Array>();
-
-  constructor(entries: readonly { actor: string }[], fixed: number) {
-    let size = fixed;
-    for (const e of entries) {
-      const id = utf8Encoder.encode(e.actor);
-      assert(id.length >= 1 && id.length <= 255, 'actor id is 1..255 UTF-8 bytes');
-      this.ids.set(e.actor, id);
-      size += ENTRY_FIXED_BYTES + id.length;
-    }
-    if (size > CLOCK_MAX_BYTES) throw new InvalidRequestError(`causal metadata of ${size} bytes exceeds ${CLOCK_MAX_BYTES}`);
-    this.out = new Uint8Array(size);
-    this.view = new DataView(this.out.buffer);
-  }
-
-  u8(value: number): void {
-    this.out[this.at++] = value;
-  }
-
-  u16(value: number): void {
-    this.view.setUint16(this.at, value, true);
-    this.at += 2;
-  }
-
-  u32(value: number): void {
-    this.view.setUint32(this.at, value, true);
-    this.at += 4;
-  }
-
-  entry(e: { actor: string; counter: number; ts_ms: number }): void {
-    assert(Number.isSafeInteger(e.counter) && e.counter >= 1, 'counters are positive integers');
-    const id = this.ids.get(e.actor)!;
-    this.u8(id.length);
-    this.out.set(id, this.at);
-    this.at += id.length;
-    this.view.setFloat64(this.at, e.counter, true);
-    this.view.setFloat64(this.at + 8, e.ts_ms, true);
-    this.at += 16;
-  }
-
-  finish(): Uint8Array {
-    assert(this.at === this.out.length, 'writer filled exactly the sized buffer');
-    return this.out;
-  }
-}
-
-/** Reads the layout in the header, throwing `InvalidRequestError` on anything off. */
-class EntryReader {
-  private readonly view: DataView;
-  private at = 0;
-
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly what: string,
-  ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  /** Read the tag byte; it must be one of `expected`. */
-  tag(...expected: number[]): number {
-    this.need(1);
-    const tag = this.bytes[this.at++]!;
-    if (!expected.includes(tag)) this.fail(`tag byte 0x${tag.toString(16)} is not ${expected.map((t) => `0x${t.toString(16)}`).join(' or ')}`);
-    return tag;
-  }
-
-  /** A dot's digest (u8 kind, u32) as `Dot.digest`. */
-  digest(): number {
-    this.need(DIGEST_BYTES);
-    const kind = this.bytes[this.at]!;
-    const value = this.view.getUint32(this.at + 1, true);
-    this.at += DIGEST_BYTES;
-    if (kind === DIGEST_KIND_VALUE) return value;
-    if (kind === DIGEST_KIND_TOMBSTONE && value === 0) return TOMBSTONE_DIGEST;
-    return this.fail(`digest kind ${kind} with digest ${value} is neither a value's nor a tombstone's`);
-  }
-
-  entry(): VvEntry {
-    this.need(1);
-    const len = this.bytes[this.at]!;
-    if (len === 0) this.fail('empty actor id');
-    this.need(1 + len + 16);
-    let actor: string;
-    try {
-      actor = utf8Decoder.decode(this.bytes.subarray(this.at + 1, this.at + 1 + len));
-    } catch {
-      return this.fail('actor id is not UTF-8');
-    }
-    this.at += 1 + len;
-    const counter = this.view.getFloat64(this.at, true);
-    const ts_ms = this.view.getFloat64(this.at + 8, true);
-    this.at += 16;
-    if (!Number.isSafeInteger(counter) || counter < 1) this.fail(`counter ${counter} is not a positive integer`);
-    if (!Number.isFinite(ts_ms)) this.fail('timestamp is not finite');
-    return { actor, counter, ts_ms };
-  }
-
-  vector(): VvEntry[] {
-    this.need(2);
-    const n = this.view.getUint16(this.at, true);
-    this.at += 2;
-    const out: VvEntry[] = [];
-    for (let i = 0; i < n; i++) {
-      const e = this.entry();
-      const prev = out[out.length - 1];
-      if (prev && compareStrings(prev.actor, e.actor) >= 0) this.fail('entries not sorted by actor or repeated');
-      out.push(e);
-    }
-    return out;
-  }
-
-  end(): void {
-    if (this.at !== this.bytes.length) this.fail(`${this.bytes.length - this.at} trailing bytes`);
-  }
-
-  private need(n: number): void {
-    if (this.at + n > this.bytes.length) this.fail(`truncated at byte ${this.at}`);
-  }
-
-  private fail(why: string): never {
-    throw new InvalidRequestError(`malformed ${this.what}: ${why}; pass the bytes a get returned, unchanged`);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -537,37 +242,13 @@ function dotKey(dot: Dot): string {
 }
 
 function compareDots(a: Dot, b: Dot): number {
-  return compareStrings(a.actor, b.actor) || a.counter - b.counter;
-}
-
-function sameDvv(a: Dvv, b: Dvv): boolean {
-  const sameEntry = (x: VvEntry, y: VvEntry): boolean =>
-    x.actor === y.actor && x.counter === y.counter && Object.is(x.ts_ms, y.ts_ms);
-  return sameEntry(a.dot, b.dot) && a.dot.digest === b.dot.digest && a.past.length === b.past.length && a.past.every((e, i) => sameEntry(e, b.past[i]!));
+  return compareActors(a.actor, b.actor) || a.counter - b.counter;
 }
 
 function entryOf(vv: VersionVector, actor: string): VvEntry | undefined {
   return vv.find((e) => e.actor === actor);
 }
 
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function sortEntries(entries: VvEntry[]): VvEntry[] {
-  return entries.sort((x, y) => compareStrings(x.actor, y.actor));
-}
-
-/** A digest is a u32 (a value's xxh32) or TOMBSTONE_DIGEST. */
-function assertDigest(digest: number): void {
-  assert(digest === TOMBSTONE_DIGEST || (Number.isInteger(digest) && digest >= 0 && digest <= 0xffff_ffff), 'a digest is a u32 or TOMBSTONE_DIGEST');
-}
-
-/** A vector is sorted by actor, each actor once, counters positive integers. */
-function assertVector(vv: VersionVector): void {
-  for (let i = 0; i < vv.length; i++) {
-    const e = vv[i]!;
-    assert(Number.isSafeInteger(e.counter) && e.counter >= 1, 'vector counters are positive integers');
-    if (i > 0) assert(compareStrings(vv[i - 1]!.actor, e.actor) < 0, 'vector sorted by actor, each actor once');
-  }
+  return entries.sort((x, y) => compareActors(x.actor, y.actor));
 }
