@@ -30,6 +30,7 @@ import { ActorCell } from './actor_cell.js';
 import { AskTable } from './ask_table.js';
 import { EventQueue } from './event_queue.js';
 import { type FaultOptions, SimNetwork, resolveFaults } from './faults.js';
+import { NodeClocks } from './node_clocks.js';
 import { FaultPlans } from './plans.js';
 import type { SimEvent, TimerEvent } from './sim_event.js';
 import { SimLogBook } from './sim_log.js';
@@ -67,8 +68,8 @@ export class SimWorld {
   private readonly eventsMax: number;
   /** The random crash and stall schedules. */
   private readonly plans: FaultPlans;
-  /** Per node, how far its clock reads ahead of virtual time (ms); absent = 0. */
-  private readonly clockSkew = new Map<number, number>();
+  /** Clock skew between nodes (what their actors read as now). */
+  private readonly clocks = new NodeClocks(() => this.clock_ms);
 
   constructor(opts: SimWorldOptions) {
     this.seed = opts.seed >>> 0;
@@ -206,24 +207,15 @@ export class SimWorld {
     this.push(until_ms, { kind: 'control', what: `end of stall of t${node}`, run: () => this.endStall(node, generation), background: false });
   }
 
-  /**
-   * Skew node `node`'s clock: from now on its actors' `now()` reads `offset_ms`
-   * ahead of virtual time (clock skew between machines). Only what actors
-   * read is skewed; the world schedules events, timers and asks on true
-   * virtual time, as a real kernel's timers do not follow a wrong wall clock.
-   * A non-negative offset keeps every node clock >= 0; nodes differ by the
-   * difference of their offsets.
-   */
+  /** Skew node `node`'s clock: from now on its actors' `now()` reads `offset_ms` ahead (node_clocks.ts). */
   setClockSkew(node: number, offset_ms: number): void {
-    assert(Number.isFinite(offset_ms) && offset_ms >= 0, 'a clock offset is a finite number >= 0');
-    if (offset_ms === 0) this.clockSkew.delete(node);
-    else this.clockSkew.set(node, offset_ms);
+    this.clocks.setSkew(node, offset_ms);
     this.logs.write('info', 'sim', `node t${node} clock reads ${offset_ms} ms ahead`);
   }
 
   /** Node `node`'s clock: virtual time plus its skew. */
   nodeNow(node: number): number {
-    return this.clock_ms + (this.clockSkew.get(node) ?? 0);
+    return this.clocks.now(node);
   }
 
   /** Cut every link between the node sets `a` and `b`, both ways. */
