@@ -13,7 +13,7 @@ export abstract class RingkvError extends Error {
   abstract readonly code: ErrorCode;
 }
 
-export type ErrorCode = 'CORRUPTION' | 'UNAVAILABLE' | 'TIMEOUT' | 'OVERLOADED' | 'INVALID_REQUEST' | 'INDETERMINATE';
+export type ErrorCode = 'CORRUPTION' | 'UNAVAILABLE' | 'TIMEOUT' | 'OVERLOADED' | 'INVALID_REQUEST' | 'INDETERMINATE' | 'INVALID_CONFIG' | 'DATA_DIR';
 
 /** Bytes failed a checksum or a structural check. Do not trust or replicate them. */
 export class CorruptionError extends RingkvError {
@@ -111,6 +111,47 @@ export class InvalidRequestError extends RingkvError {
   readonly code = 'INVALID_REQUEST' as const;
   constructor(detail: string) {
     super(`invalid request: ${detail}`);
+  }
+}
+
+/**
+ * The options a cluster or server was asked to start with are wrong, or
+ * disagree with what its data directory was created with. Every problem is
+ * listed (`problems`, one sentence each saying what is wrong and what to
+ * do), and nothing was started: fix them and start again.
+ */
+export class ConfigError extends RingkvError {
+  override name = 'ConfigError';
+  readonly code = 'INVALID_CONFIG' as const;
+  constructor(
+    /** One message per problem. */
+    readonly problems: readonly string[],
+    /** What kind of problems, e.g. "invalid configuration". */
+    summary = 'invalid configuration',
+    /** What to do about all of them, after the list. */
+    advice = 'fix each and start again',
+  ) {
+    super(`${summary} (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was started:\n${problems.map((p) => `  - ${p}`).join('\n')}\n${advice}`);
+  }
+}
+
+/**
+ * A data directory cannot be used: another process holds it (`in-use`,
+ * `holderPid` says which), its lock file is unreadable, or its cluster
+ * record is damaged. Nothing was started; the message says what to do.
+ */
+export class DataDirError extends RingkvError {
+  override name = 'DataDirError';
+  readonly code = 'DATA_DIR' as const;
+  constructor(
+    /** The directory. */
+    readonly dir: string,
+    readonly reason: 'in-use' | 'unreadable-lock' | 'corrupt-record',
+    detail: string,
+    /** The process holding it, for `in-use`; else null. */
+    readonly holderPid: number | null = null,
+  ) {
+    super(`data directory ${dir}: ${detail}`);
   }
 }
 

@@ -126,6 +126,8 @@ export function errorReply(err: unknown, log?: LogSink): Reply {
     case 'CORRUPTION':
     case 'INVALID_REQUEST':
     case 'INDETERMINATE':
+    case 'INVALID_CONFIG':
+    case 'DATA_DIR':
       return error(`ERR ${message}`);
   }
 }
