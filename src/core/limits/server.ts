@@ -3,6 +3,7 @@
  * Part of the named limits (src/core/limits.ts re-exports every file here):
  * every bound in ringkv is named in one place, units last in each name.
  */
+import { VALUE_MAX_BYTES } from './runtime.js';
 
 // HTTP server
 // ---------------------------------------------------------------------------
@@ -10,8 +11,8 @@
 /** Bytes of one HTTP request's line and headers together (node:http's `maxHeaderSize`); beyond it the answer is 431. */
 export const HTTP_HEADER_MAX_BYTES = 16 * 1024;
 
-/** Bytes of one HTTP request body (a value); beyond it the answer is 413 and the rest is not read. The cluster's value bound applies after this one. */
-export const HTTP_BODY_MAX_BYTES = 16 * 1024 * 1024;
+/** Bytes of one HTTP request body: a body is a value, so the value limit; beyond it the answer is 413 and the rest is not buffered. */
+export const HTTP_BODY_MAX_BYTES = VALUE_MAX_BYTES;
 
 /** How long a client may take to send the request line and headers (against slowloris); node:http answers 408 and closes. */
 export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
@@ -36,6 +37,15 @@ export const HTTP_RETRY_AFTER_S = 1;
 
 /** How long a connection refused with 413 keeps discarding the unread body before it is closed, so the client reads the answer instead of a reset. */
 export const HTTP_LINGER_MS = 2_000;
+
+/** How long one status sample serves /health and /ready probes: a probe storm makes one status request per this period. */
+export const PROBE_STATUS_CACHE_MS = 1_000;
+
+/** How long a /health or /ready probe waits for the cluster's status before it answers 503. */
+export const PROBE_STATUS_TIMEOUT_MS = 2_000;
+
+/** Nodes a probe's reason names one by one; the rest are counted ("and 3 more"). */
+export const PROBE_REASON_NODES_MAX = 8;
 
 /** How long one status sample serves metrics scrapes: a scrape storm makes one status request per this period. */
 export const METRICS_STATUS_CACHE_MS = 1_000;
