@@ -12,6 +12,7 @@ import type { Cluster } from '../cluster_types.js';
 import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../core/consistency.js';
 import { RingkvError } from '../core/errors.js';
 import type { LogSink } from '../runtime/logger.js';
+import type { Transaction } from './resp_transaction.js';
 import { error, type Protocol, type Reply } from './resp_writer.js';
 
 /** One connection's state. */
@@ -26,6 +27,8 @@ export interface Session {
   protocol: Protocol;
   /** Set by QUIT: the connection closes after this reply and parses nothing more. */
   quitting: boolean;
+  /** The transaction MULTI opened (commands are queued into it), or null. */
+  transaction: Transaction | null;
 }
 
 /** What commands may know about the server around them. */
@@ -61,6 +64,8 @@ export interface CommandContext {
   write<T>(key: Buffer, call: () => Promise<T>): Promise<T>;
   /** Report that a plain read answered one of several siblings (counted in ringkv_get_hidden_siblings_total). */
   hidSiblings(): void;
+  /** Run one command EXEC took from its queue, with `ctx`, reported to the request observer like any request. */
+  runQueued(args: Buffer[], ctx: CommandContext): Reply | Promise<Reply>;
 }
 
 /** One command: its `COMMAND` metadata and its handler. */
@@ -73,7 +78,7 @@ export interface CommandSpec {
   readonly flags: readonly string[];
   /** Position of the first key, the last key (-1 = last argument) and the step, 0 0 0 without keys. */
   readonly keys: readonly [first: number, last: number, step: number];
-  /** Redis command group ('string', 'generic', 'server', 'connection', 'ringkv'). */
+  /** Redis command group ('string', 'generic', 'server', 'connection', 'transactions', 'ringkv'). */
   readonly group: string;
   /** One sentence for COMMAND DOCS. */
   readonly summary: string;

@@ -7,7 +7,10 @@
  * Commands live by concept: `resp_connection_commands.ts` (PING, ECHO, AUTH,
  * HELLO, SELECT, CLIENT, QUIT), `resp_kv_commands.ts` (GET, SET, DEL, EXISTS,
  * MGET, MSET), `resp_ringkv_commands.ts` (KV.GET, KV.PUT, KV.DEL, KV.EXPLAIN,
- * KV.STATUS), `resp_info.ts` (INFO, DBSIZE).
+ * KV.STATUS), `resp_info.ts` (INFO, DBSIZE), `resp_transaction.ts` (MULTI,
+ * EXEC, DISCARD, WATCH, UNWATCH: what a transaction guarantees is there).
+ * Inside MULTI a command that passes the checks is queued instead of run,
+ * and one that fails them aborts the transaction (Redis's processCommand).
  *
  * Thread contract: `dispatch` runs a handler synchronously up to its first
  * `await`; callers dispatch a connection's requests in order.
@@ -17,12 +20,17 @@ import { CONNECTION_COMMANDS } from './resp_connection_commands.js';
 import { INFO_COMMANDS } from './resp_info.js';
 import { KV_COMMANDS } from './resp_kv_commands.js';
 import { RINGKV_COMMANDS } from './resp_ringkv_commands.js';
-import { array, bulk, error, integer, map, NULL, simple, type Reply } from './resp_writer.js';
+import { refusedInTransaction, runsInsideMulti, TRANSACTION_COMMANDS } from './resp_transaction.js';
+import { array, bulk, integer, map, NULL, simple, type Reply } from './resp_writer.js';
 
 /** What dispatching one request gives: the name to report it under and its reply (now or later). */
 export interface Dispatched {
-  /** Upper-case command name for the request observer; 'UNKNOWN' for unknown commands (bounded label set). */
-  command: string;
+  /**
+   * Upper-case command name for the request observer; 'UNKNOWN' for unknown
+   * commands (bounded label set); null for a command queued by MULTI, which
+   * is reported when EXEC runs it (as Redis's command stats count it).
+   */
+  command: string | null;
   reply: Reply | Promise<Reply>;
 }
 
@@ -57,11 +65,11 @@ const command: CommandSpec = {
 };
 
 /** Every command, in the order COMMAND lists them. */
-export const COMMANDS: readonly CommandSpec[] = [...CONNECTION_COMMANDS, ...KV_COMMANDS, ...INFO_COMMANDS, ...RINGKV_COMMANDS, command];
+export const COMMANDS: readonly CommandSpec[] = [...CONNECTION_COMMANDS, ...KV_COMMANDS, ...INFO_COMMANDS, ...TRANSACTION_COMMANDS, ...RINGKV_COMMANDS, command];
 
 const TABLE = new Map(COMMANDS.map((c) => [c.name, c]));
 
-/** Run one request (`args[0]` is the command name) for a connection. */
+/** Run one request (`args[0]` is the command name) for a connection; inside MULTI, queue it. */
 export function dispatch(args: Buffer[], ctx: CommandContext): Dispatched {
   const name = text(args[0]).toLowerCase();
   const spec = TABLE.get(name);
@@ -70,15 +78,18 @@ export function dispatch(args: Buffer[], ctx: CommandContext): Dispatched {
       .slice(1, 4)
       .map((a) => `'${text(a).slice(0, 64)}'`)
       .join(' ');
-    return { command: 'UNKNOWN', reply: error(`ERR unknown command '${text(args[0]).slice(0, 128)}', with args beginning with: ${start}`) };
+    const refusal = `ERR unknown command '${text(args[0]).slice(0, 128)}', with args beginning with: ${start}`;
+    return { command: 'UNKNOWN', reply: refusedInTransaction(ctx, name, refusal) };
   }
   const label = spec.name.toUpperCase();
   if (!ctx.session.authenticated && !spec.flags.includes('no-auth')) {
-    return { command: label, reply: error('NOAUTH Authentication required.') };
+    return { command: label, reply: refusedInTransaction(ctx, name, 'NOAUTH Authentication required.') };
   }
   if ((spec.arity > 0 && args.length !== spec.arity) || (spec.arity < 0 && args.length < -spec.arity)) {
-    return { command: label, reply: error(`ERR wrong number of arguments for '${spec.name}' command`) };
+    return { command: label, reply: refusedInTransaction(ctx, name, `ERR wrong number of arguments for '${spec.name}' command`) };
   }
+  const transaction = ctx.session.transaction;
+  if (transaction !== null && !runsInsideMulti(name)) return { command: null, reply: transaction.queue(args) };
   try {
     const reply = spec.run(args, ctx);
     return { command: label, reply: reply instanceof Promise ? reply.catch((err: unknown) => errorReply(err, ctx.server.log)) : reply };
@@ -86,6 +97,9 @@ export function dispatch(args: Buffer[], ctx: CommandContext): Dispatched {
     return { command: label, reply: errorReply(err, ctx.server.log) };
   }
 }
+
+/** Redis's ACL category of a group where the two names differ. */
+const ACL_CATEGORY: Readonly<Record<string, string>> = { transactions: 'transaction' };
 
 /** COMMAND's entry for one command (the Redis 7 layout). */
 function commandInfo(spec: CommandSpec): Reply {
@@ -97,7 +111,7 @@ function commandInfo(spec: CommandSpec): Reply {
     integer(first),
     integer(last),
     integer(step),
-    array([simple(`@${spec.group}`)]),
+    array([simple(`@${ACL_CATEGORY[spec.group] ?? spec.group}`)]),
     array([]),
     array([]),
     array([]),

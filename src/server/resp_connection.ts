@@ -12,6 +12,11 @@
  * `replyPendingMaxBytes` of replies wait in the socket for the client to read
  * them; reading resumes as replies are written and drained.
  *
+ * Transactions: MULTI makes `dispatch` queue the following commands in the
+ * session (`resp_transaction.ts`); EXEC runs them through `run`, so each is
+ * observed like a request. A connection that closes before EXEC drops its
+ * queue with the session: nothing queued is applied.
+ *
  * Closing: a protocol error or QUIT stops parsing; the replies to the requests
  * before it are written, then the error or OK, then the connection ends (and
  * is destroyed if the client has not closed within RESP_CLOSE_LINGER_MS).
@@ -72,7 +77,7 @@ export class RespConnection {
     id: number,
     private readonly deps: ConnectionDeps,
   ) {
-    this.session = { id, name: null, authenticated: !deps.facts.passwordSet, protocol: 2, quitting: false };
+    this.session = { id, name: null, authenticated: !deps.facts.passwordSet, protocol: 2, quitting: false, transaction: null };
     this.parser = new RespParser(this.parserLimits());
     this.order = new RequestOrder(deps.limits.clusterCallsPerConnectionMax);
     this.context = {
@@ -82,6 +87,7 @@ export class RespConnection {
       read: (key, call) => this.order.read(key, call),
       write: (key, call) => this.order.write(key, call),
       hidSiblings: () => deps.observer?.getHidSiblings?.(),
+      runQueued: (args, ctx) => this.run(args, ctx),
     };
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);
@@ -147,23 +153,31 @@ export class RespConnection {
   }
 
   private execute(args: Buffer[]): void {
-    const started_ms = performance.now();
-    const dispatched = dispatch(args, this.context);
     const pending: PendingReply = { reply: null };
     this.replies.push(pending);
-    const settle = (reply: Reply): void => {
-      pending.reply = reply;
-      const outcome = reply.type === 'error' ? 'error' : 'ok';
-      this.deps.observer?.request('resp', dispatched.command, (performance.now() - started_ms) / 1000, outcome);
-    };
-    if (dispatched.reply instanceof Promise) {
-      void dispatched.reply.then((reply) => {
-        settle(reply);
+    const reply = this.run(args, this.context);
+    if (reply instanceof Promise) {
+      void reply.then((settled) => {
+        pending.reply = settled;
         this.pump();
       });
     } else {
-      settle(dispatched.reply);
+      pending.reply = reply;
     }
+  }
+
+  /** Dispatch one request with `ctx` and report it to the observer once it is answered (a queued one when EXEC runs it). */
+  private run(args: Buffer[], ctx: CommandContext): Reply | Promise<Reply> {
+    const started_ms = performance.now();
+    const dispatched = dispatch(args, ctx);
+    const command = dispatched.command;
+    const observer = this.deps.observer;
+    if (command === null || observer === undefined) return dispatched.reply;
+    const observe = (reply: Reply): Reply => {
+      observer.request('resp', command, (performance.now() - started_ms) / 1000, reply.type === 'error' ? 'error' : 'ok');
+      return reply;
+    };
+    return dispatched.reply instanceof Promise ? dispatched.reply.then(observe) : observe(dispatched.reply);
   }
 
   /** Write every reply at the head of the queue that is known, in order. */

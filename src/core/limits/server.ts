@@ -95,6 +95,12 @@ export const RESP_PIPELINE_MAX_COMMANDS = 1024;
 /** Cluster requests (get/put/delete) one connection may have in flight; a pipeline or MGET beyond it waits. */
 export const RESP_CLUSTER_CALLS_PER_CONNECTION_MAX = 1024;
 
+/** Commands one connection may queue between MULTI and EXEC (Redis has no bound); past it the transaction is aborted (EXECABORT). */
+export const RESP_MULTI_QUEUED_MAX = 10_000;
+
+/** Argument bytes one connection may queue between MULTI and EXEC; past it the transaction is aborted (EXECABORT). */
+export const RESP_MULTI_QUEUED_MAX_BYTES = 64 * 1024 * 1024;
+
 /** Reply bytes queued on a socket before the server stops reading that socket until the client drains them. */
 export const RESP_REPLY_PENDING_MAX_BYTES = 8 * 1024 * 1024;
 
