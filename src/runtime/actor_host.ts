@@ -236,8 +236,10 @@ export class ActorHost implements TransportSink {
   onUndeliverable(dest: number, env: Envelope, reason: Error): void {
     this.stats.deadLetters++;
     this.log.error('message could not be delivered', { dest, to: env.to, kind: env.k, reason: reason.message });
-    // It never reached its thread, so nothing was done: a typed, retryable error (the reason says why).
-    if (env.k === EnvelopeKind.Ask && env.ft === this.thread) this.asks.reject(env.a, notHandledError(`ask to t${dest}/${env.to} (type=${(env.m as Message).type})`, reason.message));
+    // It never reached its thread, so nothing was done: a typed error, retryable unless the message itself was refused (too large).
+    if (env.k === EnvelopeKind.Ask && env.ft === this.thread) {
+      this.asks.reject(env.a, reason instanceof InvalidRequestError ? reason : notHandledError(`ask to t${dest}/${env.to} (type=${(env.m as Message).type})`, reason.message));
+    }
   }
 
   onCorruption(err: CorruptionError): void {

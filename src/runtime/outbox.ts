@@ -9,22 +9,41 @@
  * before it; only when the ring is full is it copied into the queue. Order
  * is kept: sealed frames leave in order, the open batch after them.
  *
+ * An encoded batch over RING_FRAME_MAX_BYTES crosses as several frames
+ * (fragments.ts: a header frame, then data frames), queued in order like any
+ * frame. One over RING_MESSAGE_MAX_BYTES is split into its messages, each
+ * encoded alone; a single message over it is refused (an answer is replaced
+ * by an error answer naming the limit, so the asker hears why at once).
+ *
  * Everything waiting here (open plus sealed) is bounded by
- * OUTBOUND_PENDING_MAX_MESSAGES; `add` returns false at the bound.
+ * OUTBOUND_PENDING_MAX_MESSAGES, and the sealed frames' bytes by
+ * OUTBOUND_PENDING_MAX_BYTES; `add` returns false at either bound.
  *
  * Thread contract: owned by the producing thread's Transport.
  */
 import { assert } from '../core/assert.js';
-import { InvalidRequestError } from '../core/errors.js';
-import { OUTBOUND_PENDING_MAX_MESSAGES, RING_BATCH_MAX_MESSAGES, RING_FRAME_MAX_BYTES } from '../core/limits.js';
+import { InvalidRequestError, toErrorRecord } from '../core/errors.js';
+import {
+  OUTBOUND_PENDING_MAX_BYTES,
+  OUTBOUND_PENDING_MAX_MESSAGES,
+  RING_BATCH_MAX_MESSAGES,
+  RING_FRAME_MAX_BYTES,
+  RING_MESSAGE_MAX_BYTES,
+} from '../core/limits.js';
 import { BatchDecoder, pushWire, WIRE_FIELDS, type BatchEncoder } from './codec.js';
-import type { Envelope, EnvelopeKind } from './envelope.js';
-import type { SpscRing } from './ring.js';
+import { EnvelopeKind, type Envelope } from './envelope.js';
+import { dataFrameFlags, fragmentCount, headerFrame } from './fragments.js';
+import { FRAME_MORE, type SpscRing } from './ring.js';
 
 /** An encoded frame waiting for ring space. */
 interface SealedFrame {
   bytes: Uint8Array;
+  /** Ring frame flags (0 for a whole batch; fragments.ts for the frames of a larger one). */
+  flags: number;
+  /** Messages this frame completes: all of its batch's on a whole or last frame, else 0. */
   messages: number;
+  /** On the last frame of a fragmented batch: the whole encoded batch, to rebuild its envelopes in `drain`. */
+  whole?: Uint8Array;
 }
 
 /** What happened to messages that could not be framed at all. */
@@ -37,6 +56,8 @@ export class Outbox {
   private wire: unknown[] = [];
   private readonly sealed: SealedFrame[] = [];
   private sealedMessages = 0;
+  /** Bytes of the frames in `sealed` (fragments of one batch share its copy, counted once per frame). */
+  private sealedBytes = 0;
 
   constructor(
     private readonly encoder: BatchEncoder,
@@ -50,9 +71,9 @@ export class Outbox {
     return this.wire.length / WIRE_FIELDS + this.sealedMessages;
   }
 
-  /** Queue one message; false at the bound (backpressure), nothing taken. */
+  /** Queue one message; false at a bound (backpressure), nothing taken. */
   add(k: EnvelopeKind, a: number, to: string, fi: string, m: unknown, ring: SpscRing | null): boolean {
-    if (this.pending >= OUTBOUND_PENDING_MAX_MESSAGES) return false;
+    if (this.pending >= OUTBOUND_PENDING_MAX_MESSAGES || this.sealedBytes >= OUTBOUND_PENDING_MAX_BYTES) return false;
     pushWire(this.wire, k, a, to, fi, m);
     if (this.wire.length === RING_BATCH_MAX_MESSAGES * WIRE_FIELDS && ring) this.seal(ring);
     return true;
@@ -62,12 +83,13 @@ export class Outbox {
   flush(ring: SpscRing): void {
     while (this.sealed.length > 0) {
       const frame = this.sealed[0]!;
-      if (!ring.tryWrite(frame.bytes)) {
+      if (!ring.tryWrite(frame.bytes, frame.flags)) {
         this.stats.stalls++;
         return;
       }
       this.sealed.shift();
       this.sealedMessages -= frame.messages;
+      this.sealedBytes -= frame.bytes.length;
       this.wrote(frame.messages);
     }
     if (this.wire.length > 0) this.seal(ring);
@@ -77,10 +99,15 @@ export class Outbox {
   drain(): Envelope[] {
     const decoder = new BatchDecoder();
     const out: Envelope[] = [];
-    for (const frame of this.sealed) out.push(...decoder.decode(frame.bytes, this.thread));
+    for (const frame of this.sealed) {
+      // A fragmented batch is rebuilt from its last frame's copy; its other frames carry no messages.
+      if (frame.flags === 0) out.push(...decoder.decode(frame.bytes, this.thread));
+      else if (frame.whole !== undefined) out.push(...decoder.decode(frame.whole, this.thread));
+    }
     out.push(...wireEnvelopes(this.wire, this.thread));
     this.sealed.length = 0;
     this.sealedMessages = 0;
+    this.sealedBytes = 0;
     this.wire = [];
     return out;
   }
@@ -97,30 +124,88 @@ export class Outbox {
     this.stats.messages += messages;
   }
 
+  /** Encode `wire` and queue it as one frame, as fragments, or (too large) message by message. */
   private sealWire(wire: unknown[], ring: SpscRing): void {
     const messages = wire.length / WIRE_FIELDS;
     const bytes = this.encoder.encode(wire);
-    if (bytes.length > RING_FRAME_MAX_BYTES) {
-      if (messages === 1) {
-        const [envelope] = wireEnvelopes(wire, this.thread);
-        this.undeliverable(envelope!, new InvalidRequestError(`a message of ${bytes.length} bytes exceeds the ring frame limit of ${RING_FRAME_MAX_BYTES} bytes`));
-        return;
-      }
-      // Too big for one frame: split the batch in two, in order.
-      const half = Math.ceil(messages / 2) * WIRE_FIELDS;
-      this.sealWire(wire.slice(0, half), ring);
-      this.sealWire(wire.slice(half), ring);
+    if (bytes.length <= RING_FRAME_MAX_BYTES) {
+      this.queueFrame(bytes, 0, messages, ring);
       return;
     }
-    if (this.sealed.length === 0 && ring.tryWrite(bytes)) {
+    if (bytes.length <= RING_MESSAGE_MAX_BYTES) {
+      this.queueFragments(bytes, messages, ring);
+      return;
+    }
+    if (messages > 1) {
+      // Over the message limit: each message alone (in order) may still fit.
+      for (let w = 0; w < wire.length; w += WIRE_FIELDS) this.sealWire(wire.slice(w, w + WIRE_FIELDS), ring);
+      return;
+    }
+    this.refuse(wire, bytes.length, ring);
+  }
+
+  /** Write a frame now if nothing waits before it and the ring has room, else queue a copy (the encoder reuses `bytes`). */
+  private queueFrame(bytes: Uint8Array, flags: number, messages: number, ring: SpscRing): void {
+    if (this.sealed.length === 0 && ring.tryWrite(bytes, flags)) {
       this.wrote(messages);
       return;
     }
     if (this.sealed.length === 0) this.stats.stalls++;
-    this.sealed.push({ bytes: bytes.slice(), messages });
-    this.sealedMessages += messages;
+    this.enqueueSealed({ bytes: bytes.slice(), flags, messages });
+  }
+
+  /**
+   * Send an encoded batch over one frame as a header frame and data frames
+   * (fragments.ts). Frames go straight into the ring while it has room; the
+   * rest wait in the queue as views of one copy of the batch.
+   */
+  private queueFragments(bytes: Uint8Array, messages: number, ring: SpscRing): void {
+    const count = fragmentCount(bytes.length);
+    const dataFrame = (from: Uint8Array, index: number): Uint8Array =>
+      from.subarray(index * RING_FRAME_MAX_BYTES, Math.min(bytes.length, (index + 1) * RING_FRAME_MAX_BYTES));
+    this.queueFrame(headerFrame(bytes.length), FRAME_HEADER_FLAGS, 0, ring);
+    let index = 0;
+    if (this.sealed.length === 0) {
+      while (index < count && ring.tryWrite(dataFrame(bytes, index), dataFrameFlags(index, count))) {
+        index++;
+        this.wrote(index === count ? messages : 0);
+      }
+      if (index === count) return;
+      this.stats.stalls++;
+    }
+    const copy = bytes.slice();
+    for (; index < count; index++) {
+      const last = index === count - 1;
+      this.enqueueSealed({ bytes: dataFrame(copy, index), flags: dataFrameFlags(index, count), messages: last ? messages : 0, ...(last ? { whole: copy } : {}) });
+    }
+  }
+
+  /**
+   * A single message over RING_MESSAGE_MAX_BYTES. An answer becomes an error
+   * answer the asker can act on; anything else is reported undeliverable.
+   */
+  private refuse(wire: unknown[], bytes: number, ring: SpscRing): void {
+    const [envelope] = wireEnvelopes(wire, this.thread);
+    const what = envelope!.k === EnvelopeKind.Reply ? 'an answer' : 'a message';
+    const reason = new InvalidRequestError(`${what} of ${bytes} bytes is over the ${RING_MESSAGE_MAX_BYTES}-byte limit of one message between threads (RING_MESSAGE_MAX_BYTES); ask for less at a time`);
+    if (envelope!.k === EnvelopeKind.Reply) {
+      const replacement: unknown[] = [];
+      pushWire(replacement, EnvelopeKind.ReplyError, envelope!.a, '', '', toErrorRecord(reason));
+      this.sealWire(replacement, ring);
+      return;
+    }
+    this.undeliverable(envelope!, reason);
+  }
+
+  private enqueueSealed(frame: SealedFrame): void {
+    this.sealed.push(frame);
+    this.sealedMessages += frame.messages;
+    this.sealedBytes += frame.bytes.length;
   }
 }
+
+/** Flags of a fragmented batch's header frame. */
+const FRAME_HEADER_FLAGS = FRAME_MORE;
 
 /** Rebuild envelopes from a wire batch sent by `thread`. */
 function wireEnvelopes(wire: readonly unknown[], thread: number): Envelope[] {

@@ -20,9 +20,17 @@
  * 2^32; `(write - read) >>> 0` is the number of bytes in use. A frame is:
  *
  *   +-------------+----------------+-------------------------+---------+
- *   | u32 length  | u32 xxh32 of   | payload (length bytes,  | pad to  |
- *   | of payload  | the payload    | may wrap past the end)  | 8 bytes |
+ *   | u32 flags   | u32 xxh32 of   | payload (length bytes,  | pad to  |
+ *   |  | length   | the payload    | may wrap past the end)  | 8 bytes |
+ *   |             |  ^ flags       |                         |         |
  *   +-------------+----------------+-------------------------+---------+
+ *
+ * The first word holds the payload length in its low 30 bits and two flag
+ * bits on top (FRAME_MORE: another frame of the same message follows;
+ * FRAME_CONTINUES: this frame continues the message of the frame before), which
+ * fragments.ts uses to carry a message larger than one frame. The flags are
+ * XORed into the stored checksum, so a flipped flag bit fails the check like
+ * a flipped payload bit. The ring itself only carries them.
  *
  * Frames start at 8-byte-aligned offsets and the capacity is a power of two,
  * so the 8-byte header never straddles the end of the buffer; only the payload
@@ -44,6 +52,15 @@ const WRITE_INDEX = 0; // Int32 slot, producer-owned
 const PRODUCER_WAITING = 1; // Int32 slot, set by producer, cleared by consumer
 const READ_INDEX = 16; // Int32 slot (byte 64), consumer-owned
 const FRAME_HEADER_BYTES = 8;
+/** Low bits of a frame's first word: the payload length. */
+const FRAME_LENGTH_MASK = 0x3fff_ffff;
+
+/** Frame flag: another frame of the same message follows this one. */
+export const FRAME_MORE = 0x8000_0000;
+/** Frame flag: this frame continues the message of the frame before it. */
+export const FRAME_CONTINUES = 0x4000_0000;
+/** Both flag bits. */
+const FRAME_FLAGS_MASK = (FRAME_MORE | FRAME_CONTINUES) >>> 0;
 
 /** Bytes a frame of `payloadBytes` occupies in the ring, header and padding included. */
 export function frameBytes(payloadBytes: number): number {
@@ -66,6 +83,8 @@ export class SpscRing {
   private readonly dataView: DataView;
   /** Consumer-side scratch that payloads are copied into before decoding. */
   private scratch: Uint8Array = new Uint8Array(4096);
+  /** Consumer: the flag bits (FRAME_MORE, FRAME_CONTINUES) of the frame `read` returned last. */
+  lastFlags = 0;
 
   constructor(
     readonly buffer: SharedArrayBuffer,
@@ -77,6 +96,7 @@ export class SpscRing {
     this.capacity = buffer.byteLength - HEADER_BYTES;
     assert((this.capacity & (this.capacity - 1)) === 0, 'ring capacity is a power of two');
     assert(frameBytes(frameMaxBytes) <= this.capacity, 'largest frame fits in the ring');
+    assert(frameMaxBytes <= FRAME_LENGTH_MASK, 'a frame length leaves the flag bits free');
     this.mask = this.capacity - 1;
     this.control = new Int32Array(buffer, 0, HEADER_BYTES / 4);
     this.data = new Uint8Array(buffer, HEADER_BYTES, this.capacity);
@@ -94,13 +114,15 @@ export class SpscRing {
   }
 
   /**
-   * Producer: append one frame holding `payload`. Returns false, writing
-   * nothing, when the ring lacks space; the caller keeps the payload and
-   * retries once the consumer frees space (it is told through its doorbell).
+   * Producer: append one frame holding `payload`, with `flags` (FRAME_MORE,
+   * FRAME_CONTINUES or 0). Returns false, writing nothing, when the ring
+   * lacks space; the caller keeps the payload and retries once the consumer
+   * frees space (it is told through its doorbell).
    */
-  tryWrite(payload: Uint8Array): boolean {
+  tryWrite(payload: Uint8Array, flags = 0): boolean {
     const length = payload.length;
     assert(length > 0 && length <= this.frameMaxBytes, `frame of ${length} bytes within 1..${this.frameMaxBytes}`);
+    assert((flags & ~FRAME_FLAGS_MASK) === 0, 'only frame flag bits');
     const need = frameBytes(length);
     const write = Atomics.load(this.control, WRITE_INDEX) >>> 0;
     const read = Atomics.load(this.control, READ_INDEX) >>> 0;
@@ -112,8 +134,8 @@ export class SpscRing {
       Atomics.store(this.control, PRODUCER_WAITING, 0);
     }
     const at = write & this.mask;
-    this.dataView.setUint32(at, length, true);
-    this.dataView.setUint32(at + 4, checksum(payload), true);
+    this.dataView.setUint32(at, (length | flags) >>> 0, true);
+    this.dataView.setUint32(at + 4, (checksum(payload) ^ flags) >>> 0, true);
     this.copyIn((at + FRAME_HEADER_BYTES) & this.mask, payload);
     // Publish: the store of the index is the release that makes the bytes visible.
     Atomics.store(this.control, WRITE_INDEX, (write + need) | 0);
@@ -122,9 +144,10 @@ export class SpscRing {
 
   /**
    * Consumer: the next frame's payload, verified, or undefined when the ring
-   * is empty. The returned bytes live in a scratch buffer that the next call
-   * overwrites, so decode before reading again. Throws `CorruptionError` on a
-   * checksum mismatch, after discarding everything in the ring.
+   * is empty; its flags are in `lastFlags`. The returned bytes live in a
+   * scratch buffer that the next call overwrites, so decode before reading
+   * again. Throws `CorruptionError` on a checksum mismatch, after discarding
+   * everything in the ring.
    */
   read(): Uint8Array | undefined {
     const read = Atomics.load(this.control, READ_INDEX) >>> 0;
@@ -132,8 +155,10 @@ export class SpscRing {
     const used = (write - read) >>> 0;
     if (used === 0) return undefined;
     const at = read & this.mask;
-    const length = this.dataView.getUint32(at, true);
-    const expected = this.dataView.getUint32(at + 4, true);
+    const word = this.dataView.getUint32(at, true);
+    const length = word & FRAME_LENGTH_MASK;
+    const flags = (word & FRAME_FLAGS_MASK) >>> 0;
+    const expected = (this.dataView.getUint32(at + 4, true) ^ flags) >>> 0;
     if (length === 0 || length > this.frameMaxBytes || frameBytes(length) > used) {
       this.discardAll(write);
       throw new CorruptionError(this.name, read, `frame length ${length} is impossible (${used} bytes in ring)`);
@@ -145,6 +170,7 @@ export class SpscRing {
       throw new CorruptionError(this.name, read, `frame checksum ${actual} != ${expected}`);
     }
     Atomics.store(this.control, READ_INDEX, (read + frameBytes(length)) | 0);
+    this.lastFlags = flags;
     return payload;
   }
 

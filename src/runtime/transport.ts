@@ -10,6 +10,9 @@
  * queued; the consumer rings our doorbell when it frees space and we flush
  * again.
  *
+ * Messages larger than one frame cross as several frames, joined again
+ * here, one `Reassembly` per sending thread (fragments.ts says why and how).
+ *
  * Receiving: a loop drains every inbound ring (at most
  * INBOUND_DRAIN_MAX_FRAMES per ring per pass, then yields to the event loop),
  * hands each decoded batch to `onBatch` (pausing while the host's mailboxes
@@ -30,6 +33,7 @@ import { CorruptionError } from '../core/errors.js';
 import { INBOUND_DRAIN_MAX_FRAMES, RING_FRAME_MAX_BYTES } from '../core/limits.js';
 import { BatchDecoder, BatchEncoder } from './codec.js';
 import type { Envelope, EnvelopeKind } from './envelope.js';
+import { Reassembly } from './fragments.js';
 import { Outbox } from './outbox.js';
 import { SpscRing } from './ring.js';
 
@@ -77,6 +81,8 @@ export class Transport {
   private readonly bells: Int32Array;
   private readonly outbound: (SpscRing | null)[] = [];
   private readonly inbound: (SpscRing | null)[] = [];
+  /** Per sending thread, the message being joined from its frames. */
+  private readonly reassembly: Reassembly[] = [];
   private readonly outboxes: Outbox[] = [];
   /** Frames written per destination when its doorbell was last rung. */
   private readonly rungAtFrames: number[] = [];
@@ -104,6 +110,7 @@ export class Transport {
       this.rungAtFrames.push(0);
       this.outbound.push(null);
       this.inbound.push(null);
+      this.reassembly.push(new Reassembly(`ring t${other}->t${thread}`));
       if (other !== thread) this.rewire(other, wiring.rings[thread]?.[other] ?? null, wiring.rings[other]?.[thread] ?? null);
     }
   }
@@ -133,6 +140,7 @@ export class Transport {
     assert(other !== this.thread, 'no ring to self');
     this.outbound[other] = out ? new SpscRing(out, `ring t${this.thread}->t${other}`, RING_FRAME_MAX_BYTES) : null;
     this.inbound[other] = inn ? new SpscRing(inn, `ring t${other}->t${this.thread}`, RING_FRAME_MAX_BYTES) : null;
+    this.reassembly[other]!.reset(); // the fragments of a message from the old incarnation never end
     const stale = this.outboxes[other]!.drain();
     for (const env of stale) this.sink.onUndeliverable(other, env, new Error(`thread ${other} restarted`));
   }
@@ -249,19 +257,25 @@ export class Transport {
 
   /** Drain one ring, up to INBOUND_DRAIN_MAX_FRAMES; true when frames remain for a later pass. */
   private drainRing(src: number, ring: SpscRing): boolean {
+    const joining = this.reassembly[src]!;
     for (let frames = 0; frames < INBOUND_DRAIN_MAX_FRAMES; frames++) {
       if (!this.sink.canAccept()) return ring.usedBytes() > 0; // mailboxes near full: frames wait in the ring
-      let payload: Uint8Array | undefined;
+      let payload: Uint8Array | undefined | null;
       try {
         payload = ring.read();
+        // A frame of a larger message (flags set, or one being joined) goes through reassembly; a whole one does not.
+        if (payload !== undefined && (ring.lastFlags !== 0 || joining.active)) payload = joining.accept(payload, ring.lastFlags);
       } catch (err) {
         if (err instanceof CorruptionError) {
+          // The ring discarded its frames (or a frame came out of sequence): no message half joined survives it.
+          joining.reset();
           this.sink.onCorruption(err);
-          return false;
+          return ring.usedBytes() > 0;
         }
         throw err;
       }
       if (payload === undefined) return false;
+      if (payload === null) continue; // a fragment: the message is not whole yet
       const batch = this.decoder.decode(payload, src);
       this.inStats.frames++;
       this.inStats.messages += batch.length;

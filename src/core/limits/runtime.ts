@@ -14,14 +14,33 @@ export const MAILBOX_CAPACITY = 4096;
 /** Bytes of payload space in one SPSC ring (one per directed thread pair). Power of two. */
 export const RING_CAPACITY_BYTES = 1 << 20;
 
-/** Largest single frame (one encoded batch) a ring accepts; must be well under the ring size. */
+/**
+ * Largest single frame a ring accepts; must be well under the ring size. An
+ * encoded batch larger than this crosses as several frames (fragments) that
+ * the receiving thread joins again (src/runtime/fragments.ts).
+ */
 export const RING_FRAME_MAX_BYTES = 256 * 1024;
+
+/**
+ * Largest encoded message (or batch of messages) one thread sends another,
+ * and so the most bytes a receiving thread holds in reassembly per sending
+ * thread: a batch over it is split, and a single message over it is refused
+ * (an answer over it becomes an error answer naming this limit). Four values
+ * of VALUE_MAX_BYTES fit, so a read answer may carry a few large siblings.
+ */
+export const RING_MESSAGE_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Messages coalesced into one ring frame (one msgpackr pack call). */
 export const RING_BATCH_MAX_MESSAGES = 256;
 
 /** Messages a thread may queue for one destination thread while its ring is full. */
 export const OUTBOUND_PENDING_MAX_MESSAGES = 16384;
+
+/**
+ * Encoded bytes a thread may queue for one destination thread while its ring
+ * is full: large values fill the queue long before its message count does.
+ */
+export const OUTBOUND_PENDING_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
  * A thread stops draining its inbound rings while it has this many messages
@@ -76,8 +95,12 @@ export const SIM_LOG_LINES_MAX = 10_000;
 /** Largest key, in bytes. */
 export const KEY_MAX_BYTES = 1024;
 
-/** Largest value, in bytes. */
-export const VALUE_MAX_BYTES = 1024 * 1024;
+/**
+ * Largest value, in bytes (4 MiB), on every surface: RESP, HTTP, the
+ * embedding API. Storage, hints and the thread transport carry values up to
+ * it; a larger one is refused with an error naming this limit.
+ */
+export const VALUE_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Largest opaque causal-metadata blob (encoded vector clock) of one version. */
 export const CLOCK_MAX_BYTES = 4096;

@@ -3,6 +3,7 @@
  * Part of the named limits (src/core/limits.ts re-exports every file here):
  * every bound in ringkv is named in one place, units last in each name.
  */
+import { CLOCK_MAX_BYTES, KEY_MAX_BYTES, VALUE_MAX_BYTES } from './runtime.js';
 
 // ---------------------------------------------------------------------------
 // Storage engine
@@ -11,8 +12,12 @@
 /** A commit-log segment is closed and a new one started past this size. */
 export const COMMITLOG_SEGMENT_BYTES = 32 * 1024 * 1024;
 
-/** Largest commit-log record payload. */
-export const COMMITLOG_RECORD_MAX_BYTES = 2 * 1024 * 1024;
+/**
+ * Largest commit-log record payload. A record is one mutation
+ * (storage/mutation.ts): a value of up to VALUE_MAX_BYTES, its key and clock,
+ * and 17 bytes of length and flag fields (1 KiB is left for them).
+ */
+export const COMMITLOG_RECORD_MAX_BYTES = VALUE_MAX_BYTES + KEY_MAX_BYTES + CLOCK_MAX_BYTES + 1024;
 
 /** Records appended by one group commit (one write + one fsync). */
 export const COMMITLOG_GROUP_MAX_RECORDS = 4096;
