@@ -8,10 +8,11 @@
  *
  * Thread contract: a `Cluster` is used from the thread that opened it.
  */
-import { mkdir } from 'node:fs/promises';
 import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainResult, MemberStatus, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
 import { ClusterClient, toBytes } from './cluster_client.js';
 import { labelOf, memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from './cluster_config.js';
+import { checkClusterOptions } from './cluster_options_check.js';
+import { openDataDir, type OpenedDataDir } from './data_dir.js';
 import { decodeDvv } from './core/dotted_version_vector.js';
 import { InvalidRequestError, RingkvError } from './core/errors.js';
 import type { LivenessStatus } from './core/liveness.js';
@@ -20,7 +21,7 @@ import { placeReplicas } from './core/placement.js';
 import { Ring } from './core/ring.js';
 import { keyPosition } from './core/tokens.js';
 import { formatVersion } from './core/version_id.js';
-import { nodeDir, nodePlan, NODE_MODULES } from './node_plan.js';
+import { nodePlan, NODE_MODULES } from './node_plan.js';
 import { askNodeStats, type NodeStats } from './node_stats.js';
 import type { ActorRef, Message, SpawnSpec } from './runtime/actor.js';
 import { ActorSystem } from './runtime/actor_system.js';
@@ -33,20 +34,33 @@ const ADMIN_ASK_TIMEOUT_MS = 2000;
 /** Clients opened in this process, for unique request-id prefixes. */
 let clusterCount = 0;
 
-/** Open (or reopen, on the same `dataDir`) a cluster; resolves once every node runs. */
+/**
+ * Open (or reopen, on the same `dataDir`) a cluster; resolves once every node
+ * runs. Before anything starts: every problem of `options` is reported at
+ * once (`ConfigError`); the data directory is locked against other
+ * processes and other opens of this one (`DataDirError` naming the holder's
+ * pid); and its recorded shape must match (`ConfigError` saying what
+ * differs). `close()` releases the directory.
+ */
 export async function openCluster(options: ClusterOptions): Promise<Cluster> {
-  const config = resolveCluster(options);
-  const spawn: Record<number, SpawnSpec[]> = {};
-  for (const node of config.nodes) {
-    await mkdir(nodeDir(options.dataDir, node), { recursive: true });
-    spawn[node.thread] = nodePlan(config, node, {
-      dataDir: options.dataDir,
-      ...(options.syncMode ? { syncMode: options.syncMode } : {}),
-      ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-    });
+  checkClusterOptions(options);
+  const dataDir = await openDataDir(options.dataDir, resolveCluster(options));
+  try {
+    const config = dataDir.config;
+    const spawn: Record<number, SpawnSpec[]> = {};
+    for (const node of config.nodes) {
+      spawn[node.thread] = nodePlan(config, node, {
+        dataDir: options.dataDir,
+        ...(options.syncMode ? { syncMode: options.syncMode } : {}),
+        ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+      });
+    }
+    const system = await ActorSystem.start({ workers: config.nodes.length, modules: [...NODE_MODULES], spawn });
+    return new EmbeddedCluster(config, system, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, dataDir);
+  } catch (err) {
+    await dataDir.release();
+    throw err;
   }
-  const system = await ActorSystem.start({ workers: config.nodes.length, modules: [...NODE_MODULES], spawn });
-  return new EmbeddedCluster(config, system, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
 }
 
 class EmbeddedCluster implements Cluster {
@@ -60,6 +74,8 @@ class EmbeddedCluster implements Cluster {
     private readonly config: ResolvedCluster,
     private readonly system: ActorSystem,
     requestTimeoutMs: number,
+    /** The locked data directory, released once the nodes stopped. */
+    private readonly dataDir: OpenedDataDir,
   ) {
     this.nodes = config.nodes.map((n) => n.label);
     for (const node of config.nodes) this.running.add(node.member);
@@ -210,7 +226,11 @@ class EmbeddedCluster implements Cluster {
     await Promise.all(
       this.config.nodes.filter((node) => this.running.has(node.member)).map((node) => this.ask(node, REPLICA_ACTOR_ID, { type: 'flush' }, 30_000).catch(() => undefined)),
     );
-    await this.system.shutdown();
+    try {
+      await this.system.shutdown();
+    } finally {
+      await this.dataDir.release();
+    }
   }
 
   private open(): this {

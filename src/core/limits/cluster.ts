@@ -143,3 +143,20 @@ export const HISTORY_OPS_MAX = 1_000_000;
 export const CHECK_VIOLATIONS_MAX = 1000;
 
 // ---------------------------------------------------------------------------
+// Data directory: its lock and its cluster record
+// ---------------------------------------------------------------------------
+
+/** Rounds of "create the lock, else judge its holder, else break it if stale" before `lockDir` gives up (only a storm of racing openers needs more than two). */
+export const DIR_LOCK_ATTEMPTS_MAX = 16;
+
+/** Nesting of stale-lock breakers that crashed while breaking (each needs a crash within microseconds); past it the user is told to clean up by hand. */
+export const DIR_LOCK_BREAK_DEPTH_MAX = 4;
+
+/** Pause before the next round when another live opener is breaking the same stale lock. */
+export const DIR_LOCK_RETRY_DELAY_MS = 5;
+
+/** Bytes of a data directory's cluster record (members, tokens, replication): 1,024 members of 256 tokens fit. */
+export const CLUSTER_RECORD_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Largest client request deadline a cluster accepts (node timers hold at most 2^31 − 1 ms; ten minutes is already far past any quorum's answer). */
+export const REQUEST_TIMEOUT_MAX_MS = 10 * 60 * 1000;
