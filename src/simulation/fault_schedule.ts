@@ -119,6 +119,8 @@ const HINT_TTL_MS: readonly [number, number] = [800, 4000];
 const PURGE_MEMTABLE_FLUSH_BYTES = 384;
 /** Tombstone grace under 'tombstone-purge', beyond the hint lifetime plus the clock skew (a shorter grace could purge a tombstone a hint can still undo). */
 const TOMBSTONE_GRACE_EXTRA_MS: readonly [number, number] = [0, 3000];
+/** Probability that a crash, in a seed whose disks take time, waits for the node's next fsync and comes inside it. */
+const CRASH_AT_FSYNC_PROBABILITY = 0.5;
 /** Probability that a crash under 'torn-flip' flips a bit in each kept unsynced tail. */
 const TAIL_FLIP_PROBABILITY = 0.75;
 
@@ -258,14 +260,28 @@ export class FaultSchedule {
         const slow = this.plan.slowNode !== undefined && p.chance(0.5) ? this.plan.slowNode : undefined;
         const node = slow ?? this.cluster.config.nodes.find((n) => n.thread === order[0])!.label;
         const flips = this.drawn.includes('torn-flip');
-        at(start_ms, `crash ${node}`, () => {
-          if (!this.cluster.isRunning(node)) return;
+        const crash = (): void => {
+          if (this.healed || !this.cluster.isRunning(node)) return;
           const before = this.cluster.tailFlips(node);
           this.cluster.crash(node, flips ? { flipProbability: TAIL_FLIP_PROBABILITY } : {});
           this.done.add('crash');
           if (this.cluster.tailFlips(node) > before) this.done.add('torn-flip');
-        });
-        at(start_ms + duration_ms, `restart ${node}`, () => this.cluster.restart(node));
+          world.after(duration_ms, `restart ${node}`, () => this.cluster.restart(node));
+        };
+        // Where disks take time, half the crashes come while the node's fsync is in flight (at a drawn
+        // point inside it): the instant at which a store that shows or acknowledges unsynced writes
+        // loses them. Crashes at a random time rarely land inside a few-ms fsync.
+        const slowDisks = this.plan.everyDisk !== undefined || this.plan.slowNode !== undefined;
+        if (slowDisks && p.chance(CRASH_AT_FSYNC_PROBABILITY)) {
+          at(start_ms, `crash ${node} at its next fsync`, () =>
+            this.cluster.onNextFsync(node, (fsync_ms, end_ms) => {
+              if (end_ms - fsync_ms < 2) return;
+              at(p.range(1, end_ms - fsync_ms - 1), `crash ${node} inside an fsync`, crash);
+            }),
+          );
+        } else {
+          at(start_ms, `crash ${node}`, crash);
+        }
         return;
       }
       case 'disk-latency':

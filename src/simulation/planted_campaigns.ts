@@ -78,11 +78,11 @@ export const PLANTED_CAMPAIGNS: readonly PlantedCampaign[] = [
     name: 'visible before fsync (batch sync)',
     bugs: ['visible-before-fsync'],
     sync: 'batch',
-    faults: 'crash,slow-replica,slow-fsync',
+    faults: 'crash,slow-fsync,partition-single',
     catches: ['lost-observed-write', 'lost-write'],
     expected: 'directed',
     reason:
-      'exposable in principle but not reached in 200 seeds (also tried with loss and partition-single added): read repair (sent once every owner read has ended, to the owners that answered) re-replicates what a read showed, so the loss needs the showing owner to crash inside its fsync while its mint is the only copy AND the repair to miss the others (they did not answer an r=1 read, the repair message was dropped, or the reading coordinator was that owner and crashed before every read ended); test/actors/mint_sim.test.ts plants it and shows a get answered before the fsync',
+      'exposable in principle but not reached in 200 seeds, although the campaign now crashes nodes inside an fsync in flight and clients pipeline a GET (R=1) behind each SET of a key (tried with crash plus slow-fsync and each of slow-replica, partition-single, loss, stall): read repair, sent once every owner read has ended, re-replicates what a read showed to the owners that lacked it, so the loss also needs every such repair to miss (the other owners did not answer, the repair was dropped, or the reading coordinator was the showing owner and crashed before its reads ended); test/actors/mint_sim.test.ts plants it and shows a get answered before the fsync',
   },
   {
     name: 'tombstone confirmed before it is durable (periodic sync)',

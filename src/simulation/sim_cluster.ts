@@ -88,6 +88,8 @@ export class SimCluster {
   private readonly crashLog: CrashRecord[] = [];
   /** Disk-latency waits not yet over: `dispose` ends them so no closing engine is left hanging. */
   private readonly diskWaits = new Set<() => void>();
+  /** Per node label, who waits for the node's next fsync to start (one-shot; see `onNextFsync`). */
+  private readonly fsyncWatchers = new Map<string, (start_ms: number, end_ms: number) => void>();
 
   constructor(private readonly options: SimClusterOptions) {
     this.world = new SimWorld({ seed: options.seed, ...(options.faults ? { faults: options.faults } : {}), print_logs: options.printLogs ?? false });
@@ -155,7 +157,17 @@ export class SimCluster {
   /** From now on node `label`'s disk takes `range` per operation (undefined: instant), e.g. to heal a slow disk. */
   setDiskLatency(label: string, range: DiskLatencyRange | undefined): void {
     const disk = this.disks.get(memberOf(this.config, label).thread)!;
-    disk.setLatency(range === undefined ? null : this.latencyModel(range, new Prng(hashString32(`${this.options.seed}/disk/${label}/${this.world.now()}`))));
+    disk.setLatency(range === undefined ? null : this.latencyModel(label, range, new Prng(hashString32(`${this.options.seed}/disk/${label}/${this.world.now()}`))));
+  }
+
+  /**
+   * Call `watcher` once, when node `label`'s disk next starts an fsync that
+   * takes time (a latency model is set), with when it started and will end:
+   * the campaign's crash points at an fsync in flight. A new watcher of the
+   * node replaces the old one.
+   */
+  onNextFsync(label: string, watcher: (start_ms: number, end_ms: number) => void): void {
+    this.fsyncWatchers.set(label, watcher);
   }
 
   /** Bits flipped in kept unsynced tails by crashes of node `label`'s disk so far. */
@@ -244,15 +256,20 @@ export class SimCluster {
   private newDisk(label: string): SimFileSystem {
     const disk = new SimFileSystem();
     const range = this.options.diskLatency?.(label);
-    if (range !== undefined) disk.setLatency(this.latencyModel(range, new Prng(hashString32(`${this.options.seed}/disk/${label}`))));
+    if (range !== undefined) disk.setLatency(this.latencyModel(label, range, new Prng(hashString32(`${this.options.seed}/disk/${label}`))));
     return disk;
   }
 
-  /** A latency model drawing from `range` with `prng`, waiting on the world's timers. */
-  private latencyModel(range: DiskLatencyRange, prng: Prng): SimDiskLatency {
+  /** A latency model of node `label`'s disk drawing from `range` with `prng`, waiting on the world's timers. */
+  private latencyModel(label: string, range: DiskLatencyRange, prng: Prng): SimDiskLatency {
     const draw = ([lo, hi]: readonly [number, number]): number => (hi > lo ? prng.range(lo, hi) : lo);
+    // The file system asks for an op's delay, then waits it at once (sim_fs.ts `ioTime`): the op of a wait is the last one drawn.
+    let drawnOp: SimDiskOp = 'append';
     return {
-      delay_ms: (op: SimDiskOp) => draw(op === 'append' ? range.append_ms : range.sync_ms),
+      delay_ms: (op: SimDiskOp) => {
+        drawnOp = op;
+        return draw(op === 'append' ? range.append_ms : range.sync_ms);
+      },
       wait: (ms: number) =>
         new Promise<void>((resolve) => {
           const wake = (): void => {
@@ -260,9 +277,15 @@ export class SimCluster {
           };
           this.diskWaits.add(wake);
           this.world.after(ms, 'disk', wake);
+          const watcher = drawnOp === 'sync' ? this.fsyncWatchers.get(label) : undefined;
+          if (watcher !== undefined) {
+            this.fsyncWatchers.delete(label);
+            watcher(this.world.now(), this.world.now() + ms);
+          }
         }),
     };
   }
+
 }
 
 /** A client of a simulated cluster: each call runs the world until it settles. */

@@ -11,6 +11,9 @@
  * - delete, with the read context or as an overwrite (Redis DEL);
  * - DEL then SET of the same key, the SET chained on the DEL's context or
  *   an overwrite;
+ * - a pipelined SET then GET of one key (a Redis client sends both before
+ *   either answers): the GET, at R=1, goes out while the SET is in flight,
+ *   so it may see the write before the write is acknowledged, or durable;
  * - with `shortLivedKeys` (seeds whose tombstones are purged): a key of its
  *   own that it writes once and later deletes and never touches again, as
  *   sessions, carts and queue entries live. The hot keys are rewritten
@@ -42,7 +45,7 @@ import type { Prng } from '../core/prng.js';
 import type { SimClient, SimCluster } from './sim_cluster.js';
 
 /** Op kinds of the operation mix, in the order reports list them. */
-export const OP_KINDS = ['get', 'put', 'overwrite', 'put-many-write', 'delete', 'del-then-set'] as const;
+export const OP_KINDS = ['get', 'put', 'overwrite', 'put-many-write', 'delete', 'del-then-set', 'write-then-read'] as const;
 export type WorkloadOpKind = (typeof OP_KINDS)[number];
 
 /** Counts of what the clients did: per op kind, and per request consistency ("w=all", "r=1", "w=default"...). */
@@ -77,7 +80,9 @@ const SHORT_LIVED_PROBABILITY = 0.3;
 /** Short-lived keys one client holds undeleted at most (it deletes the oldest before writing another). */
 const SHORT_LIVED_OPEN_MAX = 3;
 /** Cumulative thresholds of the op roll. */
-const ROLL = { get: 0.35, put: 0.55, overwrite: 0.7, putMany: 0.8, delete: 0.9 } as const;
+const ROLL = { get: 0.32, put: 0.5, overwrite: 0.64, putMany: 0.74, delete: 0.84, delThenSet: 0.92 } as const;
+/** Largest gap between a pipelined write and the read of its key sent behind it (virtual ms). */
+const PIPELINE_GAP_MAX_MS = 4;
 
 /** What the workload needs of the cluster it runs on. */
 export interface WorkloadSetup {
@@ -149,7 +154,8 @@ class WorkloadClient {
       else if (roll < ROLL.overwrite) await this.write('overwrite', key, this.value(), { overwrite: true });
       else if (roll < ROLL.putMany) await this.putMany();
       else if (roll < ROLL.delete) await this.write('delete', key, null, prng.chance(0.5) ? { overwrite: true } : { context: this.contextFor(key) });
-      else await this.delThenSet(key);
+      else if (roll < ROLL.delThenSet) await this.delThenSet(key);
+      else await this.writeThenRead(key);
     }
   }
 
@@ -228,6 +234,27 @@ class WorkloadClient {
     const key = `${this.name}-s${++this.shortLivedCreated}`;
     this.shortLived.push(key);
     await this.write('put', key, this.value(), {});
+  }
+
+  /**
+   * A pipelined SET then GET (R=1) of one key: the get is sent a few ms after
+   * the write, before its answer. Not read-your-writes (the get does not come
+   * after the write), so not marked `ryw` even for the strict client.
+   */
+  private async writeThenRead(key: string): Promise<void> {
+    const { cluster, history } = this.setup;
+    this.mix.ops['write-then-read']++;
+    const written = this.write('overwrite', key, this.value(), { overwrite: true });
+    await sleep(cluster, this.prng.range(1, PIPELINE_GAP_MAX_MS));
+    this.count('get', 'r', 1);
+    const id = history.invoke(this.name, 'get', key, { invoked_ms: cluster.world.now() });
+    try {
+      const read = await this.client.startGet(key, { r: 1 });
+      history.complete(id, 'ok', { values: read.values.map((v) => v.toString()), versions: read.versions, readContext: read.context }, cluster.world.now());
+    } catch (err) {
+      history.complete(id, outcomeOf(err), {}, cluster.world.now());
+    }
+    await written;
   }
 
   /** DEL then SET of one key: the SET chained on the DEL's context, or an overwrite. */
