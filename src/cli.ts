@@ -20,12 +20,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { ClusterStatus } from './cluster_types.js';
-import { CONSISTENCY_LEVELS, type ConsistencyLevel, type Requirement } from './core/consistency.js';
 import { COMMITLOG_PERIODIC_SYNC_MS } from './core/limits.js';
 import { SYNC_MODE_DEFAULT } from './node_plan.js';
 import { SERVER_DEFAULTS, startServer, type RingkvServer } from './server/start.js';
+import { readStartFlags, type StartFlags, type StartSettings } from './start_flags.js';
 
 /** How long a graceful shutdown may take before the process exits 1 anyway (flushing 5 memtables of 16 MB is far shorter). */
 const SHUTDOWN_DEADLINE_MS = 60_000;
@@ -50,26 +50,32 @@ const program = new Command()
 program
   .command('start')
   .description('open a cluster of worker-thread nodes and serve it over RESP and HTTP until SIGINT/SIGTERM')
-  .option('--nodes <count>', 'nodes (worker threads)', positiveInt, SERVER_DEFAULTS.nodes)
-  .option('--data-dir <dir>', 'root of the nodes\' data directories', SERVER_DEFAULTS.dataDir)
-  .option('--resp-port <port>', 'RESP (Redis protocol) port; 0 picks a free one', port, SERVER_DEFAULTS.respPort)
-  .option('--http-port <port>', 'HTTP port; 0 picks a free one', port, SERVER_DEFAULTS.httpPort)
+  // Flags arrive as text and are checked all together (start_flags.ts), so every problem is reported at once.
+  .addOption(new Option('--nodes <count>', 'nodes (worker threads); a data directory keeps the count it was created with').default(SERVER_DEFAULTS.nodes))
+  .option('--data-dir <dir>', 'root of the nodes\' data directories (locked while running)', SERVER_DEFAULTS.dataDir)
+  .addOption(new Option('--resp-port <port>', 'RESP (Redis protocol) port; 0 picks a free one').default(SERVER_DEFAULTS.respPort))
+  .addOption(new Option('--http-port <port>', 'HTTP port; 0 picks a free one').default(SERVER_DEFAULTS.httpPort))
   .option('--bind <address>', 'address both servers bind', SERVER_DEFAULTS.bind)
-  .option('--n <count>', 'replicas per key (default 3, or the node count if smaller)', positiveInt)
-  .option('--w <count|level>', 'write acknowledgements needed: a count or one|quorum|all|local_quorum|each_quorum (default: majority of n)', requirement)
-  .option('--r <count|level>', 'read answers needed, as --w (default: majority of n)', requirement)
+  .option('--n <count>', 'replicas per key, at most --nodes (default 3, or the node count if smaller); a data directory keeps the N it was created with')
+  .option('--w <count|level>', 'write acknowledgements needed: a count 1..n or one|quorum|all|local_quorum|each_quorum (default: majority of n)')
+  .option('--r <count|level>', 'read answers needed, as --w (default: majority of n)')
   .option('--password <password>', 'require AUTH on RESP connections')
   .addOption(
     new Option(
       '--sync <mode>',
       'commit-log durability: batch (each replica fsyncs a write before acknowledging it) or periodic (fsync every ' +
         `${COMMITLOG_PERIODIC_SYNC_MS} ms: faster, but a write stored within ${COMMITLOG_PERIODIC_SYNC_MS} ms of a crash of every replica holding it is lost)`,
-    )
-      .choices(['batch', 'periodic'])
-      .default(SYNC_MODE_DEFAULT),
+    ).default(SYNC_MODE_DEFAULT),
   )
-  .action(async (opts: StartOptions) => {
-    process.exitCode = await start(opts);
+  .action(async (flags: StartFlags) => {
+    const read = readStartFlags(flags);
+    if (!read.ok) {
+      for (const problem of read.problems) process.stderr.write(`ringkv start: ${problem}\n`);
+      process.stderr.write(`ringkv start: nothing was started (${read.problems.length} problem${read.problems.length === 1 ? '' : 's'}); see ringkv start --help\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.exitCode = await start(read.settings);
   });
 
 program
@@ -118,21 +124,8 @@ await program.parseAsync(process.argv).catch((err: unknown) => {
 
 // --- start -----------------------------------------------------------------
 
-interface StartOptions {
-  nodes: number;
-  dataDir: string;
-  respPort: number;
-  httpPort: number;
-  bind: string;
-  n?: number;
-  w?: Requirement;
-  r?: Requirement;
-  password?: string;
-  sync: 'batch' | 'periodic';
-}
-
 /** Start serving, print where, and wait for a signal; resolves with the exit code only on a failed start. */
-async function start(opts: StartOptions): Promise<number> {
+async function start(opts: StartSettings): Promise<number> {
   let server: RingkvServer;
   try {
     server = await startServer({
@@ -218,7 +211,7 @@ function followNpm(onSignal: (signal: NodeJS.Signals) => void): void {
 }
 
 /** A start failure said so the user knows what to change. */
-function startError(err: unknown, opts: StartOptions): string {
+function startError(err: unknown, opts: StartSettings): string {
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (code === 'EADDRINUSE') return `${message}: another process uses that port; pick others with --resp-port and --http-port (${opts.respPort}, ${opts.httpPort} were asked)`;
@@ -339,25 +332,7 @@ function runBench(area: string | undefined, quick: boolean): number {
   return exitCode;
 }
 
-// --- option parsing --------------------------------------------------------
-
-function positiveInt(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return value;
-}
-
-function port(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value > 65535) throw new InvalidArgumentError('expected a port number 0..65535 (0 picks a free one)');
-  return value;
-}
-
-function requirement(text: string): Requirement {
-  if ((CONSISTENCY_LEVELS as readonly string[]).includes(text)) return text as ConsistencyLevel;
-  if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text);
-  throw new InvalidArgumentError(`expected a count (1, 2, ...) or one of ${CONSISTENCY_LEVELS.join(', ')}`);
-}
+// --- version -------------------------------------------------------------
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

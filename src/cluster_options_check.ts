@@ -197,7 +197,6 @@ function replicasPerDcProblems(options: ReplicationOptions, nodesPerDc: Readonly
   }
   if (n > nodes) {
     problems.push(`${names('replication.n')} ${n} is more than the ${nodes} node(s) (${names('nodes')}): each replica of a key is on its own node; use 1..${nodes} or more nodes`);
-    return null;
   }
   return new Map([[dc, n]]);
 }

@@ -1,0 +1,134 @@
+/**
+ * `ringkv start`'s flags, read and checked all together before anything
+ * starts: each flag's syntax here, then the cluster's options through the
+ * one check `openCluster` runs (`cluster_options_check.ts`), with options
+ * named by their flags. Every problem is reported, not only the first, so
+ * `--w 4 --n 3 --resp-port 99999` gets three lines and exit 1.
+ *
+ * Pure: no I/O. Safe from any thread.
+ */
+import type { Requirement } from './core/consistency.js';
+import { CONSISTENCY_LEVELS } from './core/consistency.js';
+import { clusterOptionProblems, type OptionNames } from './cluster_options_check.js';
+import { MEMBERS_MAX } from './core/limits.js';
+
+/** The flags as commander hands them over: text as typed, or the default. */
+export interface StartFlags {
+  nodes: string | number;
+  dataDir: string;
+  respPort: string | number;
+  httpPort: string | number;
+  bind: string;
+  n?: string;
+  w?: string;
+  r?: string;
+  password?: string;
+  sync: string;
+}
+
+/** The flags read and checked. */
+export interface StartSettings {
+  nodes: number;
+  dataDir: string;
+  respPort: number;
+  httpPort: number;
+  bind: string;
+  n?: number;
+  w?: Requirement;
+  r?: Requirement;
+  password?: string;
+  sync: 'batch' | 'periodic';
+}
+
+/** Cluster options named by the flags that set them. */
+export const FLAG_NAMES: OptionNames = (field) => {
+  switch (field) {
+    case 'nodes':
+      return '--nodes';
+    case 'dataDir':
+      return '--data-dir';
+    case 'replication.n':
+      return '--n';
+    case 'replication.w':
+      return '--w';
+    case 'replication.r':
+      return '--r';
+    case 'syncMode':
+      return '--sync';
+    // No flag sets these; the embedding API does.
+    case 'replication.dcs':
+    case 'replication.strict':
+    case 'requestTimeoutMs':
+      return field;
+  }
+};
+
+/** Read and check `flags`: the settings, or every problem found. */
+export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSettings } | { ok: false; problems: string[] } {
+  const problems: string[] = [];
+  const nodes = wholeNumber(flags.nodes, '--nodes', `a node count (1..${MEMBERS_MAX})`, problems);
+  const n = flags.n === undefined ? undefined : wholeNumber(flags.n, '--n', 'a replica count per key', problems);
+  const w = flags.w === undefined ? undefined : requirement(flags.w, '--w', problems);
+  const r = flags.r === undefined ? undefined : requirement(flags.r, '--r', problems);
+  const respPort = port(flags.respPort, '--resp-port', problems);
+  const httpPort = port(flags.httpPort, '--http-port', problems);
+  if (respPort !== null && respPort === httpPort && respPort !== 0) {
+    problems.push(`--resp-port and --http-port are both ${respPort}: RESP and HTTP each need their own port`);
+  }
+  if (flags.bind.trim() === '') problems.push('--bind is empty: give an address of this machine, e.g. 127.0.0.1 or 0.0.0.0');
+  if (nodes !== null) {
+    problems.push(
+      ...clusterOptionProblems(
+        {
+          nodes,
+          dataDir: flags.dataDir,
+          syncMode: flags.sync as StartSettings['sync'],
+          replication: {
+            ...(n !== undefined && n !== null ? { n } : {}),
+            ...(w !== undefined && w !== null ? { w } : {}),
+            ...(r !== undefined && r !== null ? { r } : {}),
+          },
+        },
+        FLAG_NAMES,
+      ),
+    );
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    settings: {
+      nodes: nodes!,
+      dataDir: flags.dataDir,
+      respPort: respPort!,
+      httpPort: httpPort!,
+      bind: flags.bind,
+      sync: flags.sync as StartSettings['sync'],
+      ...(n !== undefined ? { n: n! } : {}),
+      ...(w !== undefined ? { w: w! } : {}),
+      ...(r !== undefined ? { r: r! } : {}),
+      ...(flags.password !== undefined ? { password: flags.password } : {}),
+    },
+  };
+}
+
+/** A whole number (its range is the cluster check's), or null with a problem added. */
+function wholeNumber(text: string | number, flag: string, what: string, problems: string[]): number | null {
+  if (typeof text === 'number') return text;
+  if (/^\d{1,15}$/.test(text)) return Number(text);
+  problems.push(`${flag} ${JSON.stringify(text)}: expected ${what}, a whole number`);
+  return null;
+}
+
+function requirement(text: string, flag: string, problems: string[]): Requirement | null {
+  if (/^\d{1,15}$/.test(text)) return Number(text);
+  if ((CONSISTENCY_LEVELS as readonly string[]).includes(text)) return text as Requirement;
+  problems.push(`${flag} ${JSON.stringify(text)}: expected a count (1, 2, ...) or one of ${CONSISTENCY_LEVELS.join(', ')}`);
+  return null;
+}
+
+function port(text: string | number, flag: string, problems: string[]): number | null {
+  const value = typeof text === 'number' ? text : /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (Number.isInteger(value) && value >= 0 && value <= 65535) return value;
+  problems.push(`${flag} ${JSON.stringify(String(text))}: expected a port number 0..65535 (0 picks a free one)`);
+  return null;
+}
