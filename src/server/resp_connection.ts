@@ -132,24 +132,36 @@ export class RespConnection {
   private pump(): void {
     // Parsed requests wait in the buffer while replies back up, so a client that
     // pipelines many large reads but does not read replies cannot make us hold them all.
-    while (this.mayDispatch()) {
-      this.parser.setLimits(this.parserLimits());
-      const parsed = this.parser.next();
-      if (parsed === null) break;
-      if (parsed.type === 'error') {
-        this.deps.onProtocolError();
-        this.replies.push({ reply: error(`ERR Protocol error: ${parsed.message}`) });
-        this.stopParsing = true;
-        this.closeAfterReplies = true;
-        break;
+    let boundReached = true;
+    while (boundReached) {
+      boundReached = false;
+      while (!this.stopParsing) {
+        if (!this.mayDispatch()) {
+          boundReached = true;
+          break;
+        }
+        this.parser.setLimits(this.parserLimits());
+        const parsed = this.parser.next();
+        if (parsed === null) break;
+        if (parsed.type === 'error') {
+          this.deps.onProtocolError();
+          this.replies.push({ reply: error(`ERR Protocol error: ${parsed.message}`) });
+          this.stopParsing = true;
+          this.closeAfterReplies = true;
+          break;
+        }
+        this.execute(parsed.args);
+        if (this.session.quitting) {
+          this.stopParsing = true;
+          this.closeAfterReplies = true;
+        }
       }
-      this.execute(parsed.args);
-      if (this.session.quitting) {
-        this.stopParsing = true;
-        this.closeAfterReplies = true;
-      }
+      this.flush();
+      // Replies answered at once (PING, QUEUED) were just written, which may free the
+      // pipeline bound while whole requests still wait in the parser: no socket event
+      // would come for them (the bytes are already read), so go on here.
+      boundReached &&= this.mayDispatch();
     }
-    this.flush();
   }
 
   private execute(args: Buffer[]): void {

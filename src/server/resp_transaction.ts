@@ -60,8 +60,16 @@ export class Transaction {
   private count = 0;
   /** Argument bytes held in `queued`. */
   private bytes = 0;
+  /** True once a command went past a bound: every later one is refused too. */
+  private overflowed = false;
   /** True once a command failed its check: EXEC will answer EXECABORT. */
   aborted = false;
+
+  /** `commandsMax` and `bytesMax` bound the queue (tests lower them). */
+  constructor(
+    private readonly commandsMax = RESP_MULTI_QUEUED_MAX,
+    private readonly bytesMax = RESP_MULTI_QUEUED_MAX_BYTES,
+  ) {}
 
   /**
    * Queue one checked command; answers QUEUED, or the bound's error (and
@@ -69,10 +77,11 @@ export class Transaction {
    */
   queue(args: Buffer[]): Reply {
     const size = args.reduce((sum, arg) => sum + arg.length, 0);
-    if (this.count + 1 > RESP_MULTI_QUEUED_MAX || this.bytes + size > RESP_MULTI_QUEUED_MAX_BYTES) {
+    if (this.overflowed || this.count + 1 > this.commandsMax || this.bytes + size > this.bytesMax) {
+      this.overflowed = true;
       this.abort();
       return error(
-        `ERR transaction too large: at most ${RESP_MULTI_QUEUED_MAX} commands and ${RESP_MULTI_QUEUED_MAX_BYTES} bytes of arguments may be queued between MULTI and EXEC; ` +
+        `ERR transaction too large: at most ${this.commandsMax} commands and ${this.bytesMax} bytes of arguments may be queued between MULTI and EXEC; ` +
           'this transaction is aborted (EXEC answers EXECABORT and applies nothing): split it into smaller ones',
       );
     }
