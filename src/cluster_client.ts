@@ -11,7 +11,7 @@ import type { Bytes, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, Rece
 import { labelOf, type ResolvedCluster } from './cluster_config.js';
 import { assert } from './core/assert.js';
 import { fromErrorRecord, IndeterminateError, InvalidRequestError, RingkvError, TimeoutError, UnavailableError } from './core/errors.js';
-import { KEY_MAX_BYTES, PUT_BATCH_MAX, VALUE_MAX_BYTES } from './core/limits.js';
+import { KEY_MAX_BYTES, PUT_BATCH_MAX, PUT_BATCH_MAX_BYTES, VALUE_MAX_BYTES } from './core/limits.js';
 import { placeReplicas } from './core/placement.js';
 import { Ring } from './core/ring.js';
 import type { ActorRef, Message } from './runtime/actor.js';
@@ -70,7 +70,8 @@ export class ClusterClient {
 
   /**
    * Many writes: grouped by the coordinator each routes to, sent as one
-   * `put-batch` per coordinator and PUT_BATCH_MAX writes. Every write gets
+   * `put-batch` per coordinator and PUT_BATCH_MAX writes (or PUT_BATCH_MAX_BYTES
+   * of keys and values). Every write gets
    * its own outcome: the coordinator answers each with its own result or
    * error. A batch that gets no answer in time (or whose coordinator failed
    * mid-batch) reports each of its writes as `IndeterminateError`, since any
@@ -81,17 +82,21 @@ export class ClusterClient {
   async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
     const outcomes: PutManyOutcome[] = new Array(entries.length);
     /** Per coordinator, its batches: the requests and their indexes in `entries`. */
-    const batches = new Map<string, { to: ActorRef; requests: PutRequest[]; at: number[] }[]>();
+    const batches = new Map<string, { to: ActorRef; requests: PutRequest[]; at: number[]; bytes: number }[]>();
     entries.forEach((entry, i) => {
       try {
         const request = this.putRequest(entry.key, entry.value, entry.options ?? {});
         const to = this.route(request.key);
         const list = batches.get(to.id) ?? [];
         batches.set(to.id, list);
+        const bytes = request.key.length + (request.value?.length ?? 0);
         let last = list[list.length - 1];
-        if (last === undefined || last.requests.length >= PUT_BATCH_MAX) list.push((last = { to, requests: [], at: [] }));
+        if (last === undefined || last.requests.length >= PUT_BATCH_MAX || (last.bytes > 0 && last.bytes + bytes > PUT_BATCH_MAX_BYTES)) {
+          list.push((last = { to, requests: [], at: [], bytes: 0 }));
+        }
         last.requests.push(request);
         last.at.push(i);
+        last.bytes += bytes;
       } catch (err) {
         outcomes[i] = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
       }

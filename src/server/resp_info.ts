@@ -9,6 +9,7 @@
  */
 import { hostname } from 'node:os';
 import type { ClusterStatus } from '../cluster_types.js';
+import { VALUE_MAX_BYTES } from '../core/limits.js';
 import { CommandError, word, type CommandContext, type CommandSpec } from './resp_command_types.js';
 import { bulk, integer, map } from './resp_writer.js';
 
@@ -74,7 +75,10 @@ const config: CommandSpec = {
       ['databases', '1'],
       ['maxclients', String(ctx.server.clientsMax)],
       ['timeout', String(Math.floor(ctx.server.idleTimeoutMs / 1000))],
-      ['proto-max-bulk-len', String(ctx.server.bulkMaxBytes)],
+      // The largest bulk a client may send and have stored: a value. The parser reads bulks up to
+      // bulkMaxBytes (16 MiB by default), so a larger value is refused with an error naming
+      // VALUE_MAX_BYTES instead of a protocol error that closes the connection.
+      ['proto-max-bulk-len', String(Math.min(ctx.server.bulkMaxBytes, VALUE_MAX_BYTES))],
     ];
     const patterns = args.slice(2).map((a) => globToRegExp(a.toString('utf8').toLowerCase()));
     return map(parameters.filter(([name]) => patterns.some((p) => p.test(name))).map(([name, value]) => [name, bulk(value)] as const));

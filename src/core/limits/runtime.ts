@@ -102,6 +102,15 @@ export const KEY_MAX_BYTES = 1024;
  */
 export const VALUE_MAX_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Key and value bytes of one `put-batch` message (Cluster.putMany starts a
+ * new batch past it, as past PUT_BATCH_MAX writes): half of
+ * RING_MESSAGE_MAX_BYTES, so a batch of large values (MSET) still crosses
+ * between threads as one message. A single write is always sent, alone if
+ * need be: it is at most VALUE_MAX_BYTES plus its key.
+ */
+export const PUT_BATCH_MAX_BYTES = RING_MESSAGE_MAX_BYTES / 2;
+
 /** Largest opaque causal-metadata blob (encoded vector clock) of one version. */
 export const CLOCK_MAX_BYTES = 4096;
 
