@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RingkvError } from '../core/errors.js';
 import { HTTP_LINGER_MS, HTTP_RETRY_AFTER_S } from '../core/limits.js';
 
-/** An error the HTTP layer itself answers with (404 route, 405, 413), outside the cluster's taxonomy. */
+/** An error the HTTP layer itself answers with (401, 404 route, 405, 413), outside the cluster's taxonomy. */
 export class HttpError extends Error {
   override name = 'HttpError';
   constructor(
@@ -27,12 +27,15 @@ export class HttpError extends Error {
     /** Stable machine-readable code for the body. */
     readonly code: string,
     message: string,
-    /** Extra response headers (Allow for 405). */
-    readonly headers: Record<string, string> = {},
+    /** Extra response headers (Allow for 405, WWW-Authenticate for 401: an array is one line per element). */
+    readonly headers: ResponseHeaders = {},
   ) {
     super(message);
   }
 }
+
+/** Extra headers of a response; an array value is sent as one header line per element. */
+export type ResponseHeaders = Record<string, string | string[]>;
 
 /** What the body of a request turned out to be. */
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; declaredOrSeenBytes: number };
@@ -81,7 +84,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
 }
 
 /**
- * Answer 413 and close the connection. The rest of the body is read and
+ * Answer 413 (JSON with the limit in `limit_bytes`) and close the connection. The rest of the body is read and
  * discarded (never buffered) for at most HTTP_LINGER_MS, so the client's
  * upload does not end in a reset that would hide the answer (nginx's
  * "lingering close"); then the socket is destroyed.
@@ -95,11 +98,20 @@ export function refuseTooLarge(req: IncomingMessage, res: ServerResponse, maxByt
   });
   req.on('data', () => undefined);
   req.resume();
-  sendJson(res, 413, { error: 'PAYLOAD_TOO_LARGE', message: `the body is at least ${seenBytes} bytes, over the limit of ${maxBytes} bytes; send a smaller value` }, { connection: 'close' });
+  sendJson(
+    res,
+    413,
+    {
+      error: 'PAYLOAD_TOO_LARGE',
+      message: `the body is at least ${seenBytes} bytes, over the value limit of ${maxBytes} bytes; store a smaller value (or split it across keys)`,
+      limit_bytes: maxBytes,
+    },
+    { connection: 'close' },
+  );
 }
 
 /** Send `body` as JSON with `status`. Buffers and byte arrays anywhere in it become base64 strings. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: ResponseHeaders = {}): void {
   const text = JSON.stringify(body, bytesAsBase64);
   res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
@@ -117,7 +129,7 @@ export function sendError(res: ServerResponse, err: unknown): number {
 }
 
 /** The status code, body code and extra headers for `err`. */
-export function errorResponse(err: unknown): { status: number; code: string; headers: Record<string, string> } {
+export function errorResponse(err: unknown): { status: number; code: string; headers: ResponseHeaders } {
   if (err instanceof HttpError) return { status: err.status, code: err.code, headers: err.headers };
   if (err instanceof RingkvError) {
     switch (err.code) {
@@ -131,6 +143,8 @@ export function errorResponse(err: unknown): { status: number; code: string; hea
         return { status: 503, code: err.code, headers: { 'retry-after': String(HTTP_RETRY_AFTER_S) } };
       case 'CORRUPTION':
       case 'INDETERMINATE':
+      case 'INVALID_CONFIG':
+      case 'DATA_DIR':
         return { status: 500, code: err.code, headers: {} };
     }
   }

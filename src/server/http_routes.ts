@@ -1,28 +1,44 @@
 /**
  * The HTTP API's routes, each a handler from a parsed request to a response
  * through the `Cluster` interface. The server (`http_server.ts`) owns the
- * sockets, limits and metrics; this file owns what each route means.
+ * sockets, limits, authentication and metrics; this file owns what each
+ * route means.
  *
  *   GET    /kv/:key      200 raw value · 300 JSON siblings · 404 absent (never an error)
  *   PUT    /kv/:key      204; body = value; ?w= &consistency= &strict=
- *   DELETE /kv/:key      204; ?w= &consistency= &strict=
+ *   DELETE /kv/:key      204 · 404 (no context, and nothing to delete); ?w= &consistency= &strict=
  *   GET    /status       200 JSON of cluster.status()
  *   GET    /explain/:key 200 JSON of cluster.explain(key), bytes as base64
  *   GET    /metrics      200 Prometheus text (404 when the server has no metrics)
+ *   GET    /health       200 · 503 liveness (`http_probes.ts`; open without the password)
+ *   GET    /ready        200 · 503 can serve at the configured W and R (idem)
  *
  * Every /kv response carries `X-Ringkv-Context` (the causal context to send
  * back with the next write: it covers exactly what the client saw) and
- * `X-Ringkv-Receipt` (the durability receipt as compact JSON). A write that
- * sends no context creates a sibling beside whatever it did not see.
+ * `X-Ringkv-Receipt` (the durability receipt as compact JSON).
+ *
+ * Writes, as RESP's (`resp_kv_commands.ts`), through the same cluster API:
+ *   - with `X-Ringkv-Context` (from a GET): causal. The write supersedes
+ *     exactly what that read saw; whatever it did not see stays beside it
+ *     as a sibling (KV.PUT / a delete with context).
+ *   - without a context, PUT is Redis's SET: an overwrite
+ *     (`WriteOptions.overwrite`) superseding every version the key's
+ *     coordinating owner holds, in one round trip (a concurrent write that
+ *     owner has not seen yet stays as a sibling, never lost). DELETE is
+ *     Redis's DEL: it reads the key (asking as many replicas as the write
+ *     needs: `consistency` or `w`, else the default R) and deletes what the
+ *     read found with the read's context; 404 when there was nothing.
  *
  * Thread contract: main thread only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Cluster, Receipt } from '../cluster_types.js';
+import type { Cluster, ReadOptions, Receipt, WriteOptions, WriteResult } from '../cluster_types.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { HttpError, readBody, refuseTooLarge, sendJson } from './http_exchange.js';
+import { healthRoute, readyRoute } from './http_probes.js';
 import { CONTEXT_HEADER, decodeKeySegment, readOptionsFrom, writeOptionsFrom } from './http_request_parse.js';
 import type { ServerMetrics } from './metrics.js';
+import type { StatusCache } from './status_cache.js';
 
 /** The response header carrying a request's durability receipt. */
 export const RECEIPT_HEADER = 'x-ringkv-receipt';
@@ -36,6 +52,8 @@ export interface RouteEnvironment {
   metrics: ServerMetrics | undefined;
   /** Bound on a PUT body. */
   bodyMaxBytes: number;
+  /** The status sample /health and /ready decide from. */
+  probeStatus: StatusCache;
 }
 
 /** One request, parsed as far as routing needs. */
@@ -45,6 +63,8 @@ export interface Exchange {
   query: URLSearchParams;
   /** The percent-encoded path segment after the route prefix ('' when the route has none). */
   rawKey: string;
+  /** Whether the request may see everything: it carries the password, or the server has none. */
+  authorized: boolean;
 }
 
 /** Whether the response reports a failure (for the request metrics); a 404 for an absent key is a result, 'ok'. */
@@ -54,6 +74,8 @@ export type Outcome = 'ok' | 'error';
 export interface Route {
   /** The command label in metrics, e.g. "kv.get". */
   name: string;
+  /** Served without the password (the probes); every other route requires it when one is set. */
+  open?: boolean;
   handle(env: RouteEnvironment, exchange: Exchange): Promise<Outcome>;
 }
 
@@ -73,7 +95,7 @@ export function resolveRoute(method: string, path: string): { route: Route; rawK
     }
     return { route, rawKey };
   }
-  throw new HttpError(404, 'NOT_FOUND', `no route for ${path}; routes are /kv/:key, /explain/:key, /status and /metrics`);
+  throw new HttpError(404, 'NOT_FOUND', `no route for ${path}; routes are /kv/:key, /explain/:key, /status, /metrics, /health and /ready`);
 }
 
 /** The part of `path` after `prefix` ('' for an exact route), or null when it does not match. */
@@ -113,9 +135,9 @@ const putValue: Route = {
       refuseTooLarge(req, res, env.bodyMaxBytes, body.declaredOrSeenBytes);
       return 'error';
     }
-    const result = await env.cluster.put(key, body.body, options);
-    res.writeHead(204, { ...kvHeaders(result.context, result.receipt), [VERSION_HEADER]: result.receipt.version ?? '' });
-    res.end();
+    // No context: Redis's SET, an overwrite of what the key holds (see the file header).
+    const result = await env.cluster.put(key, body.body, options.context === '' ? { ...options, overwrite: true } : options);
+    answerWrite(res, result);
     return 'ok';
   },
 };
@@ -124,12 +146,34 @@ const deleteValue: Route = {
   name: 'kv.delete',
   async handle(env, { req, res, query, rawKey }) {
     const key = decodeKeySegment(rawKey);
-    const result = await env.cluster.delete(key, writeOptionsFrom(query, req.headers[CONTEXT_HEADER]));
-    res.writeHead(204, { ...kvHeaders(result.context, result.receipt), [VERSION_HEADER]: result.receipt.version ?? '' });
-    res.end();
+    const options = writeOptionsFrom(query, req.headers[CONTEXT_HEADER]);
+    if (options.context !== '') {
+      answerWrite(res, await env.cluster.delete(key, options));
+      return 'ok';
+    }
+    // No context: Redis's DEL, a delete of what a read finds (see the file header).
+    const current = await env.cluster.get(key, readBeforeDelete(options));
+    if (current.values.length === 0) {
+      res.writeHead(404, { ...kvHeaders(current.context, current.receipt), 'content-length': 0 });
+      res.end();
+      return 'ok';
+    }
+    answerWrite(res, await env.cluster.delete(key, { ...options, context: current.context }));
     return 'ok';
   },
 };
+
+/** 204 with the write's context, receipt and version. */
+function answerWrite(res: ServerResponse, result: WriteResult): void {
+  res.writeHead(204, { ...kvHeaders(result.context, result.receipt), [VERSION_HEADER]: result.receipt.version ?? '' });
+  res.end();
+}
+
+/** The read before a context-less delete asks as many replicas as the delete needs (its level or count), else the default R. */
+function readBeforeDelete(options: WriteOptions): ReadOptions {
+  const required = options.consistency ?? options.w;
+  return required === undefined ? {} : { r: required };
+}
 
 const status: Route = {
   name: 'status',
@@ -166,6 +210,8 @@ const ROUTES: ReadonlyArray<readonly [string, Readonly<Record<string, Route>>]> 
   ['/explain/', { GET: explain }],
   ['/status', { GET: status }],
   ['/metrics', { GET: metrics }],
+  ['/health', { GET: healthRoute, HEAD: healthRoute }],
+  ['/ready', { GET: readyRoute, HEAD: readyRoute }],
 ];
 
 /** The headers of every /kv response. */

@@ -4,9 +4,14 @@
  * close. What each route does lives in `http_routes.ts`; reading bodies and
  * mapping errors to status codes in `http_exchange.ts`.
  *
+ * Authentication (`http_auth.ts`): with a `password`, every route but
+ * /health and /ready needs it (Basic with any user, or Bearer), else 401
+ * with WWW-Authenticate, checked before the route runs or reads a body.
+ *
  * Limits (defaults in `core/limits.ts`, overridable per server):
  *   request line + headers  HTTP_HEADER_MAX_BYTES      → 431 (node:http)
- *   body                    HTTP_BODY_MAX_BYTES        → 413, rest not buffered
+ *   body                    HTTP_BODY_MAX_BYTES        → 413 with the limit, rest not buffered
+ *                           (= VALUE_MAX_BYTES: a body is a value; a smaller bound may be set)
  *   headers arrival         HTTP_HEADERS_TIMEOUT_MS    → 408 and close (node:http)
  *   whole request arrival   HTTP_REQUEST_TIMEOUT_MS    → 408 and close (node:http)
  *   idle keep-alive         HTTP_KEEP_ALIVE_TIMEOUT_MS → close (node:http advertises it and
@@ -33,10 +38,15 @@ import {
   HTTP_HEADERS_TIMEOUT_MS,
   HTTP_KEEP_ALIVE_TIMEOUT_MS,
   HTTP_REQUEST_TIMEOUT_MS,
+  PROBE_STATUS_CACHE_MS,
+  PROBE_STATUS_TIMEOUT_MS,
+  VALUE_MAX_BYTES,
 } from '../core/limits.js';
 import { defaultSink, type LogSink } from '../runtime/logger.js';
 import { IndeterminateError } from '../core/errors.js';
+import { PasswordCheck, unauthorizedError } from './http_auth.js';
 import { sendError } from './http_exchange.js';
+import { probeStatusCache } from './http_probes.js';
 import { resolveRoute, type Outcome, type RouteEnvironment } from './http_routes.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -44,7 +54,7 @@ import type { ServerMetrics } from './metrics.js';
 export interface HttpLimits {
   /** Request line and headers, bytes (node:http `maxHeaderSize`). */
   headerMaxBytes: number;
-  /** Request body, bytes. */
+  /** Request body, bytes: at most VALUE_MAX_BYTES (a larger body could only be refused by the cluster). */
   bodyMaxBytes: number;
   /** Time for the request line and headers to arrive, ms. */
   headersTimeoutMs: number;
@@ -56,6 +66,10 @@ export interface HttpLimits {
   connectionsMax: number;
   /** Time a graceful close waits for in-flight requests, ms. */
   closeGraceMs: number;
+  /** Time one cluster status sample serves /health and /ready, ms (0: every probe asks). */
+  probeStatusCacheMs: number;
+  /** Time a probe waits for the cluster's status before answering 503, ms. */
+  probeStatusTimeoutMs: number;
 }
 
 /** How to start an HTTP server. */
@@ -70,6 +84,8 @@ export interface HttpServerOptions {
   limits?: Partial<HttpLimits>;
   /** Where internal errors (500s) are logged (default: stderr at RINGKV_LOG's level). */
   log?: LogSink;
+  /** Require this password on every route but /health and /ready (absent: no authentication). Not empty. */
+  password?: string;
 }
 
 /** A running HTTP server. */
@@ -89,6 +105,8 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
   keepAliveTimeoutMs: HTTP_KEEP_ALIVE_TIMEOUT_MS,
   connectionsMax: HTTP_CONNECTIONS_MAX,
   closeGraceMs: HTTP_CLOSE_GRACE_MS,
+  probeStatusCacheMs: PROBE_STATUS_CACHE_MS,
+  probeStatusTimeoutMs: PROBE_STATUS_TIMEOUT_MS,
 };
 
 /** Start serving `cluster` over HTTP; resolves once listening. */
@@ -96,7 +114,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   checkLimits(limits);
   const log = options.log ?? defaultSink();
-  const env: RouteEnvironment = { cluster: options.cluster, metrics: options.metrics, bodyMaxBytes: limits.bodyMaxBytes };
+  const env: RouteEnvironment = {
+    cluster: options.cluster,
+    metrics: options.metrics,
+    bodyMaxBytes: limits.bodyMaxBytes,
+    probeStatus: probeStatusCache(options.cluster, limits.probeStatusCacheMs, limits.probeStatusTimeoutMs),
+  };
+  const passwordCheck = options.password === undefined ? null : new PasswordCheck(options.password);
   /** Responses not yet finished, so a close can mark them `Connection: close`. */
   const inFlight = new Set<ServerResponse>();
   let closing: Promise<void> | null = null;
@@ -114,7 +138,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       inFlight.add(res);
       if (closing) res.setHeader('connection', 'close');
       res.once('close', () => inFlight.delete(res));
-      serveRequest(env, req, res, options.metrics, log);
+      serveRequest(env, passwordCheck, req, res, options.metrics, log);
     },
   );
   server.maxConnections = limits.connectionsMax;
@@ -145,10 +169,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 }
 
 /**
- * Serve one request: route it, run the handler, answer errors, and report
- * it to `metrics` once the response is finished or abandoned.
+ * Serve one request: authenticate it (`passwordCheck` null: no password),
+ * route it, run the handler, answer errors, and report it to `metrics` once
+ * the response is finished or abandoned.
  */
-function serveRequest(env: RouteEnvironment, req: IncomingMessage, res: ServerResponse, metrics: ServerMetrics | undefined, log: LogSink): void {
+function serveRequest(
+  env: RouteEnvironment,
+  passwordCheck: PasswordCheck | null,
+  req: IncomingMessage,
+  res: ServerResponse,
+  metrics: ServerMetrics | undefined,
+  log: LogSink,
+): void {
   const started_ms = performance.now();
   let command = 'unrouted';
   let outcome: Outcome = 'error';
@@ -159,9 +191,18 @@ function serveRequest(env: RouteEnvironment, req: IncomingMessage, res: ServerRe
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     const query = new URLSearchParams(queryAt < 0 ? '' : url.slice(queryAt + 1));
-    const { route, rawKey } = resolveRoute(req.method ?? 'GET', path);
+    const authorized = passwordCheck === null || passwordCheck.accepts(req);
+    let resolved: ReturnType<typeof resolveRoute>;
+    try {
+      resolved = resolveRoute(req.method ?? 'GET', path);
+    } catch (err) {
+      // Without the password a caller learns nothing, not even which paths exist.
+      throw authorized ? err : unauthorizedError();
+    }
+    const { route, rawKey } = resolved;
     command = route.name;
-    outcome = await route.handle(env, { req, res, query, rawKey });
+    if (!authorized && route.open !== true) throw unauthorizedError();
+    outcome = await route.handle(env, { req, res, query, rawKey, authorized });
   };
   run().catch((err: unknown) => {
     outcome = 'error';
@@ -182,7 +223,9 @@ function serveRequest(env: RouteEnvironment, req: IncomingMessage, res: ServerRe
 /** Limits must be positive and consistent with what node:http accepts. */
 function checkLimits(limits: HttpLimits): void {
   for (const [name, value] of Object.entries(limits)) {
-    assert(Number.isSafeInteger(value) && value > 0, `HTTP limit ${name} is a positive integer`);
+    const least = name === 'probeStatusCacheMs' ? 0 : 1;
+    assert(Number.isSafeInteger(value) && value >= least, `HTTP limit ${name} is an integer of at least ${least}`);
   }
   assert(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'the headers timeout is at most the request timeout (node:http refuses otherwise)');
+  assert(limits.bodyMaxBytes <= VALUE_MAX_BYTES, 'the HTTP body limit is at most the value limit (a larger body is a value the cluster refuses)');
 }

@@ -10,6 +10,11 @@
  * client saw acknowledged was therefore applied before the data files
  * close. Signal handling is the CLI's (`cli.ts`), not this module's.
  *
+ * Security: `password` guards both surfaces (RESP AUTH; HTTP Basic or
+ * Bearer on every route but /health and /ready). Protected mode
+ * (`protected_mode.ts`) refuses to bind beyond loopback without a password
+ * unless `protectedMode: false`; it is checked before the cluster opens.
+ *
  * Thread contract: main thread only; `close()` may be called more than once
  * and every call returns the same promise.
  */
@@ -17,10 +22,12 @@ import { resolve } from 'node:path';
 import type { Cluster } from '../cluster_types.js';
 import type { Requirement } from '../core/consistency.js';
 import { openCluster } from '../cluster.js';
+import { defaultSink } from '../runtime/logger.js';
 import { SYNC_MODE_DEFAULT } from '../node_plan.js';
 import { startHttpServer, type HttpLimits, type HttpServerHandle } from './http_server.js';
 import { ServerMetrics } from './metrics.js';
 import { observedCluster } from './observed_cluster.js';
+import { checkProtectedMode } from './protected_mode.js';
 import { batchedWrites } from './write_batcher.js';
 import { startRespServer, type RespServer } from './resp_server.js';
 import type { RespLimits } from './resp_limits.js';
@@ -53,8 +60,19 @@ export interface ServerOptions {
   w?: Requirement;
   /** Read answers needed by default (default: a majority of n). */
   r?: Requirement;
-  /** RESP password (AUTH); none by default. */
+  /**
+   * The server's password, none by default: RESP clients must AUTH with it,
+   * HTTP clients send it as Basic (any user) or Bearer on every route but
+   * /health and /ready. Not empty.
+   */
   password?: string;
+  /**
+   * Protected mode (default true, like Redis's): refuse to start when
+   * `bind` is not a loopback address (127.0.0.0/8, ::1, localhost) and no
+   * `password` is set. False allows it (with a warning): for ports guarded
+   * some other way.
+   */
+  protectedMode?: boolean;
   /**
    * Commit-log durability (default 'batch', `SYNC_MODE_DEFAULT`): each
    * replica fsyncs a write before acknowledging it, so an acknowledged write
@@ -89,6 +107,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RingkvSe
   const nodes = options.nodes ?? SERVER_DEFAULTS.nodes;
   const dataDir = resolve(options.dataDir ?? SERVER_DEFAULTS.dataDir);
   const bind = options.bind ?? SERVER_DEFAULTS.bind;
+  checkProtectedMode({ bind, password: options.password, protectedMode: options.protectedMode ?? true }, defaultSink());
   const metrics = new ServerMetrics();
   const raw = await openCluster({
     nodes,
@@ -120,6 +139,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RingkvSe
       port: options.httpPort ?? SERVER_DEFAULTS.httpPort,
       host: bind,
       metrics,
+      ...(options.password !== undefined ? { password: options.password } : {}),
       ...(options.httpLimits ? { limits: options.httpLimits } : {}),
     });
   } catch (err) {

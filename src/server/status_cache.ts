@@ -1,5 +1,6 @@
 /**
- * A cached, deadline-bounded view of `cluster.status()` for metrics scrapes.
+ * A cached, deadline-bounded view of `cluster.status()` for metrics scrapes
+ * and for the /health and /ready probes (each has its own cache).
  *
  * Why: every scrape-time gauge needs the cluster's status, and a scrape
  * storm (several Prometheus servers, a dashboard refreshing, a script in a
@@ -27,6 +28,8 @@ export interface StatusCacheOptions {
   timeoutMs: number;
   /** Monotonic clock, ms (injected so tests can step it). */
   nowMs: () => number;
+  /** What a fetch is for, in the timeout error's text (default "cluster status for a metrics scrape"). */
+  purpose?: string;
   /** Called once per fetch that actually went to the cluster (for a counter). */
   onFetch?: (sample: StatusSample) => void;
 }
@@ -56,7 +59,7 @@ export class StatusCache {
   private async fetch(): Promise<StatusSample> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError('cluster status for a metrics scrape', this.options.timeoutMs)), this.options.timeoutMs);
+      timer = setTimeout(() => reject(new TimeoutError(this.options.purpose ?? 'cluster status for a metrics scrape', this.options.timeoutMs)), this.options.timeoutMs);
     });
     let sample: StatusSample;
     try {

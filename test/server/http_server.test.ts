@@ -88,8 +88,12 @@ describe('server/http_server', function () {
 
   it('answers siblings with 300 and a JSON list; a PUT with their context resolves them to 200', async () => {
     const path = kvPath(Buffer.from('cart'));
-    expect((await fetch(url(path), { method: 'PUT', body: Buffer.from([0, 1, 2]) })).status).to.equal(204);
-    expect((await fetch(url(path), { method: 'PUT', body: 'second writer' })).status).to.equal(204);
+    // Two writers that read the same version and each write with that read's context are concurrent.
+    expect((await fetch(url(path), { method: 'PUT', body: 'first' })).status).to.equal(204);
+    const before = (await fetch(url(path))).headers.get('x-ringkv-context') ?? '';
+    expect(before).to.not.equal('');
+    expect((await fetch(url(path), { method: 'PUT', body: Buffer.from([0, 1, 2]), headers: { 'x-ringkv-context': before } })).status).to.equal(204);
+    expect((await fetch(url(path), { method: 'PUT', body: 'second writer', headers: { 'x-ringkv-context': before } })).status).to.equal(204);
     const conflicted = await fetch(url(path));
     expect(conflicted.status).to.equal(300);
     const context = conflicted.headers.get('x-ringkv-context') ?? '';

@@ -121,8 +121,11 @@ describe('server/startServer with a real cluster', function () {
     expect(await got.text()).to.equal('v1');
     expect(got.headers.get('x-ringkv-context')).to.be.a('string').and.not.equal('');
 
-    await fetch(`${base}/kv/http:s`, { method: 'PUT', body: 'a' });
-    await fetch(`${base}/kv/http:s`, { method: 'PUT', body: 'b' });
+    // Two writes with the context of one read are concurrent (a write without a context overwrites, as SET does).
+    await fetch(`${base}/kv/http:s`, { method: 'PUT', body: 'first' });
+    const seen = (await fetch(`${base}/kv/http:s`)).headers.get('x-ringkv-context') ?? '';
+    await fetch(`${base}/kv/http:s`, { method: 'PUT', body: 'a', headers: { 'x-ringkv-context': seen } });
+    await fetch(`${base}/kv/http:s`, { method: 'PUT', body: 'b', headers: { 'x-ringkv-context': seen } });
     const siblings = await fetch(`${base}/kv/http:s`);
     expect(siblings.status).to.equal(300);
     const body = (await siblings.json()) as { siblings: { value: string; version: string }[]; context: string };
