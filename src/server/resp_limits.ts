@@ -2,6 +2,7 @@
  * The bounds one RESP server enforces, with defaults from `core/limits.ts`
  * and checks on what a caller overrides.
  */
+import { assert } from '../core/assert.js';
 import { InvalidRequestError } from '../core/errors.js';
 import {
   RESP_ARRAY_MAX_ELEMENTS,
@@ -16,11 +17,20 @@ import {
   RESP_REPLY_PENDING_MAX_BYTES,
   RESP_UNAUTHENTICATED_ARRAY_MAX_ELEMENTS,
   RESP_UNAUTHENTICATED_BULK_MAX_BYTES,
+  VALUE_MAX_BYTES,
 } from '../core/limits.js';
+
+// A SET of the largest value must parse whole (with its key and command), and a larger one too, so it
+// is refused with an error naming VALUE_MAX_BYTES rather than a protocol error that drops the connection.
+assert(RESP_BULK_MAX_BYTES_DEFAULT > VALUE_MAX_BYTES, 'the default bulk limit admits a value over VALUE_MAX_BYTES, to refuse it by name');
 
 /** Every bound of a RESP server. */
 export interface RespLimits {
-  /** Largest bulk string (Redis's proto-max-bulk-len), at most RESP_BULK_MAX_BYTES_HARD. */
+  /**
+   * Largest bulk string the parser reads, at most RESP_BULK_MAX_BYTES_HARD.
+   * Above VALUE_MAX_BYTES by default: a value over the value limit is read and
+   * refused by name. CONFIG GET proto-max-bulk-len reports the smaller of the two.
+   */
   bulkMaxBytes: number;
   /** Elements of one request array. */
   arrayMaxElements: number;

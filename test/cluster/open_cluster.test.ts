@@ -165,13 +165,21 @@ describe('openCluster on worker threads', function () {
     cluster = await openCluster({ nodes: 3, dataDir: dir, replication: { n: 3, w: 2, r: 2, strict: true } });
     await cluster.crash('n3');
     await cluster.put('rr', 'fresh');
+    // A large value is repaired the same way (issue 13 item 9): the repair carries it to n3 in fragments.
+    const big = Buffer.alloc(3 * 1024 * 1024).map((_, i) => (i * 11 + (i >>> 8)) & 0xff);
+    await cluster.put('rr-big', big);
     await cluster.restart('n3');
     const before = await cluster.explain('rr');
     expect(before.replicas.find((r) => r.node === 'n3')!.versions).to.deep.equal([]);
     expect(text((await cluster.get('rr', { r: 3 })).values)).to.deep.equal(['fresh']);
+    expect((await cluster.get('rr-big', { r: 3 })).values[0]!.equals(big)).to.equal(true);
     await eventually('n3 repaired', async () => {
       const after = await cluster!.explain('rr');
-      return after.replicas.find((r) => r.node === 'n3')!.versions?.[0]?.value?.toString() === 'fresh';
+      const afterBig = await cluster!.explain('rr-big');
+      return (
+        after.replicas.find((r) => r.node === 'n3')!.versions?.[0]?.value?.toString() === 'fresh' &&
+        afterBig.replicas.find((r) => r.node === 'n3')!.versions?.[0]?.value?.equals(big) === true
+      );
     });
     expect(sumCounter(await cluster.status(), 'readRepairs'), 'read repairs, all nodes').to.be.greaterThan(0);
   });
