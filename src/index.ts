@@ -3,5 +3,5 @@
  */
 export { openCluster } from './cluster.js';
 export type * from './cluster_types.js';
-export { CorruptionError, IndeterminateError, InvalidRequestError, OverloadedError, RingkvError, TimeoutError, UnavailableError } from './core/errors.js';
+export { ConfigError, CorruptionError, DataDirError, IndeterminateError, InvalidRequestError, OverloadedError, RingkvError, TimeoutError, UnavailableError } from './core/errors.js';
 export type { ConsistencyLevel, Requirement } from './core/consistency.js';

@@ -17,8 +17,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openCluster, type Cluster, type ClusterOptions } from '../../src/index.js';
-import { ConfigError, DataDirError } from '../../src/core/errors.js';
+import { ConfigError, DataDirError, openCluster, type Cluster, type ClusterOptions } from '../../src/index.js';
 import { CLUSTER_RECORD_FILE } from '../../src/cluster_record.js';
 
 const INDEX_MODULE = fileURLToPath(new URL('../../src/index.js', import.meta.url));
