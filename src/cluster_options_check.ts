@@ -26,7 +26,7 @@ export const DEFAULT_DC = 'dc1';
 export const NODE_WEIGHT_MAX = 2;
 
 /** Node ids, data-center and rack names: letters, digits, '_', '.', '-' (they name directories and metric labels). */
-const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * Names a node id may not take because they name something else in the

@@ -18,6 +18,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedCluster } from './cluster_config.js';
+import { NAME_PATTERN } from './cluster_options_check.js';
 import { newRecord, readRecord, shapeDifferences, shapeMismatch, withRecordedTokens, writeRecord, type ClusterRecord } from './cluster_record.js';
 import { ConfigError } from './core/errors.js';
 import { nodeDir } from './node_plan.js';
@@ -79,7 +80,9 @@ export async function openDataDir(dataDir: string, asked: ResolvedCluster, probe
 async function checkUnrecorded(dataDir: string, asked: ResolvedCluster): Promise<void> {
   const held: string[] = [];
   for (const entry of await readdir(dataDir, { withFileTypes: true })) {
-    if (entry.isDirectory() && (await readdir(join(dataDir, entry.name))).length > 0) held.push(entry.name);
+    // Only what could be a node's directory: not lost+found, not a hidden .snapshot of the file system.
+    if (!entry.isDirectory() || !NAME_PATTERN.test(entry.name) || entry.name.startsWith('.')) continue;
+    if ((await readdir(join(dataDir, entry.name))).length > 0) held.push(entry.name);
   }
   const askedIds = asked.nodes.map((n) => n.label);
   const same = held.length === askedIds.length && askedIds.every((id) => held.includes(id));

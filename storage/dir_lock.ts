@@ -166,10 +166,32 @@ async function createExclusive(dir: string, path: string, holder: LockHolder): P
     return true;
   } catch (err) {
     if (errorCode(err) === 'EEXIST') return false;
-    throw err;
+    if (!LINK_UNSUPPORTED.includes(errorCode(err) ?? '')) throw err;
+    return createInPlace(path, holder);
   } finally {
     await unlinkIfPresent(temp);
   }
+}
+
+/** What `link` fails with on file systems without hard links (vfat, some FUSE and SMB mounts). */
+const LINK_UNSUPPORTED = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'];
+
+/** Exclusive create without link: still one winner, but a reader may glimpse the file before its content (it is then refused as unreadable). */
+async function createInPlace(path: string, holder: LockHolder): Promise<boolean> {
+  let file;
+  try {
+    file = await fsp.open(path, 'wx');
+  } catch (err) {
+    if (errorCode(err) === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await file.writeFile(`${JSON.stringify(holder)}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  return true;
 }
 
 /** The holder named in `path`, or null if the file is gone; an unreadable file is refused with advice. */
