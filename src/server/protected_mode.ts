@@ -11,7 +11,7 @@
  * Pure apart from the warning's sink; main thread.
  */
 import { isIP } from 'node:net';
-import { InvalidRequestError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import type { LogSink } from '../runtime/logger.js';
 
 /** Whether `bind` reaches only this machine. */
@@ -23,22 +23,22 @@ export function isLoopbackBind(bind: string): boolean {
 }
 
 /**
- * Refuse (InvalidRequestError, before anything starts) to bind `bind`
+ * Refuse (ConfigError, before anything starts) to bind `bind`
  * beyond loopback without a password unless `protectedMode` is false; warn
  * through `log` when it is off and the server is open. An empty password
  * is refused everywhere: it would look like protection and be none.
  */
 export function checkProtectedMode(options: { bind: string; password: string | undefined; protectedMode: boolean }, log: LogSink): void {
   if (options.password === '') {
-    throw new InvalidRequestError('the password is empty, which would protect nothing: give a non-empty --password, or leave it out');
+    throw new ConfigError(['the password is empty, which would protect nothing: give a non-empty --password, or leave it out']);
   }
   if (options.password !== undefined || isLoopbackBind(options.bind)) return;
   if (options.protectedMode) {
-    throw new InvalidRequestError(
+    throw new ConfigError([
       `protected mode: refusing to listen on ${options.bind} without a password, since anyone who can reach it could read and write every key. ` +
         'Give --password <secret> (RESP clients then AUTH, HTTP clients send Basic or Bearer), or bind a loopback address (--bind 127.0.0.1), ' +
-        'or, if a firewall already guards the ports, start with --protected-mode no',
-    );
+        'or, if a firewall already guards the ports, start with --protected-mode no (startServer: protectedMode: false)',
+    ]);
   }
   log({
     level: 'warn',
