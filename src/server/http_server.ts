@@ -125,6 +125,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const inFlight = new Set<ServerResponse>();
   let closing: Promise<void> | null = null;
 
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    inFlight.add(res);
+    if (closing) res.setHeader('connection', 'close');
+    res.once('close', () => inFlight.delete(res));
+    serveRequest(env, passwordCheck, req, res, options.metrics, log);
+  }
   const server = createServer(
     {
       maxHeaderSize: limits.headerMaxBytes,
@@ -134,13 +140,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // node:http checks the two timeouts on this period; a timeout shorter than the period would be overshot.
       connectionsCheckingInterval: Math.max(1, Math.min(HTTP_CONNECTIONS_CHECK_INTERVAL_MS, Math.floor(limits.headersTimeoutMs / 4))),
     },
-    (req, res) => {
-      inFlight.add(res);
-      if (closing) res.setHeader('connection', 'close');
-      res.once('close', () => inFlight.delete(res));
-      serveRequest(env, passwordCheck, req, res, options.metrics, log);
-    },
+    onRequest,
   );
+  // Expect: 100-continue (curl sends it for bodies over 1 KiB): the body is invited only when it will be read,
+  // so a body over the limit, or sent without the password, is answered before it is uploaded.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared <= limits.bodyMaxBytes && (passwordCheck === null || passwordCheck.accepts(req))) res.writeContinue();
+    onRequest(req, res);
+  });
   server.maxConnections = limits.connectionsMax;
 
   await new Promise<void>((resolve, reject) => {

@@ -19,6 +19,7 @@ import { ServerMetrics } from '../../src/server/metrics.js';
 import { checkProtectedMode, isLoopbackBind } from '../../src/server/protected_mode.js';
 import { startServer } from '../../src/server/start.js';
 import { FakeCluster } from './fake_cluster.js';
+import { exchange } from './raw_http.js';
 
 const PASSWORD = 'correct horse';
 
@@ -67,6 +68,14 @@ describe('server/http authentication', function () {
     expect(cluster.calls.put).to.equal(1);
     expect(cluster.calls.delete).to.equal(0);
     expect((await cluster.get('k')).values.map(String)).to.deep.equal(['v']);
+  });
+
+  it('answers Expect: 100-continue without the password with 401 before the upload', async () => {
+    const answer = await exchange(server.port, 'PUT /kv/k HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n', null);
+    expect(answer).to.match(/^HTTP\/1\.1 401 /);
+    expect(answer).to.not.include('100 Continue');
+    const invited = await exchange(server.port, `PUT /kv/k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${PASSWORD}\r\nContent-Length: 1\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`, 'v');
+    expect(invited).to.match(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 204 /);
   });
 
   it('answers 401 to a wrong password, a malformed header or an unknown scheme', async () => {

@@ -4,12 +4,15 @@
  * supersedes what the key holds) and DELETE is DEL (it deletes what a read
  * finds; 404 when nothing), with one both stay causal (what the client did
  * not see stays as a sibling). And the value limit: a body of exactly
- * VALUE_MAX_BYTES is stored, one byte more answers 413 naming the limit.
+ * VALUE_MAX_BYTES is stored, one byte more answers 413 naming the limit;
+ * a client that asks first (Expect: 100-continue) is refused before it
+ * uploads, and invited to upload a body within the limit.
  */
 import { expect } from 'chai';
 import { VALUE_MAX_BYTES } from '../../src/core/limits.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/server/http_server.js';
 import { FakeCluster } from './fake_cluster.js';
+import { exchange } from './raw_http.js';
 
 describe('server/http writes with and without a context', function () {
   this.timeout(20_000);
@@ -108,5 +111,14 @@ describe('server/http writes with and without a context', function () {
     expect(cluster.calls.put).to.equal(putsBefore);
     // The stored value is untouched and the server keeps serving.
     expect(Buffer.from(await (await fetch(url('/kv/large'))).arrayBuffer()).equals(largest)).to.equal(true);
+  });
+
+  it('answers Expect: 100-continue over the limit with 413 before the upload, and invites a body within it', async () => {
+    const over = await exchange(server.port, `PUT /kv/asked HTTP/1.1\r\nHost: x\r\nContent-Length: ${VALUE_MAX_BYTES + 1}\r\nExpect: 100-continue\r\n\r\n`, null);
+    expect(over).to.match(/^HTTP\/1\.1 413 /);
+    expect(over).to.not.include('100 Continue');
+    const within = await exchange(server.port, 'PUT /kv/asked HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n', 'ok');
+    expect(within).to.match(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 204 /);
+    expect(await (await fetch(url('/kv/asked'))).text()).to.equal('ok');
   });
 });
