@@ -11,12 +11,16 @@
  * Limits (defaults in `core/limits.ts`, overridable per server):
  *   request line + headers  HTTP_HEADER_MAX_BYTES      → 431 (node:http)
  *   body                    HTTP_BODY_MAX_BYTES        → 413 with the limit, rest not buffered
- *                           (= VALUE_MAX_BYTES: a body is a value; a smaller bound may be set)
+ *                           (= VALUE_MAX_BYTES: a body is a value; a smaller bound may be set);
+ *                           a client sending Expect: 100-continue is invited only when its declared
+ *                           body fits and it carries the password, else answered 413/401 before it uploads
  *   headers arrival         HTTP_HEADERS_TIMEOUT_MS    → 408 and close (node:http)
  *   whole request arrival   HTTP_REQUEST_TIMEOUT_MS    → 408 and close (node:http)
  *   idle keep-alive         HTTP_KEEP_ALIVE_TIMEOUT_MS → close (node:http advertises it and
  *                                                        closes about 1 s later, so clients go first)
  *   open connections        HTTP_CONNECTIONS_MAX       → new ones dropped
+ *   probe status sample     PROBE_STATUS_CACHE_MS      → /health and /ready reuse one status
+ *   probe status wait       PROBE_STATUS_TIMEOUT_MS    → 503
  *
  * Close: stop accepting, close idle keep-alive connections, let in-flight
  * requests finish (their responses carry `Connection: close`), and after
