@@ -3,11 +3,17 @@
  * healthy and ready, ready lost when too few nodes can serve while health
  * stays, health lost when no node runs, 503 when the status cannot be read
  * or takes too long, and one status request per cache period under a
- * probe storm. (The verdicts themselves: probe_verdicts.test.ts.)
+ * probe storm; and against a real 3-node cluster, ready lost when two of
+ * its node threads are crashed. (The verdicts themselves:
+ * probe_verdicts.test.ts.)
  */
 import { expect } from 'chai';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
 import { InvalidRequestError } from '../../src/core/errors.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/server/http_server.js';
+import { startServer } from '../../src/server/start.js';
 import { FakeCluster } from './fake_cluster.js';
 
 type ProbeBody = { ok: boolean; reason: string };
@@ -87,5 +93,33 @@ describe('server/http probes /health and /ready', function () {
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(url(i % 2 === 0 ? '/health' : '/ready'))));
     expect(answers.map((res) => res.status)).to.deep.equal(Array.from({ length: 20 }, () => 200));
     expect(cluster.calls.status).to.equal(1);
+  });
+});
+
+describe('server/http probes against a real cluster', function () {
+  this.timeout(60_000);
+
+  it('is healthy and ready, and not ready once two of three nodes crash (health stays)', async () => {
+    const dir = await mkdtemp(join(os.tmpdir(), 'ringkv-probes-'));
+    const server = await startServer({ nodes: 3, dataDir: dir, respPort: 0, httpPort: 0, httpLimits: { probeStatusCacheMs: 0 } });
+    try {
+      const base = `http://127.0.0.1:${server.http.port}`;
+      const probe = async (path: string): Promise<{ status: number; body: ProbeBody }> => {
+        const res = await fetch(`${base}${path}`);
+        return { status: res.status, body: (await res.json()) as ProbeBody };
+      };
+      expect(await probe('/health')).to.deep.equal({ status: 200, body: { ok: true, reason: '3 node thread(s) answer' } });
+      expect((await probe('/ready')).status).to.equal(200);
+      await server.cluster.crash('n2');
+      expect((await probe('/ready')).status, 'W=R=2 of 3: one crash leaves it ready').to.equal(200);
+      await server.cluster.crash('n3');
+      const notReady = await probe('/ready');
+      expect(notReady.status).to.equal(503);
+      expect(notReady.body.reason).to.match(/^W=2 needs 2 node\(s\) that can serve; 1 can; .*cannot serve: n2 \(stopped\), n3 \(stopped\)$/);
+      expect(await probe('/health')).to.deep.equal({ status: 200, body: { ok: true, reason: '1 node thread(s) answer; 2 node(s) stopped' } });
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
