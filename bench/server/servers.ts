@@ -1,0 +1,112 @@
+/**
+ * The servers `npm run bench:server` measures, each started in its own
+ * process on a free loopback port and stopped after its runs:
+ * redis-server (memory only), the two ceiling servers (`ceiling.ts`,
+ * `ceiling_worker.ts`), and `ringkv start` with one node (N=1 W=1 R=1) and
+ * with five (N3 W2 R2, the default), periodic commit-log sync, in a
+ * temporary data directory. The Node servers run with `thread_probe.ts`
+ * preloaded so their CPU can be split by thread group.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, launch, stop, waitForLine } from './processes.js';
+
+/** A running server under test. */
+export interface Target {
+  pid: number;
+  port: number;
+  /** Where its thread probes write (Node servers only). */
+  probeDir?: string;
+  stop(): Promise<void>;
+}
+
+/** A server the benchmark knows how to start. */
+export interface ServerKind {
+  key: ServerKey;
+  label: string;
+  /** How it is run, for the results file. */
+  command: string;
+  start(): Promise<Target>;
+}
+
+export type ServerKey = 'redis' | 'ceiling' | 'ceiling_worker' | 'ringkv_1node' | 'ringkv_5nodes';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const PROBE = join(HERE, 'thread_probe.js');
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+/** ringkv's two shapes. */
+const RINGKV_SHAPES = {
+  ringkv_1node: { nodes: 1, n: 1, w: 1, r: 1 },
+  ringkv_5nodes: { nodes: 5, n: 3, w: 2, r: 2 },
+} as const;
+const RINGKV_SYNC = 'periodic';
+
+export const SERVERS: readonly ServerKind[] = [
+  {
+    key: 'redis',
+    label: 'redis-server',
+    command: "redis-server --save '' --appendonly no (memory only)",
+    start: startRedis,
+  },
+  {
+    key: 'ceiling',
+    label: 'ceiling: 1-thread Node RESP + Map',
+    command: 'node dist/bench/server/ceiling.js',
+    start: () => startNode('ceiling', join(HERE, 'ceiling.js'), ['0'], /listening on [^\s]+:(\d+)/),
+  },
+  {
+    key: 'ceiling_worker',
+    label: 'ceiling + 1 worker (postMessage/read)',
+    command: 'node dist/bench/server/ceiling_worker.js',
+    start: () => startNode('ceiling_worker', join(HERE, 'ceiling_worker.js'), ['0'], /listening on [^\s]+:(\d+)/),
+  },
+  ...(['ringkv_1node', 'ringkv_5nodes'] as const).map((key): ServerKind => {
+    const { nodes, n, w, r } = RINGKV_SHAPES[key];
+    const flags = ['--nodes', String(nodes), '--n', String(n), '--w', String(w), '--r', String(r), '--sync', RINGKV_SYNC];
+    return {
+      key,
+      label: `ringkv ${nodes} node${nodes === 1 ? '' : 's'} N${n} W${w} R${r}`,
+      command: `ringkv start ${flags.join(' ')} --resp-port 0 --http-port 0 --data-dir <temporary>`,
+      start: () => startRingkv(key, flags),
+    };
+  }),
+];
+
+async function startRedis(): Promise<Target> {
+  const port = await freePort();
+  const child = launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  try {
+    await waitForLine(child, /Ready to accept connections/);
+  } catch (err) {
+    await stop(child);
+    throw err;
+  }
+  return { pid: child.pid!, port, stop: () => stop(child) };
+}
+
+/** Start `node --require thread_probe.js <script> ...args` and read its port from `pattern`. */
+async function startNode(name: string, script: string, args: string[], pattern: RegExp, cleanup?: () => Promise<void>): Promise<Target> {
+  const probeDir = await mkdtemp(join(os.tmpdir(), `ringkv-bench-probe-${name}-`));
+  const child = launch(process.execPath, ['--require', PROBE, script, ...args], { env: { ...process.env, RINGKV_BENCH_PROBE_DIR: probeDir } });
+  const stopAndClean = async (): Promise<void> => {
+    await stop(child);
+    await rm(probeDir, { recursive: true, force: true });
+    await cleanup?.();
+  };
+  try {
+    const match = await waitForLine(child, pattern);
+    return { pid: child.pid!, port: Number(match[1]), probeDir, stop: stopAndClean };
+  } catch (err) {
+    await stopAndClean();
+    throw err;
+  }
+}
+
+async function startRingkv(key: string, flags: string[]): Promise<Target> {
+  const dataDir = await mkdtemp(join(os.tmpdir(), `ringkv-bench-${key}-`));
+  const args = ['start', '--data-dir', dataDir, '--resp-port', '0', '--http-port', '0', ...flags];
+  return startNode(key, CLI, args, /resp listening on [^\s]+:(\d+)/, () => rm(dataDir, { recursive: true, force: true }));
+}
