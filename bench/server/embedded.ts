@@ -9,7 +9,9 @@
  *   - 64 in flight: puts on distinct keys with 64 outstanding; puts/s, and
  *     the process's CPU (all threads, process.cpuUsage) per put.
  *
- * Prints one line `result <json>`. `--quick` for a short run.
+ * Prints one line `result <json>`. `--quick` for a short run; `--dir D`
+ * puts the cluster in the empty directory D (the caller removes it; by
+ * default a temporary one, removed here).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,6 +21,8 @@ import { openCluster, type Cluster } from '../../src/index.js';
 import { percentile } from '../common/report.js';
 
 const quick = process.argv.includes('--quick');
+const dirFlag = process.argv.indexOf('--dir');
+const givenDir = dirFlag >= 0 ? process.argv[dirFlag + 1] : undefined;
 /** Requests of each sequential phase. */
 const SEQUENTIAL_OPS = quick ? 500 : 3_000;
 /** Puts of the concurrent phase. */
@@ -56,7 +60,7 @@ async function concurrent(count: number, request: (i: number) => Promise<unknown
 }
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(os.tmpdir(), 'ringkv-bench-embedded-'));
+  const dir = givenDir ?? (await mkdtemp(join(os.tmpdir(), 'ringkv-bench-embedded-')));
   let cluster: Cluster | undefined;
   try {
     const { nodes, n, w, r, syncMode } = EMBEDDED_SHAPE;
@@ -81,7 +85,7 @@ async function main(): Promise<void> {
     console.log(`result ${JSON.stringify(result)}`);
   } finally {
     await cluster?.close();
-    await rm(dir, { recursive: true, force: true });
+    if (givenDir === undefined) await rm(dir, { recursive: true, force: true });
   }
 }
 

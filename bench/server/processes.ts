@@ -3,11 +3,15 @@
  * tools driving them. Every child started here is registered until it
  * exits; `stopAll()` (called on the way out, on SIGINT/SIGTERM and on an
  * uncaught error) kills what is left, so a failed run leaves no server
- * behind. A server is stopped with SIGTERM and, past STOP_TIMEOUT_MS,
+ * behind; temporary directories made by `temporaryDir()` go the same way.
+ * A server is stopped with SIGTERM and, past STOP_TIMEOUT_MS,
  * SIGKILL.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
 
 /** Longest a server may take to start listening (ringkv opens its nodes first). */
 export const START_TIMEOUT_MS = 60_000;
@@ -15,6 +19,7 @@ export const START_TIMEOUT_MS = 60_000;
 export const STOP_TIMEOUT_MS = 60_000;
 
 const live = new Set<ChildProcess>();
+const dirs = new Set<string>();
 
 /** Spawn `command` and track it until it exits. */
 export function launch(command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
@@ -25,10 +30,23 @@ export function launch(command: string, args: string[], options: SpawnOptions = 
   return child;
 }
 
-/** SIGKILL every child still running (synchronous: safe in an 'exit' handler). */
+/** SIGKILL every child still running and remove every temporary directory left (synchronous: safe in an 'exit' handler). */
 export function stopAll(): void {
   for (const child of live) child.kill('SIGKILL');
   live.clear();
+  for (const dir of dirs) removeDir(dir);
+}
+
+/** A new empty directory under the OS's temporary directory, removed by `removeDir()` or at the latest by `stopAll()`. */
+export function temporaryDir(prefix: string): string {
+  const dir = mkdtempSync(join(os.tmpdir(), prefix));
+  dirs.add(dir);
+  return dir;
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  dirs.delete(dir);
 }
 
 /** SIGTERM the child, SIGKILL it after STOP_TIMEOUT_MS, and resolve once it has exited. */

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machine, writeResults } from '../common/report.js';
 import { prefill } from './prefill.js';
-import { capture, runs, stopAll } from './processes.js';
+import { capture, removeDir, runs, stopAll, temporaryDir } from './processes.js';
 import { SERVERS, type ServerKey, type ServerKind, type Target } from './servers.js';
 import { cpuBetween, sampleThreads } from './thread_cpu.js';
 import { printTables, ratios, targets, type EmbeddedFigures, type RunFigures, type RunName, type ServerFigures } from './verdicts.js';
@@ -103,14 +103,17 @@ async function main(): Promise<number> {
   let embeddedError: string | undefined;
   if (!argv.includes('--no-embedded')) {
     console.log('  embedding API: 5 nodes N3 W2 R2, periodic sync ...');
+    const dir = temporaryDir('ringkv-bench-embedded-');
     try {
       const script = join(fileURLToPath(new URL('.', import.meta.url)), 'embedded.js');
-      const out = await capture(process.execPath, [script, ...(quick ? ['--quick'] : [])], EMBEDDED_TIMEOUT_MS);
+      const out = await capture(process.execPath, [script, '--dir', dir, ...(quick ? ['--quick'] : [])], EMBEDDED_TIMEOUT_MS);
       embedded = JSON.parse(/^result (.*)$/m.exec(out)![1]!) as EmbeddedFigures;
     } catch (err) {
       embeddedError = String(err instanceof Error ? err.message : err);
       failed = true;
       console.log(`  embedding API FAILED: ${embeddedError}`);
+    } finally {
+      removeDir(dir);
     }
   }
 

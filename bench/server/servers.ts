@@ -7,11 +7,9 @@
  * temporary data directory. The Node servers run with `thread_probe.ts`
  * preloaded so their CPU can be split by thread group.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, launch, stop, waitForLine } from './processes.js';
+import { freePort, launch, removeDir, stop, temporaryDir, waitForLine } from './processes.js';
 
 /** A running server under test. */
 export interface Target {
@@ -88,13 +86,13 @@ async function startRedis(): Promise<Target> {
 }
 
 /** Start `node --require thread_probe.js <script> ...args` and read its port from `pattern`. */
-async function startNode(name: string, script: string, args: string[], pattern: RegExp, cleanup?: () => Promise<void>): Promise<Target> {
-  const probeDir = await mkdtemp(join(os.tmpdir(), `ringkv-bench-probe-${name}-`));
+async function startNode(name: string, script: string, args: string[], pattern: RegExp, cleanup?: () => void): Promise<Target> {
+  const probeDir = temporaryDir(`ringkv-bench-probe-${name}-`);
   const child = launch(process.execPath, ['--require', PROBE, script, ...args], { env: { ...process.env, RINGKV_BENCH_PROBE_DIR: probeDir } });
   const stopAndClean = async (): Promise<void> => {
     await stop(child);
-    await rm(probeDir, { recursive: true, force: true });
-    await cleanup?.();
+    removeDir(probeDir);
+    cleanup?.();
   };
   try {
     const match = await waitForLine(child, pattern);
@@ -106,7 +104,7 @@ async function startNode(name: string, script: string, args: string[], pattern: 
 }
 
 async function startRingkv(key: string, flags: string[]): Promise<Target> {
-  const dataDir = await mkdtemp(join(os.tmpdir(), `ringkv-bench-${key}-`));
+  const dataDir = temporaryDir(`ringkv-bench-${key}-`);
   const args = ['start', '--data-dir', dataDir, '--resp-port', '0', '--http-port', '0', ...flags];
-  return startNode(key, CLI, args, /resp listening on [^\s]+:(\d+)/, () => rm(dataDir, { recursive: true, force: true }));
+  return startNode(key, CLI, args, /resp listening on [^\s]+:(\d+)/, () => removeDir(dataDir));
 }

@@ -107,13 +107,16 @@ export function printTables(servers: Partial<Record<ServerKey, ServerFigures>>, 
     });
     console.log(`${figures.label.padEnd(width)}${cells.join('')}${figures.error ? `  FAILED: ${figures.error.split('\n')[0]}` : ''}`);
   }
-  console.log(`\n${'server CPU µs/request (main/workers/helpers)'.padEnd(width)}${RUN_NAMES.map((r) => cell(label(r))).join('')}`);
+  const wide = (text: string): string => text.padStart(27);
+  console.log(`\nserver CPU µs/request, % in main/workers/helpers threads, GC pauses % of CPU`);
+  console.log(`${''.padEnd(width)}${RUN_NAMES.map((r) => wide(label(r))).join('')}`);
   for (const figures of Object.values(servers)) {
     const cells = RUN_NAMES.map((run) => {
       const r = figures.runs[run];
-      if (!r?.cpu || r.cpu_us_per_request === null) return cell('-');
+      if (!r?.cpu || r.cpu_us_per_request === null || r.cpu.total_s <= 0) return wide('-');
       const share = (s: number): string => String(Math.round((s / r.cpu!.total_s) * 100));
-      return cell(`${r.cpu_us_per_request.toFixed(1)} ${share(r.cpu.main_s)}/${share(r.cpu.workers_s)}/${share(r.cpu.helpers_s)}%`);
+      const gc = r.cpu.gc_ms === null ? '' : ` gc ${share(r.cpu.gc_ms / 1000)}%`;
+      return wide(`${r.cpu_us_per_request.toFixed(1)} ${share(r.cpu.main_s)}/${share(r.cpu.workers_s)}/${share(r.cpu.helpers_s)}%${gc}`);
     });
     console.log(`${figures.label.padEnd(width)}${cells.join('')}`);
   }
