@@ -11,7 +11,8 @@
  *
  * Readiness (a load balancer's or Kubernetes readiness probe): the cluster
  * can serve reads and writes at its configured R and W. A node can serve
- * when it is running, its thread answered, its storage has not failed, and
+ * when it is running, its thread answered, its storage has not failed
+ * (`MemberStatus.storage.state` 'failed': coordinators treat it as down), and
  * a majority of the peers that report on it do not see it down or left
  * (each peer's "down" already needs two observers: `core/liveness.ts`).
  * Then, for W and for R, each need of the requirement (resolved as the
@@ -70,6 +71,7 @@ export function readinessVerdict(status: ClusterStatus): ProbeVerdict {
 export function whyCannotServe(member: MemberStatus): string | null {
   if (!member.running) return 'stopped';
   if (!answered(member)) return 'its thread does not answer';
+  if (member.storage?.state === 'failed') return `its storage failed: ${member.storage.cause}`;
   const observers = Object.entries(member.seenBy).filter(([observer]) => observer !== member.id);
   const downVotes = observers.filter(([, seen]) => seen === 'down' || seen === 'left').length;
   if (observers.length > 0 && downVotes * 2 > observers.length) return `seen down by ${downVotes} of ${observers.length} peers`;

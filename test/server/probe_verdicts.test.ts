@@ -11,7 +11,7 @@ import { PROBE_REASON_NODES_MAX } from '../../src/core/limits.js';
 import { healthVerdict, readinessVerdict, whyCannotServe } from '../../src/server/probe_verdicts.js';
 
 /** How a node is in a test status. */
-type NodeState = 'up' | 'stopped' | 'silent' | 'seen-down';
+type NodeState = 'up' | 'stopped' | 'silent' | 'seen-down' | 'storage-failed';
 
 /** One member: `state` decides `running` and what the others see. */
 function member(id: string, dc: string, state: NodeState, all: readonly string[]): MemberStatus {
@@ -28,6 +28,10 @@ function member(id: string, dc: string, state: NodeState, all: readonly string[]
     seenBy,
     hintsHeld: 0,
     keysEstimate: 0,
+    storage:
+      state === 'storage-failed'
+        ? { state: 'failed', cause: 'corruption in /data/n1/MANIFEST', advice: 'restore the node', since_ms: 1, checksumFailures: {}, quarantined: [] }
+        : { state: 'ok', checksumFailures: {}, quarantined: [] },
     counters: null,
     phi: null,
   };
@@ -51,6 +55,7 @@ describe('server/probe_verdicts', () => {
   it('health: every running thread answers; stopped nodes do not count against it, a silent one or none running does', () => {
     expect(healthVerdict(statusOf(['up', 'up', 'up'], { w: 2, r: 2 }))).to.deep.equal({ ok: true, reason: '3 node thread(s) answer' });
     expect(healthVerdict(statusOf(['up', 'stopped', 'seen-down'], { w: 2, r: 2 }))).to.deep.equal({ ok: true, reason: '2 node thread(s) answer; 1 node(s) stopped' });
+    expect(healthVerdict(statusOf(['up', 'storage-failed', 'up'], { w: 2, r: 2 })).ok, 'a failed storage is not cured by a restart: ready says it').to.equal(true);
     expect(healthVerdict(statusOf(['up', 'silent', 'up'], { w: 2, r: 2 }))).to.deep.equal({ ok: false, reason: 'the thread of n2 is running but does not answer' });
     expect(healthVerdict(statusOf(['stopped', 'stopped'], { n: 2, w: 1, r: 1 }))).to.deep.equal({ ok: false, reason: 'no node is running' });
   });
@@ -61,6 +66,8 @@ describe('server/probe_verdicts', () => {
     expect(whyCannotServe(member('n1', 'dc1', 'stopped', ids))).to.equal('stopped');
     expect(whyCannotServe(member('n1', 'dc1', 'silent', ids))).to.equal('its thread does not answer');
     expect(whyCannotServe(member('n1', 'dc1', 'seen-down', ids))).to.equal('seen down by 3 of 3 peers');
+    // A failed storage: the thread answers, coordinators treat the node as down.
+    expect(whyCannotServe(member('n1', 'dc1', 'storage-failed', ids))).to.equal('its storage failed: corruption in /data/n1/MANIFEST');
     // One peer of three (a broken link, a partitioned minority) does not take it out of service; two of three do.
     const oneVote = member('n1', 'dc1', 'up', ids);
     oneVote.seenBy['n2'] = 'down';
@@ -73,6 +80,7 @@ describe('server/probe_verdicts', () => {
     { name: 'all up at quorum', states: ['up', 'up', 'up', 'up', 'up'], replication: { w: 'quorum', r: 'quorum' }, ok: true, reason: /^W=quorum \(2\) and R=quorum \(2\) can be met \(sloppy quorum\): 5 of 5 nodes can serve$/ },
     { name: 'sloppy: 3 of 5 down, 2 left is enough for W=R=2', states: ['stopped', 'up', 'silent', 'seen-down', 'up'], replication: { w: 2, r: 2 }, ok: true, reason: /2 of 5 nodes can serve; cannot serve: n1 \(stopped\), n3 \(its thread does not answer\), n4 \(seen down by 4 of 4 peers\)$/ },
     { name: 'sloppy: 1 left is not enough for W=2', states: ['stopped', 'stopped', 'up'], replication: { w: 2, r: 1 }, ok: false, reason: /^W=2 needs 2 node\(s\) that can serve; 1 can; cannot serve: n1 \(stopped\), n2 \(stopped\)$/ },
+    { name: 'a failed storage takes its node out', states: ['storage-failed', 'storage-failed', 'up'], replication: { w: 2, r: 1 }, ok: false, reason: /^W=2 needs 2 node\(s\) that can serve; 1 can; cannot serve: n1 \(its storage failed: corruption in \/data\/n1\/MANIFEST\), n2/ },
     { name: 'R=all with one down', states: ['up', 'up', 'stopped'], replication: { w: 'one', r: 'all' }, ok: false, reason: /^R=all \(3\) needs 3 node\(s\) that can serve; 2 can/ },
     { name: 'strict: 1 down of n=3 at quorum is fine', states: ['up', 'stopped', 'up', 'up', 'up'], replication: { w: 'quorum', r: 'quorum', strict: true }, ok: true, reason: /\(strict quorum\): 4 of 5/ },
     { name: 'strict: 2 down of n=3 could be one key\'s owners', states: ['up', 'stopped', 'up', 'stopped', 'up'], replication: { w: 'quorum', r: 1, strict: true }, ok: false, reason: /^W=quorum \(2\) under strict quorum: 2 node\(s\) cannot serve, so a key whose 3 owners include them has fewer than 2/ },
