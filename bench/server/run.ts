@@ -81,7 +81,7 @@ async function main(): Promise<number> {
     requests: fixedRequests === undefined ? `per run: ~${TARGET_SECONDS} s of the rate a calibration run of ${JSON.stringify(CALIBRATION_REQUESTS)} requests (by depth) measured, 2 significant digits` : fixedRequests,
     prefill: `every key:000000000000..${KEYSPACE - 1} SET to 'xxx' once before a server's runs, so GETs hit on every server`,
     order: 'per server: SET -P 1, GET -P 1, SET -P 16, GET -P 16; one server at a time',
-    cpu: 'server process CPU from /proc/<pid>/task/*/stat over the measured run; main/workers/helpers split by thread_probe.ts (helpers: V8 platform threads, libuv pool); gc_ms = sum over the JS threads of perf_hooks gc entry durations: wall time inside GC, so an upper bound of its CPU when threads outnumber cores (GC on a descheduled thread keeps counting); concurrent marking on V8's helper threads is in helpers_s, not in gc_ms',
+    cpu: 'server process CPU from /proc/<pid>/task/*/stat over the measured run; main/workers/helpers split by thread_probe.ts (helpers: V8 platform threads, libuv pool); gc_ms = sum over the JS threads of perf_hooks gc entry durations: wall time inside GC, so an upper bound of its CPU when threads outnumber cores (GC on a descheduled thread keeps counting); concurrent marking on the V8 helper threads is in helpers_s, not in gc_ms',
     servers: Object.fromEntries(SERVERS.map((s) => [s.key, s.command])),
     embedded: '5 nodes N3 W2 R2, periodic sync, 100-byte values, own process (bench/server/embedded.ts)',
   };
