@@ -59,7 +59,8 @@ program
   .option('--n <count>', 'replicas per key, at most --nodes (default 3, or the node count if smaller); a data directory keeps the N it was created with')
   .option('--w <count|level>', 'write acknowledgements needed: a count 1..n or one|quorum|all|local_quorum|each_quorum (default: majority of n)')
   .option('--r <count|level>', 'read answers needed, as --w (default: majority of n)')
-  .option('--password <password>', 'require AUTH on RESP connections')
+  .option('--password <password>', 'require the password on RESP (AUTH) and on every HTTP route but /health and /ready (Basic or Bearer)')
+  .option('--protected-mode <yes|no>', 'refuse to listen beyond loopback without --password (as Redis does); no only where a firewall guards the ports', 'yes')
   .addOption(
     new Option(
       '--sync <mode>',
@@ -134,6 +135,7 @@ async function start(opts: StartSettings): Promise<number> {
       respPort: opts.respPort,
       httpPort: opts.httpPort,
       bind: opts.bind,
+      protectedMode: opts.protectedMode,
       syncMode: opts.sync,
       ...(opts.n !== undefined ? { n: opts.n } : {}),
       ...(opts.w !== undefined ? { w: opts.w } : {}),
@@ -150,14 +152,15 @@ async function start(opts: StartSettings): Promise<number> {
   const out = [
     `ringkv ${packageVersion()}: ${status.members.length} nodes, N=${n} W=${w} R=${r}${strict ? ' (strict quorum)' : ''}, sync ${opts.sync}, data in ${server.dataDir}`,
     `resp listening on ${host}:${server.resp.port}${opts.password !== undefined ? ' (AUTH required)' : ''}   try: redis-cli -h ${server.bind} -p ${server.resp.port}`,
-    `http listening on ${host}:${server.http.port}   try: curl http://${host}:${server.http.port}/status`,
+    `http listening on ${host}:${server.http.port}${opts.password !== undefined ? ' (password required but on /health, /ready)' : ''}   try: curl${opts.password !== undefined ? ' -u any:<password>' : ''} http://${host}:${server.http.port}/status`,
     'ring:',
     ...memberRows(status),
     'running; Ctrl-C (SIGINT) or SIGTERM stops it gracefully',
     '',
   ];
-  process.stdout.write(out.join('\n'));
+  // Handlers first: a supervisor may signal as soon as it reads "running", and without a handler SIGTERM kills at once.
   stopOnSignals(server);
+  process.stdout.write(out.join('\n'));
   return 0;
 }
 

@@ -7,6 +7,7 @@
  *
  * Pure: no I/O. Safe from any thread.
  */
+import { isLoopbackBind } from './server/protected_mode.js';
 import type { Requirement } from './core/consistency.js';
 import { CONSISTENCY_LEVELS } from './core/consistency.js';
 import { clusterOptionProblems, type OptionNames } from './cluster_options_check.js';
@@ -23,6 +24,7 @@ export interface StartFlags {
   w?: string;
   r?: string;
   password?: string;
+  protectedMode: string;
   sync: string;
 }
 
@@ -37,6 +39,8 @@ export interface StartSettings {
   w?: Requirement;
   r?: Requirement;
   password?: string;
+  /** Refuse to listen beyond loopback without a password (protected_mode.ts). */
+  protectedMode: boolean;
   sync: 'batch' | 'periodic';
 }
 
@@ -76,6 +80,13 @@ export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSe
     problems.push(`--resp-port and --http-port are both ${respPort}: RESP and HTTP each need their own port`);
   }
   if (flags.bind.trim() === '') problems.push('--bind is empty: give an address of this machine, e.g. 127.0.0.1 or 0.0.0.0');
+  const protectedMode = flags.protectedMode === 'yes' ? true : flags.protectedMode === 'no' ? false : null;
+  if (protectedMode === null) problems.push(`--protected-mode ${JSON.stringify(flags.protectedMode)}: expected yes or no`);
+  else if (protectedMode && flags.bind.trim() !== '' && !isLoopbackBind(flags.bind) && flags.password === undefined) {
+    problems.push(
+      `--bind ${flags.bind} without --password: protected mode refuses to listen beyond this machine without a password (anyone who reaches it could read and write every key); give --password, bind 127.0.0.1, or pass --protected-mode no if a firewall guards the ports`,
+    );
+  }
   if (nodes !== null) {
     problems.push(
       ...clusterOptionProblems(
@@ -102,6 +113,7 @@ export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSe
       respPort: respPort!,
       httpPort: httpPort!,
       bind: flags.bind,
+      protectedMode: protectedMode!,
       sync: flags.sync as StartSettings['sync'],
       ...(n !== undefined ? { n: n! } : {}),
       ...(w !== undefined ? { w: w! } : {}),

@@ -83,4 +83,20 @@ describe('ringkv start and its data directory', function () {
     expect(lines[2]).to.equal('ringkv start: nothing was started (2 problems); see ringkv start --help');
     expect(existsSync(dataDir), 'no data directory was made').to.equal(false);
   });
+
+  it('--bind beyond loopback without --password exits 1 (protected mode); --protected-mode no or a password starts it', async () => {
+    const dataDir = join(dir, 'open');
+    const refused = startOnce(['--nodes', '1', '--bind', '0.0.0.0', '--data-dir', dataDir]);
+    expect(refused.status).to.equal(1);
+    expect(refused.stderr).to.match(/--bind 0\.0\.0\.0 without --password: protected mode refuses/);
+    expect(refused.stderr).to.match(/--protected-mode no/);
+    expect(existsSync(dataDir), 'no data directory was made').to.equal(false);
+    const bad = startOnce(['--nodes', '1', '--protected-mode', 'maybe', '--data-dir', dataDir]);
+    expect(bad.status).to.equal(1);
+    expect(bad.stderr).to.match(/--protected-mode "maybe": expected yes or no/);
+    const open = await startServing(['--nodes', '1', '--bind', '0.0.0.0', '--protected-mode', 'no', '--data-dir', dataDir]);
+    expect(await open.stop()).to.equal(0);
+    const guarded = await startServing(['--nodes', '1', '--bind', '0.0.0.0', '--password', 'secret', '--data-dir', dataDir]);
+    expect(await guarded.stop()).to.equal(0);
+  });
 });

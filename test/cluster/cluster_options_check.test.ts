@@ -12,7 +12,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { readStartFlags, type StartFlags } from '../../src/start_flags.js';
 
 /** `ringkv start`'s defaults, as commander hands them over. */
-const FLAG_DEFAULTS: StartFlags = { nodes: 5, dataDir: './data', respPort: 6380, httpPort: 8080, bind: '127.0.0.1', sync: 'batch' };
+const FLAG_DEFAULTS: StartFlags = { nodes: 5, dataDir: './data', respPort: 6380, httpPort: 8080, bind: '127.0.0.1', protectedMode: 'yes', sync: 'batch' };
 
 function problemsOfFlags(flags: Partial<StartFlags>): string[] {
   const read = readStartFlags({ ...FLAG_DEFAULTS, ...flags });
@@ -117,7 +117,7 @@ describe('cluster options check', () => {
     const read = readStartFlags({ ...FLAG_DEFAULTS, nodes: '3', n: '3', w: 'all', r: '1', respPort: '0', httpPort: '0' });
     expect(read).to.deep.equal({
       ok: true,
-      settings: { nodes: 3, dataDir: './data', respPort: 0, httpPort: 0, bind: '127.0.0.1', sync: 'batch', n: 3, w: 'all', r: 1 },
+      settings: { nodes: 3, dataDir: './data', respPort: 0, httpPort: 0, bind: '127.0.0.1', protectedMode: true, sync: 'batch', n: 3, w: 'all', r: 1 },
     });
   });
 });
