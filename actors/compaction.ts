@@ -16,9 +16,14 @@
  * table outside a size tier was guarding can go; answers the compactions it
  * finished (`MajorCompactionReport`).
  *
+ * A merge that fails on a corrupt input names it in its abort, and the
+ * replica quarantines that table (issue 13), so compaction does not fail on
+ * it again and again.
+ *
  * Thread contract: runs on the replica's thread; talks to it by messages only.
  */
 import { assertNever } from '../src/core/assert.js';
+import { isCorruptionError } from '../src/core/errors.js';
 import { COMPACTION_CHECK_INTERVAL_MS, COMPACTION_MAX_THRESHOLD } from '../src/core/limits.js';
 import type { Actor, ActorContext, ActorRef } from '../src/runtime/actor.js';
 import { pickCompaction, type SizeTieredOptions, type TableSize } from '../storage/compaction_policy.js';
@@ -168,7 +173,8 @@ class Compaction implements Actor<CompactionMsg> {
       result = await this.executorFor().compact(task);
     } catch (err) {
       ctx.log.error('compaction failed; inputs released', { inputs: task.inputs.length, error: String(err) });
-      await ctx.ask(this.args.replica, { type: 'compaction-abort', task });
+      const corrupt = corruptInput(task, err);
+      await ctx.ask(this.args.replica, { type: 'compaction-abort', task, ...(corrupt !== undefined ? { corrupt } : {}) });
       return false;
     }
     await ctx.ask(this.args.replica, { type: 'compaction-finish', task, result }, 60_000);
@@ -196,6 +202,19 @@ class Compaction implements Actor<CompactionMsg> {
     this.executor ??= this.args.executor ?? new PoolCompactionExecutor();
     return this.executor;
   }
+}
+
+/**
+ * The input table a failed merge found corrupt, if any, so the replica
+ * quarantines it instead of every later compaction failing on it. The error
+ * crosses from a pool thread as a plain Error, so the table is known by the
+ * message's "corruption in <path>" (CorruptionError's wording), and only a
+ * path among the task's inputs counts.
+ */
+function corruptInput(task: CompactionTask, err: unknown): { path: string; message: string } | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  const path = isCorruptionError(err) ? err.location : /^corruption in (\S+?)(?: at offset \d+)?:/.exec(message)?.[1];
+  return path !== undefined && task.inputs.includes(path) ? { path, message } : undefined;
 }
 
 /** Build a compaction actor (exported for the simulator and tests). */

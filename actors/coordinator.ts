@@ -8,8 +8,9 @@
  * Write (put, delete):
  *   1. A write is versioned on a replica of the key (dotted version vectors
  *      need the minting actor to hold every version it minted for the key).
- *      A coordinator that is not one forwards the request to the first
- *      owner it does not hold down.
+ *      A coordinator that is not one, or whose own storage failed, forwards
+ *      the request to the first owner it does not hold down. Held down
+ *      means unreachable or storage failed (`held_down.ts`, issue 13).
  *   2. Refuse (UnavailableError, nothing stored) when the failure detector
  *      already holds down too many targets for W. Otherwise ask the local
  *      replica to `mint` it: under that replica's per-key chain it reads the
@@ -60,7 +61,7 @@
  * Thread contract: one instance on its node's thread; state is private.
  */
 import { assert, assertNever } from '../src/core/assert.js';
-import { IndeterminateError, InvalidRequestError, OverloadedError, RingkvError, TimeoutError, toErrorRecord, UnavailableError } from '../src/core/errors.js';
+import { IndeterminateError, InvalidRequestError, isCorruptionError, OverloadedError, RingkvError, TimeoutError, toErrorRecord, UnavailableError } from '../src/core/errors.js';
 import {
   COORDINATOR_DEDUP_MAX,
   COORDINATOR_INFLIGHT_MAX,
@@ -72,15 +73,16 @@ import {
 import { placeReplicas } from '../src/core/placement.js';
 import { QuorumTracker, retryDelayMs, type QuorumRequest, type ReplicaReply } from '../src/core/quorum.js';
 import { Ring, type PreferenceList } from '../src/core/ring.js';
-import { contextOf, dotsOf, isStale, liveSiblings, reconcileSets, type Version } from '../src/core/sibling_set.js';
-import { decodeDvv, digestText } from '../src/core/dotted_version_vector.js';
-import { contextToString, formatVersion } from '../src/core/version_id.js';
+import { contextOf, dotsOf, liveSiblings, reconcileSets, type Version } from '../src/core/sibling_set.js';
+import { contextToString } from '../src/core/version_id.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
 import { describe, describeKey } from './log_text.js';
 import type { MintReply, MintRequest } from './replica.js';
 import { TombstoneConfirmation } from './tombstone_confirmation.js';
 import { QuorumWait } from './quorum_wait.js';
+import { HeldDown } from './held_down.js';
+import { sendReadRepairs } from './read_repair.js';
 import type {
   BatchOutcome,
   CoordinatorArgs,
@@ -105,8 +107,8 @@ class Coordinator implements Actor<CoordinatorMsg> {
   private readonly dcOf = new Map<string, string>();
   private readonly requestTimeout: number;
   private readonly replicaTimeout: number;
-  /** Members the failure detector holds down (or left). */
-  private readonly down = new Set<string>();
+  /** Members not to use: unreachable, or their storage failed (this node's own: it forwards writes instead of minting). */
+  private readonly down: HeldDown;
   /** Recent requests by id, oldest first (bounded by COORDINATOR_DEDUP_MAX). */
   private readonly recent = new Map<string, Promise<unknown>>();
   private inflight = 0;
@@ -114,10 +116,11 @@ class Coordinator implements Actor<CoordinatorMsg> {
   /** Confirms tombstones every owner holds durably, so compaction may purge them. */
   private readonly tombstones: TombstoneConfirmation;
   private nextWake = 1;
-  private readonly stats: CoordinatorStats = { puts: 0, batches: 0, batched_writes: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [] };
+  private readonly stats: CoordinatorStats = { puts: 0, batches: 0, batched_writes: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [], storage_failed: [] };
 
   constructor(private readonly args: CoordinatorArgs) {
     this.ring = Ring.fromTokens(args.ring);
+    this.down = new HeldDown(args.self);
     for (const member of args.ring) this.dcOf.set(member.id, member.dc);
     assert(this.dcOf.has(args.self), 'the coordinator is a member of its ring');
     this.requestTimeout = args.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
@@ -137,8 +140,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
       case 'put-batch':
         return this.batch(msg.requests, ctx);
       case 'liveness':
-        if (msg.status === 'down' || msg.status === 'left') this.down.add(msg.member);
-        else if (msg.status === 'alive') this.down.delete(msg.member);
+        this.down.apply(msg);
         return;
       case 'wake': {
         const wake = this.wakers.get(msg.id);
@@ -147,7 +149,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
         return;
       }
       case 'stats':
-        return ctx.reply({ ...this.stats, held_down: [...this.down].sort() });
+        return ctx.reply({ ...this.stats, held_down: this.down.unreachableMembers(), storage_failed: this.down.storageFailedMembers() });
       default:
         assertNever(msg);
     }
@@ -211,6 +213,12 @@ class Coordinator implements Actor<CoordinatorMsg> {
       if (msg.forwarded) throw new UnavailableError(0, 1, `${self} was forwarded a write it holds no replica of; ring views disagree`);
       return this.forward(msg, pref, timeout_ms, ctx);
     }
+    const selfFailed = this.down.storageFailure(self);
+    if (selfFailed !== undefined) {
+      // This node's storage failed: it cannot mint; the next owner not held down does (nothing was stored here).
+      if (msg.forwarded) throw new UnavailableError(0, 1, `the storage of ${self}, an owner this write was forwarded to, failed (${selfFailed})`, 'nothing was applied: retry');
+      return this.forward(msg, pref, timeout_ms, ctx);
+    }
     this.stats.puts++;
     const strict = msg.strict ?? this.args.replication.strict;
     const request: QuorumRequest = {
@@ -260,7 +268,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
       const why = refusals.length > 0 ? `hint stores of the fallbacks are full (${refusals.join('; ')})` : outcome.error.message;
       throw new IndeterminateError(`write of version ${minted.dot}`, why);
     }
-    const receipt: CoordinatorReceipt = { ...outcome.receipt, coordinator: self, version: minted.dot, sync: this.args.sync_mode ?? 'batch' };
+    const receipt: CoordinatorReceipt = { ...outcome.receipt, coordinator: self, version: minted.dot, sync: this.args.sync_mode ?? 'batch', ...this.storageFailedField() };
     return { context: contextToString(contextOf(minted.siblings)), superseded: minted.superseded, receipt };
   }
 
@@ -274,7 +282,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     const used = new Set<string>();
     for (const owner of pref.replicas) {
       const dc = this.dc(owner);
-      if (owner === this.args.self || !this.down.has(owner)) {
+      if (!this.down.has(owner)) {
         probe.record({ node: owner, dc, ok: true });
         continue;
       }
@@ -283,7 +291,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
         probe.addTarget({ node: fallback, dc: this.dc(fallback), standingInFor: owner });
         probe.record({ node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: true });
       }
-      probe.record({ node: owner, dc, ok: false, error: 'held down by the failure detector' });
+      probe.record({ node: owner, dc, ok: false, error: this.down.reason(owner) });
     }
     const verdict = probe.outcome();
     if (verdict.status === 'failed') throw verdict.error;
@@ -305,7 +313,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     refusals: string[],
     ctx: ActorContext<CoordinatorMsg>,
   ): Promise<boolean> {
-    let failure: ReplicaReply = { node: owner, dc: this.dc(owner), ok: false, error: 'held down by the failure detector' };
+    let failure: ReplicaReply = { node: owner, dc: this.dc(owner), ok: false, error: this.down.reason(owner) };
     if (!this.down.has(owner)) {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -358,9 +366,10 @@ class Coordinator implements Actor<CoordinatorMsg> {
    * second owner minting it again would make a duplicate sibling.
    */
   private forward(msg: PutRequest, pref: PreferenceList, timeout_ms: number, ctx: ActorContext<CoordinatorMsg>): Promise<PutReply> {
-    const owner = pref.replicas.find((node) => !this.down.has(node));
+    const owner = pref.replicas.find((node) => !this.down.has(node) && node !== this.args.self);
     if (owner === undefined) {
-      return Promise.reject(new UnavailableError(0, 1, `every owner of this key (${pref.replicas.join(', ')}) is held down, none can coordinate the write`));
+      const why = pref.replicas.map((node) => `${node}: ${this.down.reason(node)}`).join('; ');
+      return Promise.reject(new UnavailableError(0, 1, `every owner of this key is held down, none can coordinate the write (${why})`));
     }
     this.stats.forwarded++;
     // The owner gets a little less time than we wait, so its own TimeoutError reaches us.
@@ -390,7 +399,9 @@ class Coordinator implements Actor<CoordinatorMsg> {
     const timeout_ms = Math.min(msg.timeout_ms ?? this.requestTimeout, this.requestTimeout);
     const wait = new QuorumWait(tracker, timeout_ms, (ms) => this.sleep(ctx, ms));
     const answers = new Map<string, Version[]>();
-    const reads = pref.replicas.map((owner) => this.readFrom(owner, msg.key, wait, answers, ctx));
+    /** Owners whose answer skipped a damaged table (no answer, but a repair target). */
+    const damaged = new Set<string>();
+    const reads = pref.replicas.map((owner) => this.readFrom(owner, msg.key, wait, answers, damaged, ctx));
     const outcome = await wait.done;
     if (outcome === 'timeout') throw new TimeoutError(`read (r=${tracker.receipt().required}; answers from ${JSON.stringify([...answers.keys()])})`, timeout_ms);
     if (outcome.status !== 'satisfied') {
@@ -399,7 +410,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     }
     const merged = reconcileSets([...answers.values()]);
     void Promise.all(reads).then(() => {
-      this.readRepair(msg.key, answers, ctx);
+      this.stats.read_repairs += sendReadRepairs(msg.key, answers, damaged, this.replicaTimeout, ctx);
       this.tombstones.afterRead(msg.key, pref.replicas, answers, ctx);
     });
     const live = liveSiblings(merged);
@@ -408,20 +419,29 @@ class Coordinator implements Actor<CoordinatorMsg> {
       versions: dotsOf(live),
       timestamps: live.map((v) => v.ts_ms),
       context: contextToString(contextOf(merged)),
-      receipt: { ...outcome.receipt, coordinator: self },
+      receipt: { ...outcome.receipt, coordinator: self, ...this.storageFailedField() },
     };
   }
 
   /** Ask one owner, retrying transient failures with backoff while the request is undecided. */
-  private async readFrom(owner: string, key: Uint8Array, wait: QuorumWait, answers: Map<string, Version[]>, ctx: ActorContext<CoordinatorMsg>): Promise<void> {
+  private async readFrom(
+    owner: string,
+    key: Uint8Array,
+    wait: QuorumWait,
+    answers: Map<string, Version[]>,
+    damaged: Set<string>,
+    ctx: ActorContext<CoordinatorMsg>,
+  ): Promise<void> {
     const dc = this.dc(owner);
-    if (this.down.has(owner)) return wait.record({ node: owner, dc, ok: false, error: 'held down by the failure detector' });
+    if (this.down.has(owner)) return wait.record({ node: owner, dc, ok: false, error: this.down.reason(owner) });
     for (let attempt = 0; ; attempt++) {
       try {
         const held = await ctx.ask<Version[]>(replicaRef(owner), { type: 'get', key }, this.replicaTimeout);
         answers.set(owner, held);
         return wait.record({ node: owner, dc, ok: true });
       } catch (err) {
+        // A replica whose table holding the key is damaged: no answer for the quorum, but repair it afterwards.
+        if (isCorruptionError(err)) damaged.add(owner);
         const delay = isTransient(err) ? retryDelayMs(attempt, ctx.random()) : null;
         if (delay === null || wait.tracker.outcome().status !== 'pending') return wait.record({ node: owner, dc, ok: false, error: describe(err) });
         await this.sleep(ctx, delay).promise;
@@ -429,28 +449,12 @@ class Coordinator implements Actor<CoordinatorMsg> {
     }
   }
 
-  /**
-   * Send the reconciled set to every replica that answered less. One dot
-   * naming two values among the answers (issue 12) is logged here, once per
-   * read, with every answer in: both versions stay in the set, and the
-   * replicas count the conflict when the repair reaches them.
-   */
-  private readRepair(key: Uint8Array, answers: Map<string, Version[]>, ctx: ActorContext<CoordinatorMsg>): void {
-    const reconciled = reconcileSets([...answers.values()], (a, b) => {
-      const [dotA, dotB] = [decodeDvv(a.clock).dot, decodeDvv(b.clock).dot];
-      const fields = { key: Buffer.from(key).toString('hex'), dot: formatVersion(dotA), digest_a: digestText(dotA.digest), digest_b: digestText(dotB.digest) };
-      ctx.log.error('dot conflict among replica answers: one dot names two values; both kept as siblings', fields);
-    });
-    for (const [node, held] of answers) {
-      if (!isStale(held, reconciled)) continue;
-      this.stats.read_repairs++;
-      ctx.ask(replicaRef(node), { type: 'merge', key, versions: reconciled }, this.replicaTimeout).catch((err: unknown) => {
-        ctx.log.debug('read repair not acknowledged', { node, error: describe(err) });
-      });
-    }
-  }
-
   // -------------------------------------------------------------------------
+
+  /** The receipt field telling the client which nodes not to pick as coordinator (absent when none). */
+  private storageFailedField(): { storage_failed?: string[] } {
+    return this.down.anyStorageFailed ? { storage_failed: this.down.storageFailedMembers() } : {};
+  }
 
   private dc(node: string): string {
     const dc = this.dcOf.get(node);

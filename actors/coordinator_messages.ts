@@ -44,7 +44,13 @@ export type GetRequest = {
  * replicas' stores called the write durable (batch: fsynced; periodic:
  * written, fsynced within the periodic window).
  */
-export type CoordinatorReceipt = DurabilityReceipt & { coordinator: string; version?: string; sync?: 'batch' | 'periodic' };
+export type CoordinatorReceipt = DurabilityReceipt & {
+  coordinator: string;
+  version?: string;
+  sync?: 'batch' | 'periodic';
+  /** Members whose storage the coordinator knows failed (absent when none): the client routes around them. */
+  storage_failed?: string[];
+};
 
 /** Answer to a put. */
 export interface PutReply {
@@ -82,6 +88,8 @@ export interface CoordinatorStats {
   failed: number;
   /** Members the failure detector holds down, as this coordinator last heard. */
   held_down: string[];
+  /** Members whose storage failed (held down too), as this coordinator last heard. */
+  storage_failed: string[];
 }
 
 /** Messages the coordinator understands. */

@@ -17,13 +17,27 @@
  * It learns members and heartbeats from the gossip actor (`members`), and
  * evaluates phi and the heartbeat timeout every DETECTOR_CHECK_INTERVAL_MS.
  *
+ * Storage failures (issue 13) ride beside liveness: the node's replica
+ * reports its own (`storage-report`); while failed, this detector tells
+ * every peer's detector (`storage-state`) every
+ * STORAGE_STATE_ANNOUNCE_INTERVAL_MS, and a peer forgets the report after
+ * STORAGE_STATE_TTL_MS without a repeat. A node reports its own storage
+ * alone: unlike unreachability, which two observers must agree on, nobody
+ * knows better than the node that its disk failed. A change is published to
+ * the subscribers other than gossip (the membership table is about
+ * reachability, and a node held down there would refute it) as a
+ * `liveness` message with `storage` set: `down` while the storage is failed,
+ * the member's liveness once it is back. Coordinators treat the member as
+ * down while its storage is failed (writes for it go to fallbacks as hints,
+ * reads to its peers); the hint replayer pauses its replay.
+ *
  * Asks: `liveness-view` → the decided status of every member known;
  * `stats` → messages sent, and the phi of every member known now.
  *
  * Thread contract: one instance on its node's thread; state is private.
  */
 import { assert, assertNever } from '../src/core/assert.js';
-import { LIVENESS_SUBSCRIBERS_MAX } from '../src/core/limits.js';
+import { LIVENESS_SUBSCRIBERS_MAX, STORAGE_STATE_ANNOUNCE_INTERVAL_MS, STORAGE_STATE_TTL_MS } from '../src/core/limits.js';
 import type { LivenessStatus } from '../src/core/liveness.js';
 import { LivenessDetector, type DetectorAction, type DetectorMode } from '../src/core/liveness_detector.js';
 import type { MemberEntry } from '../src/core/membership.js';
@@ -50,7 +64,13 @@ export type FailureDetectorMsg =
   /** Ask: the decided view → `Record<string, LivenessStatus>`. */
   | { type: 'liveness-view' }
   /** Ask: messages sent and current phi per member → `FailureDetectorStats`. */
-  | { type: 'stats' };
+  | { type: 'stats' }
+  /** From this node's replica: its storage failed (with the cause) or works again. */
+  | { type: 'storage-report'; failed: boolean; cause: string }
+  /** From a peer's detector: that member's storage failed (repeated while it stays failed) or works again. */
+  | { type: 'storage-state'; member: string; failed: boolean; cause: string }
+  /** Ask: members whose storage is failed, as this detector knows → `Record<member, cause>`. */
+  | { type: 'storage-view' };
 
 /** How to spawn a failure detector. */
 export interface FailureDetectorArgs {
@@ -95,6 +115,14 @@ export type LivenessMsg = {
   at_ms: number;
   /** The member's incarnation the decision was made at (the gossip actor uses it). */
   incarnation: number;
+  /**
+   * Set when the change is about the member's storage, not its reachability:
+   * 'failed' (status is then `down`) or 'ok' (status is its liveness). Never
+   * sent to the gossip actor.
+   */
+  storage?: 'failed' | 'ok';
+  /** With storage 'failed': what failed, for coordinators' errors. */
+  cause?: string;
 };
 
 /** Mode heartbeat's default timeout: four gossip rounds without growth. */
@@ -112,10 +140,17 @@ class FailureDetector implements Actor<FailureDetectorMsg> {
   private readonly gossip: ActorRef;
   /** Counters for the `stats` ask. */
   private readonly stats: { messages_sent: number; local_messages_sent: number } = { messages_sent: 0, local_messages_sent: 0 };
+  /** Members whose storage is failed (self included), with the cause and when a peer's report expires. */
+  private readonly storageFailed = new Map<string, { cause: string; until_ms: number }>();
+  /** This node's own storage: failed since the replica said so, and when this detector last told its peers. */
+  private ownStorage: { cause: string; announced_ms: number } | undefined;
+  /** This node's member id. */
+  private readonly self: string;
 
   constructor(args: FailureDetectorArgs) {
     const subscribers = args.subscribers ?? [];
     assert(subscribers.length <= LIVENESS_SUBSCRIBERS_MAX, 'subscribers within LIVENESS_SUBSCRIBERS_MAX');
+    this.self = args.self;
     this.gossip = args.gossip ?? gossipRef(args.self);
     this.subscribers = [this.gossip, ...subscribers.filter((ref) => !sameRef(ref, this.gossip))];
     this.detector = new LivenessDetector({
@@ -152,7 +187,21 @@ class FailureDetector implements Actor<FailureDetectorMsg> {
       case 'check':
         ctx.schedule(DETECTOR_CHECK_INTERVAL_MS, { type: 'check' });
         this.carryOut(this.detector.step({ type: 'check' }, ctx.now(), random), ctx);
+        this.checkStorage(ctx);
         return;
+      case 'storage-report':
+        this.ownStorageReport(msg.failed, msg.cause, ctx);
+        return;
+      case 'storage-state':
+        if (msg.member === this.self) return; // our own state comes from our replica
+        this.storageState(msg.member, msg.failed, msg.cause, ctx);
+        return;
+      case 'storage-view': {
+        const view: Record<string, string> = {};
+        for (const [member, { cause }] of this.storageFailed) view[member] = cause;
+        ctx.reply(view);
+        return;
+      }
       case 'liveness-view':
         ctx.reply(this.detector.view());
         return;
@@ -190,6 +239,52 @@ class FailureDetector implements Actor<FailureDetectorMsg> {
           assertNever(action);
       }
     }
+  }
+
+  /** The replica says its storage failed or works again: tell the node's actors, then the peers. */
+  private ownStorageReport(failed: boolean, cause: string, ctx: ActorContext<FailureDetectorMsg>): void {
+    this.ownStorage = failed ? { cause, announced_ms: ctx.now() } : undefined;
+    this.storageState(this.self, failed, cause, ctx);
+    this.announceStorage(failed, cause, ctx);
+  }
+
+  /** Record `member`'s storage state and publish a change to the subscribers other than gossip. */
+  private storageState(member: string, failed: boolean, cause: string, ctx: ActorContext<FailureDetectorMsg>): void {
+    const was = this.storageFailed.has(member);
+    if (failed) this.storageFailed.set(member, { cause, until_ms: member === this.self ? Infinity : ctx.now() + STORAGE_STATE_TTL_MS });
+    else this.storageFailed.delete(member);
+    if (was === failed) return;
+    const liveness = this.detector.status(member) ?? 'alive';
+    const msg: LivenessMsg = {
+      type: 'liveness',
+      member,
+      status: failed ? 'down' : liveness,
+      at_ms: ctx.now(),
+      incarnation: 0,
+      storage: failed ? 'failed' : 'ok',
+      ...(failed ? { cause } : {}),
+    };
+    ctx.log[failed ? 'warn' : 'info'](failed ? 'member storage failed: treated as down' : 'member storage works again', { member, ...(failed ? { cause } : {}) });
+    for (const subscriber of this.subscribers) if (!sameRef(subscriber, this.gossip)) this.sendLocal(ctx, subscriber, msg);
+  }
+
+  /** Tell every known peer's detector about this node's storage. */
+  private announceStorage(failed: boolean, cause: string, ctx: ActorContext<FailureDetectorMsg>): void {
+    for (const member of Object.keys(this.detector.view())) {
+      if (member === this.self) continue;
+      this.stats.messages_sent++;
+      ctx.send(detectorRef(member), { type: 'storage-state', member: this.self, failed, cause });
+    }
+  }
+
+  /** On each check: repeat our own failure to the peers, and forget peers' reports that were not repeated. */
+  private checkStorage(ctx: ActorContext<FailureDetectorMsg>): void {
+    const now = ctx.now();
+    if (this.ownStorage !== undefined && now - this.ownStorage.announced_ms >= STORAGE_STATE_ANNOUNCE_INTERVAL_MS) {
+      this.ownStorage.announced_ms = now;
+      this.announceStorage(true, this.ownStorage.cause, ctx);
+    }
+    for (const [member, { until_ms }] of this.storageFailed) if (until_ms <= now) this.storageState(member, false, '', ctx);
   }
 
   private sendLocal(ctx: ActorContext<FailureDetectorMsg>, to: ActorRef, msg: LivenessMsg | { type: 'refute'; incarnation: number }): void {

@@ -10,26 +10,34 @@
  * that is replaced after a failure closes its engine first (`stopped`), and
  * its successor waits for that close before reopening the directory.
  *
+ * Storage that cannot open, or that fails for good (a commit-log, flush or
+ * manifest write), puts the replica in a failed state
+ * (`storage_lifecycle.ts`): it logs the cause and what to do, tells the
+ * node's failure detector (so every coordinator treats the node as down),
+ * answers every request with `storageFailedError` at once, reports the
+ * failure in `stats`, and tries to reopen the storage now and then.
+ *
  * Thread contract: one replica per data directory per thread.
  */
 import { assertNever } from '../src/core/assert.js';
-import { actorId, decodeDvv, digestText, dottedVersionVectorOrder } from '../src/core/dotted_version_vector.js';
-import { OverloadedError } from '../src/core/errors.js';
-import { contextOf, mintWrite, requiredCounter, type Minted } from '../src/core/sibling_set.js';
-import { contextFromString, contextToString, formatVersion } from '../src/core/version_id.js';
+import { decodeDvv, digestText, dottedVersionVectorOrder } from '../src/core/dotted_version_vector.js';
+import { formatVersion } from '../src/core/version_id.js';
 import { vectorClockOrder } from '../src/core/vector_clock.js';
 import type { Actor, ActorContext, ActorRef, Replier } from '../src/runtime/actor.js';
 import type { CommitLogTimers, SyncMode } from '../storage/commit_log.js';
 import type { CompactionResult, CompactionTask } from '../storage/compaction_task.js';
-import { StorageEngine } from '../storage/engine.js';
+import { StorageEngine, type EngineStats } from '../storage/engine.js';
 import type { FileSystem } from '../storage/fs.js';
 import { keysEqual } from '../storage/key_order.js';
-import { DotLease } from '../storage/dot_lease.js';
-import { KeyTails } from '../storage/key_tails.js';
+import { LiveKeyCounter } from '../storage/live_keys.js';
 import { RealFileSystem } from '../storage/real_fs.js';
 import type { StoredVersion } from '../storage/version.js';
-import { READ_DURABLE_WAITS_MAX, SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
-import { isPlanted, plantedDropOfMergedVersion } from '../src/core/planted_bugs.js';
+import { LIVE_KEYS_WAIT_MS, SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
+import { plantedDropOfMergedVersion } from '../src/core/planted_bugs.js';
+import { DETECTOR_ACTOR_ID } from './member_refs.js';
+import { StorageLifecycle, type FailedStorage } from './storage_lifecycle.js';
+import { durableView, Minter, type MintRequest } from './replica_mint.js';
+import { damagedAnswer, TableHealth, type TableHealthReport } from './table_health.js';
 
 /** Messages a replica understands. */
 export type ReplicaMsg =
@@ -62,10 +70,9 @@ export type ReplicaMsg =
   | { type: 'compaction-candidates' }
   | { type: 'compaction-begin'; fileNumbers: number[] }
   | { type: 'compaction-finish'; task: CompactionTask; result: CompactionResult }
-  | { type: 'compaction-abort'; task: CompactionTask }
-  | { type: 'log-timer'; id: number }
-  /** Sent to itself when the engine failed to open: crashing lets supervision retry. */
-  | { type: 'open-failed'; error: string };
+  /** Give up `task`; `corrupt` names an input the merge found corrupt (it is then quarantined, as a read would). */
+  | { type: 'compaction-abort'; task: CompactionTask; corrupt?: { path: string; message: string } }
+  | { type: 'log-timer'; id: number };
 
 /** How to spawn a replica. */
 export interface ReplicaArgs {
@@ -87,24 +94,21 @@ export interface ReplicaArgs {
   fs?: FileSystem;
 }
 
-/** A client write to version here: the coordinator's part of a put, minus replication. */
-export type MintRequest = {
-  type: 'mint';
-  key: Uint8Array;
-  /** The value, or null for a delete. */
-  value: Uint8Array | null;
-  /** The client's causal context ('' = none); ignored with `overwrite`. */
-  context: string;
-  /** Supersede every version this replica holds (Redis SET), read under the key's chain. */
-  overwrite: boolean;
-  /** The member id minting (the node of this replica): the dot's actor is it under the lease's epoch. */
-  node: string;
-};
+export type { MintReply, MintRequest } from './replica_mint.js';
 
-/** What a mint stored: the new version, the set it leaves, and the context its past is. */
-export interface MintReply extends Minted {
-  /** The causal context the new version supersedes (as text): the client's, or for an overwrite what this replica held. */
-  superseded: string;
+/** Answer to the `stats` ask (while the storage is failed, only `storage` and the replica's own counters). */
+export interface ReplicaStats extends EngineStats {
+  tables: number;
+  memtableBytes: number;
+  /**
+   * Live keys this replica holds (not deleted; each once), from a background
+   * scan (`storage/live_keys.ts`); absent when the first count is still running.
+   */
+  keysEstimate?: number;
+  tombstones_confirmed: number;
+  dot_conflicts: number;
+  /** 'ok', or 'failed' with the cause, what to do and since when (storage_lifecycle.ts); damaged tables either way. */
+  storage: ({ state: 'ok' } | ({ state: 'failed' } & FailedStorage)) & TableHealthReport;
 }
 
 /** A page of a range scan. */
@@ -118,14 +122,13 @@ export interface ScanPage {
 const closingDirs = new Map<string, Promise<void>>();
 
 class Replica implements Actor<ReplicaMsg> {
-  private ready: Promise<StorageEngine> | undefined;
+  /** The engine, its failed state and reopen timer (set in `started`). */
+  private storage: StorageLifecycle | undefined;
   /** Commit-log timer callbacks, run when their `log-timer` message arrives. */
   private readonly timerCallbacks = new Map<number, () => void>();
   private nextTimerId = 1;
-  /** The data directory's dot lease (epoch and counters), opened at the first mint (or at open after a corrupt log tail). */
-  private lease: Promise<DotLease> | undefined;
-  /** Per key, the tail of its mints: the next mint of a key starts once the previous one is stored. */
-  private readonly mintChains = new KeyTails();
+  /** The dot lease and per-key mint chains (`replica_mint.ts`). */
+  private readonly minter: Minter;
   /** The actor's context (set in `started`): its clock, randomness and log for minting. */
   private ctx: ActorContext<ReplicaMsg> | undefined;
   private fileSystem: FileSystem | undefined;
@@ -133,8 +136,16 @@ class Replica implements Actor<ReplicaMsg> {
   private tombstonesConfirmed = 0;
   /** Dot conflicts its engine reported (one dot, two values; each detection counts), for the `stats` ask. */
   private dotConflicts = 0;
+  /** Live keys for DBSIZE: a background scan, cached (`storage/live_keys.ts`). Set in `started`. */
+  private liveKeys!: LiveKeyCounter;
+  /** The actor timers of this instance (commit-log sync, storage reopen, live-key scan steps). Set in `started`. */
+  private timers: CommitLogTimers | undefined;
+  /** Checksum failures and quarantined tables its engine reported, for the log and the `stats` ask. */
+  private readonly health = new TableHealth(() => this.args.dir);
 
-  constructor(private readonly args: ReplicaArgs) {}
+  constructor(private readonly args: ReplicaArgs) {
+    this.minter = new Minter(args, () => this.fs());
+  }
 
   started(ctx: ActorContext<ReplicaMsg>): void {
     const { args } = this;
@@ -152,8 +163,10 @@ class Replica implements Actor<ReplicaMsg> {
         };
       },
     };
+    this.timers = timers;
+    this.liveKeys = new LiveKeyCounter(() => new Promise<void>((resolve) => timers.schedule(0, resolve)), () => ctx.now());
     const previousClose = closingDirs.get(args.dir) ?? Promise.resolve();
-    this.ready = previousClose.then(() =>
+    const open = (): Promise<StorageEngine> =>
       StorageEngine.open({
         fs: this.fs(),
         dir: args.dir,
@@ -166,31 +179,91 @@ class Replica implements Actor<ReplicaMsg> {
         onTablesChanged: () => {
           if (args.compaction) ctx.send(args.compaction, { type: 'tables-changed' });
         },
-        onError: (what, err) => ctx.log.error(`storage ${what} failed`, { error: String(err) }),
+        onError: (what, err) => {
+          ctx.log.error(`storage ${what} failed`, { error: String(err) });
+          // A failure in the background (a flush) may have failed the store for good: enter the failed state now.
+          void this.storage?.engine.then((engine) => this.storage?.check(engine), () => undefined);
+        },
         onDataLoss: (message, fields) => ctx.log.error(message, { dir: args.dir, ...fields }),
         onDotConflict: (key, a, b) => this.dotConflict(key, a, b, ctx),
-      }),
-    );
-    // Handled here, or an open failure with no message waiting would be an unhandled rejection that kills the thread.
-    this.ready.catch((err: unknown) => ctx.send(ctx.self, { type: 'open-failed', error: String(err) }));
-    // A corrupt commit-log tail was cut off: take the new dot epoch now, not at the first mint, so a restart in
-    // between cannot resume the old one. A failed open is retried by the next mint (openLease forgets it).
-    this.ready.then(
-      (engine) => {
-        if (engine.recovery.corruptTail !== null) this.openLease(engine, ctx).catch(() => undefined);
+        onChecksumFailure: (path, err) => this.health.checksumFailure(path, err, ctx),
+        onQuarantined: (table) => this.health.quarantined(table, ctx),
+      }).then((engine) => {
+        // A corrupt commit-log tail was cut off: take the new dot epoch now, not at the first mint, so a restart in
+        // between cannot resume the old one. A failed open is retried by the next mint (openLease forgets it).
+        if (engine.recovery.corruptTail !== null) this.minter.openLease(engine, ctx).catch(() => undefined);
+        return engine;
+      });
+    this.storage = new StorageLifecycle(
+      args.dir,
+      {
+        open,
+        schedule: (delay_ms, fn) => void timers.schedule(delay_ms, fn),
+        now: () => ctx.now(),
+        log: ctx.log,
+        // The node's failure detector lives on this thread; none in storage-only tests (the send is then dropped).
+        report: (failed, cause) => void ctx.send({ thread: ctx.self.thread, id: DETECTOR_ACTOR_ID }, { type: 'storage-report', failed, cause }),
       },
-      () => undefined, // reported as 'open-failed' just above
+      previousClose,
     );
   }
 
   receive(msg: ReplicaMsg, ctx: ActorContext<ReplicaMsg>): Promise<void> | void {
-    if (msg.type === 'open-failed') throw new Error(`storage engine at ${this.args.dir} failed to open: ${msg.error}`);
+    if (msg.type === 'log-timer') {
+      // Before the engine: the reopen timer of a failed storage runs here too.
+      const fn = this.timerCallbacks.get(msg.id);
+      this.timerCallbacks.delete(msg.id);
+      fn?.();
+      return;
+    }
     const replier = ctx.replier();
-    const ready = this.ready!;
-    return ready.then((engine) => this.handle(engine, msg, replier)).catch((err: unknown) => {
-      // A request that failed is answered with the error; only a failure with nobody to tell crashes the actor.
-      if (replier) replier.fail(err);
-      else throw err;
+    const storage = this.storage!;
+    const failed = storage.failed;
+    if (failed !== undefined) return this.answerFailed(msg, replier, storage, failed);
+    return storage.engine
+      .then((engine) =>
+        this.handle(engine, msg, replier).catch((err: unknown) => {
+          storage.check(engine); // a write that failed the store for good: enter the failed state
+          throw err;
+        }),
+      )
+      .catch((err: unknown) => {
+        // A request that failed is answered with the error; only a failure with nobody to tell crashes the actor
+        // (not one of a failed storage: restarting the actor would not help, the reopen timer will).
+        if (replier) replier.fail(err);
+        else if (storage.failed === undefined) throw err;
+      });
+  }
+
+  /** A request while the storage is failed: stats say so, compaction finds nothing to do, the rest get the error. */
+  private answerFailed(msg: ReplicaMsg, replier: Replier | undefined, storage: StorageLifecycle, failed: FailedStorage): void {
+    switch (msg.type) {
+      case 'stats':
+        replier?.ok({ storage: { state: 'failed', ...failed, ...this.health.report() }, tombstones_confirmed: this.tombstonesConfirmed, dot_conflicts: this.dotConflicts } satisfies Partial<ReplicaStats>);
+        return;
+      case 'compaction-candidates':
+        replier?.ok([]);
+        return;
+      default:
+        replier?.fail(storage.failedError());
+    }
+  }
+
+  /** The live-key count, waiting at most `wait_ms` for a recount (then the previous count, or null before the first). */
+  private liveKeysWithin(engine: StorageEngine, wait_ms: number): Promise<number | null> {
+    const counting = this.liveKeys.count(engine);
+    return new Promise<number | null>((resolve) => {
+      const timer = this.timers!.schedule(wait_ms, () => resolve(this.liveKeys.previous));
+      counting.then(
+        (live) => {
+          timer.cancel();
+          resolve(live);
+        },
+        () => {
+          timer.cancel();
+          resolve(this.liveKeys.previous);
+        },
+      );
     });
   }
 
@@ -201,12 +274,12 @@ class Replica implements Actor<ReplicaMsg> {
   }
 
   stopped(): void {
-    const ready = this.ready;
-    if (!ready) return;
-    const lease = this.lease;
+    const storage = this.storage;
+    if (!storage) return;
+    const lease = this.minter.openedLease;
     // The lease is marked closed only after the engine closed (its log synced): a clean close loses nothing.
-    const closed = ready
-      .then((engine) => engine.close())
+    const closed = storage
+      .close()
       .then(() => lease?.then((l) => l.close()))
       .catch(() => undefined);
     closingDirs.set(this.args.dir, closed);
@@ -226,11 +299,17 @@ class Replica implements Actor<ReplicaMsg> {
         for (const version of msg.versions) if (!plantedDropOfMergedVersion(version)) await engine.put(msg.key, version);
         replier?.ok(true);
         return;
-      case 'get':
+      case 'get': {
         // Most gets find nothing pending and answer without another await.
-        if (engine.whenDurable(msg.key) !== null) await this.durableView(engine, msg.key);
-        replier?.ok(engine.get(msg.key));
+        if (engine.whenDurable(msg.key) !== null) await durableView(engine, msg.key, this.args.dir);
+        let damaged: string | undefined;
+        const versions = engine.get(msg.key, (path) => (damaged = path));
+        // A table that may hold the key is damaged: this answer may lack versions. Typed, so the coordinator
+        // counts it as no answer and repairs the key here (read repair).
+        if (damaged !== undefined) throw damagedAnswer(damaged);
+        replier?.ok(versions);
         return;
+      }
       case 'hold-tombstone':
         replier?.ok(await this.holdsDurably(engine, msg.key, msg.clock));
         return;
@@ -239,7 +318,7 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok(true);
         return;
       case 'mint':
-        replier?.ok(await this.mintChains.chain(msg.key, () => this.mint(engine, msg, this.ctx!)));
+        replier?.ok(await this.minter.mint(engine, msg, this.ctx!));
         return;
       case 'scan':
         replier?.ok(scanPage(engine, msg.from, msg.to, Math.min(msg.limit ?? SCAN_PAGE_MAX_ENTRIES, SCAN_PAGE_MAX_ENTRIES)));
@@ -248,9 +327,20 @@ class Replica implements Actor<ReplicaMsg> {
         await engine.flush();
         replier?.ok(true);
         return;
-      case 'stats':
-        replier?.ok({ ...engine.stats, tables: engine.tableCount, memtableBytes: engine.memtableBytes, keysEstimate: engine.keysEstimate, tombstones_confirmed: this.tombstonesConfirmed, dot_conflicts: this.dotConflicts });
+      case 'stats': {
+        const liveKeys = await this.liveKeysWithin(engine, LIVE_KEYS_WAIT_MS);
+        const stats: ReplicaStats = {
+          ...engine.stats,
+          tables: engine.tableCount,
+          memtableBytes: engine.memtableBytes,
+          ...(liveKeys !== null ? { keysEstimate: liveKeys } : {}),
+          tombstones_confirmed: this.tombstonesConfirmed,
+          dot_conflicts: this.dotConflicts,
+          storage: { state: 'ok', ...this.health.report() },
+        };
+        replier?.ok(stats);
         return;
+      }
       case 'compaction-candidates':
         replier?.ok(engine.compactionCandidates());
         return;
@@ -266,16 +356,11 @@ class Replica implements Actor<ReplicaMsg> {
         return;
       case 'compaction-abort':
         await engine.abortCompaction(msg.task);
+        if (msg.corrupt !== undefined && msg.task.inputs.includes(msg.corrupt.path)) engine.reportDamage(msg.corrupt.path, msg.corrupt.message);
         replier?.ok(true);
         return;
-      case 'open-failed':
+      case 'log-timer':
         return; // handled in receive, before the engine is awaited
-      case 'log-timer': {
-        const fn = this.timerCallbacks.get(msg.id);
-        this.timerCallbacks.delete(msg.id);
-        fn?.();
-        return;
-      }
       default:
         assertNever(msg);
     }
@@ -290,7 +375,7 @@ class Replica implements Actor<ReplicaMsg> {
    * answering; a tombstone held before the sync is on disk after it.
    */
   private async holdsDurably(engine: StorageEngine, key: Uint8Array, clock: Uint8Array): Promise<boolean> {
-    await this.durableView(engine, key);
+    await durableView(engine, key, this.args.dir);
     const held = engine.get(key).some((v) => v.value === null && keysEqual(v.clock, clock));
     if (!held) return false;
     await engine.syncLog();
@@ -308,7 +393,7 @@ class Replica implements Actor<ReplicaMsg> {
    * version the coordinator did not see on every owner.
    */
   private async confirmTombstone(engine: StorageEngine, key: Uint8Array, clock: Uint8Array): Promise<void> {
-    await this.durableView(engine, key);
+    await durableView(engine, key, this.args.dir);
     const held = engine.get(key).find((v) => v.value === null && keysEqual(v.clock, clock));
     if (held === undefined || held.purgeable === true) return;
     await engine.put(key, { ...held, purgeable: true });
@@ -330,71 +415,6 @@ class Replica implements Actor<ReplicaMsg> {
       digest_a: digestText(dotA.digest),
       digest_b: digestText(dotB.digest),
     });
-  }
-
-  // -------------------------------------------------------------------------
-  // Minting
-  // -------------------------------------------------------------------------
-
-  /**
-   * Mint a client write on the replica that stores it: under the key's chain,
-   * once nothing of the key waits for its fsync, read what this replica
-   * holds, take the dot's counter from the lease (at least what the key's
-   * clock requires, above everything this node ever handed out), store the
-   * new version and wait until the store says it is durable per the sync
-   * mode. One dot names one value: two mints never share a counter, whatever
-   * the node forgot (a purged tombstone, a lost unsynced tail, a mint whose
-   * ask timed out while the disk was slow).
-   */
-  private async mint(engine: StorageEngine, msg: MintRequest, ctx: ActorContext<ReplicaMsg>): Promise<MintReply> {
-    await this.durableView(engine, msg.key);
-    const local = engine.get(msg.key);
-    const lease = await this.openLease(engine, ctx);
-    const actor = actorId(msg.node, lease.epoch);
-    const context = msg.overwrite ? contextOf(local) : contextFromString(msg.context);
-    const required = requiredCounter(local, context, actor);
-    // Test-only planted bug 'dot-reuse' (src/core/planted_bugs.ts): mint from what the key holds alone, as before issue 12.
-    const counter = isPlanted('dot-reuse') ? required : await lease.take(required);
-    const made = mintWrite(local, context, actor, msg.value, ctx.now(), undefined, counter);
-    // Test-only planted bug (src/core/planted_bugs.ts, off unless a test plants it): ack but drop some versions.
-    if (!plantedDropOfMergedVersion(made.version)) await engine.put(msg.key, made.version);
-    return { ...made, superseded: contextToString(context) };
-  }
-
-  /**
-   * The dot lease, opened on the first mint (a replica that never mints, e.g. the demo's, never writes one),
-   * untrusted (a new epoch) when the engine's recovery cut off a corrupt commit-log tail.
-   */
-  private openLease(engine: StorageEngine, ctx: ActorContext<ReplicaMsg>): Promise<DotLease> {
-    if (this.lease === undefined) {
-      const periodic = this.args.syncMode === 'periodic';
-      const random = (): number => ctx.random();
-      const untrusted = engine.recovery.corruptTail !== null;
-      const opened = DotLease.open({ fs: this.fs(), dir: this.args.dir, random, periodic, untrusted, trustUnclean: isPlanted('dot-reuse') });
-      this.lease = opened;
-      opened.then(
-        (lease) => ctx.log.info('dot lease open', { epoch: lease.epoch, recovery: lease.recovery }),
-        () => (this.lease = undefined), // the next mint retries
-      );
-    }
-    return this.lease;
-  }
-
-  /**
-   * Batch sync: wait until no write of `key` waits for its fsync, so a get or
-   * a mint never sees (or builds on) a write a crash could still take back.
-   */
-  private async durableView(engine: StorageEngine, key: Uint8Array): Promise<void> {
-    // Test-only planted bug 'visible-before-fsync' (src/core/planted_bugs.ts): read what is not yet durable.
-    if (isPlanted('visible-before-fsync')) return;
-    let pending = engine.whenDurable(key);
-    for (let waits = 0; pending !== null; waits++) {
-      if (waits === READ_DURABLE_WAITS_MAX) {
-        throw new OverloadedError(`replica at ${this.args.dir}: a key written faster than its commit-log groups reach disk (${READ_DURABLE_WAITS_MAX} waits)`);
-      }
-      await pending;
-      pending = engine.whenDurable(key);
-    }
   }
 }
 

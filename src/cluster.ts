@@ -187,6 +187,7 @@ class EmbeddedCluster implements Cluster {
         keysEstimate: keys[i] ?? null,
         counters: nodeStats[i]?.counters ?? null,
         phi: nodeStats[i]?.phi ?? null,
+        storage: nodeStats[i]?.storage ?? null,
       };
     });
     const { dcs, n, w, r, strict } = this.config.replication;

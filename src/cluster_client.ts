@@ -6,6 +6,12 @@
  * believes running, so the write is minted where a replica lives and one
  * replica write is local), gives it a request id (so a duplicate is not done
  * twice), and maps member ids back to the user's node ids in the answer.
+ *
+ * A node whose storage failed does not coordinate (issue 13): every answer's
+ * receipt lists the members whose storage the coordinator knows failed, and
+ * routing skips them while the latest answer lists them. A request that
+ * reaches one anyway is still served: its coordinator forwards writes to the
+ * next owner and reads from the others.
  */
 import type { Bytes, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, Receipt, WriteOptions, WriteResult } from './cluster_types.js';
 import { labelOf, type ResolvedCluster } from './cluster_config.js';
@@ -40,6 +46,8 @@ export function toBytes(input: Bytes, what: 'key' | 'value'): Uint8Array {
 export class ClusterClient {
   private readonly ring: Ring;
   private nextRequest = 1;
+  /** Members whose storage failed, as the latest answer's coordinator knew (no clock: replaced by each answer). */
+  private storageFailed: ReadonlySet<string> = new Set();
 
   constructor(
     private readonly cluster: ResolvedCluster,
@@ -82,13 +90,14 @@ export class ClusterClient {
   async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
     const outcomes: PutManyOutcome[] = new Array(entries.length);
     /** Per coordinator, its batches: the requests and their indexes in `entries`. */
-    const batches = new Map<string, { to: ActorRef; requests: PutRequest[]; at: number[]; bytes: number }[]>();
+    const batches = new Map<number, { to: ActorRef; requests: PutRequest[]; at: number[]; bytes: number }[]>();
     entries.forEach((entry, i) => {
       try {
         const request = this.putRequest(entry.key, entry.value, entry.options ?? {});
         const to = this.route(request.key);
-        const list = batches.get(to.id) ?? [];
-        batches.set(to.id, list);
+        // By thread: every coordinator's actor id is the same ('coordinator'), so the id alone would put every write in one batch.
+        const list = batches.get(to.thread) ?? [];
+        batches.set(to.thread, list);
         const bytes = request.key.length + (request.value?.length ?? 0);
         let last = list[list.length - 1];
         if (last === undefined || last.requests.length >= PUT_BATCH_MAX || (last.bytes > 0 && last.bytes + bytes > PUT_BATCH_MAX_BYTES)) {
@@ -134,6 +143,7 @@ export class ClusterClient {
   }
 
   private written(reply: PutReply): WriteResult {
+    this.learn(reply.receipt);
     return { context: reply.context, superseded: reply.superseded, receipt: this.label(reply.receipt) };
   }
 
@@ -162,6 +172,7 @@ export class ClusterClient {
     } catch (err) {
       throw readError(err, `read of key ${keyText(keyBytes)} (coordinator ${this.nodeOf(to)})`);
     }
+    this.learn(reply.receipt);
     return {
       values: reply.values.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)),
       versions: reply.versions,
@@ -171,10 +182,15 @@ export class ClusterClient {
     };
   }
 
-  /** The coordinator to send a request for `key` to: its first running owner, else any running node. */
+  /**
+   * The coordinator to send a request for `key` to: its first running owner
+   * whose storage works, else any running node whose storage works, else any running node.
+   */
   route(key: Uint8Array): ActorRef {
     const owners = placeReplicas(this.ring, key, this.cluster.replication.dcs).replicas;
-    const member = owners.find(this.isRunning) ?? this.cluster.nodes.map((n) => n.member).find(this.isRunning);
+    const members = this.cluster.nodes.map((n) => n.member);
+    const serving = (member: string): boolean => this.isRunning(member) && !this.storageFailed.has(member);
+    const member = owners.find(serving) ?? members.find(serving) ?? owners.find(this.isRunning) ?? members.find(this.isRunning);
     if (member === undefined) throw new UnavailableError(0, 1, 'every node of the cluster is stopped');
     return coordinatorRef(member);
   }
@@ -183,10 +199,19 @@ export class ClusterClient {
     return `${this.idPrefix}:${this.nextRequest++}`;
   }
 
+  /** Take the coordinator's list of members whose storage failed (absent: none). */
+  private learn(receipt: CoordinatorReceipt): void {
+    const failed = receipt.storage_failed;
+    if (failed === undefined ? this.storageFailed.size > 0 : failed.length !== this.storageFailed.size || failed.some((m) => !this.storageFailed.has(m))) {
+      this.storageFailed = new Set(failed ?? []);
+    }
+  }
+
   private label(receipt: CoordinatorReceipt): Receipt {
     const l = (member: string): string => labelOf(this.cluster, member);
+    const { storage_failed: _routing, ...rest } = receipt; // routing advice for this client, not part of the user's receipt
     return {
-      ...receipt,
+      ...rest,
       coordinator: l(receipt.coordinator),
       sync: receipt.sync ?? 'batch',
       acks: receipt.acks.map((a) => ({ ...a, node: l(a.node), standingInFor: a.standingInFor === null ? null : l(a.standingInFor) })),

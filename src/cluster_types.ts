@@ -178,8 +178,20 @@ export interface MemberStatus {
   seenBy: Record<string, LivenessStatus>;
   /** Hints this node holds for others, or null when it could not be asked. */
   hintsHeld: number | null;
-  /** Keys its replica holds, estimated (SSTable entries plus memtable keys, duplicates counted), or null when it could not be asked. */
+  /**
+   * Live keys its replica holds (keys with a version that is not deleted,
+   * each counted once), from a background scan at most a second old while
+   * writes come in; null when it could not be asked (or its first count is
+   * still running). DBSIZE is the sum over members divided by N.
+   */
   keysEstimate: number | null;
+  /**
+   * Its storage as its replica reports it: `ok`, or `failed` with the cause
+   * and what to do (the node then serves no data and every coordinator
+   * treats it as down). Null when it is stopped or could not be asked;
+   * absent from implementations that do not report it.
+   */
+  storage?: StorageStatus | null;
   /** What the node did since its thread last started, or null when it is stopped or could not be asked. */
   counters: NodeCounters | null;
   /**
@@ -190,6 +202,30 @@ export interface MemberStatus {
    */
   phi: Record<string, number> | null;
 }
+
+/** A node's storage health (`MemberStatus.storage`). */
+export type StorageStatus = (
+  | { state: 'ok' }
+  | {
+      /** It cannot open, or a write failed it for good; it tries to open again every STORAGE_REOPEN_INTERVAL_MS. */
+      state: 'failed';
+      /** What failed, e.g. "corruption in /data/n1/MANIFEST at offset 88: manifest: checksum mismatch". */
+      cause: string;
+      /** What an operator can do about it. */
+      advice: string;
+      /** Since when (the node's clock, ms since the epoch). */
+      since_ms: number;
+    }
+) & {
+  /**
+   * SSTable checksum failures its reads met since its replica started, per
+   * file (one per damaged table: the table is skipped afterwards and
+   * quarantined). Counted like `NodeCounters`.
+   */
+  checksumFailures: Record<string, number>;
+  /** Damaged tables it moved to `<node dir>/quarantine/` since its replica started (never deleted). */
+  quarantined: string[];
+};
 
 /**
  * One node's event counters, cumulative since that node's thread last

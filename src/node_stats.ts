@@ -3,7 +3,8 @@
  * phi values: five asks in parallel, to its coordinator (read repairs), its
  * hinted-handoff actor (hints stored and delivered), its compaction actor
  * (compactions finished), its replica (dot conflicts its storage met) and
- * its failure detector (phi per peer). Each
+ * its failure detector (phi per peer); the replica's answer also says
+ * whether its storage works (`storage`). Each
  * actor counts since it (re)started, so together they count since the
  * node's thread last started.
  *
@@ -14,13 +15,14 @@
  *
  * Thread contract: the thread that owns the cluster (it only sends asks).
  */
-import type { NodeCounters } from './cluster_types.js';
+import type { NodeCounters, StorageStatus } from './cluster_types.js';
 import { COMPACTION_ACTOR_ID } from './node_plan.js';
 import type { Message } from './runtime/actor.js';
 import type { CompactionStats } from '../actors/compaction.js';
 import type { CoordinatorStats } from '../actors/coordinator.js';
 import type { FailureDetectorStats } from '../actors/failure_detector.js';
 import type { HandoffStats } from '../actors/handoff.js';
+import type { ReplicaStats } from '../actors/replica.js';
 import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../actors/member_refs.js';
 
 /** Asks actor `id` of the node in question; rejects on failure or timeout. */
@@ -32,6 +34,8 @@ export interface NodeStats {
   counters: NodeCounters | null;
   /** Phi per peer, keyed by the peer's node id (label), or null when the detector did not answer. */
   phi: Record<string, number> | null;
+  /** Its storage health as its replica reports it, or null when the replica did not answer. */
+  storage: StorageStatus | null;
 }
 
 /** Ask a running node for its counters and phi values; `labelOf` turns member ids into node ids. Never rejects. */
@@ -41,7 +45,7 @@ export async function askNodeStats(ask: NodeAsk, labelOf: (member: string) => st
     orNull(ask<CoordinatorStats>(COORDINATOR_ACTOR_ID, { type: 'stats' })),
     orNull(ask<HandoffStats>(HANDOFF_ACTOR_ID, { type: 'stats' })),
     orNull(ask<CompactionStats>(COMPACTION_ACTOR_ID, { type: 'stats' })),
-    orNull(ask<{ dot_conflicts: number }>(REPLICA_ACTOR_ID, { type: 'stats' })),
+    orNull(ask<Pick<ReplicaStats, 'dot_conflicts' | 'storage'>>(REPLICA_ACTOR_ID, { type: 'stats' })),
     orNull(ask<FailureDetectorStats>(DETECTOR_ACTOR_ID, { type: 'stats' })),
   ]);
   const counters: NodeCounters | null =
@@ -59,5 +63,5 @@ export async function askNodeStats(ask: NodeAsk, labelOf: (member: string) => st
     phi = {};
     for (const [member, value] of Object.entries(detector.phi)) phi[labelOf(member)] = value;
   }
-  return { counters, phi };
+  return { counters, phi, storage: replica?.storage ?? null };
 }

@@ -218,6 +218,11 @@ export class CommitLog {
     });
   }
 
+  /** The I/O error that failed the log (it accepts nothing more: reopen it), or null. */
+  get failedWith(): unknown {
+    return this.failure;
+  }
+
   /**
    * Throw what `append` would throw for a record of `payloadBytes` right now
    * (log closed or failed, queue full, record too large), so a caller can

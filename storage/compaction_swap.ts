@@ -31,6 +31,8 @@ export interface CompactionSwapDeps {
   cache: BlockCache;
   stats: EngineStats;
   flushes: FlushPipeline;
+  /** Told when a compaction released its inputs (finished or aborted): a damaged input may now be quarantined. */
+  onReleased: () => void;
 }
 
 /** Reservations and result swaps of the compactions running on one engine. */
@@ -55,14 +57,14 @@ export class CompactionSwap {
   /** Live tables not being compacted, for the compaction policy. */
   candidates(): TableSize[] {
     return this.deps.tables.tables
-      .filter((t) => !this.compacting.has(t.fileNumber))
+      .filter((t) => !this.compacting.has(t.fileNumber) && t.damage === undefined)
       .map((t) => ({ fileNumber: t.fileNumber, bytes: t.reader.meta.file_bytes }));
   }
 
   /** Reserve `fileNumbers` for a compaction and describe the job; undefined if one is no longer live or free. */
   begin(fileNumbers: readonly number[]): CompactionTask | undefined {
     const { options, manifest, tables, flushes } = this.deps;
-    const live = new Map(tables.tables.map((t) => [t.fileNumber, t]));
+    const live = new Map(tables.tables.filter((t) => t.damage === undefined).map((t) => [t.fileNumber, t]));
     if (fileNumbers.length === 0 || fileNumbers.some((n) => !live.has(n) || this.compacting.has(n))) return undefined;
     for (const n of fileNumbers) this.compacting.add(n);
     const inputs = new Set(fileNumbers);
@@ -103,6 +105,7 @@ export class CompactionSwap {
     } finally {
       for (const n of inputs) this.compacting.delete(n);
       this.releaseReads(task);
+      this.deps.onReleased();
     }
   }
 
@@ -110,6 +113,7 @@ export class CompactionSwap {
   async abort(task: CompactionTask): Promise<void> {
     for (const n of task.inputs.map(fileNumberOf)) this.compacting.delete(n);
     this.releaseReads(task);
+    this.deps.onReleased();
     await this.deps.options.fs.remove(task.output);
   }
 

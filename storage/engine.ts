@@ -28,6 +28,7 @@
  * swaps results in (`beginCompaction` / `finishCompaction`).
  */
 import { assert } from '../src/core/assert.js';
+import { CorruptionError, isCorruptionError } from '../src/core/errors.js';
 import { hashPair } from '../src/core/hash.js';
 import { RECORD_HEADER_BYTES, type CommitLog, type RecoveryReport } from './commit_log.js';
 import { CompactionSwap } from './compaction_swap.js';
@@ -37,6 +38,8 @@ import { newEngineStats, resolveEngineOptions, validateWrite, type EngineOptions
 import { recoverStore } from './engine_recovery.js';
 import { FlushPipeline } from './flush_pipeline.js';
 import { KeyTails } from './key_tails.js';
+import { TableDamage } from './table_damage.js';
+import type { Manifest } from './manifest.js';
 import { mergeSorted, type KeyVersions } from './merge_iterator.js';
 import { encodeMutation } from './mutation.js';
 import type { TableSet } from './table_set.js';
@@ -59,12 +62,15 @@ export class StorageEngine {
     private readonly options: ResolvedEngineOptions,
     /** Counters for metrics and the storage benchmark (shared with the flush pipeline and compaction swap). */
     readonly stats: EngineStats,
+    private readonly manifest: Manifest,
     private readonly log: CommitLog,
     private readonly tables: TableSet,
     /** The active and frozen memtables and their flushes to SSTables. */
     private readonly flushes: FlushPipeline,
     /** Compactions' reservations and result swaps. */
     private readonly compactions: CompactionSwap,
+    /** Tables whose blocks failed a checksum, and their quarantine. */
+    private readonly damage: TableDamage,
   ) {}
 
   /**
@@ -76,14 +82,25 @@ export class StorageEngine {
     return this.log.recovery;
   }
 
+  /**
+   * The error that failed the store for good, or undefined while it works:
+   * a commit-log write or fsync, a memtable flush or a manifest edit that
+   * failed. Every later write fails too; close the engine and open it again
+   * (recovery truncates what the failure left). See storage_health.ts.
+   */
+  get failure(): unknown {
+    return this.log.failedWith ?? this.flushes.failureCause ?? this.manifest.failedWith;
+  }
+
   /** Open (or create) the store in `options.dir`, recovering from the commit log (`engine_recovery.ts`). */
   static async open(options: EngineOptions): Promise<StorageEngine> {
     const full = resolveEngineOptions(options);
     const { manifest, log, tables, cache, memtable } = await recoverStore(full);
     const stats = newEngineStats();
     const flushes = new FlushPipeline({ options: full, manifest, log, tables, cache, stats }, memtable);
-    const compactions = new CompactionSwap({ options: full, manifest, tables, cache, stats, flushes });
-    const engine = new StorageEngine(full, stats, log, tables, flushes, compactions);
+    const compactions: CompactionSwap = new CompactionSwap({ options: full, manifest, tables, cache, stats, flushes, onReleased: () => damage.runPending() });
+    const damage = new TableDamage(full, manifest, tables, compactions);
+    const engine = new StorageEngine(full, stats, manifest, log, tables, flushes, compactions, damage);
     flushes.switchIfFull();
     return engine;
   }
@@ -164,14 +181,20 @@ export class StorageEngine {
     return this.log.sync();
   }
 
-  /** Every live version of `key`, reconciled; [] when the key is unknown. Tombstones included. */
-  get(key: Uint8Array): StoredVersion[] {
+  /**
+   * Every live version of `key`, reconciled; [] when the key is unknown.
+   * Tombstones included. A damaged table (a data block that failed its
+   * checksum, now or before) that may hold the key is skipped and named to
+   * `onDamaged`: the answer may then lack versions (a replica answers it as
+   * corruption, so the coordinator repairs the key here).
+   */
+  get(key: Uint8Array, onDamaged?: (path: string) => void): StoredVersion[] {
     this.stats.gets++;
-    return this.versionsOf(key);
+    return this.versionsOf(key, onDamaged);
   }
 
   /** The read path of `get`, without counting it. */
-  private versionsOf(key: Uint8Array): StoredVersion[] {
+  private versionsOf(key: Uint8Array, onDamaged?: (path: string) => void): StoredVersion[] {
     const found: StoredVersion[] = [];
     const fresh = this.flushes.active.get(key);
     if (fresh) for (const v of fresh) found.push(v);
@@ -188,7 +211,14 @@ export class StorageEngine {
           continue;
         }
         this.stats.tablesConsulted++;
-        const versions = table.reader.getAdmitted(key);
+        let versions: StoredVersion[] | undefined;
+        try {
+          if (table.damage === undefined) versions = table.reader.getAdmitted(key);
+        } catch (err) {
+          if (!isCorruptionError(err)) throw err;
+          this.damage.report(table, err);
+        }
+        if (table.damage !== undefined) onDamaged?.(table.reader.path);
         if (versions) for (const v of versions) found.push(v);
       }
     }
@@ -214,6 +244,12 @@ export class StorageEngine {
       for (const frozen of this.flushes.frozen) sources.push(frozen.scan(fromKey, toKey));
       for (const table of snapshot) sources.push(table.reader.scan(fromKey, toKey));
       for (const entry of mergeSorted(sources, this.options.order, this.options.onDotConflict)) yield { key: entry.key, versions: entry.versions };
+    } catch (err) {
+      // A block that failed its checksum: mark its table damaged (quarantined soon), then fail this scan; a retry skips nothing
+      // it should not, since the table leaves the live set.
+      const table = isCorruptionError(err) ? this.damage.tableAt(err.location) : undefined;
+      if (table !== undefined && isCorruptionError(err)) this.damage.report(table, err);
+      throw err;
     } finally {
       this.tables.release(snapshot);
     }
@@ -249,6 +285,7 @@ export class StorageEngine {
     if (this.closed) return;
     this.closed = true;
     await this.flushes.settled();
+    await this.damage.settled();
     await this.log.close();
     await this.tables.closeAll();
   }
@@ -263,6 +300,23 @@ export class StorageEngine {
     for (const frozen of this.flushes.frozen) keys += frozen.entryCount;
     for (const table of this.tables.tables) keys += table.reader.meta.entry_count;
     return keys;
+  }
+
+  /**
+   * A compaction met corruption in the live table at `path` (it runs on
+   * another thread, so only the message comes back): mark it damaged and
+   * quarantine it, as a read would. False when `path` is not a live table.
+   */
+  reportDamage(path: string, message: string): boolean {
+    const table = this.damage.tableAt(path);
+    if (table === undefined) return false;
+    this.damage.report(table, new CorruptionError(path, -1, `found by a compaction: ${message}`));
+    return true;
+  }
+
+  /** Resolves once every quarantine of a damaged table started so far ended (tests). */
+  quarantinesSettled(): Promise<void> {
+    return this.damage.settled();
   }
 
   /** Number of live SSTables. */

@@ -6,10 +6,11 @@
  * Pure data and checks; no I/O.
  */
 import { CLOCK_MAX_BYTES, BLOOM_FP_RATE_DEFAULT, KEY_MAX_BYTES, MEMTABLE_FLUSH_BYTES, SSTABLE_BLOCK_CACHE_BYTES, TOMBSTONE_GRACE_MS, VALUE_MAX_BYTES } from '../src/core/limits.js';
-import { InvalidRequestError } from '../src/core/errors.js';
+import { InvalidRequestError, type CorruptionError } from '../src/core/errors.js';
 import type { VersionOrder } from '../src/core/version_order.js';
 import type { CommitLogTimers, SyncMode } from './commit_log.js';
 import type { FileSystem } from './fs.js';
+import type { QuarantinedTable } from './table_damage.js';
 import type { StoredVersion } from './version.js';
 
 /** How to open an engine. */
@@ -51,10 +52,18 @@ export interface EngineOptions {
    * again: it stands until a write that saw it supersedes both.
    */
   onDotConflict?: (key: Uint8Array, a: StoredVersion, b: StoredVersion) => void;
+  /**
+   * Told once per damaged table: a read met a data block of the SSTable at
+   * `path` that failed its checksum (or its structure checks). The table is
+   * skipped from then on and quarantined (`table_damage.ts`).
+   */
+  onChecksumFailure?: (path: string, err: CorruptionError) => void;
+  /** Told when a damaged table was moved to quarantine: what this replica no longer holds. */
+  onQuarantined?: (table: QuarantinedTable) => void;
 }
 
 /** The callbacks of `EngineOptions`: optional even once defaults are applied. */
-type EngineCallbacks = 'timers' | 'onTablesChanged' | 'onError' | 'onDataLoss' | 'onDotConflict';
+type EngineCallbacks = 'timers' | 'onTablesChanged' | 'onError' | 'onDataLoss' | 'onDotConflict' | 'onChecksumFailure' | 'onQuarantined';
 
 /** `EngineOptions` with every tunable set. */
 export type ResolvedEngineOptions = Required<Omit<EngineOptions, EngineCallbacks>> & EngineOptions;

@@ -2,8 +2,9 @@
  * Opening a store directory: what `StorageEngine.open` rebuilds before the
  * engine takes its first write.
  *
- *   1. The manifest says which SSTables are live; `.sst` files it does not
- *      name are leftovers of a crash mid-flush or mid-compaction and go.
+ *   1. The manifest says which SSTables are live (after finishing any
+ *      quarantine a crash interrupted: `quarantine.ts`); `.sst` files it
+ *      does not name are leftovers of a crash mid-flush or mid-compaction and go.
  *   2. Every live table is opened (footer, filter and index verified).
  *   3. The commit log is replayed into a fresh memtable from the manifest's
  *      replay start (older segments are already in tables); recovery cuts a
@@ -24,6 +25,7 @@ import { joinPath } from './fs.js';
 import { Manifest } from './manifest.js';
 import { Memtable } from './memtable.js';
 import { decodeMutation } from './mutation.js';
+import { recoverQuarantines } from './quarantine.js';
 import { SSTableReader } from './sstable_reader.js';
 import { TableSet } from './table_set.js';
 
@@ -41,6 +43,8 @@ export interface RecoveredStore {
 export async function recoverStore(options: ResolvedEngineOptions): Promise<RecoveredStore> {
   const { fs, dir } = options;
   const manifest = await Manifest.open(fs, dir);
+  // Before orphan cleanup: a quarantine a crash interrupted is finished, never taken for an orphan.
+  await recoverQuarantines(fs, manifest, (message, fields) => options.onDataLoss?.(message, fields));
   for (const orphan of await manifest.orphanTables()) await fs.remove(orphan);
   const cache = new BlockCache(options.blockCacheBytes);
   const tables = new TableSet(fs, (path, err) => options.onError?.(`delete ${path}`, err));

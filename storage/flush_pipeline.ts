@@ -19,7 +19,6 @@
  */
 import { hashPair } from '../src/core/hash.js';
 import { IMMUTABLE_MEMTABLES_MAX } from '../src/core/limits.js';
-import { OverloadedError } from '../src/core/errors.js';
 import type { BlockCache } from './block_cache.js';
 import { BloomFilter } from './bloom.js';
 import type { CommitLog } from './commit_log.js';
@@ -27,6 +26,7 @@ import type { EngineStats, ResolvedEngineOptions } from './engine_options.js';
 import { manifestTable, type Manifest } from './manifest.js';
 import { Memtable } from './memtable.js';
 import type { SSTableMeta } from './sstable_format.js';
+import { describeStorageFailure, storageFailedError } from './storage_health.js';
 import { SSTableReader } from './sstable_reader.js';
 import { SSTableWriter } from './sstable_writer.js';
 import type { TableSet } from './table_set.js';
@@ -51,6 +51,8 @@ export class FlushPipeline {
   private flushTail: Promise<void> = Promise.resolve();
   /** Set when a flush failed: the engine must be reopened (recovery replays the log). */
   private flushFailure: Error | undefined;
+  /** What made the flush fail (the error behind `flushFailure`). */
+  private flushCause: unknown = undefined;
   /** Keys of puts waiting for flushes (bounded by the callers' in-flight writes). */
   private readonly waitingKeys: Uint8Array[] = [];
 
@@ -75,6 +77,11 @@ export class FlushPipeline {
   /** The error every write gets after a failed flush, or undefined. */
   get failure(): Error | undefined {
     return this.flushFailure;
+  }
+
+  /** What made a flush fail, or undefined while flushes work. */
+  get failureCause(): unknown {
+    return this.flushCause;
   }
 
   /** True when a write must wait (`putWhenRoom`) rather than go straight to the memtable. */
@@ -146,9 +153,9 @@ export class FlushPipeline {
     rolled.catch(() => undefined);
     const flushed = this.flushTail.then(async () => this.flushMemtable(frozen, await rolled));
     this.flushTail = flushed.catch((err: unknown) => {
-      this.flushFailure = new OverloadedError(
-        `storage engine at ${options.dir}: a memtable flush failed (${String(err)}); writes are refused until the node restarts`,
-      );
+      // Not "overloaded": the store failed, and every write is refused until it is reopened (storage_health.ts).
+      this.flushFailure = storageFailedError(options.dir, describeStorageFailure(options.dir, err));
+      this.flushCause = err;
       options.onError?.('flush', err);
     });
     return flushed;

@@ -138,6 +138,11 @@ export class Manifest {
     return this.state;
   }
 
+  /** The error of a write that failed midway (the store must reopen), or undefined. */
+  get failedWith(): unknown {
+    return this.failure;
+  }
+
   /** Path of table `fileNumber` in this store. */
   tablePath(fileNumber: number): string {
     return joinPath(this.dir, sstableFileName(fileNumber));

@@ -10,6 +10,7 @@
  * Thread contract: the owning node's thread only.
  */
 import { assert } from '../src/core/assert.js';
+import type { CorruptionError } from '../src/core/errors.js';
 import type { FileSystem } from './fs.js';
 import type { SSTableReader } from './sstable_reader.js';
 
@@ -19,6 +20,12 @@ export interface LiveTable {
   reader: SSTableReader;
   /** Scans reading it, plus one while it is live. */
   refs: number;
+  /**
+   * Set when one of its data blocks failed its checksum: reads skip it (an
+   * answer for a key it may hold is marked damaged) until its quarantine
+   * takes it out of the live set (`table_damage.ts`).
+   */
+  damage?: CorruptionError;
 }
 
 /** The live tables, newest (highest file number) first. */

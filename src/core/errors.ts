@@ -28,7 +28,7 @@ export class CorruptionError extends RingkvError {
   ) {
     super(
       `corruption in ${location}${offset >= 0 ? ` at offset ${offset}` : ''}: ${detail}; ` +
-        'the data there is not trusted: restore the replica from its peers (anti-entropy) or from a backup',
+        'those bytes are not trusted and never replicated; the other replicas still hold the data (the node log says what this node did about it)',
     );
   }
 }

@@ -35,7 +35,11 @@
  *   ringkv_members{observer,status}                    members observer sees in each liveness status
  *   ringkv_member_liveness{observer,member,status}     state set: 1 for the status observer sees, else 0
  *   ringkv_hints_pending{node}                         hints node holds for others
- *   ringkv_keys_estimate{node}                         keys node's replica holds (estimate)
+ *   ringkv_keys_estimate{node}                         live keys node's replica holds (background scan)
+ *   ringkv_node_storage_failed{node}                   1 while node's storage is failed (it cannot open or a
+ *                                                      write failed it; the node is treated as down), else 0
+ *   ringkv_sstable_checksum_failures_total{node,file}  SSTable data blocks that failed their checksum (from
+ *                                                      status; each damaged table is then quarantined)
  *   ringkv_cluster_status_up                           1 if the last status fetch succeeded
  *   ringkv_cluster_status_fetches_total{outcome}       status fetches made for scrapes
  *   ringkv_metrics_dropped_total{metric}               reports dropped by a series bound
@@ -56,6 +60,7 @@ import type { ClusterStatus, NodeCounters } from '../cluster_types.js';
 import { assert } from '../core/assert.js';
 import type { LivenessStatus } from '../core/liveness.js';
 import {
+  CHECKSUM_FAILURE_FILES_MAX,
   MEMBERS_MAX,
   METRICS_COMMANDS_MAX,
   METRICS_LIVENESS_PAIRS_MAX,
@@ -117,6 +122,9 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
   private readonly hintsReplayedCounter: Counter;
   private readonly compactionsCounter: Counter;
   private readonly dotConflictsCounter: Counter;
+  private readonly checksumFailuresCounter: Counter<'node' | 'file'>;
+  /** Last cumulative checksum-failure count per node and file, for increments. */
+  private readonly checksumFailureDeltas = new CounterDeltas(MEMBERS_MAX * CHECKSUM_FAILURE_FILES_MAX);
   /** Phi per (observer, peer). */
   private readonly phi: Gauge<'observer' | 'peer'>;
   /** Reports dropped by a series bound, by metric. */
@@ -158,6 +166,13 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
       collect,
     });
     this.phi = new Gauge({ name: 'ringkv_phi', help: 'Phi-accrual suspicion level of peer as seen by observer.', labelNames: ['observer', 'peer'], registers, collect });
+    this.checksumFailuresCounter = new Counter({
+      name: 'ringkv_sstable_checksum_failures_total',
+      help: 'SSTable data blocks that failed their checksum, per node and file; the table is then quarantined (moved to <node dir>/quarantine/) and its keys repaired from the other replicas.',
+      labelNames: ['node', 'file'],
+      registers,
+      collect,
+    });
     this.dropped = new Counter({ name: 'ringkv_metrics_dropped_total', help: 'Reports dropped because a series bound was reached, by metric.', labelNames: ['metric'], registers });
     this.registerStatusGauges();
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -267,6 +282,11 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
           else if (increment > 0) target.report(increment);
         }
       }
+      for (const [file, count] of Object.entries(member.storage?.checksumFailures ?? {})) {
+        const increment = this.checksumFailureDeltas.advance(`${member.id}\u0000${file}`, count);
+        if (increment === null) this.dropped.inc({ metric: 'ringkv_sstable_checksum_failures_total' });
+        else if (increment > 0) this.checksumFailuresCounter.inc({ node: member.id, file }, increment);
+      }
       for (const [peer, phi] of Object.entries(member.phi ?? {})) {
         this.setPhi(member.id, peer, phi);
         const pair = `${member.id}\u0000${peer}`;
@@ -358,7 +378,10 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     statusGauge('ringkv_hints_pending', 'Hints the node holds for other owners.', ['node'], (g, s) => {
       for (const m of s.members) if (m.hintsHeld !== null) g.set({ node: m.id }, m.hintsHeld);
     });
-    statusGauge('ringkv_keys_estimate', 'Keys the node\'s replica holds, estimated (duplicates across tables counted).', ['node'], (g, s) => {
+    statusGauge('ringkv_node_storage_failed', 'Whether the node\'s storage is failed (1: it serves no data and coordinators treat it as down; see its log and /status for the cause) or works (0).', ['node'], (g, s) => {
+      for (const m of s.members) if (m.storage) g.set({ node: m.id }, m.storage.state === 'failed' ? 1 : 0);
+    });
+    statusGauge('ringkv_keys_estimate', 'Live keys the node\'s replica holds (not deleted, each once; a background scan at most a second old while writes come in).', ['node'], (g, s) => {
       for (const m of s.members) if (m.keysEstimate !== null) g.set({ node: m.id }, m.keysEstimate);
     });
   }

@@ -2,10 +2,10 @@
  * INFO and DBSIZE: the server, its clients, its keyspace and its replication,
  * told as ringkv facts in the `field:value` lines Redis tools parse.
  *
- * Key counts are estimates: each member reports `keysEstimate` (SSTable
- * entries plus memtable keys, duplicates and tombstones counted), and every
- * key lives on `n` replicas, so the estimate is the sum over members that
- * answered divided by `n`. It is neither exact nor a snapshot.
+ * Key counts are estimates (`estimateKeys`): each member reports the live
+ * keys its replica holds (`keysEstimate`: not deleted, each once), and every
+ * key lives on `n` replicas, so the count is their sum divided by `n`. Exact
+ * once every replica holds every write; not a snapshot.
  */
 import { hostname } from 'node:os';
 import type { ClusterStatus } from '../cluster_types.js';
@@ -21,11 +21,26 @@ export const RINGKV_VERSION = '0.1.0';
 const SECTIONS = ['server', 'clients', 'keyspace', 'replication'] as const;
 type Section = (typeof SECTIONS)[number];
 
-/** Keys in the cluster, estimated (see the file header). */
+/**
+ * Live keys in the cluster (DBSIZE, INFO keyspace), an estimate: each member
+ * counts the live keys its replica holds (not deleted, each once: a
+ * background scan, `storage/live_keys.ts`), and every key lives on N
+ * replicas, so the sum is divided by N. Exact when every replica of every
+ * key holds every write and delete; otherwise off by the keys whose replicas
+ * disagree (hints pending, a replica behind), divided by N. Members that did
+ * not answer (stopped, failed) are made up for by the share of the ring the
+ * others hold (each member holds about N times its ownership of the keys).
+ */
 export function estimateKeys(status: ClusterStatus): number {
   let sum = 0;
-  for (const member of status.members) sum += member.keysEstimate ?? 0;
-  return Math.round(sum / Math.max(1, status.replication.n));
+  let share = 0;
+  for (const member of status.members) {
+    if (member.keysEstimate === null) continue;
+    sum += member.keysEstimate;
+    share += member.ownership;
+  }
+  if (share <= 0) return 0;
+  return Math.round(sum / (Math.max(1, status.replication.n) * Math.min(1, share)));
 }
 
 const info: CommandSpec = {
@@ -52,7 +67,8 @@ const dbsize: CommandSpec = {
   flags: ['readonly', 'fast'],
   keys: [0, 0, 0],
   group: 'server',
-  summary: "Estimated number of keys (members' key estimates summed and divided by n; tombstones and duplicates counted).",
+  summary:
+    'Number of live keys (deleted keys not counted, each key once), an estimate: the replicas\' live-key counts (a background scan, at most a second old while writes come in) summed and divided by n; exact once every replica holds every write.',
   async run(_args, ctx) {
     return integer(estimateKeys(await ctx.cluster.status()));
   },

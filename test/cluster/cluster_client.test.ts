@@ -87,15 +87,20 @@ describe('cluster_client: every write its own honest outcome', () => {
   });
 
   it('keeps each write its own outcome inside one answered batch: ok, indeterminate (a coordinator timeout), failed', async () => {
-    const c = client(async (_to, msg) => {
+    const threads = new Set<number>();
+    const c = client(async (to, msg) => {
+      threads.add(to.thread);
       const requests = (msg as unknown as { requests: PutRequest[] }).requests;
-      return requests.map((request, j): BatchOutcome => {
+      for (const request of requests) expect(c.route(request.key).thread, 'each batch goes to its writes\' coordinator').to.equal(to.thread);
+      return requests.map((request): BatchOutcome => {
+        const j = Number(new TextDecoder().decode(request.key).slice(1));
         if (j % 3 === 0) return { ok: reply(request) };
         if (j % 3 === 1) return { error: toErrorRecord(new TimeoutError('write (w=2)', REQUEST_TIMEOUT_MS)) };
         return { error: toErrorRecord(new UnavailableError(1, 2, 'n2 down')) };
       });
     });
     const outcomes = await c.putMany(entries(6));
+    expect(threads.size, 'one batch per coordinator, not one for all').to.be.greaterThan(1);
     expect(outcomes.map((o) => (o.ok ? 'ok' : o.error.constructor.name))).to.deep.equal([
       'ok', 'IndeterminateError', 'UnavailableError', 'ok', 'IndeterminateError', 'UnavailableError',
     ]);

@@ -63,6 +63,15 @@ export const LIVENESS_OBSERVERS_MAX = 16;
 /** Local actors (coordinator, hint replayer, anti-entropy, gossip) one failure detector publishes liveness changes to. */
 export const LIVENESS_SUBSCRIBERS_MAX = 16;
 
+/**
+ * A node whose storage failed tells every peer's failure detector so this
+ * often while it stays failed; the peers treat it as down (issue 13).
+ */
+export const STORAGE_STATE_ANNOUNCE_INTERVAL_MS = 1_000;
+
+/** A peer's "storage failed" report is forgotten after this long without a repeat (its node stopped, or was cut off). */
+export const STORAGE_STATE_TTL_MS = 5_000;
+
 // ---------------------------------------------------------------------------
 // Ring and placement
 // ---------------------------------------------------------------------------

@@ -143,3 +143,30 @@ export const TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX = 256;
 /** Entries returned by one range-scan page. */
 export const SCAN_PAGE_MAX_ENTRIES = 1024;
 
+
+// ---------------------------------------------------------------------------
+// Storage failures (issue 13: a failed disk is reported and contained)
+// ---------------------------------------------------------------------------
+
+/**
+ * A replica whose storage failed (cannot open, or a commit-log, flush or
+ * manifest write failed) tries to open it again this often; meanwhile its
+ * node is treated as down by every coordinator.
+ */
+export const STORAGE_REOPEN_INTERVAL_MS = 10_000;
+
+/** SSTable files whose checksum failures a replica counts one by one (more are counted under one label). */
+export const CHECKSUM_FAILURE_FILES_MAX = 64;
+
+/**
+ * Live-key counts (DBSIZE) are recounted by a background scan at most this
+ * often while writes come in; with no write since the last count, the count
+ * is reused as is.
+ */
+export const LIVE_KEYS_RECOUNT_MIN_INTERVAL_MS = 1_000;
+
+/** Entries one step of the live-key scan reads before it lets the replica's other messages run. */
+export const LIVE_KEYS_SCAN_STEP_ENTRIES = 4096;
+
+/** How long a stats ask waits for a live-key recount before answering with the previous count. */
+export const LIVE_KEYS_WAIT_MS = 500;
