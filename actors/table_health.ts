@@ -10,6 +10,7 @@
  *
  * Thread contract: the replica actor's.
  */
+import { isoTime } from '../src/core/iso_time.js';
 import { CorruptionError } from '../src/core/errors.js';
 import { CHECKSUM_FAILURE_FILES_MAX } from '../src/core/limits.js';
 import type { ActorContext } from '../src/runtime/actor.js';
@@ -56,7 +57,7 @@ export class TableHealth {
       node: memberId(ctx.self.thread),
       file: table.from,
       moved_to: table.to,
-      lost_here: `${table.entries} keys from ${describeKey(table.min_key)} to ${describeKey(table.max_key)}, written ${iso(table.min_ts_ms)} .. ${iso(table.max_ts_ms)}`,
+      lost_here: `${table.entries} keys from ${describeKey(table.min_key)} to ${describeKey(table.max_key)}, written ${isoTime(table.min_ts_ms)} .. ${isoTime(table.max_ts_ms)}`,
       refilled_by: 'the other replicas hold these keys; read repair writes each back here when it is read, hinted handoff covers writes missed meanwhile (there is no anti-entropy yet: keys never read stay on fewer replicas until written again)',
       what_to_do: `nothing for the data; the file under ${table.to} may be deleted once inspected`,
     });
@@ -71,8 +72,4 @@ export class TableHealth {
 /** The answer of a replica read that skipped a damaged table: corruption, so the coordinator reads elsewhere and repairs. */
 export function damagedAnswer(path: string): CorruptionError {
   return new CorruptionError(path, -1, 'a data block of this table failed its checksum; this replica answered without it (the table is being quarantined)');
-}
-
-function iso(ms: number): string {
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
 }
