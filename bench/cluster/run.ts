@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(os.tmpdir(), 'ringkv-bench-cluster-'));
   let cluster: Cluster | undefined;
   try {
-    cluster = await openCluster({ nodes: NODES, dataDir: dir, replication: { n: 3, w: 2, r: 2 } });
+    cluster = await openCluster({ nodes: NODES, dataDir: dir, replication: { n: 3, w: 2, r: 2 }, syncMode: 'periodic' });
     const c = cluster;
     await drive(2_000, (i) => c.put(`warm-${i}`, VALUE)); // JIT and thread warm-up
     const puts = await drive(OPS, (i) => c.put(`key-${i}`, VALUE));
