@@ -2,7 +2,10 @@
  * The seeded fault campaign (src/simulation/campaign.ts) as a test: a bounded
  * campaign over the whole simulated cluster must find no violation; a seed
  * replays byte for byte; and with a bug planted (planted_bugs.ts) the same
- * campaign must fail, so the checker is shown able to fail.
+ * campaign must fail, so the checker is shown able to fail. Here only the
+ * first planted campaign runs (it is caught within a few seeds); every one
+ * is hunted by test/simulation/planted.campaign.ts (`npm run sim:planted`,
+ * run by .ci/run after npm test: the hunts take minutes).
  *
  * Seeds 1..CAMPAIGN_SEEDS run by default; SEED=<n> replays that one seed
  * (a failing seed's line names it). `npm run sim -- --seed <n> --trace`
@@ -87,7 +90,7 @@ describe('seeded fault campaign', function () {
     expect(other.traceHash, `seeds ${ONE_SEED} and ${ONE_SEED + 1}`).to.not.equal(first.traceHash);
   });
 
-  for (const planted of PLANTED_CAMPAIGNS.filter((c) => c.expected === 'caught')) {
+  for (const planted of PLANTED_CAMPAIGNS.filter((c) => c.expected === 'caught').slice(0, 1)) {
     it(`with a planted bug (${planted.name}), the campaign (sync ${planted.sync}, faults ${planted.faults}) reports ${planted.catches.join(' or ')} within ${PLANTED_BUG_SEEDS_MAX} seeds`, async () => {
       const hunt = await huntPlantedBug(planted, OPS_PER_SEED);
       console.log(`      ${formatHunt(hunt)}`);
