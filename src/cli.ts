@@ -83,9 +83,10 @@ program
   .command('status')
   .description('show a running server\'s members, liveness, ring ownership and hints')
   .option('--http <url>', 'the server\'s HTTP address', DEFAULT_HTTP_URL)
+  .option('--password <password>', 'the server\'s --password (default: $RINGKV_PASSWORD)')
   .option('--json', 'print the raw JSON')
-  .action(async (opts: { http: string; json?: boolean }) => {
-    const status = (await fetchJson(opts.http, '/status')) as ClusterStatus;
+  .action(async (opts: { http: string; json?: boolean; password?: string }) => {
+    const status = (await fetchJson(opts.http, '/status', opts.password)) as ClusterStatus;
     process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(opts.http, status));
   });
 
@@ -94,9 +95,10 @@ program
   .description('show where KEY lives: its preference list, each replica\'s versions, hints pending')
   .argument('<key>', 'the key (UTF-8)')
   .option('--http <url>', 'the server\'s HTTP address', DEFAULT_HTTP_URL)
+  .option('--password <password>', 'the server\'s --password (default: $RINGKV_PASSWORD)')
   .option('--json', 'print the raw JSON')
-  .action(async (key: string, opts: { http: string; json?: boolean }) => {
-    const explained = (await fetchJson(opts.http, `/explain/${encodeURIComponent(key)}`)) as ExplainJson;
+  .action(async (key: string, opts: { http: string; json?: boolean; password?: string }) => {
+    const explained = (await fetchJson(opts.http, `/explain/${encodeURIComponent(key)}`, opts.password)) as ExplainJson;
     process.stdout.write(opts.json ? `${JSON.stringify(explained, null, 2)}\n` : formatExplain(key, explained));
   });
 
@@ -155,6 +157,7 @@ async function start(opts: StartSettings): Promise<number> {
     `http listening on ${host}:${server.http.port}${opts.password !== undefined ? ' (password required but on /health, /ready)' : ''}   try: curl${opts.password !== undefined ? ' -u any:<password>' : ''} http://${host}:${server.http.port}/status`,
     'ring:',
     ...memberRows(status),
+    ...storageFailures(status),
     'running; Ctrl-C (SIGINT) or SIGTERM stops it gracefully',
     '',
   ];
@@ -235,16 +238,18 @@ interface ExplainJson {
 }
 
 /** GET `path` on the server at `base` and parse its JSON; errors say what to do. */
-async function fetchJson(base: string, path: string): Promise<unknown> {
+async function fetchJson(base: string, path: string, password = process.env.RINGKV_PASSWORD): Promise<unknown> {
   const url = `${base.replace(/\/+$/, '')}${path}`;
+  const headers: Record<string, string> = password === undefined || password === '' ? {} : { authorization: `Bearer ${password}` };
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(CLI_HTTP_TIMEOUT_MS) });
+    response = await fetch(url, { headers, signal: AbortSignal.timeout(CLI_HTTP_TIMEOUT_MS) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
     throw new Error(`no ringkv server answered at ${base} (${cause}); start one with 'ringkv start' or point --http at it`);
   }
   const body = await response.text();
+  if (response.status === 401) throw new Error(`${url} answered 401: the server has a password; pass it with --password or RINGKV_PASSWORD`);
   if (!response.ok) throw new Error(`${url} answered ${response.status}: ${body}`);
   return JSON.parse(body) as unknown;
 }
@@ -256,19 +261,21 @@ function formatStatus(base: string, status: ClusterStatus): string {
   const lines = [
     `ringkv at ${base}: ${status.members.length} members (${running} running), N=${n} W=${w} R=${r} ${strict ? 'strict' : 'sloppy'} quorum, replicas per DC ${JSON.stringify(dcs)}`,
     ...memberRows(status),
+    ...storageFailures(status),
   ];
   return `${lines.join('\n')}\n`;
 }
 
 /** One row per member: id, dc/rack, running, ownership %, how many observers see it alive, hints held, keys. */
 function memberRows(status: ClusterStatus): string[] {
-  const rows = [['member', 'dc/rack', 'running', 'ownership', 'seen alive by', 'hints held', 'keys (est.)']];
+  const rows = [['member', 'dc/rack', 'running', 'storage', 'ownership', 'seen alive by', 'hints held', 'keys (est.)']];
   for (const m of status.members) {
     const observers = Object.values(m.seenBy);
     rows.push([
       m.id,
       `${m.dc}/${m.rack}`,
       m.running ? 'yes' : 'NO',
+      m.storage === undefined || m.storage === null ? '?' : m.storage.state === 'ok' ? 'ok' : 'FAILED',
       `${(m.ownership * 100).toFixed(1)}%`,
       `${observers.filter((s) => s === 'alive').length}/${observers.length}`,
       m.hintsHeld === null ? '?' : String(m.hintsHeld),
@@ -277,6 +284,13 @@ function memberRows(status: ClusterStatus): string[] {
   }
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
   return rows.map((row) => `  ${row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ')}`.trimEnd());
+}
+
+/** A line per member whose storage failed: the cause and what to do. */
+function storageFailures(status: ClusterStatus): string[] {
+  return status.members.flatMap((m) =>
+    m.storage?.state === 'failed' ? [`  ${m.id}: storage FAILED (treated as down): ${m.storage.cause}; ${m.storage.advice}`] : [],
+  );
 }
 
 /** `ringkv explain KEY` as readable text. */

@@ -14,7 +14,10 @@
 import type { ClusterOptions, NodeSpec, ReplicationOptions } from './cluster_types.js';
 import { CONSISTENCY_LEVELS } from './core/consistency.js';
 import { ConfigError } from './core/errors.js';
-import { MEMBERS_MAX, REQUEST_TIMEOUT_MAX_MS } from './core/limits.js';
+import { MEMBERS_MAX, REQUEST_TIMEOUT_MAX_MS, THREADS_MAX } from './core/limits.js';
+
+/** Nodes one process can run: each is a worker thread, and thread 0 is the main one. */
+const NODES_PER_PROCESS_MAX = Math.min(MEMBERS_MAX, THREADS_MAX - 1);
 
 /** Replicas per key when the options do not say (capped by the node count). */
 export const DEFAULT_REPLICAS = 3;
@@ -79,8 +82,8 @@ export function nodeSpecsOf(nodes: ClusterOptions['nodes']): NodeSpec[] {
 function nodeSpecProblems(nodes: unknown, names: OptionNames, problems: string[]): NodeSpec[] | null {
   const option = names('nodes');
   if (typeof nodes === 'number') {
-    if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > MEMBERS_MAX) {
-      problems.push(`${option} ${show(nodes)}: a cluster has 1..${MEMBERS_MAX} nodes`);
+    if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > NODES_PER_PROCESS_MAX) {
+      problems.push(`${option} ${show(nodes)}: a cluster in one process has 1..${NODES_PER_PROCESS_MAX} nodes (one worker thread each)`);
       return null;
     }
     return nodeSpecsOf(nodes);
@@ -89,8 +92,8 @@ function nodeSpecProblems(nodes: unknown, names: OptionNames, problems: string[]
     problems.push(`${option} is a node count or a list of nodes ({ id, dc?, rack?, weight? }), not ${show(nodes)}`);
     return null;
   }
-  if (nodes.length < 1 || nodes.length > MEMBERS_MAX) {
-    problems.push(`${option} lists ${nodes.length} nodes: a cluster has 1..${MEMBERS_MAX}`);
+  if (nodes.length < 1 || nodes.length > NODES_PER_PROCESS_MAX) {
+    problems.push(`${option} lists ${nodes.length} nodes: a cluster in one process has 1..${NODES_PER_PROCESS_MAX} (one worker thread each)`);
     return null;
   }
   const before = problems.length;

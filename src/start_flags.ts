@@ -11,7 +11,6 @@ import { isLoopbackBind } from './server/protected_mode.js';
 import type { Requirement } from './core/consistency.js';
 import { CONSISTENCY_LEVELS } from './core/consistency.js';
 import { clusterOptionProblems, type OptionNames } from './cluster_options_check.js';
-import { MEMBERS_MAX } from './core/limits.js';
 
 /** The flags as commander hands them over: text as typed, or the default. */
 export interface StartFlags {
@@ -70,7 +69,7 @@ export const FLAG_NAMES: OptionNames = (field) => {
 /** Read and check `flags`: the settings, or every problem found. */
 export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSettings } | { ok: false; problems: string[] } {
   const problems: string[] = [];
-  const nodes = wholeNumber(flags.nodes, '--nodes', `a node count (1..${MEMBERS_MAX})`, problems);
+  const nodes = wholeNumber(flags.nodes, '--nodes', "a node count", problems);
   const n = flags.n === undefined ? undefined : wholeNumber(flags.n, '--n', 'a replica count per key', problems);
   const w = flags.w === undefined ? undefined : requirement(flags.w, '--w', problems);
   const r = flags.r === undefined ? undefined : requirement(flags.r, '--r', problems);

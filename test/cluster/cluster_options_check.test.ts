@@ -78,7 +78,10 @@ describe('cluster options check', () => {
 
   it('checks what JavaScript callers can pass in the wrong type', () => {
     expect(clusterOptionProblems({ nodes: '5' as unknown as number })[0]).to.contain('nodes is a node count or a list of nodes');
-    expect(clusterOptionProblems({ nodes: 0 })[0]).to.contain('nodes 0: a cluster has 1..1024 nodes');
+    expect(clusterOptionProblems({ nodes: 0 })[0]).to.contain('nodes 0: a cluster in one process has 1..63 nodes');
+    // Each node is a worker thread and the runtime hosts at most 63 (it asserted after the data directory was made).
+    expect(clusterOptionProblems({ nodes: 64 })[0]).to.contain('nodes 64: a cluster in one process has 1..63 nodes (one worker thread each)');
+    expect(clusterOptionProblems({ nodes: 63 })).to.deep.equal([]);
     expect(clusterOptionProblems({ nodes: 2.5 })[0]).to.contain('nodes 2.5');
     expect(clusterOptionProblems({ nodes: 3, replication: { strict: 'yes' as unknown as boolean } })[0]).to.contain('replication.strict is true or false');
     expect(clusterOptionProblems({ nodes: [{ id: '..' }] })[0]).to.contain('names a file of the data directory');
@@ -112,8 +115,8 @@ describe('cluster options check', () => {
     expect(many[2]).to.contain('--n 3 is more than the 2 node(s) (--nodes)');
     expect(many[3]).to.contain('--sync is batch or periodic, not "later"');
     expect(problemsOfFlags({ respPort: '7000', httpPort: '7000' })[0]).to.contain('both 7000');
-    expect(problemsOfFlags({ nodes: 'five', w: '9' })).to.deep.equal(['--nodes "five": expected a node count (1..1024), a whole number']);
-    expect(problemsOfFlags({ nodes: '0' })[0]).to.contain('--nodes 0: a cluster has 1..1024 nodes');
+    expect(problemsOfFlags({ nodes: 'five', w: '9' })).to.deep.equal(['--nodes "five": expected a node count, a whole number']);
+    expect(problemsOfFlags({ nodes: '0' })[0]).to.contain('--nodes 0: a cluster in one process has 1..63 nodes');
     const read = readStartFlags({ ...FLAG_DEFAULTS, nodes: '3', n: '3', w: 'all', r: '1', respPort: '0', httpPort: '0' });
     expect(read).to.deep.equal({
       ok: true,
