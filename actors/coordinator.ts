@@ -61,7 +61,7 @@
  * Thread contract: one instance on its node's thread; state is private.
  */
 import { assert, assertNever } from '../src/core/assert.js';
-import { IndeterminateError, InvalidRequestError, isCorruptionError, OverloadedError, RingkvError, TimeoutError, toErrorRecord, UnavailableError } from '../src/core/errors.js';
+import { IndeterminateError, InvalidRequestError, isCorruptionError, OverloadedError, TimeoutError, toErrorRecord, UnavailableError } from '../src/core/errors.js';
 import {
   COORDINATOR_DEDUP_MAX,
   COORDINATOR_INFLIGHT_MAX,
@@ -95,12 +95,9 @@ import type {
   PutRequest,
 } from './coordinator_messages.js';
 
-export type * from './coordinator_messages.js';
+import { askTimeoutMs, isTransient, valueBytes } from './replica_asks.js';
 
-/** Errors that mean "this target did not answer in time or could not take it": try elsewhere. */
-function isTransient(err: unknown): boolean {
-  return err instanceof TimeoutError || err instanceof OverloadedError || !(err instanceof RingkvError);
-}
+export type * from './coordinator_messages.js';
 
 class Coordinator implements Actor<CoordinatorMsg> {
   private readonly ring: Ring;
@@ -235,7 +232,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     const mint: MintRequest = { type: 'mint', key: msg.key, value: msg.value, context: msg.context, overwrite: msg.overwrite === true, node: self };
     let minted: MintReply;
     try {
-      minted = await ctx.ask<MintReply>(replicaRef(self), mint, Math.min(this.replicaTimeout, timeout_ms));
+      minted = await ctx.ask<MintReply>(replicaRef(self), mint, Math.min(this.askTimeout(msg.value?.length ?? 0), timeout_ms));
     } catch (err) {
       // An answer is definite (refused, invalid); no answer is not: the local store may still take it.
       if (err instanceof TimeoutError) throw new IndeterminateError(`write of ${describeKey(msg.key)} on ${self}`, describe(err));
@@ -317,7 +314,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     if (!this.down.has(owner)) {
       for (let attempt = 0; ; attempt++) {
         try {
-          await ctx.ask(replicaRef(owner), { type: 'merge', key, versions: siblings }, this.replicaTimeout);
+          await ctx.ask(replicaRef(owner), { type: 'merge', key, versions: siblings }, this.askTimeout(valueBytes(siblings)));
           wait.record({ node: owner, dc: this.dc(owner), ok: true });
           return true;
         } catch (err) {
@@ -340,7 +337,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
       wait.record(failure);
       this.stats.fallback_writes++;
       try {
-        await ctx.ask(handoffRef(fallback), { type: 'hint', owner, key, versions: siblings }, this.replicaTimeout);
+        await ctx.ask(handoffRef(fallback), { type: 'hint', owner, key, versions: siblings }, this.askTimeout(valueBytes(siblings)));
         wait.record({ node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: true });
         return false;
       } catch (err) {
@@ -454,6 +451,11 @@ class Coordinator implements Actor<CoordinatorMsg> {
   /** The receipt field telling the client which nodes not to pick as coordinator (absent when none). */
   private storageFailedField(): { storage_failed?: string[] } {
     return this.down.anyStorageFailed ? { storage_failed: this.down.storageFailedMembers() } : {};
+  }
+
+  /** The deadline of a replica or hint ask carrying `bytes` of values (replica_asks.ts). */
+  private askTimeout(bytes: number): number {
+    return askTimeoutMs(this.replicaTimeout, bytes);
   }
 
   private dc(node: string): string {

@@ -105,6 +105,13 @@ export const REQUEST_TIMEOUT_MS = 5000;
 /** How long a coordinator waits for one replica (or fallback) before it tries elsewhere or retries. */
 export const REPLICA_ASK_TIMEOUT_MS = 1000;
 
+/**
+ * Extra time a replica (or hint) ask gets per whole MiB of values it carries:
+ * a 4 MiB write is encoded, copied and checksummed on every hop, which takes
+ * tens of ms on a busy machine; values under 1 MiB get none.
+ */
+export const REPLICA_ASK_MS_PER_MIB = 250;
+
 /** Client requests one coordinator works on at once; past it new ones get OverloadedError. */
 export const COORDINATOR_INFLIGHT_MAX = 4096;
 
