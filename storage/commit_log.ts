@@ -47,7 +47,8 @@
  * Thread contract: one thread. Methods may be called concurrently (they return
  * promises); all file I/O is serialized on one internal chain.
  */
-import { dirName, joinPath, type FileHandle, type FileSystem } from './fs.js';
+import { recoverSegment } from './commit_log_recovery.js';
+import { joinPath, type FileHandle, type FileSystem } from './fs.js';
 import { assert } from '../src/core/assert.js';
 import { InvalidRequestError, OverloadedError } from '../src/core/errors.js';
 import {
@@ -58,14 +59,11 @@ import {
   COMMITLOG_SEGMENT_BYTES,
 } from '../src/core/limits.js';
 import {
-  ChunkedReader,
   encodeSegmentHeader,
   frameRecord,
   parseSegmentFileName,
   RECORD_HEADER_BYTES,
-  scanSegment,
   SEGMENT_HEADER_BYTES,
-  type SegmentScan,
   segmentFileName,
 } from './commit_log_format.js';
 
@@ -458,48 +456,4 @@ function concatFramed(group: PendingAppend[]): Uint8Array {
     at += pending.framed.length;
   }
   return out;
-}
-
-/**
- * Replay one segment; cut it back if it is the last and ends torn or corrupt.
- * Returns false when the segment was removed (a last segment without a good
- * header: it never held a record).
- */
-async function recoverSegment(
-  fs: FileSystem,
-  path: string,
-  id: number,
-  isLast: boolean,
-  recovery: RecoveryReport,
-  onRecord: (payload: Uint8Array, position: RecordPosition) => void,
-): Promise<boolean> {
-  // The last segment is opened writable: a torn or corrupt tail is truncated through this handle.
-  const handle = await fs.open(path, isLast ? 'append' : 'read');
-  let scan: SegmentScan;
-  const size = handle.size();
-  try {
-    scan = scanSegment(new ChunkedReader(handle), size, path, id, isLast, (payload, offset) => {
-      recovery.records += 1;
-      onRecord(payload, { segmentId: id, offset });
-    });
-    if (scan.end >= SEGMENT_HEADER_BYTES) recovery.segments += 1;
-    if (scan.end < size && scan.end >= SEGMENT_HEADER_BYTES) {
-      await handle.truncate(scan.end);
-      await handle.sync(); // before a later segment exists, or this one would read as torn mid-log
-    }
-  } finally {
-    await handle.close();
-  }
-  assert(scan.stop !== null || scan.end === size, 'a scan ends early only with a reason');
-  // An empty segment (end = size = 0) is torn too: its header never made it.
-  if (scan.stop !== null) {
-    const dropped: DroppedTail = { path, offset: scan.end, droppedBytes: size - scan.end };
-    if (scan.stop.kind === 'corrupt') recovery.corruptTail = dropped;
-    else recovery.tornTail = dropped;
-  }
-  if (scan.end >= SEGMENT_HEADER_BYTES) return true;
-  // A crash while rolling left a segment without a good header: it never held a record.
-  await fs.remove(path);
-  await fs.syncDir(dirName(path));
-  return false;
 }
