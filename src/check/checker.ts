@@ -57,7 +57,7 @@
  *
  * Pure: no I/O, no clock. Safe from any thread.
  */
-import { coversDot, type Dot, type VersionVector } from '../core/dotted_version_vector.js';
+import { coversDot } from '../core/dotted_version_vector.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { CHECK_VIOLATIONS_MAX } from '../core/limits.js';
 import { checkDotValues, splitDotDigest } from './dot_values.js';
