@@ -249,7 +249,7 @@ describe('ringkv start (CLI process)', function () {
         void exited.then((code) => reject(new Error(`ringkv start exited ${code} before listening: ${stdout}${stderr}`)));
       });
       expect(stdout).to.match(/^ring:$/m);
-      expect(stdout).to.match(/^ {2}n1 +dc1\/n1 +yes +\d+\.\d%/m);
+      expect(stdout).to.match(/^ {2}n1 +dc1\/n1 +yes +ok +\d+\.\d%/m);
       expect(await rawCommand(port, '*1\r\n$4\r\nPING\r\n')).to.equal('+PONG\r\n');
 
       const signalled_ms = Date.now();
