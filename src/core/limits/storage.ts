@@ -43,6 +43,26 @@ export const SSTABLE_BLOCK_BYTES = 4096;
 /** Levels of the memtable skip list (branching 1/4: 4^12 = 16M entries before searches degrade). */
 export const MEMTABLE_SKIPLIST_LEVELS_MAX = 12;
 
+/**
+ * Arena memtable (storage/arena_memtable.ts): size of its first byte chunk.
+ * Small, because the simulator flushes memtables of a few hundred bytes; each
+ * later chunk doubles, up to MEMTABLE_ARENA_CHUNK_MAX_BYTES.
+ */
+export const MEMTABLE_ARENA_FIRST_CHUNK_BYTES = 4 * 1024;
+
+/** Arena memtable: largest shared byte chunk (keys, version lists, values); chunks are never copied or moved. */
+export const MEMTABLE_ARENA_CHUNK_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Arena memtable: a value larger than this gets a chunk of its own, exactly
+ * its size, instead of abandoning the rest of a shared chunk (a 4 MiB value
+ * never wastes a shared chunk's tail).
+ */
+export const MEMTABLE_ARENA_LARGE_RECORD_BYTES = 64 * 1024;
+
+/** Arena memtable: 32-bit words first reserved for skip-list nodes (the node array doubles, by copy, when full). */
+export const MEMTABLE_ARENA_FIRST_NODE_WORDS = 256;
+
 /** Bytes an SSTable writer buffers before one `append` to its file. */
 export const SSTABLE_WRITE_CHUNK_BYTES = 1024 * 1024;
 
