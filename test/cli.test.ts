@@ -11,12 +11,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openCluster } from '../src/cluster.js';
+import { openCluster } from '../src/cluster/cluster.js';
 import { COMMITLOG_PERIODIC_SYNC_MS } from '../src/core/limits.js';
-import { SYNC_MODE_DEFAULT } from '../src/node_plan.js';
+import { SYNC_MODE_DEFAULT } from '../src/cluster/node_plan.js';
 import { startServer } from '../src/server/start.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 
 describe('cli and the one sync default', function () {

@@ -15,7 +15,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
 const FREE_PORTS = ['--resp-port', '0', '--http-port', '0'];
 
 /** `ringkv start` run to its end (a refused start exits at once). */

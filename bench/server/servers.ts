@@ -33,7 +33,7 @@ export type ServerKey = 'redis' | 'ceiling' | 'ceiling_worker' | 'ringkv_1node' 
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const PROBE = join(HERE, 'thread_probe.js');
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/cli.js', import.meta.url));
 
 /** ringkv's two shapes. */
 const RINGKV_SHAPES = {

@@ -8,7 +8,7 @@
  * It lives in src/core (module state only: no I/O, no clock) so that every
  * layer that hosts a defect (core, storage, actors) can consult it while
  * arrows still point down. Not reachable from the public API (`src/index.ts`
- * does not export it) nor from the CLIs (`src/cli.ts` and
+ * does not export it) nor from the CLIs (`src/cli/cli.ts` and
  * `src/simulation/sim_main.ts` never import the setter). Every bug is off by
  * default, and each place consults it in one commented line, so production
  * code pays one Set lookup on an empty set.

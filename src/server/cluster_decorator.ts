@@ -14,7 +14,7 @@ import type {
   ReadResult,
   WriteOptions,
   WriteResult,
-} from '../cluster_types.js';
+} from '../cluster/cluster_types.js';
 
 /** Forwards every call to `inner`. */
 export abstract class ClusterDecorator implements Cluster {

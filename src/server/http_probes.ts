@@ -19,7 +19,7 @@
  *
  * Thread contract: main thread only.
  */
-import type { Cluster, ClusterStatus } from '../cluster_types.js';
+import type { Cluster, ClusterStatus } from '../cluster/cluster_types.js';
 import { RingkvError } from '../core/errors.js';
 import { PROBE_STATUS_CACHE_MS, PROBE_STATUS_TIMEOUT_MS } from '../core/limits.js';
 import { sendJson } from './http_exchange.js';

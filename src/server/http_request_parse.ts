@@ -7,7 +7,7 @@
  *
  * Pure functions; safe from any thread.
  */
-import type { ReadOptions, WriteOptions } from '../cluster_types.js';
+import type { ReadOptions, WriteOptions } from '../cluster/cluster_types.js';
 import { CONSISTENCY_LEVELS, type ConsistencyLevel, type Requirement } from '../core/consistency.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { KEY_MAX_BYTES } from '../core/limits.js';

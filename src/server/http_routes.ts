@@ -32,7 +32,7 @@
  * Thread contract: main thread only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Cluster, ReadOptions, Receipt, WriteOptions, WriteResult } from '../cluster_types.js';
+import type { Cluster, ReadOptions, Receipt, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { HttpError, readBody, refuseTooLarge, sendJson } from './http_exchange.js';
 import { healthRoute, readyRoute } from './http_probes.js';

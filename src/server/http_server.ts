@@ -31,7 +31,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Cluster } from '../cluster_types.js';
+import type { Cluster } from '../cluster/cluster_types.js';
 import { assert } from '../core/assert.js';
 import {
   HTTP_BODY_MAX_BYTES,

@@ -56,7 +56,7 @@
  * Thread contract: main thread only.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ClusterStatus, NodeCounters } from '../cluster_types.js';
+import type { ClusterStatus, NodeCounters } from '../cluster/cluster_types.js';
 import { assert } from '../core/assert.js';
 import type { LivenessStatus } from '../core/liveness.js';
 import {

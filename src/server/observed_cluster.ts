@@ -17,7 +17,7 @@
  *
  * Thread contract: the thread that opened the wrapped cluster.
  */
-import type { Bytes, Cluster, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from '../cluster_types.js';
+import type { Bytes, Cluster, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
 import { ClusterDecorator } from './cluster_decorator.js';
 import type { ClusterEventObserver } from './cluster_event_observer.js';
 

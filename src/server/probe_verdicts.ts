@@ -28,7 +28,7 @@
  *
  * Pure: no I/O, no clock.
  */
-import type { ClusterStatus, MemberStatus } from '../cluster_types.js';
+import type { ClusterStatus, MemberStatus } from '../cluster/cluster_types.js';
 import { describeRequirement, resolveRequirement, type Need, type Requirement } from '../core/consistency.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { PROBE_REASON_NODES_MAX } from '../core/limits.js';

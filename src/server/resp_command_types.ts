@@ -8,7 +8,7 @@
  * change its session only before its first `await`, so session changes apply
  * in request order even though a pipeline's commands run concurrently.
  */
-import type { Cluster } from '../cluster_types.js';
+import type { Cluster } from '../cluster/cluster_types.js';
 import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../core/consistency.js';
 import { RingkvError } from '../core/errors.js';
 import type { LogSink } from '../runtime/logger.js';

@@ -26,7 +26,7 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Cluster } from '../cluster_types.js';
+import type { Cluster } from '../cluster/cluster_types.js';
 import { RESP_CLOSE_LINGER_MS } from '../core/limits.js';
 import { RequestOrder } from './request_order.js';
 import type { RequestObserver } from './request_observer.js';

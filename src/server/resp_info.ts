@@ -8,7 +8,7 @@
  * once every replica holds every write; not a snapshot.
  */
 import { hostname } from 'node:os';
-import type { ClusterStatus } from '../cluster_types.js';
+import type { ClusterStatus } from '../cluster/cluster_types.js';
 import { VALUE_MAX_BYTES } from '../core/limits.js';
 import { CommandError, word, type CommandContext, type CommandSpec } from './resp_command_types.js';
 import { bulk, integer, map } from './resp_writer.js';

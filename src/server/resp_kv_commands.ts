@@ -21,7 +21,7 @@
  * pipeline's, MSET's) into one message per coordinator (`write_batcher.ts`).
  * Expiry does not exist in ringkv, so EX/PX/EXAT/PXAT are refused.
  */
-import type { ReadResult } from '../cluster_types.js';
+import type { ReadResult } from '../cluster/cluster_types.js';
 import { parseVersion } from '../core/version_id.js';
 import { CommandError, syntaxError, word, type CommandContext, type CommandSpec } from './resp_command_types.js';
 import { array, bulk, integer, NULL, OK, type Reply } from './resp_writer.js';

@@ -16,7 +16,7 @@
  *       {"utf8": text} or {"base64": bytes})
  *   KV.STATUS -> bulk JSON of the cluster's ClusterStatus
  */
-import type { ReadOptions, WriteOptions } from '../cluster_types.js';
+import type { ReadOptions, WriteOptions } from '../cluster/cluster_types.js';
 import { consistencyOptions, text, type ConsistencyOption, type CommandSpec } from './resp_command_types.js';
 import { array, bulk, type Reply } from './resp_writer.js';
 

@@ -14,7 +14,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import type { Cluster } from '../cluster_types.js';
+import type { Cluster } from '../cluster/cluster_types.js';
 import { RESP_CLOSE_LINGER_MS } from '../core/limits.js';
 import { defaultSink, type LogSink } from '../runtime/logger.js';
 import type { RequestObserver } from './request_observer.js';

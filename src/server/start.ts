@@ -19,11 +19,11 @@
  * and every call returns the same promise.
  */
 import { resolve } from 'node:path';
-import type { Cluster } from '../cluster_types.js';
+import type { Cluster } from '../cluster/cluster_types.js';
 import type { Requirement } from '../core/consistency.js';
-import { openCluster } from '../cluster.js';
+import { openCluster } from '../cluster/cluster.js';
 import { defaultSink } from '../runtime/logger.js';
-import { SYNC_MODE_DEFAULT } from '../node_plan.js';
+import { SYNC_MODE_DEFAULT } from '../cluster/node_plan.js';
 import { startHttpServer, type HttpLimits, type HttpServerHandle } from './http_server.js';
 import { ServerMetrics } from './metrics.js';
 import { observedCluster } from './observed_cluster.js';

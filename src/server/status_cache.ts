@@ -11,7 +11,7 @@
  *
  * Thread contract: main thread only (it holds a promise and a timer).
  */
-import type { ClusterStatus } from '../cluster_types.js';
+import type { ClusterStatus } from '../cluster/cluster_types.js';
 import { assert } from '../core/assert.js';
 import { TimeoutError } from '../core/errors.js';
 

@@ -13,7 +13,7 @@
  *
  * Thread contract: the server's event loop only.
  */
-import type { Bytes, Cluster, PutManyEntry, WriteOptions, WriteResult } from '../cluster_types.js';
+import type { Bytes, Cluster, PutManyEntry, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
 import { ClusterDecorator } from './cluster_decorator.js';
 import { WRITE_BATCH_MAX } from '../core/limits.js';
 

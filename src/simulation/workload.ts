@@ -38,7 +38,7 @@
  * world's. Thread contract: single-threaded (one world).
  */
 import type { HistoryOp, HistoryRecorder } from '../check/history.js';
-import type { PutManyEntry, Receipt, WriteOptions, WriteResult } from '../cluster_types.js';
+import type { PutManyEntry, Receipt, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
 import type { Requirement } from '../core/consistency.js';
 import { IndeterminateError, InvalidRequestError, RingkvError, TimeoutError } from '../core/errors.js';
 import type { Prng } from '../core/prng.js';

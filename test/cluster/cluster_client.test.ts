@@ -9,8 +9,8 @@
  * `fromErrorRecord` when the actor crashed).
  */
 import { expect } from 'chai';
-import { ClusterClient, type Asker } from '../../src/cluster_client.js';
-import { resolveCluster } from '../../src/cluster_config.js';
+import { ClusterClient, type Asker } from '../../src/cluster/cluster_client.js';
+import { resolveCluster } from '../../src/cluster/cluster_config.js';
 import { fromErrorRecord, IndeterminateError, notHandledError, TimeoutError, toErrorRecord, UnavailableError } from '../../src/core/errors.js';
 import type { ActorRef, Message } from '../../src/runtime/actor.js';
 import type { BatchOutcome, PutReply, PutRequest } from '../../actors/coordinator.js';

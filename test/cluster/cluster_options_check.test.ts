@@ -6,10 +6,10 @@
  * flag). Before, `--w 4 --n 3` started and then refused every write.
  */
 import { expect } from 'chai';
-import { resolveCluster } from '../../src/cluster_config.js';
-import { checkClusterOptions, clusterOptionProblems, type CheckedOptions } from '../../src/cluster_options_check.js';
+import { resolveCluster } from '../../src/cluster/cluster_config.js';
+import { checkClusterOptions, clusterOptionProblems, type CheckedOptions } from '../../src/cluster/cluster_options_check.js';
 import { ConfigError } from '../../src/core/errors.js';
-import { readStartFlags, type StartFlags } from '../../src/start_flags.js';
+import { readStartFlags, type StartFlags } from '../../src/cli/start_flags.js';
 
 /** `ringkv start`'s defaults, as commander hands them over. */
 const FLAG_DEFAULTS: StartFlags = { nodes: 5, dataDir: './data', respPort: 6380, httpPort: 8080, bind: '127.0.0.1', protectedMode: 'yes', sync: 'batch' };

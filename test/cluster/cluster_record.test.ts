@@ -4,8 +4,8 @@
  * shape is refused for; the recorded tokens a reopen runs on.
  */
 import { expect } from 'chai';
-import { resolveCluster } from '../../src/cluster_config.js';
-import { decodeRecord, encodeRecord, newRecord, shapeDifferences, shapeMismatch, withRecordedTokens } from '../../src/cluster_record.js';
+import { resolveCluster } from '../../src/cluster/cluster_config.js';
+import { decodeRecord, encodeRecord, newRecord, shapeDifferences, shapeMismatch, withRecordedTokens } from '../../src/cluster/cluster_record.js';
 import { ConfigError, DataDirError } from '../../src/core/errors.js';
 import { checksum } from '../../src/core/hash.js';
 

@@ -18,7 +18,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, DataDirError, openCluster, type Cluster, type ClusterOptions } from '../../src/index.js';
-import { CLUSTER_RECORD_FILE } from '../../src/cluster_record.js';
+import { CLUSTER_RECORD_FILE } from '../../src/cluster/cluster_record.js';
 
 const INDEX_MODULE = fileURLToPath(new URL('../../src/index.js', import.meta.url));
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { openCluster, UnavailableError, InvalidRequestError, type Cluster, type ClusterStatus, type NodeCounters } from '../../src/index.js';
 import { placeReplicas } from '../../src/core/placement.js';
 import { Ring } from '../../src/core/ring.js';
-import { resolveCluster } from '../../src/cluster_config.js';
+import { resolveCluster } from '../../src/cluster/cluster_config.js';
 
 const utf8 = new TextEncoder();
 const text = (values: readonly Buffer[]): string[] => values.map((v) => v.toString()).sort();

@@ -5,8 +5,8 @@
  * The asker is scripted: it plays the coordinators and records each batch.
  */
 import { expect } from 'chai';
-import { ClusterClient, type Asker } from '../../src/cluster_client.js';
-import { resolveCluster } from '../../src/cluster_config.js';
+import { ClusterClient, type Asker } from '../../src/cluster/cluster_client.js';
+import { resolveCluster } from '../../src/cluster/cluster_config.js';
 import { PUT_BATCH_MAX_BYTES, RING_MESSAGE_MAX_BYTES, VALUE_MAX_BYTES } from '../../src/core/limits.js';
 import type { ActorRef, Message } from '../../src/runtime/actor.js';
 import type { BatchOutcome, PutRequest } from '../../actors/coordinator.js';

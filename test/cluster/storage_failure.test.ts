@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { openCluster, type Cluster, type ClusterStatus, type MemberStatus } from '../../src/index.js';
-import { resolveCluster } from '../../src/cluster_config.js';
+import { resolveCluster } from '../../src/cluster/cluster_config.js';
 import { placeReplicas } from '../../src/core/placement.js';
 import { Ring } from '../../src/core/ring.js';
 import { ServerMetrics } from '../../src/server/metrics.js';

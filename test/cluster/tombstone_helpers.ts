@@ -6,7 +6,7 @@ import { encodeDvv } from '../../src/core/dotted_version_vector.js';
 import { COMPACTION_MIN_THRESHOLD } from '../../src/core/limits.js';
 import { placeReplicas } from '../../src/core/placement.js';
 import { Ring } from '../../src/core/ring.js';
-import { COMPACTION_ACTOR_ID } from '../../src/node_plan.js';
+import { COMPACTION_ACTOR_ID } from '../../src/cluster/node_plan.js';
 import type { SimCluster } from '../../src/simulation/sim_cluster.js';
 import type { StoredVersion } from '../../storage/version.js';
 

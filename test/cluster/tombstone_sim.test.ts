@@ -15,7 +15,7 @@ import { __plantBugForTests } from '../../src/core/planted_bugs.js';
 import { seedFrom } from '../../src/core/prng.js';
 import { SimCluster } from '../../src/simulation/sim_cluster.js';
 import { compactAll, held, ownersOf } from './tombstone_helpers.js';
-import { memberOf } from '../../src/cluster_config.js';
+import { memberOf } from '../../src/cluster/cluster_config.js';
 import type { HintsPending } from '../../actors/handoff.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());

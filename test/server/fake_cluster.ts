@@ -43,7 +43,7 @@ import type {
   WriteResult,
   PutManyEntry,
   PutManyOutcome,
-} from '../../src/cluster_types.js';
+} from '../../src/cluster/cluster_types.js';
 import { majority, type Requirement } from '../../src/core/consistency.js';
 import { actorId, join, syncBy, update, type Dvv } from '../../src/core/dotted_version_vector.js';
 import { InvalidRequestError, UnavailableError } from '../../src/core/errors.js';

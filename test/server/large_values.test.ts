@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { resolveCluster } from '../../src/cluster_config.js';
+import { resolveCluster } from '../../src/cluster/cluster_config.js';
 import { PUT_BATCH_MAX_BYTES, VALUE_MAX_BYTES } from '../../src/core/limits.js';
 import { placeReplicas } from '../../src/core/placement.js';
 import { Ring } from '../../src/core/ring.js';

@@ -4,7 +4,7 @@
  * levels) under sloppy and strict quorum, and the reasons they give.
  */
 import { expect } from 'chai';
-import type { ClusterStatus, MemberStatus } from '../../src/cluster_types.js';
+import type { ClusterStatus, MemberStatus } from '../../src/cluster/cluster_types.js';
 import type { Requirement } from '../../src/core/consistency.js';
 import type { LivenessStatus } from '../../src/core/liveness.js';
 import { PROBE_REASON_NODES_MAX } from '../../src/core/limits.js';

@@ -233,7 +233,7 @@ describe('ringkv start (CLI process)', function () {
   });
 
   it('prints the ports it listens on, answers PING, and exits 0 within 15 s of SIGTERM', async () => {
-    const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+    const cli = fileURLToPath(new URL('../../src/cli/cli.js', import.meta.url));
     const child = spawn(process.execPath, [cli, 'start', '--data-dir', dir, '--resp-port', '0', '--http-port', '0', '--nodes', '3']);
     let stdout = '';
     let stderr = '';

@@ -9,9 +9,9 @@
  * dotted version vector; '' means "no context"), so it travels unchanged in
  * RESP bulk strings, HTTP headers and JSON.
  */
-import type { ConsistencyLevel, Requirement } from './core/consistency.js';
-import type { LivenessStatus } from './core/liveness.js';
-import type { DurabilityReceipt } from './core/quorum.js';
+import type { ConsistencyLevel, Requirement } from '../core/consistency.js';
+import type { LivenessStatus } from '../core/liveness.js';
+import type { DurabilityReceipt } from '../core/quorum.js';
 
 /** A key or a value as a caller gives it. */
 export type Bytes = string | Uint8Array;

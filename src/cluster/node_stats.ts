@@ -17,13 +17,13 @@
  */
 import type { NodeCounters, StorageStatus } from './cluster_types.js';
 import { COMPACTION_ACTOR_ID } from './node_plan.js';
-import type { Message } from './runtime/actor.js';
-import type { CompactionStats } from '../actors/compaction.js';
-import type { CoordinatorStats } from '../actors/coordinator.js';
-import type { FailureDetectorStats } from '../actors/failure_detector.js';
-import type { HandoffStats } from '../actors/handoff.js';
-import type { ReplicaStats } from '../actors/replica.js';
-import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../actors/member_refs.js';
+import type { Message } from '../runtime/actor.js';
+import type { CompactionStats } from '../../actors/compaction.js';
+import type { CoordinatorStats } from '../../actors/coordinator.js';
+import type { FailureDetectorStats } from '../../actors/failure_detector.js';
+import type { HandoffStats } from '../../actors/handoff.js';
+import type { ReplicaStats } from '../../actors/replica.js';
+import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
 
 /** Asks actor `id` of the node in question; rejects on failure or timeout. */
 export type NodeAsk = <R>(id: string, msg: Message) => Promise<R>;

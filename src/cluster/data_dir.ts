@@ -20,9 +20,9 @@ import { join } from 'node:path';
 import type { ResolvedCluster } from './cluster_config.js';
 import { NAME_PATTERN } from './cluster_options_check.js';
 import { newRecord, readRecord, shapeDifferences, shapeMismatch, withRecordedTokens, writeRecord, type ClusterRecord } from './cluster_record.js';
-import { ConfigError } from './core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { nodeDir } from './node_plan.js';
-import { lockDir, REAL_PROCESSES, type DirLock, type ProcessProbe } from '../storage/dir_lock.js';
+import { lockDir, REAL_PROCESSES, type DirLock, type ProcessProbe } from '../../storage/dir_lock.js';
 
 /** A data directory this process holds. */
 export interface OpenedDataDir {

@@ -15,14 +15,14 @@
  */
 import type { Bytes, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, Receipt, WriteOptions, WriteResult } from './cluster_types.js';
 import { labelOf, type ResolvedCluster } from './cluster_config.js';
-import { assert } from './core/assert.js';
-import { fromErrorRecord, IndeterminateError, InvalidRequestError, RingkvError, TimeoutError, UnavailableError } from './core/errors.js';
-import { KEY_MAX_BYTES, PUT_BATCH_MAX, PUT_BATCH_MAX_BYTES, VALUE_MAX_BYTES } from './core/limits.js';
-import { placeReplicas } from './core/placement.js';
-import { Ring } from './core/ring.js';
-import type { ActorRef, Message } from './runtime/actor.js';
-import type { BatchOutcome, CoordinatorReceipt, GetReply, PutReply, PutRequest } from '../actors/coordinator.js';
-import { coordinatorRef } from '../actors/member_refs.js';
+import { assert } from '../core/assert.js';
+import { fromErrorRecord, IndeterminateError, InvalidRequestError, RingkvError, TimeoutError, UnavailableError } from '../core/errors.js';
+import { KEY_MAX_BYTES, PUT_BATCH_MAX, PUT_BATCH_MAX_BYTES, VALUE_MAX_BYTES } from '../core/limits.js';
+import { placeReplicas } from '../core/placement.js';
+import { Ring } from '../core/ring.js';
+import type { ActorRef, Message } from '../runtime/actor.js';
+import type { BatchOutcome, CoordinatorReceipt, GetReply, PutReply, PutRequest } from '../../actors/coordinator.js';
+import { coordinatorRef } from '../../actors/member_refs.js';
 
 /** How the client reaches actors: `ask` of the ActorSystem or the SimWorld. */
 export type Asker = <R>(to: ActorRef, msg: Message, timeout_ms: number) => Promise<R>;

@@ -12,9 +12,9 @@
  * Pure: no I/O. Safe from any thread.
  */
 import type { ClusterOptions, NodeSpec, ReplicationOptions } from './cluster_types.js';
-import { CONSISTENCY_LEVELS } from './core/consistency.js';
-import { ConfigError } from './core/errors.js';
-import { MEMBERS_MAX, REQUEST_TIMEOUT_MAX_MS, THREADS_MAX } from './core/limits.js';
+import { CONSISTENCY_LEVELS } from '../core/consistency.js';
+import { ConfigError } from '../core/errors.js';
+import { MEMBERS_MAX, REQUEST_TIMEOUT_MAX_MS, THREADS_MAX } from '../core/limits.js';
 
 /** Nodes one process can run: each is a worker thread, and thread 0 is the main one. */
 const NODES_PER_PROCESS_MAX = Math.min(MEMBERS_MAX, THREADS_MAX - 1);

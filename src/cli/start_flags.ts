@@ -7,10 +7,10 @@
  *
  * Pure: no I/O. Safe from any thread.
  */
-import { isLoopbackBind } from './server/protected_mode.js';
-import type { Requirement } from './core/consistency.js';
-import { CONSISTENCY_LEVELS } from './core/consistency.js';
-import { clusterOptionProblems, type OptionNames } from './cluster_options_check.js';
+import { isLoopbackBind } from '../server/protected_mode.js';
+import type { Requirement } from '../core/consistency.js';
+import { CONSISTENCY_LEVELS } from '../core/consistency.js';
+import { clusterOptionProblems, type OptionNames } from '../cluster/cluster_options_check.js';
 
 /** The flags as commander hands them over: text as typed, or the default. */
 export interface StartFlags {

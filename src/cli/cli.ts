@@ -21,10 +21,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import type { ClusterStatus } from './cluster_types.js';
-import { COMMITLOG_PERIODIC_SYNC_MS } from './core/limits.js';
-import { SYNC_MODE_DEFAULT } from './node_plan.js';
-import { SERVER_DEFAULTS, startServer, type RingkvServer } from './server/start.js';
+import type { ClusterStatus } from '../cluster/cluster_types.js';
+import { COMMITLOG_PERIODIC_SYNC_MS } from '../core/limits.js';
+import { SYNC_MODE_DEFAULT } from '../cluster/node_plan.js';
+import { SERVER_DEFAULTS, startServer, type RingkvServer } from '../server/start.js';
 import { readStartFlags, type StartFlags, type StartSettings } from './start_flags.js';
 
 /** How long a graceful shutdown may take before the process exits 1 anyway (flushing 5 memtables of 16 MB is far shorter). */
@@ -337,7 +337,7 @@ function runBench(area: string | undefined, quick: boolean): number {
   }
   let exitCode = 0;
   for (const each of area === undefined ? BENCH_AREAS : [area]) {
-    const script = fileURLToPath(new URL(`../bench/${each}/run.js`, import.meta.url));
+    const script = fileURLToPath(new URL(`../../bench/${each}/run.js`, import.meta.url));
     if (!existsSync(script)) {
       process.stderr.write(`ringkv bench: ${script} is missing; run 'npm run build' in a source checkout\n`);
       return 2;
@@ -352,6 +352,6 @@ function runBench(area: string | undefined, quick: boolean): number {
 // --- version -------------------------------------------------------------
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }

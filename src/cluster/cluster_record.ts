@@ -28,12 +28,12 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
 import { DEFAULT_DC } from './cluster_options_check.js';
-import { checksum } from './core/hash.js';
-import { ConfigError, DataDirError } from './core/errors.js';
-import { CLUSTER_RECORD_MAX_BYTES } from './core/limits.js';
-import type { RingMember } from './core/ring.js';
-import { RING_POSITIONS } from './core/tokens.js';
-import { RealFileSystem } from '../storage/real_fs.js';
+import { checksum } from '../core/hash.js';
+import { ConfigError, DataDirError } from '../core/errors.js';
+import { CLUSTER_RECORD_MAX_BYTES } from '../core/limits.js';
+import type { RingMember } from '../core/ring.js';
+import { RING_POSITIONS } from '../core/tokens.js';
+import { RealFileSystem } from '../../storage/real_fs.js';
 
 /** Name of the record in the data directory. */
 export const CLUSTER_RECORD_FILE = 'CLUSTER';

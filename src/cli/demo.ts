@@ -12,10 +12,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { encodeClock, increment, merge, decodeClock, type VectorClock } from './core/vector_clock.js';
-import type { ActorRef } from './runtime/actor.js';
-import { ActorSystem } from './runtime/actor_system.js';
-import type { StoredVersion } from '../storage/version.js';
+import { encodeClock, increment, merge, decodeClock, type VectorClock } from '../core/vector_clock.js';
+import type { ActorRef } from '../runtime/actor.js';
+import { ActorSystem } from '../runtime/actor_system.js';
+import type { StoredVersion } from '../../storage/version.js';
 
 const NODES = 3;
 const KEYS = 20_000;
@@ -37,7 +37,7 @@ export async function runDemo(dirArg: string | undefined): Promise<number> {
   }
   const system = await ActorSystem.start({
     workers: NODES,
-    modules: [new URL('../actors/replica.js', import.meta.url).href, new URL('../actors/compaction.js', import.meta.url).href],
+    modules: [new URL('../../actors/replica.js', import.meta.url).href, new URL('../../actors/compaction.js', import.meta.url).href],
     spawn,
   });
   system.onCrash((crash) => console.log(`  ! node ${crash.thread} crashed: ${crash.error.message}`));

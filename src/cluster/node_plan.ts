@@ -7,11 +7,11 @@
  * the handoff actor of every liveness change.
  */
 import { join } from 'node:path';
-import type { SpawnSpec } from './runtime/actor.js';
+import type { SpawnSpec } from '../runtime/actor.js';
 import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
-import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, GOSSIP_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../actors/member_refs.js';
-import { InvalidRequestError } from './core/errors.js';
-import { HINT_MAX_AGE_MS, TOMBSTONE_GRACE_MS } from './core/limits.js';
+import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, GOSSIP_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
+import { InvalidRequestError } from '../core/errors.js';
+import { HINT_MAX_AGE_MS, TOMBSTONE_GRACE_MS } from '../core/limits.js';
 
 /** Actor id of a node's compaction actor. */
 export const COMPACTION_ACTOR_ID = 'compaction';
@@ -21,7 +21,7 @@ const SEEDS_MAX = 3;
 
 /** File URLs of every module a node's worker thread loads. */
 export const NODE_MODULES: readonly string[] = ['replica', 'compaction', 'gossip', 'failure_detector', 'handoff', 'coordinator'].map(
-  (name) => new URL(`../actors/${name}.js`, import.meta.url).href,
+  (name) => new URL(`../../actors/${name}.js`, import.meta.url).href,
 );
 
 /**

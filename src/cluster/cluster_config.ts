@@ -11,10 +11,10 @@
  */
 import type { ClusterOptions, ReplicationOptions } from './cluster_types.js';
 import { checkClusterOptions, DEFAULT_DC, DEFAULT_REPLICAS, nodeSpecsOf } from './cluster_options_check.js';
-import { assert } from './core/assert.js';
-import { majority, type Requirement } from './core/consistency.js';
-import { InvalidRequestError } from './core/errors.js';
-import { Ring, type RingMember } from './core/ring.js';
+import { assert } from '../core/assert.js';
+import { majority, type Requirement } from '../core/consistency.js';
+import { InvalidRequestError } from '../core/errors.js';
+import { Ring, type RingMember } from '../core/ring.js';
 
 
 /** One node as the cluster runs it. */
