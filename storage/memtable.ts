@@ -1,27 +1,57 @@
 /**
  * The memtable: the in-memory, sorted write buffer of the LSM engine (step 2
- * of the Cassandra write path). It maps each key to its reconciled set of
- * versions: a dominated version is dropped on insert, concurrent versions
- * (siblings) are kept, as Dynamo (2007, section 4.4) requires.
+ * of the Cassandra write path), a map key → reconciled versions (dominated
+ * versions dropped on insert, siblings kept, as Dynamo requires). It is an
+ * arena: the same API and merge rules as the object skip list it replaced
+ * (kept as its reference model in test/storage/memtable_model.ts), but
+ * holding no JS object per entry. Keys, version lists,
+ * values and skip-list links live in typed arrays addressed by integer
+ * offsets, so the garbage collector marks a handful of objects per memtable
+ * however many entries it holds (issue 14: GC was the largest single cost of
+ * a write, and its marking grew with the memtable).
  *
- * Structure: a skip list (Pugh 1990) with branching factor 1/4, so inserts and
- * lookups are O(log n) and ordered iteration from any key is a walk of the
- * bottom level. Its levels come from a seeded PRNG, so a run replays exactly.
- * Iteration stays valid while inserts happen: nodes are never removed and a
- * key's version array is replaced, never mutated in place.
+ * Taken from Pebble's internal/arenaskl (itself from Badger's skl and
+ * RocksDB's InlineSkipList): nodes are offsets into an arena, never objects;
+ * offset 0 is the null link (the head node sits there and is nobody's
+ * successor); a node's tower is truncated to its height; keys and values are
+ * copied into the arena once, at insert, and read back as slices of it.
+ * Avoided: the lock-free CAS insertion and prev links (one thread, forward
+ * iteration only); the fixed-capacity arena that fails when full (a memtable
+ * here is frozen by `memtableFlushBytes` after a write, and one value may be
+ * VALUE_MAX_BYTES, so the arena grows by chunks: storage/arena.ts); MVCC
+ * entries per sequence number (a put merges into the key's one version set,
+ * as `Memtable` does, and stores the merged set as a new list record).
  *
- * Life cycle: mutable until `freeze()`; the engine then starts a new memtable
- * (past `MEMTABLE_FLUSH_BYTES`) and flushes the frozen one to an SSTable.
+ * Node layout (32-bit words in `nodes`, from the node's offset n):
+ *
+ *   n+0 .. n+2  key bytes 0..11, big-endian, zero-padded: three unsigned
+ *               words compared in order decide most comparisons (as
+ *               `keyPrefix`/`tailPrefix` do in Memtable); a tie falls back
+ *               to the key bytes
+ *   n+3 n+4 n+5 key: chunk, offset, length in the byte arena
+ *   n+6 n+7     version list (storage/arena_versions.ts): chunk, offset;
+ *               replaced as a whole when a put changes the key's versions
+ *   n+8 ..      next[0 .. height-1]: offsets of the following nodes (0: none)
+ *
+ * `nodes` doubles by copy when full (offsets stay valid; iterators re-read
+ * the array after each step); byte chunks are never copied. Bytes replaced
+ * by a merge stay in the arena as garbage and count in `approximateBytes`,
+ * which therefore only grows, so the memtable is frozen by size as before.
+ *
+ * Returned objects: `get`, `scan` and `put` build fresh `StoredVersion`
+ * objects (and key arrays) whose bytes are subarrays of the arena: no copy,
+ * valid and unchanged while held (the arena is append-only), and holding one
+ * keeps its chunk alive. They are equal to, but never identical with, the
+ * objects given to `put`.
  *
  * Thread contract: one thread only (the node's replica actor).
- * Ownership: the memtable keeps references to the key and version bytes it is
- * given; callers must not mutate them afterwards.
  */
 import { assert } from '../src/core/assert.js';
 import { InvalidRequestError } from '../src/core/errors.js';
 import {
   CLOCK_MAX_BYTES,
   KEY_MAX_BYTES,
+  MEMTABLE_ARENA_FIRST_NODE_WORDS,
   MEMTABLE_FLUSH_BYTES,
   MEMTABLE_SKIPLIST_LEVELS_MAX,
   SIBLINGS_MAX,
@@ -29,89 +59,57 @@ import {
 } from '../src/core/limits.js';
 import { Prng } from '../src/core/prng.js';
 import type { VersionOrder } from '../src/core/version_order.js';
-import { compareKeys, keyPrefix } from './key_order.js';
+import { ByteArena } from './arena.js';
+import { ArenaVersionLists } from './arena_versions.js';
+import { compareKeyRanges } from './key_order.js';
 import { reconcile, type DotConflictHandler, type StoredVersion } from './version.js';
 
-/** One key and its reconciled versions, as iteration yields them. */
+const W0 = 0;
+const W1 = 1;
+const W2 = 2;
+const KEY_CHUNK = 3;
+const KEY_OFFSET = 4;
+const KEY_LENGTH = 5;
+const LIST_CHUNK = 6;
+const LIST_OFFSET = 7;
+const NEXT = 8;
+/** Bytes of a key folded into the three leading words. */
+const WORD_KEY_BYTES = 12;
+/** The head node: at offset 0, full height, never compared. */
+const HEAD = 0;
+const HEAD_WORDS = NEXT + MEMTABLE_SKIPLIST_LEVELS_MAX;
+/** Same default seed as the object model, so both build the same list shape from the same puts. */
+const LEVEL_SEED_DEFAULT = 0x6d656d74; // "memt"
+
+/** Key bytes `from .. from+3` as an unsigned big-endian word, zero-padded past the key's end. */
+function keyWord(key: Uint8Array, from: number): number {
+  let word = 0;
+  for (let i = from; i < from + 4; i++) word = word * 256 + (i < key.length ? key[i]! : 0);
+  return word;
+}
+
+/** One key and its reconciled versions, as `scan` yields them. */
 export interface MemtableEntry {
   key: Uint8Array;
   versions: readonly StoredVersion[];
 }
 
-/** Estimated heap cost of one skip-list node beyond its key bytes (object, arrays). */
-const NODE_OVERHEAD_BYTES = 96;
-/** Estimated heap cost of one version beyond its clock and value bytes. */
-const VERSION_OVERHEAD_BYTES = 64;
-/** Default PRNG seed for skip-list levels; the shape of the list never changes results. */
-const LEVEL_SEED_DEFAULT = 0x6d656d74; // "memt"
-/** `tailPrefix` folds key bytes TAIL_FROM .. TAIL_FROM + TAIL_BYTES - 1 (right after `keyPrefix`'s 6). */
-const TAIL_FROM = 6;
-/** 6 bytes keep the number an exact double, as in `keyPrefix`. */
-const TAIL_BYTES = 6;
-
-/** Estimated heap cost of `versions` (used for flush accounting). */
-export function versionsBytes(versions: readonly StoredVersion[]): number {
-  let bytes = 0;
-  for (const v of versions) bytes += VERSION_OVERHEAD_BYTES + v.clock.length + (v.value === null ? 0 : v.value.length);
-  return bytes;
-}
-
-/** Estimated heap cost of one memtable entry; `approximateBytes` is the sum over entries. */
-export function memtableEntryBytes(key: Uint8Array, versions: readonly StoredVersion[]): number {
-  return NODE_OVERHEAD_BYTES + key.length + versionsBytes(versions);
-}
-
-class SkipNode {
-  /** `keyPrefix(key)`: most comparisons end here without touching the key bytes. */
-  readonly prefix: number;
-  /** `tailPrefix(key)`: decides most comparisons of keys sharing their first 6 bytes (`user:0…`). */
-  readonly tail: number;
-
-  constructor(
-    /** The key; the head node holds an empty key that is never compared. */
-    readonly key: Uint8Array,
-    /** Reconciled versions; replaced as a whole on update. */
-    public versions: readonly StoredVersion[],
-    /** `next[i]` is the following node on level i. */
-    readonly next: (SkipNode | null)[],
-  ) {
-    this.prefix = keyPrefix(key);
-    this.tail = tailPrefix(key);
-  }
-}
-
-/**
- * Bytes 6..11 of `key` as a big-endian number, zero-padded like `keyPrefix`.
- * (keyPrefix, tailPrefix) is the key's first 12 bytes zero-padded, so
- * comparing the pair lexicographically is monotone in key order for the same
- * reason `keyPrefix` alone is: a strict difference decides, a tie falls back
- * to `compareKeys`.
- */
-function tailPrefix(key: Uint8Array): number {
-  let tail = 0;
-  for (let i = TAIL_FROM; i < TAIL_FROM + TAIL_BYTES; i++) tail = tail * 256 + (i < key.length ? key[i]! : 0);
-  return tail;
-}
-
-/** `compareKeys(node.key, key)`, deciding on the 12-byte prefix pair when it differs. */
-function compareNode(node: SkipNode, key: Uint8Array, prefix: number, tail: number): number {
-  if (node.prefix !== prefix) return node.prefix < prefix ? -1 : 1;
-  if (node.tail !== tail) return node.tail < tail ? -1 : 1;
-  return compareKeys(node.key, key);
-}
-
-/** A sorted in-memory map key → reconciled versions. */
+/** A sorted arena map key → reconciled versions. */
 export class Memtable {
-  /** Sentinel in front of every level. */
-  private readonly head = new SkipNode(new Uint8Array(0), [], new Array<SkipNode | null>(MEMTABLE_SKIPLIST_LEVELS_MAX).fill(null));
+  /** Keys, version lists and values. */
+  private readonly arena = new ByteArena();
+  private readonly lists = new ArenaVersionLists(this.arena);
+  /** Skip-list nodes (layout above); replaced by a larger copy when full. */
+  private nodes = new Uint32Array(Math.max(MEMTABLE_ARENA_FIRST_NODE_WORDS, HEAD_WORDS));
+  /** Words of `nodes` in use (the head node's included). */
+  private nodeWords = HEAD_WORDS;
   /** Levels currently in use (1..MEMTABLE_SKIPLIST_LEVELS_MAX). */
   private levels = 1;
-  /** Scratch array of per-level predecessors, reused by every insert. */
-  private readonly preds = new Array<SkipNode>(MEMTABLE_SKIPLIST_LEVELS_MAX);
+  /** Scratch per-level predecessors (node offsets), reused by every insert. */
+  private readonly preds = new Uint32Array(MEMTABLE_SKIPLIST_LEVELS_MAX);
   private readonly prng: Prng;
   private frozen = false;
   private entries = 0;
-  private bytes = 0;
 
   constructor(
     /** How two versions' clocks relate; decides which versions survive an insert. */
@@ -119,7 +117,6 @@ export class Memtable {
     levelSeed = LEVEL_SEED_DEFAULT,
   ) {
     this.prng = new Prng(levelSeed);
-    this.preds.fill(this.head);
   }
 
   /** Distinct keys held. */
@@ -127,9 +124,17 @@ export class Memtable {
     return this.entries;
   }
 
-  /** Estimated heap bytes held (keys, clocks, values and per-entry overhead). */
+  /**
+   * Bytes written into the arena: keys, values, version lists (replaced ones
+   * included, as garbage) and nodes past the head. Only grows; 0 when empty.
+   */
   get approximateBytes(): number {
-    return this.bytes;
+    return this.arena.usedBytes + (this.nodeWords - HEAD_WORDS) * 4;
+  }
+
+  /** Bytes of memory the arena holds (chunks and the node array), for measurement. */
+  get arenaCapacityBytes(): number {
+    return this.arena.capacityBytes + this.nodes.byteLength;
   }
 
   /** True once `freeze()` was called: no more writes. */
@@ -139,7 +144,7 @@ export class Memtable {
 
   /** True when the memtable should be frozen and flushed. */
   isFull(limitBytes = MEMTABLE_FLUSH_BYTES): boolean {
-    return this.bytes >= limitBytes;
+    return this.approximateBytes >= limitBytes;
   }
 
   /** Make the memtable immutable; later `put`s are programmer errors. */
@@ -148,13 +153,14 @@ export class Memtable {
   }
 
   /**
-   * Merge `versions` into the key's stored versions: dominated versions are
-   * dropped, concurrent ones kept, equal clocks collapse to the one already
-   * stored unless the new copy is a purgeable tombstone (`reconcile`). Returns the key's versions afterwards. Throws
+   * Merge `versions` into the key's stored versions (`reconcile` over the stored versions followed by the
+   * new ones): dominated versions are dropped, concurrent ones kept, equal
+   * clocks collapse to the one already stored unless the new copy is a
+   * purgeable tombstone. Returns the key's versions afterwards. Throws
    * `InvalidRequestError` (storing nothing) when the key would exceed
    * `SIBLINGS_MAX` siblings, unless `enforceSiblingLimit` is false (commit-log
-   * replay restores what was already accepted). Versions in conflict (one
-   * dot, two values) are both kept and given to `options.onConflict`.
+   * replay). Versions in conflict (one dot, two values) are both kept and
+   * given to `options.onConflict` (the stored one as read from the arena).
    */
   put(
     key: Uint8Array,
@@ -170,14 +176,20 @@ export class Memtable {
       assert(v.value === null || v.value.length <= VALUE_MAX_BYTES, 'value within VALUE_MAX_BYTES');
     }
     const found = this.findWithPreds(key);
-    if (found !== null) {
-      const merged = reconcile(this.order, [...found.versions, ...versions], options.onConflict);
+    if (found !== 0) {
+      const listChunk = this.nodes[found + LIST_CHUNK]!;
+      const listOffset = this.nodes[found + LIST_OFFSET]!;
+      const stored = this.lists.read(listChunk, listOffset);
+      const merged = reconcile(this.order, [...stored, ...versions], options.onConflict);
       if (enforce) checkSiblings(key, merged);
-      this.bytes += versionsBytes(merged) - versionsBytes(found.versions);
-      found.versions = merged;
+      // Every new version dropped (stale, or a copy already held): the stored list stands as is.
+      if (sameObjects(merged, stored)) return merged;
+      const offset = this.lists.write(merged, stored, listChunk, listOffset);
+      this.nodes[found + LIST_CHUNK] = this.lists.lastChunk;
+      this.nodes[found + LIST_OFFSET] = offset;
       return merged;
     }
-    const merged = versions.length === 1 ? [versions[0]!] : reconcile(this.order, versions, options.onConflict);
+    const merged = versions.length === 1 ? versions : reconcile(this.order, versions, options.onConflict);
     if (enforce) checkSiblings(key, merged);
     this.insertAfterPreds(key, merged);
     return merged;
@@ -185,8 +197,9 @@ export class Memtable {
 
   /** The key's versions, or undefined when the memtable does not hold it. */
   get(key: Uint8Array): readonly StoredVersion[] | undefined {
-    const next = this.seek(key);
-    return next !== null && compareKeys(next.key, key) === 0 ? next.versions : undefined;
+    const node = this.seek(key);
+    if (node === 0 || this.compareNode(node, key, keyWord(key, 0), keyWord(key, 4), keyWord(key, 8)) !== 0) return undefined;
+    return this.lists.read(this.nodes[node + LIST_CHUNK]!, this.nodes[node + LIST_OFFSET]!);
   }
 
   /**
@@ -195,64 +208,115 @@ export class Memtable {
    * entry inserted ahead of the cursor is seen, one behind it is not.
    */
   *scan(fromKey?: Uint8Array, toKey?: Uint8Array): IterableIterator<MemtableEntry> {
-    let node = fromKey === undefined ? this.head.next[0]! : this.seek(fromKey);
-    while (node !== null) {
-      if (toKey !== undefined && compareKeys(node.key, toKey) >= 0) return;
-      yield { key: node.key, versions: node.versions };
-      node = node.next[0]!;
+    let node = fromKey === undefined ? this.nodes[HEAD + NEXT]! : this.seek(fromKey);
+    while (node !== 0) {
+      // Re-read `this.nodes` at every step: a put between steps may have replaced it by a larger copy.
+      const nodes = this.nodes;
+      const keyBytes = this.arena.bytes(nodes[node + KEY_CHUNK]!);
+      const keyOffset = nodes[node + KEY_OFFSET]!;
+      const keyLength = nodes[node + KEY_LENGTH]!;
+      if (toKey !== undefined && compareKeyRanges(keyBytes, keyOffset, keyLength, toKey, 0, toKey.length) >= 0) return;
+      const versions = this.lists.read(nodes[node + LIST_CHUNK]!, nodes[node + LIST_OFFSET]!);
+      yield { key: keyBytes.subarray(keyOffset, keyOffset + keyLength), versions };
+      node = this.nodes[node + NEXT]!;
     }
   }
 
-  /** First node whose key is ≥ `key`, or null. */
-  private seek(key: Uint8Array): SkipNode | null {
-    const prefix = keyPrefix(key);
-    const tail = tailPrefix(key);
-    let node = this.head;
+  /** `compareKeys(key of node, key)`, deciding on the leading words when they differ. */
+  private compareNode(node: number, key: Uint8Array, w0: number, w1: number, w2: number): number {
+    const nodes = this.nodes;
+    let word = nodes[node + W0]!;
+    if (word !== w0) return word < w0 ? -1 : 1;
+    word = nodes[node + W1]!;
+    if (word !== w1) return word < w1 ? -1 : 1;
+    word = nodes[node + W2]!;
+    if (word !== w2) return word < w2 ? -1 : 1;
+    // Equal words: the first min(12, both lengths) bytes are equal, so compare from there.
+    const length = nodes[node + KEY_LENGTH]!;
+    let same = length < key.length ? length : key.length;
+    if (same > WORD_KEY_BYTES) same = WORD_KEY_BYTES;
+    const offset = nodes[node + KEY_OFFSET]! + same;
+    return compareKeyRanges(this.arena.bytes(nodes[node + KEY_CHUNK]!), offset, length - same, key, same, key.length - same);
+  }
+
+  /** First node whose key is ≥ `key`, or 0. */
+  private seek(key: Uint8Array): number {
+    const w0 = keyWord(key, 0);
+    const w1 = keyWord(key, 4);
+    const w2 = keyWord(key, 8);
+    const nodes = this.nodes;
+    let node = HEAD;
     for (let level = this.levels - 1; level >= 0; level--) {
-      let next = node.next[level]!;
-      while (next !== null && compareNode(next, key, prefix, tail) < 0) {
+      let next = nodes[node + NEXT + level]!;
+      while (next !== 0 && this.compareNode(next, key, w0, w1, w2) < 0) {
         node = next;
-        next = node.next[level]!;
+        next = nodes[node + NEXT + level]!;
       }
     }
-    return node.next[0]!;
+    return nodes[node + NEXT]!;
   }
 
-  /** Find `key`; on a miss, leave its predecessor on every level in `preds`. */
-  private findWithPreds(key: Uint8Array): SkipNode | null {
-    const prefix = keyPrefix(key);
-    const tail = tailPrefix(key);
-    let node = this.head;
+  /** Find `key`; on a miss, leave its predecessor on every level in `preds`. Returns the node or 0. */
+  private findWithPreds(key: Uint8Array): number {
+    const w0 = keyWord(key, 0);
+    const w1 = keyWord(key, 4);
+    const w2 = keyWord(key, 8);
+    const nodes = this.nodes;
+    let node = HEAD;
     for (let level = this.levels - 1; level >= 0; level--) {
-      let next = node.next[level]!;
+      let next = nodes[node + NEXT + level]!;
       let c = 1;
-      while (next !== null && (c = compareNode(next, key, prefix, tail)) < 0) {
+      while (next !== 0 && (c = this.compareNode(next, key, w0, w1, w2)) < 0) {
         node = next;
-        next = node.next[level]!;
+        next = nodes[node + NEXT + level]!;
       }
-      if (next !== null && c === 0) return next;
+      if (next !== 0 && c === 0) return next;
       this.preds[level] = node;
     }
-    return null;
+    return 0;
   }
 
   private insertAfterPreds(key: Uint8Array, versions: readonly StoredVersion[]): void {
     const height = this.randomHeight();
     if (height > this.levels) {
-      for (let level = this.levels; level < height; level++) this.preds[level] = this.head;
+      for (let level = this.levels; level < height; level++) this.preds[level] = HEAD;
       this.levels = height;
     }
-    const node = new SkipNode(key, versions, new Array<SkipNode | null>(height));
+    // Bytes first: a failure leaves garbage in the arena, never a half-linked node.
+    const keyOffset = this.arena.copyIn(key);
+    const keyChunk = this.arena.lastChunk;
+    const listOffset = this.lists.write(versions);
+    const node = this.allocNode(NEXT + height);
+    const nodes = this.nodes;
+    nodes[node + W0] = keyWord(key, 0);
+    nodes[node + W1] = keyWord(key, 4);
+    nodes[node + W2] = keyWord(key, 8);
+    nodes[node + KEY_CHUNK] = keyChunk;
+    nodes[node + KEY_OFFSET] = keyOffset;
+    nodes[node + KEY_LENGTH] = key.length;
+    nodes[node + LIST_CHUNK] = this.lists.lastChunk;
+    nodes[node + LIST_OFFSET] = listOffset;
     for (let level = 0; level < height; level++) {
       const pred = this.preds[level]!;
-      node.next[level] = pred.next[level]!;
-      pred.next[level] = node;
+      nodes[node + NEXT + level] = nodes[pred + NEXT + level]!;
+      nodes[pred + NEXT + level] = node;
     }
     this.entries += 1;
-    this.bytes += memtableEntryBytes(key, versions);
   }
 
-  /** Height 1 with probability 3/4, 2 with 3/16, ...: branching factor 1/4. */
+  /** Reserve `words` words of `nodes` (doubling it by copy when full); returns their offset. */
+  private allocNode(words: number): number {
+    if (this.nodeWords + words > this.nodes.length) {
+      const grown = new Uint32Array(Math.max(this.nodes.length * 2, this.nodeWords + words));
+      grown.set(this.nodes.subarray(0, this.nodeWords));
+      this.nodes = grown;
+    }
+    const node = this.nodeWords;
+    this.nodeWords += words;
+    return node;
+  }
+
+  /** Height 1 with probability 3/4, 2 with 3/16, ...: branching factor 1/4 (as Memtable). */
   private randomHeight(): number {
     let bits = this.prng.nextU32();
     let height = 1;
@@ -264,7 +328,15 @@ export class Memtable {
   }
 }
 
-function checkSiblings(key: Uint8Array, versions: readonly StoredVersion[]): void {
+/** True when `a` and `b` hold the same objects in the same order. */
+function sameObjects(a: readonly StoredVersion[], b: readonly StoredVersion[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Refuse a key that would hold more than SIBLINGS_MAX concurrent versions, saying how to resolve them. */
+export function checkSiblings(key: Uint8Array, versions: readonly StoredVersion[]): void {
   if (versions.length > SIBLINGS_MAX) {
     throw new InvalidRequestError(
       `key of ${key.length} bytes would hold ${versions.length} concurrent versions, over SIBLINGS_MAX (${SIBLINGS_MAX}); ` +

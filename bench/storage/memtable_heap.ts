@@ -1,6 +1,6 @@
 /**
  * What a memtable costs the garbage collector: `Memtable` (one JS object per
- * node, version, clock and value) against `ArenaMemtable` (typed arrays
+ * node, version, clock and value) against `Memtable` (typed arrays
  * addressed by offsets), one after the other in one process, same workload.
  * A measurement, not a test; it asserts nothing about speed.
  *
@@ -17,11 +17,15 @@
  * - update: a fifth of the keys rewritten with a dominating clock (the merge path);
  * - get: every key once, in another random order.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Prng } from '../../src/core/prng.js';
 import { encodeClock, increment, vectorClockOrder } from '../../src/core/vector_clock.js';
-import { ArenaMemtable } from '../../storage/arena_memtable.js';
 import { Memtable } from '../../storage/memtable.js';
+import { ModelMemtable } from '../../test/storage/memtable_model.js';
 import type { StoredVersion } from '../../storage/version.js';
 
 interface Options {
@@ -166,9 +170,26 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   console.log(`memtable heap: ${options.entries} entries, ${options.valueBytes}-byte values, node ${process.version}`);
   const rows: Row[] = [];
-  rows.push(await measure('Memtable (objects)', () => new Memtable(vectorClockOrder), options));
-  rows.push(await measure('ArenaMemtable', () => new ArenaMemtable(vectorClockOrder), options));
+  rows.push(await measure('object memtable (the model, before issue 14)', () => new ModelMemtable(vectorClockOrder), options));
+  rows.push(await measure('arena memtable (storage/memtable.ts)', () => new Memtable(vectorClockOrder), options));
   console.table(rows);
+  const [model, arena] = rows as [Row, Row];
+  const results = {
+    benchmark: 'memtable-heap',
+    config: { entries: options.entries, value_bytes: options.valueBytes },
+    machine: { cpus: os.cpus().length, node: process.version, loadavg_1m: os.loadavg()[0] },
+    rows,
+    ratios: {
+      heap_used: arena.heap_used_mb / model.heap_used_mb,
+      full_gc: arena.full_gc_ms / model.full_gc_ms,
+      insert_per_s: arena.insert_per_s / model.insert_per_s,
+      get_per_s: arena.get_per_s / model.get_per_s,
+    },
+  };
+  const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bench', 'results', 'memtable_heap.json');
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`wrote ${out}`);
 }
 
 void main();

@@ -1,5 +1,5 @@
 /**
- * The arena memtable against `Memtable` as its model: the same puts must
+ * The arena memtable (storage/memtable.ts) against the object memtable of before issue 14 (memtable_model.ts) as its model: the same puts must
  * give equal answers (returned versions, gets, scans with bounds, entry
  * order, errors, dot conflicts reported), and the arena keeps its own
  * promises (bytes copied in and never moved, size accounting that only
@@ -13,9 +13,9 @@ import { MEMTABLE_ARENA_FIRST_CHUNK_BYTES, MEMTABLE_ARENA_FIRST_NODE_WORDS, SIBL
 import { Prng, seedFrom } from '../../src/core/prng.js';
 import type { Causality, VersionOrder } from '../../src/core/version_order.js';
 import { encodeClock, increment, vectorClockOrder } from '../../src/core/vector_clock.js';
-import { ArenaMemtable } from '../../storage/arena_memtable.js';
 import { compareKeys } from '../../storage/key_order.js';
 import { Memtable } from '../../storage/memtable.js';
+import { ModelMemtable } from './memtable_model.js';
 import type { StoredVersion } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
@@ -114,7 +114,7 @@ function arbOps(keyCount: number): fc.Arbitrary<Op[]> {
 }
 
 /** Bytes the live entries hold (keys, clocks, values): `approximateBytes` may never be below it. */
-function liveBytes(memtable: ArenaMemtable): number {
+function liveBytes(memtable: Memtable): number {
   let bytes = 0;
   for (const entry of memtable.scan()) {
     bytes += entry.key.length;
@@ -133,8 +133,8 @@ function outcome<T>(f: () => T): { ok: T } | { error: string } {
 }
 
 function runAgainstModel(order: VersionOrder, keys: readonly Uint8Array[], ops: readonly Op[], levelSeed: number): void {
-  const model = new Memtable(order, levelSeed);
-  const arena = new ArenaMemtable(order, levelSeed);
+  const model = new ModelMemtable(order, levelSeed);
+  const arena = new Memtable(order, levelSeed);
   const modelConflicts: unknown[] = [];
   const arenaConflicts: unknown[] = [];
   let cursors: [Iterator<unknown>, Iterator<unknown>] | null = null;
@@ -208,7 +208,7 @@ describe('storage/arena_memtable', () => {
   });
 
   it('grows past its first chunk and node array, and every byte handed out stays as it was', () => {
-    const memtable = new ArenaMemtable(vectorClockOrder);
+    const memtable = new Memtable(vectorClockOrder);
     const prng = new Prng(SEED ^ 0x5a5a);
     const written = new Map<string, StoredVersion>();
     const held: { key: Uint8Array; versions: readonly StoredVersion[]; copy: string }[] = [];
@@ -239,7 +239,7 @@ describe('storage/arena_memtable', () => {
   });
 
   it('holds a value of VALUE_MAX_BYTES and refuses one byte more', () => {
-    const memtable = new ArenaMemtable(vectorClockOrder);
+    const memtable = new Memtable(vectorClockOrder);
     const c1 = increment([], 'n1', 1);
     const big = new Uint8Array(VALUE_MAX_BYTES);
     for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
@@ -257,7 +257,7 @@ describe('storage/arena_memtable', () => {
   });
 
   it('refuses writes once frozen, and keeps serving reads and scans', () => {
-    const memtable = new ArenaMemtable(vectorClockOrder);
+    const memtable = new Memtable(vectorClockOrder);
     const version = { clock: encodeClock(increment([], 'n1', 1)), value: new Uint8Array([9]), ts_ms: 1 };
     memtable.put(new Uint8Array([1]), [version]);
     expect(memtable.isFrozen).to.equal(false);
@@ -271,7 +271,7 @@ describe('storage/arena_memtable', () => {
   });
 
   it('accounts bytes: 0 when empty, nothing for a stale write or a refused one, at least the live bytes always', () => {
-    const memtable = new ArenaMemtable(vectorClockOrder);
+    const memtable = new Memtable(vectorClockOrder);
     expect(memtable.approximateBytes).to.equal(0);
     expect(memtable.isFull(0)).to.equal(true);
     expect(memtable.isFull(1)).to.equal(false);
@@ -295,7 +295,7 @@ describe('storage/arena_memtable', () => {
   });
 
   it('sees entries inserted ahead of a running scan', () => {
-    const memtable = new ArenaMemtable(vectorClockOrder);
+    const memtable = new Memtable(vectorClockOrder);
     const version = { clock: encodeClock(increment([], 'n1', 1)), value: null, ts_ms: 1 };
     for (const k of [10, 20, 30]) memtable.put(new Uint8Array([k]), [version]);
     const seen: number[] = [];
