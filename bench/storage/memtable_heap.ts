@@ -25,6 +25,7 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Prng } from '../../src/core/prng.js';
 import { encodeClock, increment, vectorClockOrder } from '../../src/core/vector_clock.js';
 import { Memtable } from '../../storage/memtable.js';
+import { shuffledIndices } from './workload.js';
 import { ModelMemtable } from '../../test/storage/memtable_model.js';
 import type { StoredVersion } from '../../storage/version.js';
 
@@ -74,20 +75,6 @@ function keyOf(index: number): Uint8Array {
   return new TextEncoder().encode(`key:${String(index).padStart(8, '0')}`);
 }
 
-/** A seeded permutation of 0..n-1. */
-function shuffled(n: number, seed: number): Uint32Array {
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const prng = new Prng(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = prng.int(i + 1);
-    const t = order[i]!;
-    order[i] = order[j]!;
-    order[j] = t;
-  }
-  return order;
-}
-
 /** GC pause time (ms) reported by V8 while `observer` runs. */
 class GcTime {
   total_ms = 0;
@@ -111,8 +98,8 @@ async function measure(name: string, make: () => MemtableLike, options: Options)
   const { entries, valueBytes } = options;
   const clock1 = encodeClock(increment([], 'node-1', 1));
   const clock2 = encodeClock(increment(increment([], 'node-1', 1), 'node-1', 2));
-  const insertOrder = shuffled(entries, 1);
-  const getOrder = shuffled(entries, 2);
+  const insertOrder = shuffledIndices(entries, new Prng(1));
+  const getOrder = shuffledIndices(entries, new Prng(2));
   gc();
   const start = process.memoryUsage();
   const memtable = make();
