@@ -23,12 +23,16 @@ interface Started {
   npm: ChildProcess;
   httpPort: number;
   exited: Promise<number | null>;
+  /** Everything npm and the server printed so far. */
+  output: () => string;
 }
 
-async function npmStart(dataDir: string): Promise<Started> {
+/** `npm start` of a 1-node server; `group`: in a process group of its own (as a terminal's foreground job). */
+async function npmStart(dataDir: string, group = false): Promise<Started> {
   const npm = spawn('npm', ['start', '--ignore-scripts', '--silent', '--', '--nodes', '1', '--resp-port', '0', '--http-port', '0', '--data-dir', dataDir], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
   });
   const exited = new Promise<number | null>((done) => npm.once('exit', (code) => done(code)));
   let out = '';
@@ -45,7 +49,8 @@ async function npmStart(dataDir: string): Promise<Started> {
     });
     void exited.then((code) => fail(new Error(`npm start exited with ${code} before it was ready:\n${out}`)));
   });
-  return { npm, httpPort, exited };
+  npm.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  return { npm, httpPort, exited, output: () => out };
 }
 
 /** Whether something accepts connections on the loopback port. */
@@ -85,6 +90,16 @@ describe('npm start (the README command)', function () {
     npm.kill('SIGTERM');
     await exited;
     expect(await closedWithin(httpPort, 15_000), 'the server still listens after npm exited').to.equal(true);
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group: npm forwards it too) stops the server gracefully, not at once', async () => {
+    const { npm, httpPort, exited, output } = await npmStart(dir, true);
+    process.kill(-npm.pid!, 'SIGINT');
+    await exited;
+    expect(await closedWithin(httpPort, 15_000), 'the server still listens after npm exited').to.equal(true);
+    await new Promise((r) => setTimeout(r, 200)); // the server's last lines
+    expect(output()).to.contain('stopped cleanly');
+    expect(output()).to.not.contain('exiting without finishing the shutdown');
   });
 
   it('SIGKILL to npm: the server notices its parent is gone and stops', async () => {

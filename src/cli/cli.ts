@@ -29,6 +29,8 @@ import { readStartFlags, type StartFlags, type StartSettings } from './start_fla
 
 /** How long a graceful shutdown may take before the process exits 1 anyway (flushing 5 memtables of 16 MB is far shorter). */
 const SHUTDOWN_DEADLINE_MS = 60_000;
+/** A second SIGINT/SIGTERM within this long of the first is the same request (terminal and npm both deliver Ctrl-C). */
+const SIGNAL_REPEAT_MIN_MS = 1000;
 /** How often a server run by `npm start` checks that npm (its parent) is still there. */
 const PARENT_CHECK_INTERVAL_MS = 500;
 /** Deadline of one `status`/`explain` request to a running server. */
@@ -170,12 +172,17 @@ async function start(opts: StartSettings): Promise<number> {
 /** The first SIGINT/SIGTERM closes gracefully and exits 0; a second one, or the deadline, exits 1. */
 function stopOnSignals(server: RingkvServer): void {
   let stopping = false;
+  let firstSignal_ms = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
+      // Ctrl-C under `npm start` reaches this process twice at once: from the terminal (the whole
+      // process group) and forwarded by npm. Only a signal sent again later means "exit now".
+      if (Date.now() - firstSignal_ms < SIGNAL_REPEAT_MIN_MS) return;
       process.stderr.write(`${signal} again: exiting without finishing the shutdown\n`);
       process.exit(1);
     }
     stopping = true;
+    firstSignal_ms = Date.now();
     process.stdout.write(`${signal}: stopping (finishing requests in flight, flushing memtables, closing LMDB); send it again to exit at once\n`);
     setTimeout(() => {
       process.stderr.write(`shutdown still running after ${SHUTDOWN_DEADLINE_MS} ms: exiting\n`);
