@@ -202,7 +202,7 @@ export class ActorHost implements TransportSink {
 
   /** Ask from outside any actor (or from `from`). */
   ask<R>(from: ActorRef | undefined, to: ActorRef, msg: Message, timeout_ms = ASK_DEFAULT_TIMEOUT_MS): Promise<R> {
-    const { id, promise } = this.asks.open<R>(`ask to ${refName(to)} (type=${msg.type})`, timeout_ms, to.thread);
+    const { id, promise } = this.asks.open<R>(() => `ask to ${refName(to)} (type=${msg.type})`, timeout_ms, to.thread);
     if (id === 0) return promise;
     const accepted =
       to.thread === this.thread

@@ -62,6 +62,9 @@ export const ASK_PENDING_MAX = 65536;
 /** Default deadline of an `ask`. */
 export const ASK_DEFAULT_TIMEOUT_MS = 5000;
 
+/** Granularity of ask deadlines: an ask times out at most this long after its deadline (one timer per thread, not per ask). */
+export const ASK_DEADLINE_TICK_MS = 10;
+
 /** Timers one actor may have scheduled at once. */
 export const ACTOR_TIMERS_MAX = 1024;
 
