@@ -366,7 +366,9 @@ export class CommitLog {
       if (active.size > SEGMENT_HEADER_BYTES && active.size + bytes.length > this.segmentBytes) await this.rollLocked();
       const target = this.activeSegment();
       target.unsynced = true;
-      await target.handle.append(bytes);
+      // On the node's own thread when the file system can (one write per group, no thread-pool round trip).
+      if (target.handle.appendSync !== undefined) target.handle.appendSync(bytes);
+      else await target.handle.append(bytes);
       target.size += bytes.length;
       if (this.syncMode === 'batch') await this.syncLocked();
     } catch (err) {

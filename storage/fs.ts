@@ -35,6 +35,13 @@ export interface FileHandle {
   readInto?(offset: number, length: number, target: Uint8Array): number;
   /** Append `bytes` at the end of the file. */
   append(bytes: Uint8Array): Promise<void>;
+  /**
+   * `append` done on the calling thread (a `write` to the page cache, no
+   * thread-pool round trip): the commit log's path when the side has it.
+   * Optional: the simulated side models append latency and faults in
+   * virtual time and has only `append`.
+   */
+  appendSync?(bytes: Uint8Array): void;
   /** Make every byte appended so far durable (fsync / fdatasync). */
   sync(): Promise<void>;
   /** Cut the file to `size` bytes (used to drop a torn commit-log tail). */

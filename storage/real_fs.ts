@@ -15,7 +15,7 @@
  * assumes no other process changes the file while it is open. A handle is
  * used by one thread only, and by one `append` at a time.
  */
-import { promises as fsp, readSync as fsReadSync } from 'node:fs';
+import { promises as fsp, readSync as fsReadSync, writeSync as fsWriteSync } from 'node:fs';
 import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
 import { dirname as parentPath, resolve as resolvePath } from 'node:path';
 import type { FileHandle, FileSystem, OpenMode } from './fs.js';
@@ -135,6 +135,16 @@ class RealFileHandle implements FileHandle {
       const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written, this.size_bytes + written);
       assert(bytesWritten > 0, 'write made progress');
       written += bytesWritten;
+    }
+    this.size_bytes += bytes.length;
+  }
+
+  appendSync(bytes: Uint8Array): void {
+    let written = 0;
+    while (written < bytes.length) {
+      const n = fsWriteSync(this.handle.fd, bytes, written, bytes.length - written, this.size_bytes + written);
+      assert(n > 0, 'write made progress');
+      written += n;
     }
     this.size_bytes += bytes.length;
   }
