@@ -65,29 +65,29 @@ import { IndeterminateError, InvalidRequestError, isCorruptionError, OverloadedE
 import {
   COORDINATOR_DEDUP_MAX,
   COORDINATOR_INFLIGHT_MAX,
-  FALLBACK_ATTEMPTS_MAX,
   PUT_BATCH_MAX,
   REPLICA_ASK_TIMEOUT_MS,
   REQUEST_TIMEOUT_MS,
 } from '../src/core/limits.js';
 import { placeReplicas } from '../src/core/placement.js';
-import { QuorumTracker, retryDelayMs, type QuorumRequest, type ReplicaReply } from '../src/core/quorum.js';
+import { QuorumTracker, retryDelayMs, type QuorumRequest } from '../src/core/quorum.js';
 import { Ring, type PreferenceList } from '../src/core/ring.js';
 import { contextOf, dotsOf, liveSiblings, reconcileSets, type Version } from '../src/core/sibling_set.js';
 import { contextToString } from '../src/core/version_id.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
-import { coordinatorRef, handoffRef, replicaRef } from './member_refs.js';
+import { coordinatorRef, replicaRef } from './member_refs.js';
 import { describe, describeKey } from './log_text.js';
 import type { MintReply, MintRequest } from './replica.js';
 import { TombstoneConfirmation } from './tombstone_confirmation.js';
 import { QuorumWait } from './quorum_wait.js';
+import { writeAnswer, writeTogether, type BatchWrite, type WriteHost } from './put_batch.js';
+import { refuseIfUnreachable, replicateTo } from './write_targets.js';
 import { HeldDown } from './held_down.js';
 import { sendReadRepairs } from './read_repair.js';
 import type {
   BatchOutcome,
   CoordinatorArgs,
   CoordinatorMsg,
-  CoordinatorReceipt,
   CoordinatorStats,
   GetReply,
   GetRequest,
@@ -95,7 +95,7 @@ import type {
   PutRequest,
 } from './coordinator_messages.js';
 
-import { askTimeoutMs, isTransient, valueBytes } from './replica_asks.js';
+import { askTimeoutMs, isTransient } from './replica_asks.js';
 
 export type * from './coordinator_messages.js';
 
@@ -113,7 +113,10 @@ class Coordinator implements Actor<CoordinatorMsg> {
   /** Confirms tombstones every owner holds durably, so compaction may purge them. */
   private readonly tombstones: TombstoneConfirmation;
   private nextWake = 1;
-  private readonly stats: CoordinatorStats = { puts: 0, batches: 0, batched_writes: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [], storage_failed: [] };
+  private readonly stats: CoordinatorStats = { puts: 0, batches: 0, batched_writes: 0, batched_together: 0, gets: 0, forwarded: 0, duplicates: 0, fallback_writes: 0, read_repairs: 0, failed: 0, held_down: [], storage_failed: [] };
+
+  /** What a batch of writes needs of this coordinator (`put_batch.ts`). */
+  private readonly writeHost: WriteHost;
 
   constructor(private readonly args: CoordinatorArgs) {
     this.ring = Ring.fromTokens(args.ring);
@@ -123,6 +126,17 @@ class Coordinator implements Actor<CoordinatorMsg> {
     this.requestTimeout = args.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
     this.replicaTimeout = args.replica_timeout_ms ?? REPLICA_ASK_TIMEOUT_MS;
     this.tombstones = new TombstoneConfirmation(this.replicaTimeout);
+    this.writeHost = {
+      self: args.self,
+      down: this.down,
+      dc: (node) => this.dc(node),
+      askTimeout: (bytes) => this.askTimeout(bytes),
+      sleep: (ctx, ms) => this.sleep(ctx as ActorContext<CoordinatorMsg>, ms),
+      fallbackUsed: () => void this.stats.fallback_writes++,
+      receiptFields: () => ({ sync: this.args.sync_mode ?? 'batch', ...this.storageFailedField() }),
+      afterDelete: (key, owners, siblings, ctx) => this.tombstones.afterDelete(key, owners, siblings, ctx),
+      minted: () => void this.stats.puts++,
+    };
   }
 
   receive(msg: CoordinatorMsg, ctx: ActorContext<CoordinatorMsg>): void {
@@ -175,7 +189,11 @@ class Coordinator implements Actor<CoordinatorMsg> {
     return work;
   }
 
-  /** Admit every write of a batch; answer once each has an outcome. */
+  /**
+   * Admit every write of a batch; answer once each has an outcome. Writes
+   * owned here with no owner held down go together (`put_batch.ts`: one
+   * mint ask, one merge ask per owner); the others go alone.
+   */
   private batch(requests: PutRequest[], ctx: ActorContext<CoordinatorMsg>): void {
     const replier = ctx.replier();
     if (requests.length > PUT_BATCH_MAX) {
@@ -184,13 +202,78 @@ class Coordinator implements Actor<CoordinatorMsg> {
     }
     this.stats.batches++;
     this.stats.batched_writes += requests.length;
-    const outcomes = requests.map((request) =>
-      this.admit({ ...request, type: 'put' }, ctx).then(
-        (ok): BatchOutcome => ({ ok: ok as PutReply }),
-        (err: unknown): BatchOutcome => ({ error: toErrorRecord(err) }),
-      ),
-    );
-    void Promise.all(outcomes).then((all) => replier?.ok(all));
+    if (requests.length === 0) return replier?.ok([]);
+    const outcomes: BatchOutcome[] = new Array(requests.length);
+    let left = requests.length;
+    const answer = (i: number, outcome: BatchOutcome): void => {
+      outcomes[i] = outcome;
+      if (--left === 0) replier?.ok(outcomes);
+    };
+    const together: BatchWrite[] = [];
+    let timeout_ms = this.requestTimeout;
+    for (let i = 0; i < requests.length; i++) {
+      const msg: PutRequest = { ...requests[i]!, type: 'put' };
+      const pref = this.ownedAndReachable(msg);
+      if (pref === null) {
+        this.admit(msg, ctx).then(
+          (ok) => answer(i, { ok: ok as PutReply }),
+          (err: unknown) => answer(i, { error: toErrorRecord(err) }),
+        );
+        continue;
+      }
+      let resolve!: (reply: PutReply) => void;
+      let reject!: (err: unknown) => void;
+      const work = new Promise<PutReply>((res, rej) => ((resolve = res), (reject = rej)));
+      work.catch(() => undefined); // answered through `answer`; a duplicate of the request gets `work` itself
+      this.remember(msg.request_id, work);
+      this.inflight++;
+      timeout_ms = Math.min(timeout_ms, msg.timeout_ms ?? this.requestTimeout);
+      const strict = msg.strict ?? this.args.replication.strict;
+      together.push({
+        msg,
+        pref,
+        strict,
+        tracker: new QuorumTracker(this.writeQuorum(msg, pref, strict)),
+        settle: (result) => {
+          this.inflight--;
+          if ('ok' in result) {
+            resolve(result.ok);
+            answer(i, result);
+          } else {
+            this.stats.failed++;
+            reject(result.error);
+            answer(i, { error: toErrorRecord(result.error) });
+          }
+        },
+      });
+    }
+    this.stats.batched_together += together.length;
+    if (together.length > 0) writeTogether(this.writeHost, together, timeout_ms, ctx);
+  }
+
+  /**
+   * The preference list of a write this coordinator can do in a batch: it
+   * owns the key, and no owner (itself included) is held down, so no owner
+   * needs a fallback from the start. Null for a write to do alone (also a
+   * duplicate, or one over the in-flight bound: `admit` answers those).
+   */
+  private ownedAndReachable(msg: PutRequest): PreferenceList | null {
+    if (msg.forwarded || this.recent.has(msg.request_id) || this.inflight >= COORDINATOR_INFLIGHT_MAX) return null;
+    const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
+    if (!pref.replicas.includes(this.args.self)) return null;
+    for (const owner of pref.replicas) if (this.down.has(owner)) return null;
+    return pref;
+  }
+
+  /** The quorum a write of `msg` to `pref` needs. */
+  private writeQuorum(msg: PutRequest, pref: PreferenceList, strict: boolean): QuorumRequest {
+    return {
+      op: 'write',
+      owners: pref.replicas.map((node) => ({ node, dc: this.dc(node) })),
+      required: msg.w ?? this.args.replication.w,
+      coordinatorDc: this.dc(this.args.self),
+      strict,
+    };
   }
 
   private remember(id: string, work: Promise<unknown>): void {
@@ -218,18 +301,12 @@ class Coordinator implements Actor<CoordinatorMsg> {
     }
     this.stats.puts++;
     const strict = msg.strict ?? this.args.replication.strict;
-    const request: QuorumRequest = {
-      op: 'write',
-      owners: pref.replicas.map((node) => ({ node, dc: this.dc(node) })),
-      required: msg.w ?? this.args.replication.w,
-      coordinatorDc: this.dc(self),
-      strict,
-    };
+    const request = this.writeQuorum(msg, pref, strict);
     // Nothing is stored yet: a write the failure detector already knows cannot reach W fails for certain.
-    this.refuseIfUnreachable(request, pref);
+    refuseIfUnreachable(this.writeHost, request, pref);
     const tracker = new QuorumTracker(request);
     const start = ctx.now();
-    const mint: MintRequest = { type: 'mint', key: msg.key, value: msg.value, context: msg.context, overwrite: msg.overwrite === true, node: self };
+    const mint: MintRequest = { type: 'mint', key: msg.key, value: msg.value, context: msg.context, overwrite: msg.overwrite === true, node: self, ...(msg.no_context ? { no_context: true } : {}) };
     let minted: MintReply;
     try {
       minted = await ctx.ask<MintReply>(replicaRef(self), mint, Math.min(this.askTimeout(msg.value?.length ?? 0), timeout_ms));
@@ -245,7 +322,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     const replications: Promise<boolean>[] = [];
     for (const owner of pref.replicas) {
       if (owner === self) continue;
-      replications.push(this.replicate(owner, msg.key, minted.siblings, pref, strict, wait, usedFallbacks, refusals, ctx));
+      replications.push(replicateTo(this.writeHost, owner, msg.key, minted.siblings, pref, strict, wait, usedFallbacks, refusals, ctx));
     }
     if (msg.value === null) {
       // A delete every owner stored itself (this one minted it): all hold its tombstones.
@@ -253,108 +330,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
         if (direct.every(Boolean)) this.tombstones.afterDelete(msg.key, pref.replicas, minted.siblings, ctx);
       });
     }
-    const outcome = await wait.done;
-    // From here on the version is stored on this node: a write that misses W may still spread (read
-    // repair, hints), so its outcome is indeterminate, never a plain failure a client would retry blindly.
-    if (outcome === 'timeout') {
-      const acks = tracker.receipt().acks.map((a) => a.node);
-      throw new IndeterminateError(`write of version ${minted.dot}`, `w=${tracker.receipt().required} not reached within ${timeout_ms} ms; acknowledged by ${acks.join(', ')}`);
-    }
-    if (outcome.status !== 'satisfied') {
-      assert(outcome.status === 'failed', 'a decided wait is satisfied or failed');
-      const why = refusals.length > 0 ? `hint stores of the fallbacks are full (${refusals.join('; ')})` : outcome.error.message;
-      throw new IndeterminateError(`write of version ${minted.dot}`, why);
-    }
-    const receipt: CoordinatorReceipt = { ...outcome.receipt, coordinator: self, version: minted.dot, sync: this.args.sync_mode ?? 'batch', ...this.storageFailedField() };
-    return { context: contextToString(contextOf(minted.siblings)), superseded: minted.superseded, receipt };
-  }
-
-  /**
-   * Throw `UnavailableError` when the targets not held down (owners, and in
-   * sloppy mode the fallbacks that would stand in for owners held down)
-   * cannot meet the write's requirement even if every one of them answers.
-   */
-  private refuseIfUnreachable(request: QuorumRequest, pref: PreferenceList): void {
-    const probe = new QuorumTracker(request);
-    const used = new Set<string>();
-    for (const owner of pref.replicas) {
-      const dc = this.dc(owner);
-      if (!this.down.has(owner)) {
-        probe.record({ node: owner, dc, ok: true });
-        continue;
-      }
-      const fallback = request.strict ? null : this.pickFallback(pref, dc, used);
-      if (fallback !== null) {
-        probe.addTarget({ node: fallback, dc: this.dc(fallback), standingInFor: owner });
-        probe.record({ node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: true });
-      }
-      probe.record({ node: owner, dc, ok: false, error: this.down.reason(owner) });
-    }
-    const verdict = probe.outcome();
-    if (verdict.status === 'failed') throw verdict.error;
-  }
-
-  /**
-   * Get the sibling set to `owner`, or (sloppy) to fallbacks holding it as a
-   * hint for `owner`; every outcome is recorded in `wait`. True when `owner`
-   * itself acknowledged the set.
-   */
-  private async replicate(
-    owner: string,
-    key: Uint8Array,
-    siblings: Version[],
-    pref: PreferenceList,
-    strict: boolean,
-    wait: QuorumWait,
-    used: Set<string>,
-    refusals: string[],
-    ctx: ActorContext<CoordinatorMsg>,
-  ): Promise<boolean> {
-    let failure: ReplicaReply = { node: owner, dc: this.dc(owner), ok: false, error: this.down.reason(owner) };
-    if (!this.down.has(owner)) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await ctx.ask(replicaRef(owner), { type: 'merge', key, versions: siblings }, this.askTimeout(valueBytes(siblings)));
-          wait.record({ node: owner, dc: this.dc(owner), ok: true });
-          return true;
-        } catch (err) {
-          failure = { node: owner, dc: this.dc(owner), ok: false, error: describe(err) };
-          const delay = strict && isTransient(err) ? retryDelayMs(attempt, ctx.random()) : null;
-          if (delay === null) break;
-          await this.sleep(ctx, delay).promise;
-          if (wait.tracker.outcome().status !== 'pending') return false;
-        }
-      }
-    }
-    if (strict) {
-      wait.record(failure);
-      return false;
-    }
-    for (let attempt = 0; attempt < FALLBACK_ATTEMPTS_MAX; attempt++) {
-      const fallback = this.pickFallback(pref, this.dc(owner), used);
-      if (fallback === null) break;
-      wait.tracker.addTarget({ node: fallback, dc: this.dc(fallback), standingInFor: owner });
-      wait.record(failure);
-      this.stats.fallback_writes++;
-      try {
-        await ctx.ask(handoffRef(fallback), { type: 'hint', owner, key, versions: siblings }, this.askTimeout(valueBytes(siblings)));
-        wait.record({ node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: true });
-        return false;
-      } catch (err) {
-        if (err instanceof OverloadedError) refusals.push(`${fallback}: ${err.message}`);
-        failure = { node: fallback, dc: this.dc(fallback), standingInFor: owner, ok: false, error: describe(err) };
-      }
-    }
-    wait.record(failure);
-    return false;
-  }
-
-  /** The next fallback not held down and not used by this request, same data center first. */
-  private pickFallback(pref: PreferenceList, dc: string, used: Set<string>): string | null {
-    const usable = pref.fallbacks.filter((node) => !used.has(node) && !this.down.has(node) && node !== this.args.self);
-    const pick = usable.find((node) => this.dc(node) === dc) ?? usable[0] ?? null;
-    if (pick !== null) used.add(pick);
-    return pick;
+    return writeAnswer(this.writeHost, msg, minted, tracker, await wait.done, timeout_ms, refusals);
   }
 
   /**

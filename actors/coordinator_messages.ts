@@ -5,7 +5,7 @@
  * on the actor.
  */
 import type { Requirement } from '../src/core/consistency.js';
-import type { ErrorRecord } from '../src/core/errors.js';
+import type { Outcome } from '../src/core/errors.js';
 import type { DcReplicas } from '../src/core/placement.js';
 import type { DurabilityReceipt } from '../src/core/quorum.js';
 import type { RingMember } from '../src/core/ring.js';
@@ -28,6 +28,8 @@ export type PutRequest = {
   forwarded?: boolean;
   /** Time left for the request, ms (set when forwarded). */
   timeout_ms?: number;
+  /** The client does not want contexts back (RESP SET): the reply's `context` and `superseded` are '' (building them costs per write). */
+  no_context?: boolean;
 };
 
 /** A client read. */
@@ -72,7 +74,7 @@ export interface GetReply {
 }
 
 /** One write's outcome in a `put-batch` reply, in request order. */
-export type BatchOutcome = { ok: PutReply } | { error: ErrorRecord };
+export type BatchOutcome = Outcome<PutReply>;
 
 /** Counters for the `stats` ask. */
 export interface CoordinatorStats {
@@ -80,6 +82,8 @@ export interface CoordinatorStats {
   /** `put-batch` messages taken, and the writes in them (also counted in `puts` where minted here). */
   batches: number;
   batched_writes: number;
+  /** Of those, the writes coordinated together (`put_batch.ts`: one mint ask, one merge ask per owner); the rest went alone. */
+  batched_together: number;
   gets: number;
   forwarded: number;
   duplicates: number;

@@ -20,6 +20,7 @@
  * Thread contract: one replica per data directory per thread.
  */
 import { assertNever } from '../src/core/assert.js';
+import { toErrorRecord, type Outcome } from '../src/core/errors.js';
 import { decodeDvv, digestText, dottedVersionVectorOrder } from '../src/core/dotted_version_vector.js';
 import { formatVersion } from '../src/core/version_id.js';
 import { vectorClockOrder } from '../src/core/vector_clock.js';
@@ -64,6 +65,18 @@ export type ReplicaMsg =
    * key) and store it. See `mint` below.
    */
   | MintRequest
+  /**
+   * Ask → `Outcome<MintReply>[]`, in order: the mints of a coordinator's
+   * put-batch, in one message (`mintMany` in replica_mint.ts). Each is
+   * minted as a lone `mint` would be; the answer comes once each is stored.
+   */
+  | { type: 'mint-batch'; requests: MintRequest[] }
+  /**
+   * Ask → `Outcome<true>[]`, in order: the `merge` of each entry, in one
+   * message (a coordinator's put-batch, one per owner). An entry fails
+   * alone; the answer comes once each is stored.
+   */
+  | { type: 'merge-batch'; entries: MergeEntry[] }
   | { type: 'scan'; from?: Uint8Array; to?: Uint8Array; limit?: number }
   | { type: 'flush' }
   | { type: 'stats' }
@@ -73,6 +86,12 @@ export type ReplicaMsg =
   /** Give up `task`; `corrupt` names an input the merge found corrupt (it is then quarantined, as a read would). */
   | { type: 'compaction-abort'; task: CompactionTask; corrupt?: { path: string; message: string } }
   | { type: 'log-timer'; id: number };
+
+/** One key's sibling set to store, in a `merge-batch`. */
+export interface MergeEntry {
+  key: Uint8Array;
+  versions: StoredVersion[];
+}
 
 /** How to spawn a replica. */
 export interface ReplicaArgs {
@@ -299,6 +318,12 @@ class Replica implements Actor<ReplicaMsg> {
         for (const version of msg.versions) if (!plantedDropOfMergedVersion(version)) await engine.put(msg.key, version);
         replier?.ok(true);
         return;
+      case 'merge-batch':
+        replier?.ok(await mergeMany(engine, msg.entries));
+        return;
+      case 'mint-batch':
+        replier?.ok(await this.minter.mintMany(engine, msg.requests, this.ctx!));
+        return;
       case 'get': {
         // Most gets find nothing pending and answer without another await.
         if (engine.whenDurable(msg.key) !== null) await durableView(engine, msg.key, this.args.dir);
@@ -417,6 +442,29 @@ class Replica implements Actor<ReplicaMsg> {
     });
   }
 }
+
+/**
+ * Store every entry's versions, all handed to the engine on this turn (one
+ * commit-log group); each entry's outcome once its versions are stored.
+ */
+async function mergeMany(engine: StorageEngine, entries: readonly MergeEntry[]): Promise<Outcome<true>[]> {
+  const outcomes: Outcome<true>[] = new Array(entries.length);
+  const stores: Promise<void>[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const { key, versions } = entries[i]!;
+    outcomes[i] = STORED;
+    for (const version of versions) {
+      // Test-only planted bug (src/core/planted_bugs.ts, off unless a test plants it): ack but drop some versions.
+      if (plantedDropOfMergedVersion(version)) continue;
+      stores.push(engine.put(key, version).catch((err: unknown) => void (outcomes[i] = { error: toErrorRecord(err) })));
+    }
+  }
+  await Promise.all(stores);
+  return outcomes;
+}
+
+/** A merge-batch entry stored (shared: outcomes are read, never changed). */
+const STORED: Outcome<true> = { ok: true };
 
 /** One bounded page of a range scan. */
 function scanPage(engine: StorageEngine, from: Uint8Array | undefined, to: Uint8Array | undefined, limit: number): ScanPage {

@@ -8,8 +8,9 @@
  *
  * Thread contract: the replica actor's, which owns one `Minter`.
  */
+import type { VersionVector } from '../src/core/dot.js';
 import { actorId } from '../src/core/dotted_version_vector.js';
-import { OverloadedError } from '../src/core/errors.js';
+import { OverloadedError, toErrorRecord, type Outcome } from '../src/core/errors.js';
 import { READ_DURABLE_WAITS_MAX } from '../src/core/limits.js';
 import { isPlanted, plantedDropOfMergedVersion } from '../src/core/planted_bugs.js';
 import { contextOf, mintWrite, requiredCounter, type Minted } from '../src/core/sibling_set.js';
@@ -20,6 +21,7 @@ import { DotLease } from '../storage/dot_lease.js';
 import type { StorageEngine } from '../storage/engine.js';
 import type { FileSystem } from '../storage/fs.js';
 import { KeyTails } from '../storage/key_tails.js';
+import type { StoredVersion } from '../storage/version.js';
 
 /** A client write to version here: the coordinator's part of a put, minus replication. */
 export type MintRequest = {
@@ -31,6 +33,8 @@ export type MintRequest = {
   context: string;
   /** Supersede every version this replica holds (Redis SET), read under the key's chain. */
   overwrite: boolean;
+  /** The client does not want contexts back: `superseded` is left '' (building it costs per write). */
+  no_context?: boolean;
   /** The member id minting (the node of this replica): the dot's actor is it under the lease's epoch. */
   node: string;
 };
@@ -45,6 +49,8 @@ export interface MintReply extends Minted {
 export class Minter {
   /** The data directory's dot lease (epoch and counters), opened at the first mint (or at open after a corrupt log tail). */
   private lease: Promise<DotLease> | undefined;
+  /** The lease once its open resolved (for mints done at once), else undefined. */
+  private leaseOpen: DotLease | undefined;
   /** Per key, the tail of its mints: the next mint of a key starts once the previous one is stored. */
   private readonly mintChains = new KeyTails();
 
@@ -57,6 +63,56 @@ export class Minter {
   /** Mint `msg` after every earlier mint of its key (see `mintNow`). */
   mint(engine: StorageEngine, msg: MintRequest, ctx: ActorContext<never>): Promise<MintReply> {
     return this.mintChains.chain(msg.key, () => this.mintNow(engine, msg, ctx));
+  }
+
+  /**
+   * Mint `msg` on this turn when nothing makes it wait: no earlier mint of
+   * its key in flight, nothing of the key waiting for its fsync, the lease
+   * open and covering the counter. Reading what the replica holds and
+   * storing the new version then happen in one synchronous step, so no
+   * other mint of the key can come between them, exactly what the key's
+   * chain guarantees for the waiting path (the engine applies the version
+   * on this turn: `putsWait` is false). Returns the reply and the
+   * store's promise (durable per the sync mode), or null: take `mint`.
+   */
+  mintAtOnce(engine: StorageEngine, msg: MintRequest, ctx: ActorContext<never>): { reply: MintReply; stored: Promise<void> } | null {
+    const lease = this.leaseOpen;
+    // A put that must wait for room would apply the version later: the next mint of the key could miss it.
+    if (lease === undefined || engine.putsWait || this.mintChains.tail(msg.key) !== null) return null;
+    if (engine.whenDurable(msg.key) !== null && !isPlanted('visible-before-fsync')) return null;
+    const local = engine.get(msg.key);
+    const actor = actorId(msg.node, lease.epoch);
+    const context = msg.overwrite ? contextOf(local) : contextFromString(msg.context);
+    const required = requiredCounter(local, context, actor);
+    if (!isPlanted('dot-reuse') && !lease.coversNow(required)) return null;
+    const counter = isPlanted('dot-reuse') ? required : (lease.take(required) as number);
+    return this.store(engine, msg, local, context, actor, counter, ctx);
+  }
+
+  /**
+   * The mints of a batch, in order: each at once when it can
+   * (`mintAtOnce`), else on its key's chain (a later mint of the same key
+   * then chains too, behind it). Each outcome once that mint is stored.
+   */
+  async mintMany(engine: StorageEngine, requests: readonly MintRequest[], ctx: ActorContext<never>): Promise<Outcome<MintReply>[]> {
+    const outcomes: Outcome<MintReply>[] = new Array(requests.length);
+    const stores: Promise<void>[] = [];
+    for (let i = 0; i < requests.length; i++) {
+      const failed = (err: unknown): void => void (outcomes[i] = { error: toErrorRecord(err) });
+      try {
+        const now = this.mintAtOnce(engine, requests[i]!, ctx);
+        if (now !== null) {
+          outcomes[i] = { ok: now.reply };
+          stores.push(now.stored.catch(failed));
+        } else {
+          stores.push(this.mint(engine, requests[i]!, ctx).then((reply) => void (outcomes[i] = { ok: reply }), failed));
+        }
+      } catch (err) {
+        failed(err);
+      }
+    }
+    await Promise.all(stores);
+    return outcomes;
   }
 
   /** The lease once opened (the replica closes it after its engine), or undefined. */
@@ -84,10 +140,29 @@ export class Minter {
     const required = requiredCounter(local, context, actor);
     // Test-only planted bug 'dot-reuse' (src/core/planted_bugs.ts): mint from what the key holds alone, as before issue 12.
     const counter = isPlanted('dot-reuse') ? required : await lease.take(required);
+    const { reply, stored } = this.store(engine, msg, local, context, actor, counter, ctx);
+    await stored;
+    return reply;
+  }
+
+  /**
+   * Make the new version from what the replica holds (`local`, read on this
+   * turn) and hand it to the engine; `stored` settles when the engine calls
+   * it durable. `superseded` is built only when the client wants contexts.
+   */
+  private store(
+    engine: StorageEngine,
+    msg: MintRequest,
+    local: StoredVersion[],
+    context: VersionVector,
+    actor: string,
+    counter: number,
+    ctx: ActorContext<never>,
+  ): { reply: MintReply; stored: Promise<void> } {
     const made = mintWrite(local, context, actor, msg.value, ctx.now(), undefined, counter);
     // Test-only planted bug (src/core/planted_bugs.ts, off unless a test plants it): ack but drop some versions.
-    if (!plantedDropOfMergedVersion(made.version)) await engine.put(msg.key, made.version);
-    return { ...made, superseded: contextToString(context) };
+    const stored = plantedDropOfMergedVersion(made.version) ? Promise.resolve() : engine.put(msg.key, made.version);
+    return { reply: { ...made, superseded: msg.no_context === true ? '' : contextToString(context) }, stored };
   }
 
   /**
@@ -102,7 +177,10 @@ export class Minter {
       const opened = DotLease.open({ fs: this.fs(), dir: this.args.dir, random, periodic, untrusted, trustUnclean: isPlanted('dot-reuse') });
       this.lease = opened;
       opened.then(
-        (lease) => ctx.log.info('dot lease open', { epoch: lease.epoch, recovery: lease.recovery }),
+        (lease) => {
+          if (this.lease === opened) this.leaseOpen = lease;
+          ctx.log.info('dot lease open', { epoch: lease.epoch, recovery: lease.recovery });
+        },
         () => (this.lease = undefined), // the next mint retries
       );
     }

@@ -148,6 +148,11 @@ export class DotLease {
     return counter;
   }
 
+  /** Whether `take(floor)` would answer at once (the lease covers the counter), without taking it. */
+  coversNow(floor: number): boolean {
+    return !this.closed && Math.max(floor, this.next) <= this.leasedUntil;
+  }
+
   /** Record a clean close: the next open resumes this epoch whatever the sync mode. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -131,6 +131,15 @@ export class StorageEngine {
   }
 
   /**
+   * True when a `put` now would wait for flushes to make room before its
+   * version is applied; false when `put` applies it (visible to `get`) on the
+   * calling turn.
+   */
+  get putsWait(): boolean {
+    return this.flushes.mustWait;
+  }
+
+  /**
    * Apply a validated write to the memtable and hand it to the commit log;
    * returns the log's promise. Nothing is applied unless the log can take
    * the record: a refused write must not become visible, or durable through

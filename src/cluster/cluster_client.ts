@@ -139,6 +139,7 @@ export class ClusterClient {
       ...(options.w !== undefined || options.consistency !== undefined ? { w: options.consistency ?? options.w } : {}),
       ...(options.strict !== undefined ? { strict: options.strict } : {}),
       ...(options.overwrite ? { overwrite: true } : {}),
+      ...(options.returnContext === false ? { no_context: true } : {}),
     };
   }
 

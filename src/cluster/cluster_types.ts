@@ -78,6 +78,12 @@ export interface WriteOptions {
    * owner has not seen yet stays as a sibling, never lost.
    */
   overwrite?: boolean;
+  /**
+   * False when the caller has no use for the contexts of the answer
+   * (`WriteResult.context` and `superseded` are then ''): the cluster skips
+   * building them, a cost per write. Default true.
+   */
+  returnContext?: boolean;
 }
 
 /** One write of `putMany`: `value` null writes a tombstone. */

@@ -169,6 +169,9 @@ export interface ErrorRecord {
   fields?: Record<string, string | number>;
 }
 
+/** One item's result in a batch reply (writes of a put-batch, mints, merges), in request order. */
+export type Outcome<T> = { ok: T } | { error: ErrorRecord };
+
 /** Turn any thrown value into an `ErrorRecord`. */
 export function toErrorRecord(err: unknown): ErrorRecord {
   if (err instanceof CorruptionError) {

@@ -77,7 +77,7 @@ async function hasValue(ctx: CommandContext, key: Buffer): Promise<boolean> {
 
 /** Overwrite `key` with `value` in one round trip (see the file header). */
 function overwrite(ctx: CommandContext, key: Buffer, value: Buffer): Promise<unknown> {
-  return ctx.write(key, () => ctx.cluster.put(key, value, { overwrite: true }));
+  return ctx.write(key, () => ctx.cluster.put(key, value, { overwrite: true, returnContext: false }));
 }
 
 /** Overwrite `key` with `value` (read for the context, then put), unless `condition` on the old value says no. */
@@ -93,7 +93,7 @@ function readThenWrite(
     const old = at < 0 ? null : current.values[at]!;
     const siblings = current.values.length;
     if (!condition(siblings > 0)) return { written: false, old, siblings };
-    await ctx.cluster.put(key, value, { context: current.context });
+    await ctx.cluster.put(key, value, { context: current.context, returnContext: false });
     return { written: true, old, siblings };
   });
 }
@@ -156,7 +156,7 @@ const del: CommandSpec = {
         ctx.write(key, async () => {
           const current = await ctx.cluster.get(key);
           if (current.values.length === 0) return 0;
-          await ctx.cluster.delete(key, { context: current.context });
+          await ctx.cluster.delete(key, { context: current.context, returnContext: false });
           return 1;
         }),
       ),

@@ -25,13 +25,11 @@
  * given; callers must not mutate them afterwards.
  */
 import { assert } from '../../src/core/assert.js';
-import { InvalidRequestError } from '../../src/core/errors.js';
 import {
   CLOCK_MAX_BYTES,
   KEY_MAX_BYTES,
   MEMTABLE_FLUSH_BYTES,
   MEMTABLE_SKIPLIST_LEVELS_MAX,
-  SIBLINGS_MAX,
   VALUE_MAX_BYTES,
 } from '../../src/core/limits.js';
 import { Prng } from '../../src/core/prng.js';
