@@ -61,19 +61,19 @@
  * Thread contract: one instance on its node's thread; state is private.
  */
 import { assert, assertNever } from '../src/core/assert.js';
-import { IndeterminateError, InvalidRequestError, isCorruptionError, OverloadedError, TimeoutError, toErrorRecord, UnavailableError } from '../src/core/errors.js';
+import { IndeterminateError, InvalidRequestError, OverloadedError, TimeoutError, toErrorRecord, UnavailableError, type Outcome } from '../src/core/errors.js';
 import {
   COORDINATOR_DEDUP_MAX,
   COORDINATOR_INFLIGHT_MAX,
+  GET_BATCH_MAX,
   PUT_BATCH_MAX,
   REPLICA_ASK_TIMEOUT_MS,
   REQUEST_TIMEOUT_MS,
 } from '../src/core/limits.js';
 import { placeReplicas } from '../src/core/placement.js';
-import { QuorumTracker, retryDelayMs, type QuorumRequest } from '../src/core/quorum.js';
+import { QuorumTracker, type QuorumRequest } from '../src/core/quorum.js';
 import { Ring, type PreferenceList } from '../src/core/ring.js';
-import { contextOf, dotsOf, liveSiblings, reconcileSets, type Version } from '../src/core/sibling_set.js';
-import { contextToString } from '../src/core/version_id.js';
+import type { Version } from '../src/core/sibling_set.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import { coordinatorRef, replicaRef } from './member_refs.js';
 import { describe, describeKey } from './log_text.js';
@@ -82,6 +82,7 @@ import { TombstoneConfirmation } from './tombstone_confirmation.js';
 import { QuorumWait } from './quorum_wait.js';
 import { writeAnswer, writeTogether, type BatchWrite, type WriteHost } from './put_batch.js';
 import { refuseIfUnreachable, replicateTo } from './write_targets.js';
+import { readAnswer, readFrom, readTogether, type BatchRead, type ReadHost } from './get_batch.js';
 import { HeldDown } from './held_down.js';
 import { sendReadRepairs } from './read_repair.js';
 import type {
@@ -95,7 +96,7 @@ import type {
   PutRequest,
 } from './coordinator_messages.js';
 
-import { askTimeoutMs, isTransient } from './replica_asks.js';
+import { askTimeoutMs } from './replica_asks.js';
 
 export type * from './coordinator_messages.js';
 
@@ -117,6 +118,8 @@ class Coordinator implements Actor<CoordinatorMsg> {
 
   /** What a batch of writes needs of this coordinator (`put_batch.ts`). */
   private readonly writeHost: WriteHost;
+  /** What reads need of this coordinator (`get_batch.ts`). */
+  private readonly readHost: ReadHost;
 
   constructor(private readonly args: CoordinatorArgs) {
     this.ring = Ring.fromTokens(args.ring);
@@ -137,6 +140,18 @@ class Coordinator implements Actor<CoordinatorMsg> {
       afterDelete: (key, owners, siblings, ctx) => this.tombstones.afterDelete(key, owners, siblings, ctx),
       minted: () => void this.stats.puts++,
     };
+    this.readHost = {
+      self: args.self,
+      down: this.down,
+      dc: (node) => this.dc(node),
+      replicaTimeout: this.replicaTimeout,
+      sleep: (ctx, ms) => this.sleep(ctx as ActorContext<CoordinatorMsg>, ms),
+      receiptFields: () => this.storageFailedField(),
+      afterRead: (key, pref, answers, damaged, ctx) => {
+        this.stats.read_repairs += sendReadRepairs(key, answers, damaged, this.replicaTimeout, ctx);
+        this.tombstones.afterRead(key, pref.replicas, answers, ctx);
+      },
+    };
   }
 
   receive(msg: CoordinatorMsg, ctx: ActorContext<CoordinatorMsg>): void {
@@ -150,6 +165,8 @@ class Coordinator implements Actor<CoordinatorMsg> {
       }
       case 'put-batch':
         return this.batch(msg.requests, ctx);
+      case 'get-batch':
+        return this.getBatch(msg.requests, ctx);
       case 'liveness':
         this.down.apply(msg);
         return;
@@ -360,66 +377,66 @@ class Coordinator implements Actor<CoordinatorMsg> {
 
   private async get(msg: GetRequest, ctx: ActorContext<CoordinatorMsg>): Promise<GetReply> {
     this.stats.gets++;
-    const self = this.args.self;
     const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
-    const tracker = new QuorumTracker({
-      op: 'read',
-      owners: pref.replicas.map((node) => ({ node, dc: this.dc(node) })),
-      required: msg.r ?? this.args.replication.r,
-      coordinatorDc: this.dc(self),
-      strict: false, // reads never add fallbacks, so there is nothing for strict mode to refuse
-    });
+    const tracker = new QuorumTracker(this.readQuorum(msg, pref));
     const timeout_ms = Math.min(msg.timeout_ms ?? this.requestTimeout, this.requestTimeout);
     const wait = new QuorumWait(tracker, timeout_ms, (ms) => this.sleep(ctx, ms));
     const answers = new Map<string, Version[]>();
     /** Owners whose answer skipped a damaged table (no answer, but a repair target). */
     const damaged = new Set<string>();
-    const reads = pref.replicas.map((owner) => this.readFrom(owner, msg.key, wait, answers, damaged, ctx));
+    const reads = pref.replicas.map((owner) => readFrom(this.readHost, owner, msg.key, wait, answers, damaged, ctx));
     const outcome = await wait.done;
-    if (outcome === 'timeout') throw new TimeoutError(`read (r=${tracker.receipt().required}; answers from ${JSON.stringify([...answers.keys()])})`, timeout_ms);
-    if (outcome.status !== 'satisfied') {
-      assert(outcome.status === 'failed', 'a decided wait is satisfied or failed');
-      throw outcome.error;
-    }
-    const merged = reconcileSets([...answers.values()]);
-    void Promise.all(reads).then(() => {
-      this.stats.read_repairs += sendReadRepairs(msg.key, answers, damaged, this.replicaTimeout, ctx);
-      this.tombstones.afterRead(msg.key, pref.replicas, answers, ctx);
-    });
-    const live = liveSiblings(merged);
-    return {
-      values: live.map((v) => v.value),
-      versions: dotsOf(live),
-      timestamps: live.map((v) => v.ts_ms),
-      context: contextToString(contextOf(merged)),
-      receipt: { ...outcome.receipt, coordinator: self, ...this.storageFailedField() },
-    };
+    void Promise.all(reads).then(() => this.readHost.afterRead(msg.key, pref, answers, damaged, ctx));
+    return readAnswer(this.readHost, msg, tracker, answers, outcome, timeout_ms);
   }
 
-  /** Ask one owner, retrying transient failures with backoff while the request is undecided. */
-  private async readFrom(
-    owner: string,
-    key: Uint8Array,
-    wait: QuorumWait,
-    answers: Map<string, Version[]>,
-    damaged: Set<string>,
-    ctx: ActorContext<CoordinatorMsg>,
-  ): Promise<void> {
-    const dc = this.dc(owner);
-    if (this.down.has(owner)) return wait.record({ node: owner, dc, ok: false, error: this.down.reason(owner) });
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const held = await ctx.ask<Version[]>(replicaRef(owner), { type: 'get', key }, this.replicaTimeout);
-        answers.set(owner, held);
-        return wait.record({ node: owner, dc, ok: true });
-      } catch (err) {
-        // A replica whose table holding the key is damaged: no answer for the quorum, but repair it afterwards.
-        if (isCorruptionError(err)) damaged.add(owner);
-        const delay = isTransient(err) ? retryDelayMs(attempt, ctx.random()) : null;
-        if (delay === null || wait.tracker.outcome().status !== 'pending') return wait.record({ node: owner, dc, ok: false, error: describe(err) });
-        await this.sleep(ctx, delay).promise;
-      }
+  /** The reads of a `get-batch`, coordinated together (`get_batch.ts`); one answer with an outcome per read. */
+  private getBatch(requests: GetRequest[], ctx: ActorContext<CoordinatorMsg>): void {
+    const replier = ctx.replier();
+    if (requests.length > GET_BATCH_MAX) {
+      replier?.fail(new InvalidRequestError(`a get-batch of ${requests.length} reads is over the limit of ${GET_BATCH_MAX}; split it`));
+      return;
     }
+    if (this.inflight + requests.length > COORDINATOR_INFLIGHT_MAX) {
+      replier?.fail(new OverloadedError(`coordinator ${this.args.self} (${COORDINATOR_INFLIGHT_MAX} requests in flight)`));
+      return;
+    }
+    if (requests.length === 0) return replier?.ok([]);
+    const outcomes: Outcome<GetReply>[] = new Array(requests.length);
+    let left = requests.length;
+    let timeout_ms = this.requestTimeout;
+    this.inflight += requests.length;
+    const reads: BatchRead[] = requests.map((msg, i) => {
+      this.stats.gets++;
+      timeout_ms = Math.min(timeout_ms, msg.timeout_ms ?? this.requestTimeout);
+      const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
+      return {
+        msg,
+        pref,
+        tracker: new QuorumTracker(this.readQuorum(msg, pref)),
+        settle: (result) => {
+          this.inflight--;
+          if ('ok' in result) outcomes[i] = result;
+          else {
+            this.stats.failed++;
+            outcomes[i] = { error: toErrorRecord(result.error) };
+          }
+          if (--left === 0) replier?.ok(outcomes);
+        },
+      };
+    });
+    readTogether(this.readHost, reads, timeout_ms, ctx);
+  }
+
+  /** The quorum a read of `msg` from `pref` needs. */
+  private readQuorum(msg: GetRequest, pref: PreferenceList): QuorumRequest {
+    return {
+      op: 'read',
+      owners: pref.replicas.map((node) => ({ node, dc: this.dc(node) })),
+      required: msg.r ?? this.args.replication.r,
+      coordinatorDc: this.dc(this.args.self),
+      strict: false, // reads never add fallbacks, so there is nothing for strict mode to refuse
+    };
   }
 
   // -------------------------------------------------------------------------

@@ -39,6 +39,8 @@ export type GetRequest = {
   key: Uint8Array;
   r?: Requirement;
   timeout_ms?: number;
+  /** The client does not want the context back (RESP GET): the reply's `context` is ''. */
+  no_context?: boolean;
 };
 
 /**
@@ -102,6 +104,8 @@ export type CoordinatorMsg =
   | GetRequest
   /** Ask: up to PUT_BATCH_MAX writes → `BatchOutcome[]`. */
   | { type: 'put-batch'; requests: PutRequest[] }
+  /** Ask: up to GET_BATCH_MAX reads → `Outcome<GetReply>[]`, in order (`get_batch.ts`). */
+  | { type: 'get-batch'; requests: GetRequest[] }
   | LivenessMsg
   /** Timer: wake a waiting request. */
   | { type: 'wake'; id: number }

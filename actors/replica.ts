@@ -20,7 +20,6 @@
  * Thread contract: one replica per data directory per thread.
  */
 import { assertNever } from '../src/core/assert.js';
-import { toErrorRecord, type Outcome } from '../src/core/errors.js';
 import { decodeDvv, digestText, dottedVersionVectorOrder } from '../src/core/dotted_version_vector.js';
 import { formatVersion } from '../src/core/version_id.js';
 import { vectorClockOrder } from '../src/core/vector_clock.js';
@@ -38,7 +37,8 @@ import { plantedDropOfMergedVersion } from '../src/core/planted_bugs.js';
 import { DETECTOR_ACTOR_ID } from './member_refs.js';
 import { StorageLifecycle, type FailedStorage } from './storage_lifecycle.js';
 import { durableView, Minter, type MintRequest } from './replica_mint.js';
-import { damagedAnswer, TableHealth, type TableHealthReport } from './table_health.js';
+import { TableHealth, type TableHealthReport } from './table_health.js';
+import { getMany, mergeMany, readNow } from './replica_batch.js';
 
 /** Messages a replica understands. */
 export type ReplicaMsg =
@@ -77,6 +77,12 @@ export type ReplicaMsg =
    * alone; the answer comes once each is stored.
    */
   | { type: 'merge-batch'; entries: MergeEntry[] }
+  /**
+   * Ask → `Outcome<StoredVersion[]>[]`, in order: the `get` of each key, in
+   * one message (a coordinator's get-batch). A key answered from a damaged
+   * table fails alone, as a lone `get` would.
+   */
+  | { type: 'get-batch'; keys: Uint8Array[] }
   | { type: 'scan'; from?: Uint8Array; to?: Uint8Array; limit?: number }
   | { type: 'flush' }
   | { type: 'stats' }
@@ -321,20 +327,17 @@ class Replica implements Actor<ReplicaMsg> {
       case 'merge-batch':
         replier?.ok(await mergeMany(engine, msg.entries));
         return;
+      case 'get-batch':
+        replier?.ok(await getMany(engine, msg.keys, this.args.dir));
+        return;
       case 'mint-batch':
         replier?.ok(await this.minter.mintMany(engine, msg.requests, this.ctx!));
         return;
-      case 'get': {
+      case 'get':
         // Most gets find nothing pending and answer without another await.
         if (engine.whenDurable(msg.key) !== null) await durableView(engine, msg.key, this.args.dir);
-        let damaged: string | undefined;
-        const versions = engine.get(msg.key, (path) => (damaged = path));
-        // A table that may hold the key is damaged: this answer may lack versions. Typed, so the coordinator
-        // counts it as no answer and repairs the key here (read repair).
-        if (damaged !== undefined) throw damagedAnswer(damaged);
-        replier?.ok(versions);
+        replier?.ok(readNow(engine, msg.key));
         return;
-      }
       case 'hold-tombstone':
         replier?.ok(await this.holdsDurably(engine, msg.key, msg.clock));
         return;
@@ -442,29 +445,6 @@ class Replica implements Actor<ReplicaMsg> {
     });
   }
 }
-
-/**
- * Store every entry's versions, all handed to the engine on this turn (one
- * commit-log group); each entry's outcome once its versions are stored.
- */
-async function mergeMany(engine: StorageEngine, entries: readonly MergeEntry[]): Promise<Outcome<true>[]> {
-  const outcomes: Outcome<true>[] = new Array(entries.length);
-  const stores: Promise<void>[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    const { key, versions } = entries[i]!;
-    outcomes[i] = STORED;
-    for (const version of versions) {
-      // Test-only planted bug (src/core/planted_bugs.ts, off unless a test plants it): ack but drop some versions.
-      if (plantedDropOfMergedVersion(version)) continue;
-      stores.push(engine.put(key, version).catch((err: unknown) => void (outcomes[i] = { error: toErrorRecord(err) })));
-    }
-  }
-  await Promise.all(stores);
-  return outcomes;
-}
-
-/** A merge-batch entry stored (shared: outcomes are read, never changed). */
-const STORED: Outcome<true> = { ok: true };
 
 /** One bounded page of a range scan. */
 function scanPage(engine: StorageEngine, from: Uint8Array | undefined, to: Uint8Array | undefined, limit: number): ScanPage {

@@ -8,7 +8,7 @@
  *
  * Thread contract: a `Cluster` is used from the thread that opened it.
  */
-import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainResult, MemberStatus, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
+import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainResult, MemberStatus, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
 import { ClusterClient, toBytes } from './cluster_client.js';
 import { labelOf, memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from './cluster_config.js';
 import { checkClusterOptions } from './cluster_options_check.js';
@@ -99,6 +99,10 @@ class EmbeddedCluster implements Cluster {
 
   get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
     return this.open().client.get(key, options);
+  }
+
+  getMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]> {
+    return this.open().client.getMany(entries);
   }
 
   delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {

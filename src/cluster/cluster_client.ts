@@ -13,15 +13,15 @@
  * reaches one anyway is still served: its coordinator forwards writes to the
  * next owner and reads from the others.
  */
-import type { Bytes, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, Receipt, WriteOptions, WriteResult } from './cluster_types.js';
+import type { Bytes, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, Receipt, WriteOptions, WriteResult } from './cluster_types.js';
 import { labelOf, type ResolvedCluster } from './cluster_config.js';
 import { assert } from '../core/assert.js';
-import { fromErrorRecord, IndeterminateError, InvalidRequestError, RingkvError, TimeoutError, UnavailableError } from '../core/errors.js';
-import { KEY_MAX_BYTES, PUT_BATCH_MAX, PUT_BATCH_MAX_BYTES, VALUE_MAX_BYTES } from '../core/limits.js';
+import { fromErrorRecord, IndeterminateError, InvalidRequestError, RingkvError, TimeoutError, UnavailableError, type Outcome } from '../core/errors.js';
+import { GET_BATCH_MAX, KEY_MAX_BYTES, PUT_BATCH_MAX, PUT_BATCH_MAX_BYTES, VALUE_MAX_BYTES } from '../core/limits.js';
 import { placeReplicas } from '../core/placement.js';
 import { Ring } from '../core/ring.js';
 import type { ActorRef, Message } from '../runtime/actor.js';
-import type { BatchOutcome, CoordinatorReceipt, GetReply, PutReply, PutRequest } from '../../actors/coordinator.js';
+import type { BatchOutcome, CoordinatorReceipt, GetReply, GetRequest, PutReply, PutRequest } from '../../actors/coordinator.js';
 import { coordinatorRef } from '../../actors/member_refs.js';
 
 /** How the client reaches actors: `ask` of the ActorSystem or the SimWorld. */
@@ -159,20 +159,72 @@ export class ClusterClient {
   }
 
   async get(key: Bytes, options: ReadOptions = {}): Promise<ReadResult> {
-    const keyBytes = toBytes(key, 'key');
-    const msg = {
-      type: 'get',
-      request_id: this.requestId(),
-      key: keyBytes,
-      ...(options.r !== undefined || options.consistency !== undefined ? { r: options.consistency ?? options.r } : {}),
-    };
-    const to = this.route(keyBytes);
+    const msg = this.getRequest(key, options);
+    const to = this.route(msg.key);
     let reply: GetReply;
     try {
       reply = await this.ask<GetReply>(to, msg, this.askTimeoutMs());
     } catch (err) {
-      throw readError(err, `read of key ${keyText(keyBytes)} (coordinator ${this.nodeOf(to)})`);
+      throw readError(err, `read of key ${keyText(msg.key)} (coordinator ${this.nodeOf(to)})`);
     }
+    return this.read(reply);
+  }
+
+  /**
+   * Many reads: grouped by the coordinator each routes to, sent as one
+   * `get-batch` per coordinator and GET_BATCH_MAX reads. Every read gets its
+   * own outcome; a batch that gets no answer fails each of its reads with
+   * the read's error (a read changes nothing, so none is indeterminate). An
+   * invalid key fails alone.
+   */
+  async getMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]> {
+    const outcomes: GetManyOutcome[] = new Array(entries.length);
+    const batches = new Map<number, { to: ActorRef; requests: GetRequest[]; at: number[] }[]>();
+    entries.forEach((entry, i) => {
+      try {
+        const request = this.getRequest(entry.key, entry.options ?? {});
+        const to = this.route(request.key);
+        const list = batches.get(to.thread) ?? [];
+        batches.set(to.thread, list);
+        let last = list[list.length - 1];
+        if (last === undefined || last.requests.length >= GET_BATCH_MAX) list.push((last = { to, requests: [], at: [] }));
+        last.requests.push(request);
+        last.at.push(i);
+      } catch (err) {
+        outcomes[i] = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+      }
+    });
+    await Promise.all(
+      [...batches.values()].flat().map(async ({ to, requests, at }) => {
+        const what = (request: GetRequest): string => `read of key ${keyText(request.key)} (coordinator ${this.nodeOf(to)})`;
+        let replies: Outcome<GetReply>[];
+        try {
+          replies = await this.ask<Outcome<GetReply>[]>(to, { type: 'get-batch', requests }, this.askTimeoutMs());
+        } catch (err) {
+          requests.forEach((request, j) => (outcomes[at[j]!] = { ok: false, error: readError(err, what(request)) }));
+          return;
+        }
+        assert(replies.length === requests.length, 'a get-batch answers every read, in order');
+        replies.forEach((reply, j) => {
+          outcomes[at[j]!] = 'ok' in reply ? { ok: true, result: this.read(reply.ok) } : { ok: false, error: readError(fromErrorRecord(reply.error), what(requests[j]!)) };
+        });
+      }),
+    );
+    return outcomes;
+  }
+
+  /** Check and encode one read. */
+  private getRequest(key: Bytes, options: ReadOptions): GetRequest {
+    return {
+      type: 'get',
+      request_id: this.requestId(),
+      key: toBytes(key, 'key'),
+      ...(options.r !== undefined || options.consistency !== undefined ? { r: options.consistency ?? options.r } : {}),
+      ...(options.returnContext === false ? { no_context: true } : {}),
+    };
+  }
+
+  private read(reply: GetReply): ReadResult {
     this.learn(reply.receipt);
     return {
       values: reply.values.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)),

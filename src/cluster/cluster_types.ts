@@ -102,7 +102,18 @@ export interface ReadOptions {
   r?: Requirement;
   /** A named level; same as passing it as `r`. */
   consistency?: ConsistencyLevel;
+  /** False when the caller has no use for `ReadResult.context` (it is then ''): the cluster skips building it. Default true. */
+  returnContext?: boolean;
 }
+
+/** One read of `getMany`. */
+export interface GetManyEntry {
+  key: Bytes;
+  options?: ReadOptions;
+}
+
+/** The outcome of one read of `getMany`, in the order given. */
+export type GetManyOutcome = { ok: true; result: ReadResult } | { ok: false; error: Error };
 
 /** The durability receipt of a request, plus which node coordinated it and (writes) the version made. */
 export interface Receipt extends DurabilityReceipt {
@@ -273,6 +284,12 @@ export interface Cluster {
    */
   putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]>;
   get(key: Bytes, options?: ReadOptions): Promise<ReadResult>;
+  /**
+   * Many reads at once, batched: one message per coordinator (up to
+   * GET_BATCH_MAX reads each), one replica ask per owner for all its keys.
+   * Each read succeeds or fails on its own, and the answer says which.
+   */
+  getMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]>;
   /** Writes a tombstone that supersedes what `context` covers. */
   delete(key: Bytes, options?: WriteOptions): Promise<WriteResult>;
   explain(key: Bytes): Promise<ExplainResult>;

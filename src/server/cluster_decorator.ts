@@ -1,6 +1,6 @@
 /**
  * A `Cluster` that forwards every call to another one: the base of the
- * server's wrappers (`observed_cluster.ts`, `write_batcher.ts`), which
+ * server's wrappers (`observed_cluster.ts`, `turn_batcher.ts`), which
  * override only the calls they change.
  */
 import type {
@@ -8,6 +8,8 @@ import type {
   Cluster,
   ClusterStatus,
   ExplainResult,
+  GetManyEntry,
+  GetManyOutcome,
   PutManyEntry,
   PutManyOutcome,
   ReadOptions,
@@ -37,6 +39,10 @@ export abstract class ClusterDecorator implements Cluster {
 
   get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
     return this.inner.get(key, options);
+  }
+
+  getMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]> {
+    return this.inner.getMany(entries);
   }
 
   delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {

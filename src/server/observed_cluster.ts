@@ -17,7 +17,7 @@
  *
  * Thread contract: the thread that opened the wrapped cluster.
  */
-import type { Bytes, Cluster, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
+import type { Bytes, Cluster, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
 import { ClusterDecorator } from './cluster_decorator.js';
 import type { ClusterEventObserver } from './cluster_event_observer.js';
 
@@ -49,7 +49,16 @@ class ObservedCluster extends ClusterDecorator {
   }
 
   override async get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
-    const result = await this.inner.get(key, options);
+    return this.read(await this.inner.get(key, options));
+  }
+
+  override async getMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]> {
+    const outcomes = await this.inner.getMany(entries);
+    for (const outcome of outcomes) if (outcome.ok) this.read(outcome.result);
+    return outcomes;
+  }
+
+  private read(result: ReadResult): ReadResult {
     this.observer.replicaAcks(result.receipt.acks.length);
     this.observer.siblingsReturned(result.values.length);
     return result;

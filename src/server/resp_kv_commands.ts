@@ -18,7 +18,7 @@
  * (a racing writer becomes a sibling, never a lost write). MSET is not
  * atomic either: each key is its own write, and on a failure some keys may
  * be written. The server batches the writes of one event-loop turn (a
- * pipeline's, MSET's) into one message per coordinator (`write_batcher.ts`).
+ * pipeline's, MSET's) into one message per coordinator (`turn_batcher.ts`).
  * Expiry does not exist in ringkv, so EX/PX/EXAT/PXAT are refused.
  */
 import type { ReadResult } from '../cluster/cluster_types.js';
@@ -65,14 +65,17 @@ function answerOf(ctx: CommandContext, read: ReadResult): Buffer | null {
   return at < 0 ? null : read.values[at]!;
 }
 
+/** A plain read answers no context (a Redis client has no use for one). */
+const NO_CONTEXT = { returnContext: false } as const;
+
 /** The value GET answers for `key`, or null. */
 async function readOne(ctx: CommandContext, key: Buffer): Promise<Buffer | null> {
-  return answerOf(ctx, await ctx.read(key, () => ctx.cluster.get(key)));
+  return answerOf(ctx, await ctx.read(key, () => ctx.cluster.get(key, NO_CONTEXT)));
 }
 
 /** Whether `key` has a value (EXISTS shows no value, so it hides nothing). */
 async function hasValue(ctx: CommandContext, key: Buffer): Promise<boolean> {
-  return (await ctx.read(key, () => ctx.cluster.get(key))).values.length > 0;
+  return (await ctx.read(key, () => ctx.cluster.get(key, NO_CONTEXT))).values.length > 0;
 }
 
 /** Overwrite `key` with `value` in one round trip (see the file header). */

@@ -43,7 +43,7 @@
  */
 import { RESP_MULTI_QUEUED_MAX, RESP_MULTI_QUEUED_MAX_BYTES } from '../core/limits.js';
 import { CommandError, type CommandContext, type CommandSpec } from './resp_command_types.js';
-import { batchedWrites } from './write_batcher.js';
+import { batchedRequests } from './turn_batcher.js';
 import { array, error, OK, simple, type Reply } from './resp_writer.js';
 
 /** The reply of EXEC after a queueing error (Redis's exact text). */
@@ -213,7 +213,7 @@ export const TRANSACTION_COMMANDS: readonly CommandSpec[] = [multi, exec, discar
  */
 function runQueued(queued: readonly Buffer[][], ctx: CommandContext): Reply | Promise<Reply> {
   if (queued.length === 0) return array([]);
-  const batch: CommandContext = { ...ctx, cluster: batchedWrites(ctx.cluster) };
+  const batch: CommandContext = { ...ctx, cluster: batchedRequests(ctx.cluster) };
   const replies = queued.map((args) => ctx.runQueued(args, batch));
   return Promise.all(replies).then(array);
 }

@@ -23,7 +23,7 @@ import { actorKinds as replicaKinds } from '../../actors/replica.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
 import { SimFileSystem, type SimDiskLatency, type SimDiskOp } from '../../storage/sim_fs.js';
-import type { ClusterOptions, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster/cluster_types.js';
+import type { ClusterOptions, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster/cluster_types.js';
 import type { CrashRecord } from '../check/history.js';
 import { ClusterClient } from '../cluster/cluster_client.js';
 import { memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from '../cluster/cluster_config.js';
@@ -308,6 +308,10 @@ export class SimClient {
     return this.client.get(key, options);
   }
 
+  startGetMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]> {
+    return this.client.getMany(entries);
+  }
+
   startDelete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {
     return this.client.put(key, null, options);
   }
@@ -322,6 +326,10 @@ export class SimClient {
 
   get(key: Bytes, options?: ReadOptions): Promise<ReadResult> {
     return this.cluster.settle(this.startGet(key, options));
+  }
+
+  getMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]> {
+    return this.cluster.settle(this.startGetMany(entries));
   }
 
   delete(key: Bytes, options?: WriteOptions): Promise<WriteResult> {

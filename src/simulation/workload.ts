@@ -4,7 +4,9 @@
  * time, then does one of:
  *
  * - get (with a per-request R now and then); its context is remembered and
- *   feeds a later put of that key (read-modify-write);
+ *   feeds a later put of that key (read-modify-write); half of them go as a
+ *   getMany of 1-2 keys (a RESP pipeline's GETs, MGET), each read recorded
+ *   as its own op with its own outcome;
  * - put with that context (or none: a blind write that makes siblings);
  * - SET: a put with `overwrite` (supersedes what the minting owner holds);
  * - putMany: a batch of 2-3 writes to distinct keys, each with its own outcome;
@@ -38,14 +40,14 @@
  * world's. Thread contract: single-threaded (one world).
  */
 import type { HistoryOp, HistoryRecorder } from '../check/history.js';
-import type { PutManyEntry, Receipt, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
+import type { GetManyEntry, PutManyEntry, Receipt, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
 import type { Requirement } from '../core/consistency.js';
 import { IndeterminateError, InvalidRequestError, RingkvError, TimeoutError } from '../core/errors.js';
 import type { Prng } from '../core/prng.js';
 import type { SimClient, SimCluster } from './sim_cluster.js';
 
 /** Op kinds of the operation mix, in the order reports list them. */
-export const OP_KINDS = ['get', 'put', 'overwrite', 'put-many-write', 'delete', 'del-then-set', 'write-then-read'] as const;
+export const OP_KINDS = ['get', 'get-many-read', 'put', 'overwrite', 'put-many-write', 'delete', 'del-then-set', 'write-then-read'] as const;
 export type WorkloadOpKind = (typeof OP_KINDS)[number];
 
 /** Counts of what the clients did: per op kind, and per request consistency ("w=all", "r=1", "w=default"...). */
@@ -69,6 +71,8 @@ export function addOpMix(into: OpMix, from: OpMix): void {
 const KEYS = 6;
 /** Largest think time between two ops of a client (virtual ms). */
 const THINK_MAX_MS = 300;
+/** Probability that a get goes as a getMany (with another key half the time). */
+const GET_MANY_PROBABILITY = 0.5;
 /** Writes in one putMany batch: 2..PUT_MANY_WRITES_MAX (distinct keys). */
 const PUT_MANY_WRITES_MAX = 3;
 /** Probability that a write carries the client's last read context of its key (when it has one). */
@@ -160,6 +164,7 @@ class WorkloadClient {
   }
 
   private async get(key: string): Promise<void> {
+    if (this.prng.chance(GET_MANY_PROBABILITY)) return this.getMany(key);
     const { cluster, history } = this.setup;
     const r = this.level('r');
     const id = history.invoke(this.name, 'get', key, { invoked_ms: cluster.world.now(), ...this.ryw() });
@@ -171,6 +176,37 @@ class WorkloadClient {
     } catch (err) {
       history.complete(id, outcomeOf(err), {}, cluster.world.now());
     }
+  }
+
+  /** `key`, and half the time another key, read in one getMany, each recorded as its own get with its own outcome. */
+  private async getMany(key: string): Promise<void> {
+    const { cluster, history } = this.setup;
+    const keys = [key];
+    if (this.prng.chance(0.5)) {
+      const other = this.key();
+      if (other !== key) keys.push(other);
+    }
+    const entries: GetManyEntry[] = [];
+    const ids: number[] = [];
+    for (const k of keys) {
+      const r = this.level('r');
+      this.count('get-many-read', 'r', r);
+      ids.push(history.invoke(this.name, 'get', k, { invoked_ms: cluster.world.now(), ...this.ryw() }));
+      entries.push({ key: k, options: r === undefined ? {} : { r } });
+    }
+    let outcomes;
+    try {
+      outcomes = await this.client.startGetMany(entries);
+    } catch (err) {
+      for (const id of ids) history.complete(id, outcomeOf(err), {}, cluster.world.now());
+      return;
+    }
+    outcomes.forEach((outcome, i) => {
+      if (!outcome.ok) return history.complete(ids[i]!, outcomeOf(outcome.error), {}, cluster.world.now());
+      const read = outcome.result;
+      history.complete(ids[i]!, 'ok', { values: read.values.map((v) => v.toString()), versions: read.versions, readContext: read.context }, cluster.world.now());
+      this.lastContext.set(keys[i]!, read.context);
+    });
   }
 
   /** One put or delete; returns its result when acknowledged. */

@@ -1,9 +1,11 @@
 /**
- * A put-batch's writes coordinated together (`actors/put_batch.ts`), in the
- * deterministic simulator: one mint ask and one merge ask per owner; a
- * write whose owner did not take the batch goes the lone way (fallbacks,
- * hints) and keeps its own quorum; two writes of one key in a batch chain
- * as two lone writes would. Each case names its seed; replay with SEED=<n>.
+ * A put-batch's writes and a get-batch's reads coordinated together
+ * (`actors/put_batch.ts`, `actors/get_batch.ts`), in the deterministic
+ * simulator: one mint ask and one merge ask per owner; a write whose owner
+ * did not take the batch goes the lone way (fallbacks, hints) and keeps its
+ * own quorum; two writes of one key in a batch chain as two lone writes
+ * would; reads answer at R while an owner is silent, and repair a stale
+ * owner. Each case names its seed; replay with SEED=<n>.
  */
 import { expect } from 'chai';
 import { IndeterminateError } from '../../src/core/errors.js';
@@ -18,7 +20,7 @@ const utf8 = new TextEncoder();
 const text = (values: readonly Uint8Array[]): string[] => values.map((v) => Buffer.from(v).toString()).sort();
 
 /** Sum of `field` over every node's coordinator counters. */
-async function coordinatorTotal(cluster: SimCluster, field: 'batched_together' | 'puts'): Promise<number> {
+async function coordinatorTotal(cluster: SimCluster, field: 'batched_together' | 'puts' | 'read_repairs'): Promise<number> {
   let sum = 0;
   for (const node of cluster.config.nodes) {
     if (!cluster.isRunning(node.label)) continue;
@@ -87,6 +89,41 @@ describe('a put-batch coordinated together (simulator)', function () {
       if (!outcomes[i]!.ok) continue;
       expect(text((await client.get(entry.key, { r: 2 })).values), `read ${entry.key}`).to.deep.equal([entry.value]);
     }
+    cluster.dispose();
+  });
+
+  it(`a get-batch answers each read at R while an owner is silent, fails a bad key alone, and repairs a stale owner (SEED=${SEED})`, async () => {
+    const cluster = new SimCluster({ seed: SEED, nodes: 5, replication: { n: 3, w: 2, r: 2 } });
+    await cluster.world.runFor(3000);
+    const ring = Ring.fromTokens(cluster.config.ring);
+    const client = cluster.client();
+    const keys = Array.from({ length: 24 }, (_, i) => `g${i}`);
+    const written = await client.putMany(keys.map((key) => ({ key, value: `v-${key}` })));
+    expect(written.every((o) => o.ok)).to.equal(true);
+    // A stale owner: one key's third owner is given nothing of a newer write (the merge never reaches it).
+    const stale = keys[0]!;
+    const owners = placeReplicas(ring, utf8.encode(stale), cluster.config.replication.dcs).replicas;
+    const lagging = cluster.config.nodes.find((n) => n.member === owners[2])!.label;
+    cluster.partition([[lagging], cluster.config.nodes.filter((n) => n.label !== lagging).map((n) => n.label)]);
+    expect((await client.put(stale, 'newer', { overwrite: true })).receipt.acks.length).to.be.at.least(2);
+    cluster.heal();
+    const repairsBefore = await coordinatorTotal(cluster, 'read_repairs');
+    const victim = cluster.config.nodes.find((n) => n.label !== lagging && !owners.includes(n.member)) ?? cluster.config.nodes[4]!;
+    cluster.crash(victim.label); // coordinators do not hold it down yet: its get-batch asks go unanswered
+    const outcomes = await client.getMany([...keys.map((key) => ({ key, options: { r: 2 } })), { key: '' }]);
+    expect(outcomes).to.have.length(keys.length + 1);
+    const bad = outcomes[keys.length]!;
+    expect(!bad.ok && bad.error.name, 'an empty key fails alone').to.equal('InvalidRequestError');
+    for (const [i, key] of keys.entries()) {
+      const outcome = outcomes[i]!;
+      expect(outcome.ok, `read of ${key}`).to.equal(true);
+      expect(outcome.ok && text(outcome.result.values), `read of ${key}`).to.deep.equal([key === stale ? 'newer' : `v-${key}`]);
+      expect(outcome.ok && outcome.result.receipt.acks.length, `read of ${key}: r=2`).to.be.at.least(2);
+    }
+    await cluster.world.runFor(5000); // the silent owner's asks end; every key's read repair runs
+    expect(await coordinatorTotal(cluster, 'read_repairs'), 'the stale owner was repaired').to.be.greaterThan(repairsBefore);
+    const held = await cluster.askNode<{ value: Uint8Array | null }[]>(lagging, 'replica', { type: 'get', key: utf8.encode(stale) });
+    expect(text(held.map((v) => v.value!))).to.deep.equal(['newer']);
     cluster.dispose();
   });
 });

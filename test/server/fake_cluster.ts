@@ -35,6 +35,8 @@ import type {
   Cluster,
   ClusterStatus,
   ExplainResult,
+  GetManyEntry,
+  GetManyOutcome,
   NodeCounters,
   ReadOptions,
   ReadResult,
@@ -97,6 +99,8 @@ export class FakeCluster implements Cluster {
   readonly calls: Record<FakeOp, number> = { put: 0, get: 0, delete: 0, explain: 0, status: 0 };
   /** `putMany` calls (each of their writes is also counted in `calls`). */
   putManyCalls = 0;
+  /** `getMany` calls (each of their reads is also counted in `calls`). */
+  getManyCalls = 0;
   /** Per node id, the counters `status` reports for it while it runs; tests may change them. */
   readonly nodeCounters: Record<string, NodeCounters> = {};
   /** Sibling sets by key (key bytes as latin1 text, so binary keys map one to one). */
@@ -135,6 +139,19 @@ export class FakeCluster implements Cluster {
 
   put(key: Bytes, value: Bytes, options: WriteOptions = {}): Promise<WriteResult> {
     return this.serve('put', () => this.write(key, toBuffer(value), options));
+  }
+
+  /** Each read served as a `get` would be; `getManyCalls` counts the batches. */
+  async getMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]> {
+    this.getManyCalls += 1;
+    return Promise.all(
+      entries.map((entry) =>
+        this.get(entry.key, entry.options).then(
+          (result): GetManyOutcome => ({ ok: true, result }),
+          (error: unknown): GetManyOutcome => ({ ok: false, error: error as Error }),
+        ),
+      ),
+    );
   }
 
   /** Each write served as a `put` or `delete` would be; `putManyCalls` counts the batches. */

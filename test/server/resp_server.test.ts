@@ -4,7 +4,7 @@ import type { LogRecord } from '../../src/runtime/logger.js';
 import type { RequestObserver } from '../../src/server/request_observer.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
 import { startRespServer, type RespServer, type RespServerOptions } from '../../src/server/resp_server.js';
-import { batchedWrites } from '../../src/server/write_batcher.js';
+import { batchedRequests } from '../../src/server/turn_batcher.js';
 import { FakeCluster } from './fake_cluster.js';
 import { parseExposition, sampleValue } from './prometheus_text.js';
 import { errorText, RawClient, str, type Decoded } from './resp_test_client.js';
@@ -243,7 +243,7 @@ describe('server/resp_server', () => {
 
     it("batches a pipeline's writes through the cluster: one putMany for 100 SETs and an MSET, and no read before a plain SET", async () => {
       const fake = new FakeCluster({ latencyMs: 5 });
-      const server = await startRespServer({ cluster: batchedWrites(fake), port: 0 });
+      const server = await startRespServer({ cluster: batchedRequests(fake), port: 0 });
       running.push(server);
       const client = await connect(server);
       const sets = Array.from({ length: 100 }, (_, i) => `SET key${i} value${i}\r\n`).join('');

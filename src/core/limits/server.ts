@@ -140,6 +140,12 @@ export const PUT_BATCH_MAX = 256;
 /** Writes the server coalesces from one event-loop turn into one `putMany` (a pipeline's SETs, MSET's keys, many clients' SETs). */
 export const WRITE_BATCH_MAX = 1024;
 
+/** Reads in one `get-batch` message to a coordinator (Cluster.getMany splits larger lists); each read's answer (values) comes back in one reply. */
+export const GET_BATCH_MAX = 256;
+
+/** Reads the server coalesces from one event-loop turn into one `getMany` (a pipeline's GETs, MGET's keys, many clients' GETs). */
+export const READ_BATCH_MAX = 1024;
+
 /**
  * Largest phi a failure detector reports (its `stats` ask, hence status and
  * metrics); a larger phi, or an infinite one, is reported as this. By then
