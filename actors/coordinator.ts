@@ -48,10 +48,15 @@
  * owners) still stay beside it as siblings: an overwrite never destroys what
  * nobody saw.
  *
- * Batches: `put-batch` carries up to PUT_BATCH_MAX writes (a RESP pipeline's,
- * or `Cluster.putMany`'s) in one message and gets one reply with an outcome
- * per write; each write is admitted, deduplicated and counted as if it came
- * alone.
+ * Batches (issue 14): `put-batch` carries up to PUT_BATCH_MAX writes (a
+ * RESP pipeline's, or `Cluster.putMany`'s) and `get-batch` up to
+ * GET_BATCH_MAX reads in one message, with one reply holding an outcome per
+ * request; each is admitted, deduplicated (writes) and counted as if it came
+ * alone. Writes owned here with no owner held down, and every read, are
+ * coordinated together (`put_batch.ts`, `get_batch.ts`: one ask per replica
+ * for the whole batch, one deadline timer); a lone `put` or `get` goes the
+ * same way as a batch of one. Other writes go alone (forwarded, or with
+ * fallbacks chosen up front: `write_targets.ts`).
  *
  * Idempotency: each client request carries a request id; a duplicate of a
  * request this coordinator saw recently gets the same answer rather than a
@@ -73,7 +78,6 @@ import {
 import { placeReplicas } from '../src/core/placement.js';
 import { QuorumTracker, type QuorumRequest } from '../src/core/quorum.js';
 import { Ring, type PreferenceList } from '../src/core/ring.js';
-import type { Version } from '../src/core/sibling_set.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import { coordinatorRef, replicaRef } from './member_refs.js';
 import { describe, describeKey } from './log_text.js';
@@ -82,7 +86,7 @@ import { TombstoneConfirmation } from './tombstone_confirmation.js';
 import { QuorumWait } from './quorum_wait.js';
 import { writeAnswer, writeTogether, type BatchWrite, type WriteHost } from './put_batch.js';
 import { refuseIfUnreachable, replicateTo } from './write_targets.js';
-import { readAnswer, readFrom, readTogether, type BatchRead, type ReadHost } from './get_batch.js';
+import { readTogether, type BatchRead, type ReadHost } from './get_batch.js';
 import { HeldDown } from './held_down.js';
 import { sendReadRepairs } from './read_repair.js';
 import type {
@@ -156,12 +160,20 @@ class Coordinator implements Actor<CoordinatorMsg> {
 
   receive(msg: CoordinatorMsg, ctx: ActorContext<CoordinatorMsg>): void {
     switch (msg.type) {
-      case 'put':
+      case 'put': {
+        // A lone write goes the batch's way when it can (a batch of one: fewer asks, one timer).
+        const replier = ctx.replier();
+        const answer = (result: { ok: PutReply } | { error: unknown }): void => ('ok' in result ? replier?.ok(result.ok) : replier?.fail(result.error));
+        const pref = this.ownedAndReachable(msg);
+        if (pref !== null) return writeTogether(this.writeHost, [this.togetherWrite(msg, pref, answer)], this.timeoutOf(msg), ctx);
+        this.admit(msg, ctx).then((ok) => answer({ ok }), (err: unknown) => answer({ error: err }));
+        return;
+      }
       case 'get': {
         const replier = ctx.replier();
-        const work = this.admit(msg, ctx);
-        if (replier) work.then((value) => replier.ok(value), (err: unknown) => replier.fail(err));
-        return;
+        if (this.inflight >= COORDINATOR_INFLIGHT_MAX) return replier?.fail(this.overloaded());
+        const read = this.togetherRead(msg, (result) => ('ok' in result ? replier?.ok(result.ok) : replier?.fail(result.error)));
+        return readTogether(this.readHost, [read], this.timeoutOf(msg), ctx);
       }
       case 'put-batch':
         return this.batch(msg.requests, ctx);
@@ -183,18 +195,16 @@ class Coordinator implements Actor<CoordinatorMsg> {
     }
   }
 
-  /** Dedupe, bound, run: the request's answer. */
-  private admit(msg: PutRequest | GetRequest, ctx: ActorContext<CoordinatorMsg>): Promise<unknown> {
+  /** Dedupe, bound, run a write alone: its answer. */
+  private admit(msg: PutRequest, ctx: ActorContext<CoordinatorMsg>): Promise<PutReply> {
     const seen = this.recent.get(msg.request_id);
     if (seen) {
       this.stats.duplicates++;
-      return seen;
+      return seen as Promise<PutReply>;
     }
-    if (this.inflight >= COORDINATOR_INFLIGHT_MAX) {
-      return Promise.reject(new OverloadedError(`coordinator ${this.args.self} (${COORDINATOR_INFLIGHT_MAX} requests in flight)`));
-    }
+    if (this.inflight >= COORDINATOR_INFLIGHT_MAX) return Promise.reject(this.overloaded());
     this.inflight++;
-    const work = msg.type === 'put' ? this.put(msg, ctx) : this.get(msg, ctx);
+    const work = this.put(msg, ctx);
     this.remember(msg.request_id, work);
     work.then(
       () => this.inflight--,
@@ -238,34 +248,66 @@ class Coordinator implements Actor<CoordinatorMsg> {
         );
         continue;
       }
-      let resolve!: (reply: PutReply) => void;
-      let reject!: (err: unknown) => void;
-      const work = new Promise<PutReply>((res, rej) => ((resolve = res), (reject = rej)));
-      work.catch(() => undefined); // answered through `answer`; a duplicate of the request gets `work` itself
-      this.remember(msg.request_id, work);
-      this.inflight++;
-      timeout_ms = Math.min(timeout_ms, msg.timeout_ms ?? this.requestTimeout);
-      const strict = msg.strict ?? this.args.replication.strict;
-      together.push({
-        msg,
-        pref,
-        strict,
-        tracker: new QuorumTracker(this.writeQuorum(msg, pref, strict)),
-        settle: (result) => {
-          this.inflight--;
-          if ('ok' in result) {
-            resolve(result.ok);
-            answer(i, result);
-          } else {
-            this.stats.failed++;
-            reject(result.error);
-            answer(i, { error: toErrorRecord(result.error) });
-          }
-        },
-      });
+      timeout_ms = Math.min(timeout_ms, this.timeoutOf(msg));
+      together.push(this.togetherWrite(msg, pref, (result) => answer(i, 'ok' in result ? result : { error: toErrorRecord(result.error) })));
     }
     this.stats.batched_together += together.length;
     if (together.length > 0) writeTogether(this.writeHost, together, timeout_ms, ctx);
+  }
+
+  /**
+   * A write to coordinate with `writeTogether`: remembered by request id (a
+   * duplicate gets its answer), counted in flight; `answer` gets its outcome.
+   */
+  private togetherWrite(msg: PutRequest, pref: PreferenceList, answer: (result: { ok: PutReply } | { error: unknown }) => void): BatchWrite {
+    let resolve!: (reply: PutReply) => void;
+    let reject!: (err: unknown) => void;
+    const work = new Promise<PutReply>((res, rej) => ((resolve = res), (reject = rej)));
+    work.catch(() => undefined); // answered through `answer`; a duplicate of the request gets `work` itself
+    this.remember(msg.request_id, work);
+    this.inflight++;
+    const strict = msg.strict ?? this.args.replication.strict;
+    return {
+      msg,
+      pref,
+      strict,
+      tracker: new QuorumTracker(this.writeQuorum(msg, pref, strict)),
+      settle: (result) => {
+        this.inflight--;
+        if ('ok' in result) resolve(result.ok);
+        else {
+          this.stats.failed++;
+          reject(result.error);
+        }
+        answer(result);
+      },
+    };
+  }
+
+  /** A read to coordinate with `readTogether`, counted in flight; `answer` gets its outcome. */
+  private togetherRead(msg: GetRequest, answer: (result: { ok: GetReply } | { error: unknown }) => void): BatchRead {
+    this.stats.gets++;
+    this.inflight++;
+    const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
+    return {
+      msg,
+      pref,
+      tracker: new QuorumTracker(this.readQuorum(msg, pref)),
+      settle: (result) => {
+        this.inflight--;
+        if ('error' in result) this.stats.failed++;
+        answer(result);
+      },
+    };
+  }
+
+  /** A request's deadline: its own when it names a shorter one (forwarded), else the coordinator's. */
+  private timeoutOf(msg: PutRequest | GetRequest): number {
+    return Math.min(msg.timeout_ms ?? this.requestTimeout, this.requestTimeout);
+  }
+
+  private overloaded(): OverloadedError {
+    return new OverloadedError(`coordinator ${this.args.self} (${COORDINATOR_INFLIGHT_MAX} requests in flight)`);
   }
 
   /**
@@ -375,21 +417,6 @@ class Coordinator implements Actor<CoordinatorMsg> {
   // Reads
   // -------------------------------------------------------------------------
 
-  private async get(msg: GetRequest, ctx: ActorContext<CoordinatorMsg>): Promise<GetReply> {
-    this.stats.gets++;
-    const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
-    const tracker = new QuorumTracker(this.readQuorum(msg, pref));
-    const timeout_ms = Math.min(msg.timeout_ms ?? this.requestTimeout, this.requestTimeout);
-    const wait = new QuorumWait(tracker, timeout_ms, (ms) => this.sleep(ctx, ms));
-    const answers = new Map<string, Version[]>();
-    /** Owners whose answer skipped a damaged table (no answer, but a repair target). */
-    const damaged = new Set<string>();
-    const reads = pref.replicas.map((owner) => readFrom(this.readHost, owner, msg.key, wait, answers, damaged, ctx));
-    const outcome = await wait.done;
-    void Promise.all(reads).then(() => this.readHost.afterRead(msg.key, pref, answers, damaged, ctx));
-    return readAnswer(this.readHost, msg, tracker, answers, outcome, timeout_ms);
-  }
-
   /** The reads of a `get-batch`, coordinated together (`get_batch.ts`); one answer with an outcome per read. */
   private getBatch(requests: GetRequest[], ctx: ActorContext<CoordinatorMsg>): void {
     const replier = ctx.replier();
@@ -397,33 +424,17 @@ class Coordinator implements Actor<CoordinatorMsg> {
       replier?.fail(new InvalidRequestError(`a get-batch of ${requests.length} reads is over the limit of ${GET_BATCH_MAX}; split it`));
       return;
     }
-    if (this.inflight + requests.length > COORDINATOR_INFLIGHT_MAX) {
-      replier?.fail(new OverloadedError(`coordinator ${this.args.self} (${COORDINATOR_INFLIGHT_MAX} requests in flight)`));
-      return;
-    }
+    if (this.inflight + requests.length > COORDINATOR_INFLIGHT_MAX) return replier?.fail(this.overloaded());
     if (requests.length === 0) return replier?.ok([]);
     const outcomes: Outcome<GetReply>[] = new Array(requests.length);
     let left = requests.length;
     let timeout_ms = this.requestTimeout;
-    this.inflight += requests.length;
-    const reads: BatchRead[] = requests.map((msg, i) => {
-      this.stats.gets++;
-      timeout_ms = Math.min(timeout_ms, msg.timeout_ms ?? this.requestTimeout);
-      const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
-      return {
-        msg,
-        pref,
-        tracker: new QuorumTracker(this.readQuorum(msg, pref)),
-        settle: (result) => {
-          this.inflight--;
-          if ('ok' in result) outcomes[i] = result;
-          else {
-            this.stats.failed++;
-            outcomes[i] = { error: toErrorRecord(result.error) };
-          }
-          if (--left === 0) replier?.ok(outcomes);
-        },
-      };
+    const reads = requests.map((msg, i) => {
+      timeout_ms = Math.min(timeout_ms, this.timeoutOf(msg));
+      return this.togetherRead(msg, (result) => {
+        outcomes[i] = 'ok' in result ? result : { error: toErrorRecord(result.error) };
+        if (--left === 0) replier?.ok(outcomes);
+      });
     });
     readTogether(this.readHost, reads, timeout_ms, ctx);
   }

@@ -1,6 +1,7 @@
 /**
- * Reads at the coordinator (Dynamo 2007 §4.5): a lone `get`, and the reads
- * of one `get-batch` coordinated together (issue 14: batching at every hop).
+ * Reads at the coordinator (Dynamo 2007 §4.5), coordinated together
+ * (issue 14: batching at every hop): the reads of one `get-batch`, and a
+ * lone `get` as a batch of one.
  * A RESP pipeline's GETs arrive as one message; alone, each would cost N
  * replica asks, a quorum timer and a dozen promises. Together:
  *
@@ -74,7 +75,7 @@ interface Progress {
  * the read is undecided; the outcome goes into `wait`, the answer into
  * `answers`. `first`: the failure of an attempt already made (a batch's).
  */
-export async function readFrom(
+async function readFrom(
   host: ReadHost,
   owner: string,
   key: Uint8Array,
@@ -187,7 +188,7 @@ export function readTogether(host: ReadHost, reads: readonly BatchRead[], timeou
 }
 
 /** The answer of a read whose quorum is decided (or whose deadline passed): a `GetReply`, or the error to throw. */
-export function readAnswer(
+function readAnswer(
   host: Pick<ReadHost, 'self' | 'receiptFields'>,
   msg: GetRequest,
   tracker: QuorumTracker,
