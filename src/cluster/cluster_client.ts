@@ -27,6 +27,12 @@ import { coordinatorRef } from '../../actors/member_refs.js';
 /** How the client reaches actors: `ask` of the ActorSystem or the SimWorld. */
 export type Asker = <R>(to: ActorRef, msg: Message, timeout_ms: number) => Promise<R>;
 
+/** A request waiting to be sent, and where its outcome goes. */
+interface Queued<Request, Result> {
+  request: Request;
+  done(outcome: Result): void;
+}
+
 /** Margin on top of the coordinators' own deadline, so their TimeoutError reaches the client first. */
 const CLIENT_TIMEOUT_MARGIN_MS = 1000;
 
@@ -48,6 +54,10 @@ export class ClusterClient {
   private nextRequest = 1;
   /** Members whose storage failed, as the latest answer's coordinator knew (no clock: replaced by each answer). */
   private storageFailed: ReadonlySet<string> = new Set();
+  /** Writes and reads issued in this turn, sent together at its end (`defer`). */
+  private queuedWrites: Queued<PutRequest, PutManyOutcome>[] = [];
+  private queuedReads: Queued<GetRequest, GetManyOutcome>[] = [];
+  private flushScheduled = false;
 
   constructor(
     private readonly cluster: ResolvedCluster,
@@ -57,6 +67,12 @@ export class ClusterClient {
     /** Prefix of request ids: unique per client in the process. */
     private readonly idPrefix: string,
     private readonly requestTimeoutMs: number,
+    /**
+     * Run `fn` at the end of this turn, once the requests issued in it are
+     * queued: `setImmediate` on threads; a microtask in the simulator (whose
+     * world must not depend on the host's event loop).
+     */
+    private readonly defer: (fn: () => void) => void = (fn) => void setImmediate(fn),
   ) {
     this.ring = Ring.fromTokens(cluster.ring);
   }
@@ -64,16 +80,15 @@ export class ClusterClient {
   /**
    * One write. Its error is honest about its fate: an `IndeterminateError`
    * when it may have been applied (no answer in time, the coordinator failed
-   * mid-write); any other error means it was not.
+   * mid-write); any other error means it was not. Writes issued in one turn
+   * (`defer`) travel together, as `putMany`'s do; each keeps its own outcome.
    */
   async put(key: Bytes, value: Bytes | null, options: WriteOptions = {}): Promise<WriteResult> {
-    const msg = this.putRequest(key, value, options);
-    const to = this.route(msg.key);
-    try {
-      return this.written(await this.ask<PutReply>(to, msg, this.askTimeoutMs()));
-    } catch (err) {
-      throw writeError(err, writeName(msg, this.nodeOf(to)));
-    }
+    const request = this.putRequest(key, value, options);
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.queuedWrites.push({ request, done: (outcome) => (outcome.ok ? resolve(outcome.result) : reject(outcome.error)) });
+      this.scheduleFlush();
+    });
   }
 
   /**
@@ -89,43 +104,74 @@ export class ClusterClient {
    */
   async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
     const outcomes: PutManyOutcome[] = new Array(entries.length);
-    /** Per coordinator, its batches: the requests and their indexes in `entries`. */
-    const batches = new Map<number, { to: ActorRef; requests: PutRequest[]; at: number[]; bytes: number }[]>();
+    const items: Queued<PutRequest, PutManyOutcome>[] = [];
     entries.forEach((entry, i) => {
       try {
-        const request = this.putRequest(entry.key, entry.value, entry.options ?? {});
-        const to = this.route(request.key);
-        // By thread: every coordinator's actor id is the same ('coordinator'), so the id alone would put every write in one batch.
-        const list = batches.get(to.thread) ?? [];
-        batches.set(to.thread, list);
-        const bytes = request.key.length + (request.value?.length ?? 0);
-        let last = list[list.length - 1];
-        if (last === undefined || last.requests.length >= PUT_BATCH_MAX || (last.bytes > 0 && last.bytes + bytes > PUT_BATCH_MAX_BYTES)) {
-          list.push((last = { to, requests: [], at: [], bytes: 0 }));
-        }
-        last.requests.push(request);
-        last.at.push(i);
-        last.bytes += bytes;
+        items.push({ request: this.putRequest(entry.key, entry.value, entry.options ?? {}), done: (outcome) => (outcomes[i] = outcome) });
       } catch (err) {
         outcomes[i] = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
       }
     });
+    await this.sendWrites(items);
+    return outcomes;
+  }
+
+  /** Send `items` as put-batches, one group per coordinator; each item's `done` gets its outcome. */
+  private async sendWrites(items: readonly Queued<PutRequest, PutManyOutcome>[]): Promise<void> {
+    /** Per coordinator, its batches. */
+    const batches = new Map<number, { to: ActorRef; items: Queued<PutRequest, PutManyOutcome>[]; bytes: number }[]>();
+    for (const item of items) {
+      const { request } = item;
+      let to: ActorRef;
+      try {
+        to = this.route(request.key);
+      } catch (err) {
+        item.done({ ok: false, error: err as Error });
+        continue;
+      }
+      // By thread: every coordinator's actor id is the same ('coordinator'), so the id alone would put every write in one batch.
+      const list = batches.get(to.thread) ?? [];
+      batches.set(to.thread, list);
+      const bytes = request.key.length + (request.value?.length ?? 0);
+      let last = list[list.length - 1];
+      if (last === undefined || last.items.length >= PUT_BATCH_MAX || (last.bytes > 0 && last.bytes + bytes > PUT_BATCH_MAX_BYTES)) {
+        list.push((last = { to, items: [], bytes: 0 }));
+      }
+      last.items.push(item);
+      last.bytes += bytes;
+    }
     await Promise.all(
-      [...batches.values()].flat().map(async ({ to, requests, at }) => {
+      [...batches.values()].flat().map(async ({ to, items: batch }) => {
+        const requests = batch.map((item) => item.request);
         let replies: BatchOutcome[];
         try {
           replies = await this.ask<BatchOutcome[]>(to, { type: 'put-batch', requests }, this.askTimeoutMs());
         } catch (err) {
-          requests.forEach((request, j) => (outcomes[at[j]!] = { ok: false, error: writeError(err, writeName(request, this.nodeOf(to)), requests.length) }));
+          for (const item of batch) item.done({ ok: false, error: writeError(err, writeName(item.request, this.nodeOf(to)), batch.length) });
           return;
         }
-        assert(replies.length === requests.length, 'a put-batch answers every write, in order');
+        assert(replies.length === batch.length, 'a put-batch answers every write, in order');
         replies.forEach((reply, j) => {
-          outcomes[at[j]!] = 'ok' in reply ? { ok: true, result: this.written(reply.ok) } : { ok: false, error: writeError(fromErrorRecord(reply.error), writeName(requests[j]!, this.nodeOf(to))) };
+          const item = batch[j]!;
+          item.done('ok' in reply ? { ok: true, result: this.written(reply.ok) } : { ok: false, error: writeError(fromErrorRecord(reply.error), writeName(item.request, this.nodeOf(to))) });
         });
       }),
     );
-    return outcomes;
+  }
+
+  /** Send the writes and reads queued in this turn, at its end. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.defer(() => {
+      this.flushScheduled = false;
+      const writes = this.queuedWrites;
+      const reads = this.queuedReads;
+      this.queuedWrites = [];
+      this.queuedReads = [];
+      if (writes.length > 0) void this.sendWrites(writes);
+      if (reads.length > 0) void this.sendReads(reads);
+    });
   }
 
   /** Check and encode one write. */
@@ -158,16 +204,13 @@ export class ClusterClient {
     return this.requestTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS;
   }
 
+  /** One read; reads issued in one turn travel together, as `getMany`'s do. */
   async get(key: Bytes, options: ReadOptions = {}): Promise<ReadResult> {
-    const msg = this.getRequest(key, options);
-    const to = this.route(msg.key);
-    let reply: GetReply;
-    try {
-      reply = await this.ask<GetReply>(to, msg, this.askTimeoutMs());
-    } catch (err) {
-      throw readError(err, `read of key ${keyText(msg.key)} (coordinator ${this.nodeOf(to)})`);
-    }
-    return this.read(reply);
+    const request = this.getRequest(key, options);
+    return new Promise<ReadResult>((resolve, reject) => {
+      this.queuedReads.push({ request, done: (outcome) => (outcome.ok ? resolve(outcome.result) : reject(outcome.error)) });
+      this.scheduleFlush();
+    });
   }
 
   /**
@@ -179,38 +222,52 @@ export class ClusterClient {
    */
   async getMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]> {
     const outcomes: GetManyOutcome[] = new Array(entries.length);
-    const batches = new Map<number, { to: ActorRef; requests: GetRequest[]; at: number[] }[]>();
+    const items: Queued<GetRequest, GetManyOutcome>[] = [];
     entries.forEach((entry, i) => {
       try {
-        const request = this.getRequest(entry.key, entry.options ?? {});
-        const to = this.route(request.key);
-        const list = batches.get(to.thread) ?? [];
-        batches.set(to.thread, list);
-        let last = list[list.length - 1];
-        if (last === undefined || last.requests.length >= GET_BATCH_MAX) list.push((last = { to, requests: [], at: [] }));
-        last.requests.push(request);
-        last.at.push(i);
+        items.push({ request: this.getRequest(entry.key, entry.options ?? {}), done: (outcome) => (outcomes[i] = outcome) });
       } catch (err) {
         outcomes[i] = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
       }
     });
+    await this.sendReads(items);
+    return outcomes;
+  }
+
+  /** Send `items` as get-batches, one group per coordinator; each item's `done` gets its outcome. */
+  private async sendReads(items: readonly Queued<GetRequest, GetManyOutcome>[]): Promise<void> {
+    const batches = new Map<number, { to: ActorRef; items: Queued<GetRequest, GetManyOutcome>[] }[]>();
+    for (const item of items) {
+      let to: ActorRef;
+      try {
+        to = this.route(item.request.key);
+      } catch (err) {
+        item.done({ ok: false, error: err as Error });
+        continue;
+      }
+      const list = batches.get(to.thread) ?? [];
+      batches.set(to.thread, list);
+      let last = list[list.length - 1];
+      if (last === undefined || last.items.length >= GET_BATCH_MAX) list.push((last = { to, items: [] }));
+      last.items.push(item);
+    }
     await Promise.all(
-      [...batches.values()].flat().map(async ({ to, requests, at }) => {
+      [...batches.values()].flat().map(async ({ to, items: batch }) => {
         const what = (request: GetRequest): string => `read of key ${keyText(request.key)} (coordinator ${this.nodeOf(to)})`;
         let replies: Outcome<GetReply>[];
         try {
-          replies = await this.ask<Outcome<GetReply>[]>(to, { type: 'get-batch', requests }, this.askTimeoutMs());
+          replies = await this.ask<Outcome<GetReply>[]>(to, { type: 'get-batch', requests: batch.map((item) => item.request) }, this.askTimeoutMs());
         } catch (err) {
-          requests.forEach((request, j) => (outcomes[at[j]!] = { ok: false, error: readError(err, what(request)) }));
+          for (const item of batch) item.done({ ok: false, error: readError(err, what(item.request)) });
           return;
         }
-        assert(replies.length === requests.length, 'a get-batch answers every read, in order');
+        assert(replies.length === batch.length, 'a get-batch answers every read, in order');
         replies.forEach((reply, j) => {
-          outcomes[at[j]!] = 'ok' in reply ? { ok: true, result: this.read(reply.ok) } : { ok: false, error: readError(fromErrorRecord(reply.error), what(requests[j]!)) };
+          const item = batch[j]!;
+          item.done('ok' in reply ? { ok: true, result: this.read(reply.ok) } : { ok: false, error: readError(fromErrorRecord(reply.error), what(item.request)) });
         });
       }),
     );
-    return outcomes;
   }
 
   /** Check and encode one read. */
@@ -295,7 +352,7 @@ function keyText(key: Uint8Array): string {
  * nothing was applied. `batch`: the size of the put-batch whose ask failed as a whole.
  */
 export function writeError(err: unknown, what: string, batch?: number): Error {
-  const shared = batch !== undefined ? ` (its put-batch of ${batch} writes)` : '';
+  const shared = batch !== undefined && batch > 1 ? ` (its put-batch of ${batch} writes)` : '';
   // An indeterminate batch (its coordinator's thread died) is named per write, so each says which key to read.
   if (err instanceof IndeterminateError) return batch === undefined ? err : new IndeterminateError(what, `${err.reason || err.message}${shared}`);
   if (err instanceof TimeoutError) return new IndeterminateError(what, `no answer${shared} within ${err.timeout_ms} ms`);

@@ -123,7 +123,7 @@ export class SimCluster {
   client(name = `c${++this.clients}`): SimClient {
     const ask = <R>(to: ActorRef, msg: Message, timeout_ms: number): Promise<R> => this.world.ask<R>(to, msg, timeout_ms);
     return new SimClient(
-      new ClusterClient(this.config, ask, (member) => this.running.has(member), name, this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
+      new ClusterClient(this.config, ask, (member) => this.running.has(member), name, this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, queueMicrotask),
       this,
     );
   }
