@@ -31,7 +31,7 @@ import type { CoordinatorMsg, CoordinatorReceipt, GetReply, GetRequest } from '.
 import type { HeldDown } from './held_down.js';
 import { describe } from './log_text.js';
 import { replicaRef } from './member_refs.js';
-import { QuorumWait } from './quorum_wait.js';
+import { BatchWait, type BatchMember, type QuorumWait } from './quorum_wait.js';
 import { isTransient } from './replica_asks.js';
 
 /** What reads need of their coordinator. */
@@ -58,14 +58,11 @@ export interface BatchRead {
 }
 
 /** A read's progress. */
-interface Progress {
+interface Progress extends BatchMember {
   read: BatchRead;
   answers: Map<string, Version[]>;
   /** Owners whose answer skipped a damaged table (no answer, but a repair target). */
   damaged: Set<string>;
-  /** Its own wait, once some owner is asked the lone way. */
-  wait: QuorumWait | null;
-  decided: boolean;
   /** Owners whose answer or failure is not in yet. */
   pending: number;
 }
@@ -105,48 +102,29 @@ async function readFrom(
 
 /** Coordinate `reads` within `timeout_ms`: one `get-batch` per owner. */
 export function readTogether(host: ReadHost, reads: readonly BatchRead[], timeout_ms: number, ctx: ActorContext<CoordinatorMsg>): void {
-  const begun = ctx.now();
   const byOwner = new Map<string, Progress[]>();
-  const live: Progress[] = [];
-  let undecided = reads.length;
-  const deadline = host.sleep(ctx, timeout_ms);
-  const finish = (p: Progress, outcome: QuorumOutcome | 'timeout'): void => {
-    if (p.decided) return;
-    p.decided = true;
-    if (--undecided === 0) deadline.handle.cancel();
+  const live: Progress[] = reads.map((read) => ({ read, tracker: read.tracker, answers: new Map(), damaged: new Set(), own: null, decided: false, pending: read.pref.replicas.length }));
+  // One deadline for the batch; a read that asks an owner again alone has its own.
+  const waits = new BatchWait(live, timeout_ms, (ms) => host.sleep(ctx, ms), () => ctx.now(), (p, outcome) => {
     try {
-      p.read.settle({ ok: readAnswer(host, p.read.msg, p.read.tracker, p.answers, outcome, timeout_ms) });
+      p.read.settle({ ok: readAnswer(host, p.read.msg, p.tracker, p.answers, outcome, timeout_ms) });
     } catch (err) {
       p.read.settle({ error: err });
     }
-  };
-  void deadline.promise.then(() => {
-    for (const p of live) if (p.wait === null) finish(p, 'timeout');
   });
   const ownerDone = (p: Progress): void => {
     if (--p.pending === 0) host.afterRead(p.read.msg.key, p.read.pref, p.answers, p.damaged, ctx);
   };
   const record = (p: Progress, owner: string, result: { ok: true } | { ok: false; error: string }): void => {
-    const reply = { node: owner, dc: host.dc(owner), ...result };
-    if (p.wait !== null) p.wait.record(reply);
-    else {
-      const outcome = p.read.tracker.record(reply);
-      if (outcome.status !== 'pending') finish(p, outcome);
-    }
+    waits.record(p, { node: owner, dc: host.dc(owner), ...result });
     ownerDone(p);
   };
   const alone = (p: Progress, owner: string, failure: unknown): void => {
-    if (p.wait === null) {
-      p.wait = new QuorumWait(p.read.tracker, Math.max(1, timeout_ms - (ctx.now() - begun)), (ms) => host.sleep(ctx, ms));
-      void p.wait.done.then((outcome) => finish(p, outcome));
-    }
-    void readFrom(host, owner, p.read.msg.key, p.wait, p.answers, p.damaged, ctx, failure).then(() => ownerDone(p));
+    void readFrom(host, owner, p.read.msg.key, waits.ownWait(p), p.answers, p.damaged, ctx, failure).then(() => ownerDone(p));
   };
 
-  for (const read of reads) {
-    const p: Progress = { read, answers: new Map(), damaged: new Set(), wait: null, decided: false, pending: read.pref.replicas.length };
-    live.push(p);
-    for (const owner of read.pref.replicas) {
+  for (const p of live) {
+    for (const owner of p.read.pref.replicas) {
       let list = byOwner.get(owner);
       if (list === undefined) byOwner.set(owner, (list = []));
       list.push(p);

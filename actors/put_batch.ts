@@ -23,7 +23,7 @@
  */
 import { assert } from '../src/core/assert.js';
 import { fromErrorRecord, IndeterminateError, TimeoutError, type Outcome } from '../src/core/errors.js';
-import type { QuorumOutcome, QuorumTracker, ReplicaReply } from '../src/core/quorum.js';
+import type { QuorumOutcome, QuorumTracker } from '../src/core/quorum.js';
 import type { PreferenceList } from '../src/core/ring.js';
 import { contextOf, type Version } from '../src/core/sibling_set.js';
 import { contextToString } from '../src/core/version_id.js';
@@ -31,7 +31,7 @@ import type { ActorContext } from '../src/runtime/actor.js';
 import type { CoordinatorMsg, CoordinatorReceipt, PutReply, PutRequest } from './coordinator_messages.js';
 import { describe, describeKey } from './log_text.js';
 import { replicaRef } from './member_refs.js';
-import { QuorumWait } from './quorum_wait.js';
+import { BatchWait, type BatchMember } from './quorum_wait.js';
 import type { MergeEntry, MintReply, MintRequest } from './replica.js';
 import { valueBytes } from './replica_asks.js';
 import { replicateTo, type TargetHost } from './write_targets.js';
@@ -58,12 +58,9 @@ export interface BatchWrite {
 }
 
 /** A write's progress inside the batch. */
-interface Progress {
+interface Progress extends BatchMember {
   write: BatchWrite;
   minted: MintReply | null;
-  /** Its own wait, once some owner left the batch for it (then its deadline is its own). */
-  wait: QuorumWait | null;
-  decided: boolean;
   /** Owners other than this node whose outcome is not known yet, and whether all took it themselves. */
   remotes: number;
   allDirect: boolean;
@@ -97,12 +94,10 @@ export function writeTogether(host: WriteHost, writes: readonly BatchWrite[], ti
 
 /** Send the minted writes to their other owners, one `merge-batch` per owner, and answer each write once decided. */
 function replicate(host: WriteHost, writes: readonly BatchWrite[], mints: Outcome<MintReply>[], timeout_ms: number, ctx: ActorContext<CoordinatorMsg>): void {
-  const begun = ctx.now();
   const self = host.self;
   const selfDc = host.dc(self);
   const byOwner = new Map<string, Progress[]>();
   const live: Progress[] = [];
-  let undecided = 0;
   for (let i = 0; i < writes.length; i++) {
     const write = writes[i]!;
     const mint = mints[i]!;
@@ -111,9 +106,8 @@ function replicate(host: WriteHost, writes: readonly BatchWrite[], mints: Outcom
       continue;
     }
     host.minted();
-    const p: Progress = { write, minted: mint.ok, wait: null, decided: false, remotes: write.pref.replicas.length - 1, allDirect: true, used: null, refusals: null };
+    const p: Progress = { write, tracker: write.tracker, minted: mint.ok, own: null, decided: false, remotes: write.pref.replicas.length - 1, allDirect: true, used: null, refusals: null };
     live.push(p);
-    undecided++;
     for (const owner of write.pref.replicas) {
       if (owner === self) continue;
       let list = byOwner.get(owner);
@@ -123,43 +117,27 @@ function replicate(host: WriteHost, writes: readonly BatchWrite[], mints: Outcom
   }
   if (live.length === 0) return;
 
-  const deadline = host.sleep(ctx, timeout_ms);
-  const finish = (p: Progress, outcome: QuorumOutcome | 'timeout'): void => {
-    if (p.decided) return;
-    p.decided = true;
-    if (--undecided === 0) deadline.handle.cancel();
+  // One deadline for the batch; a write that goes on alone has its own.
+  const waits = new BatchWait(live, timeout_ms, (ms) => host.sleep(ctx, ms), () => ctx.now(), (p, outcome) => {
     try {
-      p.write.settle({ ok: writeAnswer(host, p.write.msg, p.minted!, p.write.tracker, outcome, timeout_ms, p.refusals ?? []) });
+      p.write.settle({ ok: writeAnswer(host, p.write.msg, p.minted!, p.tracker, outcome, timeout_ms, p.refusals ?? []) });
     } catch (err) {
       p.write.settle({ error: err });
     }
-  };
-  // The batch's deadline: writes on their own wait have their own.
-  void deadline.promise.then(() => {
-    for (const p of live) if (p.wait === null) finish(p, 'timeout');
   });
-  const record = (p: Progress, reply: ReplicaReply): void => {
-    if (p.wait !== null) return p.wait.record(reply);
-    const outcome = p.write.tracker.record(reply);
-    if (outcome.status !== 'pending') finish(p, outcome);
-  };
   const remoteDone = (p: Progress, direct: boolean): void => {
     p.allDirect &&= direct;
     // A delete every owner stored itself (this one minted it): all hold its tombstones.
     if (--p.remotes === 0 && p.allDirect && p.write.msg.value === null) host.afterDelete(p.write.msg.key, p.write.pref.replicas, p.minted!.siblings, ctx);
   };
   const alone = (p: Progress, owner: string, failure: unknown): void => {
-    if (p.wait === null) {
-      p.wait = new QuorumWait(p.write.tracker, Math.max(1, timeout_ms - (ctx.now() - begun)), (ms) => host.sleep(ctx, ms));
-      void p.wait.done.then((outcome) => finish(p, outcome));
-    }
     const { key } = p.write.msg;
-    void replicateTo(host, owner, key, p.minted!.siblings, p.write.pref, p.write.strict, p.wait, (p.used ??= new Set()), (p.refusals ??= []), ctx, failure).then((direct) =>
+    void replicateTo(host, owner, key, p.minted!.siblings, p.write.pref, p.write.strict, waits.ownWait(p), (p.used ??= new Set()), (p.refusals ??= []), ctx, failure).then((direct) =>
       remoteDone(p, direct),
     );
   };
 
-  for (const p of live) record(p, { node: self, dc: selfDc, ok: true });
+  for (const p of live) waits.record(p, { node: self, dc: selfDc, ok: true });
   for (const [owner, list] of byOwner) {
     const entries: MergeEntry[] = new Array(list.length);
     let bytes = 0;
@@ -179,7 +157,7 @@ function replicate(host: WriteHost, writes: readonly BatchWrite[], mints: Outcom
             alone(p, owner, fromErrorRecord(reply.error));
             continue;
           }
-          record(p, { node: owner, dc, ok: true });
+          waits.record(p, { node: owner, dc, ok: true });
           remoteDone(p, true);
         }
       },
