@@ -140,7 +140,8 @@ class Coordinator implements Actor<CoordinatorMsg> {
       askTimeout: (bytes) => this.askTimeout(bytes),
       sleep: (ctx, ms) => this.sleep(ctx as ActorContext<CoordinatorMsg>, ms),
       fallbackUsed: () => void this.stats.fallback_writes++,
-      receiptFields: () => ({ sync: this.args.sync_mode ?? 'batch', ...this.storageFailedField() }),
+      sync: args.sync_mode ?? 'batch',
+      storageFailed: () => this.storageFailedMembers(),
       afterDelete: (key, owners, siblings, ctx) => this.tombstones.afterDelete(key, owners, siblings, ctx),
       minted: () => void this.stats.puts++,
     };
@@ -150,7 +151,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
       dc: (node) => this.dc(node),
       replicaTimeout: this.replicaTimeout,
       sleep: (ctx, ms) => this.sleep(ctx as ActorContext<CoordinatorMsg>, ms),
-      receiptFields: () => this.storageFailedField(),
+      storageFailed: () => this.storageFailedMembers(),
       afterRead: (key, pref, answers, damaged, ctx) => {
         this.stats.read_repairs += sendReadRepairs(key, answers, damaged, this.replicaTimeout, ctx);
         this.tombstones.afterRead(key, pref.replicas, answers, ctx);
@@ -239,7 +240,8 @@ class Coordinator implements Actor<CoordinatorMsg> {
     const together: BatchWrite[] = [];
     let timeout_ms = this.requestTimeout;
     for (let i = 0; i < requests.length; i++) {
-      const msg: PutRequest = { ...requests[i]!, type: 'put' };
+      const request = requests[i]!;
+      const msg: PutRequest = request.type === 'put' ? request : { ...request, type: 'put' };
       const pref = this.ownedAndReachable(msg);
       if (pref === null) {
         this.admit(msg, ctx).then(
@@ -452,9 +454,9 @@ class Coordinator implements Actor<CoordinatorMsg> {
 
   // -------------------------------------------------------------------------
 
-  /** The receipt field telling the client which nodes not to pick as coordinator (absent when none). */
-  private storageFailedField(): { storage_failed?: string[] } {
-    return this.down.anyStorageFailed ? { storage_failed: this.down.storageFailedMembers() } : {};
+  /** Members whose storage failed, for receipts: the client does not pick them as coordinator (undefined when none). */
+  private storageFailedMembers(): string[] | undefined {
+    return this.down.anyStorageFailed ? this.down.storageFailedMembers() : undefined;
   }
 
   /** The deadline of a replica or hint ask carrying `bytes` of values (replica_asks.ts). */

@@ -42,8 +42,8 @@ export interface ReadHost {
   /** How long to wait for one replica. */
   readonly replicaTimeout: number;
   sleep(ctx: ActorContext<never>, ms: number): { promise: Promise<void>; handle: TimerHandle };
-  /** Receipt fields common to every answer (members whose storage failed). */
-  receiptFields(): Pick<CoordinatorReceipt, 'storage_failed'>;
+  /** Members whose storage failed, for receipts (the client routes around them); undefined when none. */
+  storageFailed(): string[] | undefined;
   /** Every owner of `key` answered or failed: read repair and tombstone confirmation (`answers`: who answered what). */
   afterRead(key: Uint8Array, pref: PreferenceList, answers: ReadonlyMap<string, Version[]>, damaged: ReadonlySet<string>, ctx: ActorContext<CoordinatorMsg>): void;
 }
@@ -167,7 +167,7 @@ export function readTogether(host: ReadHost, reads: readonly BatchRead[], timeou
 
 /** The answer of a read whose quorum is decided (or whose deadline passed): a `GetReply`, or the error to throw. */
 function readAnswer(
-  host: Pick<ReadHost, 'self' | 'receiptFields'>,
+  host: Pick<ReadHost, 'self' | 'storageFailed'>,
   msg: GetRequest,
   tracker: QuorumTracker,
   answers: ReadonlyMap<string, Version[]>,
@@ -179,6 +179,10 @@ function readAnswer(
     assert(outcome.status === 'failed', 'a decided wait is satisfied or failed');
     throw outcome.error;
   }
+  const { op, required, acks, failures } = outcome.receipt;
+  const receipt: CoordinatorReceipt = { op, required, acks, failures, coordinator: host.self };
+  const storageFailed = host.storageFailed();
+  if (storageFailed !== undefined) receipt.storage_failed = storageFailed;
   const merged = reconcileSets([...answers.values()]);
   const live = liveSiblings(merged);
   return {
@@ -186,6 +190,6 @@ function readAnswer(
     versions: dotsOf(live),
     timestamps: live.map((v) => v.ts_ms),
     context: msg.no_context === true ? '' : contextToString(contextOf(merged)),
-    receipt: { ...outcome.receipt, coordinator: host.self, ...host.receiptFields() },
+    receipt,
   };
 }

@@ -38,8 +38,10 @@ import { replicateTo, type TargetHost } from './write_targets.js';
 
 /** What a batch needs of its coordinator. */
 export interface WriteHost extends TargetHost {
-  /** Receipt fields common to every answer (sync mode, members whose storage failed). */
-  receiptFields(): Pick<CoordinatorReceipt, 'sync' | 'storage_failed'>;
+  /** The replicas' sync mode, for receipts. */
+  readonly sync: 'batch' | 'periodic';
+  /** Members whose storage failed, for receipts (the client routes around them); undefined when none. */
+  storageFailed(): string[] | undefined;
   /** Every owner stored the delete itself: confirm its tombstones (tombstone_confirmation.ts). */
   afterDelete(key: Uint8Array, owners: readonly string[], siblings: readonly Version[], ctx: ActorContext<CoordinatorMsg>): void;
   /** A write was minted here. */
@@ -176,7 +178,7 @@ function replicate(host: WriteHost, writes: readonly BatchWrite[], mints: Outcom
  * plain failure a client would retry blindly.
  */
 export function writeAnswer(
-  host: Pick<WriteHost, 'self' | 'receiptFields'>,
+  host: Pick<WriteHost, 'self' | 'sync' | 'storageFailed'>,
   msg: PutRequest,
   minted: MintReply,
   tracker: QuorumTracker,
@@ -193,6 +195,9 @@ export function writeAnswer(
     const why = refusals.length > 0 ? `hint stores of the fallbacks are full (${refusals.join('; ')})` : outcome.error.message;
     throw new IndeterminateError(`write of version ${minted.dot}`, why);
   }
-  const receipt: CoordinatorReceipt = { ...outcome.receipt, coordinator: host.self, version: minted.dot, ...host.receiptFields() };
+  const { op, required, acks, failures } = outcome.receipt;
+  const receipt: CoordinatorReceipt = { op, required, acks, failures, coordinator: host.self, version: minted.dot, sync: host.sync };
+  const storageFailed = host.storageFailed();
+  if (storageFailed !== undefined) receipt.storage_failed = storageFailed;
   return { context: msg.no_context === true ? '' : contextToString(contextOf(minted.siblings)), superseded: minted.superseded, receipt };
 }
