@@ -1,7 +1,7 @@
 /**
- * A single-producer single-consumer ring of checksummed frames on a
- * SharedArrayBuffer (after ringbuf.js). One ring carries one directed pair of
- * threads; the producer thread only writes, the consumer thread only reads.
+ * A single-producer single-consumer ring of frames on a SharedArrayBuffer
+ * (after ringbuf.js). One ring carries one directed pair of threads; the
+ * producer thread only writes, the consumer thread only reads.
  *
  * Thread contract: exactly one thread calls `tryWrite`, exactly one other
  * thread calls `read`/`peek`; both may call `usedBytes`. Nothing else.
@@ -13,31 +13,45 @@
  *   | i32 write_index | i32 read_index  |  data (capacity bytes, 2^k)    |
  *   | i32 producer_   | (consumer owns) |  frames, wrapping at the end   |
  *   |   waiting       |                 |                                |
+ *   | i32 options     |                 |                                |
  *   +-----------------+-----------------+--------------------------------+
- *   (producer's words and consumer's words sit on separate cache lines)
+ *   (producer's words and consumer's words sit on separate cache lines;
+ *   `options` is written once by `allocateRing` and only read after)
  *
  * `write_index` and `read_index` count bytes ever written / read, modulo
  * 2^32; `(write - read) >>> 0` is the number of bytes in use. A frame is:
  *
  *   +-------------+----------------+-------------------------+---------+
- *   | u32 flags   | u32 xxh32 of   | payload (length bytes,  | pad to  |
- *   |  | length   | the payload    | may wrap past the end)  | 8 bytes |
- *   |             |  ^ flags       |                         |         |
+ *   | u32 flags   | u32 check      | payload (length bytes,  | pad to  |
+ *   |  | length   |                | may wrap past the end)  | 8 bytes |
  *   +-------------+----------------+-------------------------+---------+
+ *
+ *   check = xxh32(payload) ^ flags     on a ring with checksums
+ *   check = first word ^ HEADER_CHECK  on a ring without
  *
  * The first word holds the payload length in its low 30 bits and two flag
  * bits on top (FRAME_MORE: another frame of the same message follows;
  * FRAME_CONTINUES: this frame continues the message of the frame before), which
- * fragments.ts uses to carry a message larger than one frame. The flags are
- * XORed into the stored checksum, so a flipped flag bit fails the check like
- * a flipped payload bit. The ring itself only carries them.
+ * fragments.ts uses to carry a message larger than one frame. The ring itself
+ * only carries them.
+ *
+ * Checksums are a property of the ring, fixed when it is allocated and kept
+ * in its `options` word, so both ends always agree. The bytes of an
+ * in-memory ring never cross a disk or a socket: production rings carry no
+ * payload checksum (xxh32 of every frame, twice, was a measurable share of
+ * each thread's CPU) and check only the header, which costs nothing and
+ * still catches a reader at a wrong offset. Debugging and tests turn payload
+ * checksums on (`allocateRing(n, { checksums: true })`, or
+ * RINGKV_RING_CHECKSUMS=1 in the environment for every ring allocated
+ * without an explicit choice); the flags are then XORed into the stored
+ * checksum, so a flipped flag bit fails the check like a flipped payload bit.
  *
  * Frames start at 8-byte-aligned offsets and the capacity is a power of two,
  * so the 8-byte header never straddles the end of the buffer; only the payload
- * may wrap, and it is copied in two parts. The checksum is written by the
- * producer and verified by the consumer before a single byte is decoded: a
- * mismatch is a `CorruptionError`, and because a corrupt length cannot be
- * trusted to find the next frame, the consumer discards the rest of the ring.
+ * may wrap, and it is copied in two parts. The consumer verifies the header
+ * (and the checksum, when on) before a single byte is decoded: a mismatch is
+ * a `CorruptionError`, and because a corrupt length cannot be trusted to find
+ * the next frame, the consumer discards the rest of the ring.
  *
  * A full ring never blocks and never throws: `tryWrite` returns false and the
  * producer keeps the frame (backpressure). The producer sets `producer_waiting`
@@ -50,7 +64,12 @@ import { checksum } from '../core/hash.js';
 const HEADER_BYTES = 128;
 const WRITE_INDEX = 0; // Int32 slot, producer-owned
 const PRODUCER_WAITING = 1; // Int32 slot, set by producer, cleared by consumer
+const OPTIONS = 2; // Int32 slot, written once by allocateRing
 const READ_INDEX = 16; // Int32 slot (byte 64), consumer-owned
+/** Bit of the options word: frames carry an xxh32 of their payload. */
+const OPTION_CHECKSUMS = 1;
+/** XORed into a frame's first word to form its check word on a ring without checksums. */
+const HEADER_CHECK = 0x5a17_c0de;
 const FRAME_HEADER_BYTES = 8;
 /** Low bits of a frame's first word: the payload length. */
 const FRAME_LENGTH_MASK = 0x3fff_ffff;
@@ -67,10 +86,27 @@ export function frameBytes(payloadBytes: number): number {
   return (FRAME_HEADER_BYTES + payloadBytes + 7) & ~7;
 }
 
+/** Environment variable that turns payload checksums on for rings allocated without an explicit choice. */
+export const RING_CHECKSUMS_ENV = 'RINGKV_RING_CHECKSUMS';
+
+/** Whether a ring allocated without an explicit choice checksums its frames: only when RINGKV_RING_CHECKSUMS=1. */
+export function ringChecksumsByDefault(): boolean {
+  return process.env[RING_CHECKSUMS_ENV] === '1';
+}
+
+/** Choices fixed when a ring is allocated. */
+export interface RingOptions {
+  /** Frames carry an xxh32 of their payload (a debug and test option; default from RINGKV_RING_CHECKSUMS). */
+  checksums?: boolean;
+}
+
 /** Allocate the shared memory for a ring with `capacityBytes` of data space. */
-export function allocateRing(capacityBytes: number): SharedArrayBuffer {
+export function allocateRing(capacityBytes: number, options: RingOptions = {}): SharedArrayBuffer {
   assert(capacityBytes >= 64 && (capacityBytes & (capacityBytes - 1)) === 0, 'ring capacity is a power of two >= 64');
-  return new SharedArrayBuffer(HEADER_BYTES + capacityBytes);
+  const buffer = new SharedArrayBuffer(HEADER_BYTES + capacityBytes);
+  const checksums = options.checksums ?? ringChecksumsByDefault();
+  Atomics.store(new Int32Array(buffer, 0, HEADER_BYTES / 4), OPTIONS, checksums ? OPTION_CHECKSUMS : 0);
+  return buffer;
 }
 
 /** One end (or both, in tests) of an SPSC ring over shared memory. */
@@ -85,6 +121,8 @@ export class SpscRing {
   private scratch: Uint8Array = new Uint8Array(4096);
   /** Consumer: the flag bits (FRAME_MORE, FRAME_CONTINUES) of the frame `read` returned last. */
   lastFlags = 0;
+  /** Frames carry an xxh32 of their payload (read from the ring's options word, so both ends agree). */
+  readonly checksums: boolean;
 
   constructor(
     readonly buffer: SharedArrayBuffer,
@@ -101,6 +139,7 @@ export class SpscRing {
     this.control = new Int32Array(buffer, 0, HEADER_BYTES / 4);
     this.data = new Uint8Array(buffer, HEADER_BYTES, this.capacity);
     this.dataView = new DataView(buffer, HEADER_BYTES, this.capacity);
+    this.checksums = (Atomics.load(this.control, OPTIONS) & OPTION_CHECKSUMS) !== 0;
   }
 
   /** Bytes currently in use (written, not yet read). */
@@ -134,8 +173,9 @@ export class SpscRing {
       Atomics.store(this.control, PRODUCER_WAITING, 0);
     }
     const at = write & this.mask;
-    this.dataView.setUint32(at, (length | flags) >>> 0, true);
-    this.dataView.setUint32(at + 4, (checksum(payload) ^ flags) >>> 0, true);
+    const word = (length | flags) >>> 0;
+    this.dataView.setUint32(at, word, true);
+    this.dataView.setUint32(at + 4, (this.checksums ? checksum(payload) ^ flags : word ^ HEADER_CHECK) >>> 0, true);
     this.copyIn((at + FRAME_HEADER_BYTES) & this.mask, payload);
     // Publish: the store of the index is the release that makes the bytes visible.
     Atomics.store(this.control, WRITE_INDEX, (write + need) | 0);
@@ -146,8 +186,8 @@ export class SpscRing {
    * Consumer: the next frame's payload, verified, or undefined when the ring
    * is empty; its flags are in `lastFlags`. The returned bytes live in a
    * scratch buffer that the next call overwrites, so decode before reading
-   * again. Throws `CorruptionError` on a checksum mismatch, after discarding
-   * everything in the ring.
+   * again. Throws `CorruptionError` on a header or checksum mismatch, after
+   * discarding everything in the ring.
    */
   read(): Uint8Array | undefined {
     const read = Atomics.load(this.control, READ_INDEX) >>> 0;
@@ -158,16 +198,23 @@ export class SpscRing {
     const word = this.dataView.getUint32(at, true);
     const length = word & FRAME_LENGTH_MASK;
     const flags = (word & FRAME_FLAGS_MASK) >>> 0;
-    const expected = (this.dataView.getUint32(at + 4, true) ^ flags) >>> 0;
+    const check = this.dataView.getUint32(at + 4, true);
     if (length === 0 || length > this.frameMaxBytes || frameBytes(length) > used) {
       this.discardAll(write);
       throw new CorruptionError(this.name, read, `frame length ${length} is impossible (${used} bytes in ring)`);
     }
-    const payload = this.copyOut((at + FRAME_HEADER_BYTES) & this.mask, length);
-    const actual = checksum(payload);
-    if (actual !== expected) {
+    if (!this.checksums && (check ^ HEADER_CHECK) >>> 0 !== word) {
       this.discardAll(write);
-      throw new CorruptionError(this.name, read, `frame checksum ${actual} != ${expected}`);
+      throw new CorruptionError(this.name, read, `frame header check ${check} does not match its first word ${word}`);
+    }
+    const payload = this.copyOut((at + FRAME_HEADER_BYTES) & this.mask, length);
+    if (this.checksums) {
+      const expected = (check ^ flags) >>> 0;
+      const actual = checksum(payload);
+      if (actual !== expected) {
+        this.discardAll(write);
+        throw new CorruptionError(this.name, read, `frame checksum ${actual} != ${expected}`);
+      }
     }
     Atomics.store(this.control, READ_INDEX, (read + frameBytes(length)) | 0);
     this.lastFlags = flags;

@@ -28,10 +28,12 @@ describe('runtime/fragments', () => {
       expect(ring.lastFlags).to.equal(flags);
     }
     for (const bit of [30, 31]) {
-      const damaged = new SpscRing(allocateRing(256), 'ring t1->t2', 64);
-      damaged.tryWrite(bytes(9), FRAME_MORE);
-      damaged.corruptBitForTest(bit >> 3, bit & 7);
-      expect(() => damaged.read(), `flag bit ${bit}`).to.throw(CorruptionError, /checksum/);
+      for (const checksums of [true, false]) {
+        const damaged = new SpscRing(allocateRing(256, { checksums }), 'ring t1->t2', 64);
+        damaged.tryWrite(bytes(9), FRAME_MORE);
+        damaged.corruptBitForTest(bit >> 3, bit & 7);
+        expect(() => damaged.read(), `flag bit ${bit}`).to.throw(CorruptionError, checksums ? /checksum/ : /header check/);
+      }
     }
   });
 
