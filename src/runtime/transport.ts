@@ -23,8 +23,27 @@
  * Doorbell layout (Int32Array over one SharedArrayBuffer, 16 slots a thread
  * so threads do not share cache lines):
  *
- *   slot 16*t + 0 : sequence, bumped by anyone who has put work for thread t
- *   slot 16*t + 1 : 1 while thread t is parked (producers notify only then)
+ *   slot 16*t + 0 : sequence, bumped by whoever wakes thread t
+ *   slot 16*t + 1 : 1 while thread t is parked or about to park
+ *
+ * The doorbell rings only when it can matter. A producer that wrote frames
+ * loads `parked` and does nothing more while it is 0 (the common case under
+ * load: no read-modify-write, no notify). When it is 1 the producer takes it
+ * (exchange to 0), bumps the sequence and notifies; a second producer, or a
+ * second flush, finds 0 and leaves alone a thread that is already waking
+ * (on an oversubscribed machine a woken thread may wait milliseconds for a
+ * core, and every flush used to notify it again).
+ *
+ * Why no wake-up is lost (all Atomics are sequentially consistent): the
+ * consumer stores parked = 1, then loads the sequence and every inbound
+ * ring's write index, and waits on the sequence only if nothing changed.
+ * The producer stores its ring's write index, then loads `parked`. Either
+ * the consumer's re-check sees the frame, or the producer sees parked = 1
+ * and bumps the sequence, which the consumer's wait (which compares the
+ * sequence atomically with sleeping) or its re-check sees. The sequence
+ * is read before each drain pass, so a bump during a pass also keeps the
+ * thread from parking; wake-ups with nothing in a ring to see (the
+ * consumer freed space a producer waits for, `stop`) always bump it.
  *
  * Thread contract: a Transport is used only by the thread it was built for.
  */
@@ -73,11 +92,14 @@ export interface TransportStats {
   messagesOut: number;
   messagesIn: number;
   ringFullStalls: number;
+  /** Doorbells that notified a parked thread (each costs a syscall and a wake-up). */
+  wakeupsSent: number;
 }
 
 /** This thread's end of every ring. */
 export class Transport {
   private readonly inStats = { frames: 0, messages: 0 };
+  private wakeupsSent = 0;
   private readonly bells: Int32Array;
   private readonly outbound: (SpscRing | null)[] = [];
   private readonly inbound: (SpscRing | null)[] = [];
@@ -122,7 +144,7 @@ export class Transport {
 
   /** Counters for metrics and benchmarks. */
   get stats(): TransportStats {
-    const out = { framesOut: 0, framesIn: this.inStats.frames, messagesOut: 0, messagesIn: this.inStats.messages, ringFullStalls: 0 };
+    const out = { framesOut: 0, framesIn: this.inStats.frames, messagesOut: 0, messagesIn: this.inStats.messages, ringFullStalls: 0, wakeupsSent: this.wakeupsSent };
     for (const box of this.outboxes) {
       out.framesOut += box.stats.frames;
       out.messagesOut += box.stats.messages;
@@ -209,15 +231,35 @@ export class Transport {
   stop(): void {
     this.running = false;
     clearInterval(this.keepAlive);
-    this.ring(this.thread);
+    this.wake(this.thread);
   }
 
   private readonly flushTask = (): void => this.flush();
 
-  /** Wake thread `dest`: bump its sequence and notify only if it is parked. */
+  /**
+   * Frames went into thread `dest`'s ring: wake it only if it is parked, and
+   * only if no one else has woken it since (the header says why this is safe).
+   */
   private ring(dest: number): void {
+    const parkedSlot = dest * 16 + 1;
+    if (Atomics.load(this.bells, parkedSlot) === 0) return;
+    if (Atomics.exchange(this.bells, parkedSlot, 0) === 0) return;
     Atomics.add(this.bells, dest * 16, 1);
-    if (Atomics.load(this.bells, dest * 16 + 1) !== 0) Atomics.notify(this.bells, dest * 16);
+    Atomics.notify(this.bells, dest * 16);
+    this.wakeupsSent++;
+  }
+
+  /**
+   * Wake thread `dest` for something its rings do not show (space freed in a
+   * ring it writes, or `stop`): always bump the sequence, notify if parked.
+   */
+  private wake(dest: number): void {
+    Atomics.add(this.bells, dest * 16, 1);
+    const parkedSlot = dest * 16 + 1;
+    if (Atomics.load(this.bells, parkedSlot) !== 0 && Atomics.exchange(this.bells, parkedSlot, 0) !== 0) {
+      Atomics.notify(this.bells, dest * 16);
+      this.wakeupsSent++;
+    }
   }
 
   private async receiveLoop(): Promise<void> {
@@ -233,12 +275,19 @@ export class Transport {
         continue;
       }
       Atomics.store(this.bells, parkedSlot, 1);
-      if (Atomics.load(this.bells, seqSlot) === seen && this.running) {
+      // Re-check after announcing: a producer that wrote before it could see parked = 1 did not ring.
+      if (Atomics.load(this.bells, seqSlot) === seen && this.running && !this.inboundPending()) {
         const wait = Atomics.waitAsync(this.bells, seqSlot, seen);
         if (wait.async) await wait.value;
       }
       Atomics.store(this.bells, parkedSlot, 0);
     }
+  }
+
+  /** True when some inbound ring holds frames. */
+  private inboundPending(): boolean {
+    for (const ring of this.inbound) if (ring !== null && ring.usedBytes() > 0) return true;
+    return false;
   }
 
   /** Drain every inbound ring once; true when some ring still has frames. */
@@ -250,7 +299,7 @@ export class Transport {
       if (this.drainRing(src, ring)) more = true;
       // Whatever ended the drain (empty ring, full mailboxes, corruption), a
       // producer that found the ring full must hear that space was freed.
-      if (ring.takeProducerWaiting()) this.ring(src);
+      if (ring.takeProducerWaiting()) this.wake(src);
     }
     return more;
   }
