@@ -3,7 +3,10 @@
  * own CPU per message on one thread, free of scheduling noise: messages
  * added to an Outbox, flushed into an SPSC ring, read back and decoded,
  * in bursts of 1, 16 and 256 messages per frame, with ring checksums on
- * and off in the same process (alternating, best of several repetitions).
+ * and off in the same process (alternating, best of several repetitions);
+ * then the same through a Transport's `sendParts` and `flush` (thread 0
+ * writing to thread 1's ring, read back here; no doorbell rings because
+ * thread 1 never parks).
  * No doorbells and no thread crossing: bench/runtime/ring_path.ts measures
  * those. A figure, not a timed test; printed only.
  */
@@ -12,6 +15,7 @@ import { BatchDecoder, BatchEncoder } from '../../src/runtime/codec.js';
 import { EnvelopeKind } from '../../src/runtime/envelope.js';
 import { Outbox } from '../../src/runtime/outbox.js';
 import { allocateRing, SpscRing } from '../../src/runtime/ring.js';
+import { allocateDoorbells, Transport } from '../../src/runtime/transport.js';
 
 const quick = process.argv.includes('--quick');
 const MESSAGES = quick ? 200_000 : 1_000_000;
@@ -42,12 +46,43 @@ function run(burst: number, checksums: boolean): number {
   return ((cpu.user + cpu.system) * 1000) / total;
 }
 
-console.log('ring path, one thread', JSON.stringify({ quick, MESSAGES, REPEATS }));
-for (const burst of [1, 16, 256]) {
-  const best = { on: Infinity, off: Infinity };
-  for (let r = 0; r < REPEATS; r++) {
-    best.on = Math.min(best.on, run(burst, true));
-    best.off = Math.min(best.off, run(burst, false));
+/** Like `run`, through a Transport (sendParts, flush) instead of an Outbox. */
+function runTransport(burst: number, checksums: boolean): number {
+  const toOne = allocateRing(RING_CAPACITY_BYTES, { checksums });
+  const transport = new Transport(0, { threadCount: 2, doorbells: allocateDoorbells(2), rings: [[null, toOne], [null, null]] }, {
+    canAccept: () => true,
+    onBatch: () => undefined,
+    onDrained: () => undefined,
+    onUndeliverable: (_d, _e, reason) => {
+      throw reason;
+    },
+    onCorruption: (err) => {
+      throw err;
+    },
+  });
+  const ring = new SpscRing(toOne, 'bench', RING_FRAME_MAX_BYTES);
+  const decoder = new BatchDecoder();
+  const total = Math.ceil(MESSAGES / burst) * burst;
+  let seen = 0;
+  const start = process.cpuUsage();
+  for (let i = 0; i < total; ) {
+    for (let j = 0; j < burst; j++, i++) transport.sendParts(1, EnvelopeKind.Send, 0, 'sink', '', sample(i));
+    transport.flush();
+    for (let frame = ring.read(); frame !== undefined; frame = ring.read()) seen += decoder.decode(frame, 0).length;
   }
-  console.log(`burst ${String(burst).padStart(3)}: checksums on ${best.on.toFixed(0)} ns/msg, off ${best.off.toFixed(0)} ns/msg (${(((best.on - best.off) / best.on) * 100).toFixed(1)}% less)`);
+  const cpu = process.cpuUsage(start);
+  if (seen !== total) throw new Error(`read ${seen} of ${total} messages`);
+  return ((cpu.user + cpu.system) * 1000) / total;
+}
+
+console.log('ring path, one thread', JSON.stringify({ quick, MESSAGES, REPEATS }));
+for (const [path, fn] of [['outbox', run], ['transport', runTransport]] as const) {
+  for (const burst of [1, 16, 256]) {
+    const best = { on: Infinity, off: Infinity };
+    for (let r = 0; r < REPEATS; r++) {
+      best.on = Math.min(best.on, fn(burst, true));
+      best.off = Math.min(best.off, fn(burst, false));
+    }
+    console.log(`${path.padEnd(9)} burst ${String(burst).padStart(3)}: checksums on ${best.on.toFixed(0)} ns/msg, off ${best.off.toFixed(0)} ns/msg (${(((best.on - best.off) / best.on) * 100).toFixed(1)}% less)`);
+  }
 }
