@@ -9,6 +9,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { EnvelopeKind } from '../../src/runtime/envelope.js';
 import { Transport, type TransportWiring } from '../../src/runtime/transport.js';
+import { discardingSink } from './discarding_sink.js';
 
 interface BenchSetup {
   mode: 'ring-producer' | 'ring-consumer' | 'pm-producer' | 'pm-consumer';
@@ -30,17 +31,7 @@ export function sampleMessage(i: number): { type: string; key: string; seq: numb
 const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 async function ringProducer(): Promise<void> {
-  const transport = new Transport(setup.thread!, setup.wiring!, {
-    canAccept: () => true,
-    onBatch: () => undefined,
-    onDrained: () => undefined,
-    onUndeliverable: (_d, _e, reason) => {
-      throw reason;
-    },
-    onCorruption: (err) => {
-      throw err;
-    },
-  });
+  const transport = new Transport(setup.thread!, setup.wiring!, discardingSink());
   transport.start(); // wakes us when the consumer frees ring space
   await waitGo();
   const start = performance.now();

@@ -16,6 +16,7 @@ import { EnvelopeKind } from '../../src/runtime/envelope.js';
 import { Outbox } from '../../src/runtime/outbox.js';
 import { allocateRing, SpscRing } from '../../src/runtime/ring.js';
 import { allocateDoorbells, Transport } from '../../src/runtime/transport.js';
+import { discardingSink } from './discarding_sink.js';
 
 const quick = process.argv.includes('--quick');
 const MESSAGES = quick ? 200_000 : 1_000_000;
@@ -49,17 +50,7 @@ function run(burst: number, checksums: boolean): number {
 /** Like `run`, through a Transport (sendParts, flush) instead of an Outbox. */
 function runTransport(burst: number, checksums: boolean): number {
   const toOne = allocateRing(RING_CAPACITY_BYTES, { checksums });
-  const transport = new Transport(0, { threadCount: 2, doorbells: allocateDoorbells(2), rings: [[null, toOne], [null, null]] }, {
-    canAccept: () => true,
-    onBatch: () => undefined,
-    onDrained: () => undefined,
-    onUndeliverable: (_d, _e, reason) => {
-      throw reason;
-    },
-    onCorruption: (err) => {
-      throw err;
-    },
-  });
+  const transport = new Transport(0, { threadCount: 2, doorbells: allocateDoorbells(2), rings: [[null, toOne], [null, null]] }, discardingSink());
   const ring = new SpscRing(toOne, 'bench', RING_FRAME_MAX_BYTES);
   const decoder = new BatchDecoder();
   const total = Math.ceil(MESSAGES / burst) * burst;
