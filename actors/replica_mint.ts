@@ -81,9 +81,7 @@ export class Minter {
     if (lease === undefined || engine.putsWait || this.mintChains.tail(msg.key) !== null) return null;
     if (engine.whenDurable(msg.key) !== null && !isPlanted('visible-before-fsync')) return null;
     const local = engine.get(msg.key);
-    const actor = actorId(msg.node, lease.epoch);
-    const context = msg.overwrite ? contextOf(local) : contextFromString(msg.context);
-    const required = requiredCounter(local, context, actor);
+    const { actor, context, required } = mintBasis(msg, local, lease);
     if (!isPlanted('dot-reuse') && !lease.coversNow(required)) return null;
     const counter = isPlanted('dot-reuse') ? required : (lease.take(required) as number);
     return this.store(engine, msg, local, context, actor, counter, ctx);
@@ -135,9 +133,7 @@ export class Minter {
     await durableView(engine, msg.key, this.args.dir);
     const local = engine.get(msg.key);
     const lease = await this.openLease(engine, ctx);
-    const actor = actorId(msg.node, lease.epoch);
-    const context = msg.overwrite ? contextOf(local) : contextFromString(msg.context);
-    const required = requiredCounter(local, context, actor);
+    const { actor, context, required } = mintBasis(msg, local, lease);
     // Test-only planted bug 'dot-reuse' (src/core/planted_bugs.ts): mint from what the key holds alone, as before issue 12.
     const counter = isPlanted('dot-reuse') ? required : await lease.take(required);
     const { reply, stored } = this.store(engine, msg, local, context, actor, counter, ctx);
@@ -186,6 +182,18 @@ export class Minter {
     }
     return this.lease;
   }
+}
+
+/**
+ * What a mint of `msg` builds on, from what the replica holds (`local`): the
+ * dot's actor (this node under the lease's epoch), the context the new
+ * version supersedes (for an overwrite, everything held) and the least
+ * counter the key's clock requires of the dot.
+ */
+function mintBasis(msg: MintRequest, local: readonly StoredVersion[], lease: DotLease): { actor: string; context: VersionVector; required: number } {
+  const actor = actorId(msg.node, lease.epoch);
+  const context = msg.overwrite ? contextOf(local) : contextFromString(msg.context);
+  return { actor, context, required: requiredCounter(local, context, actor) };
 }
 
 /**

@@ -27,10 +27,10 @@ import { coordinatorRef } from '../../actors/member_refs.js';
 /** How the client reaches actors: `ask` of the ActorSystem or the SimWorld. */
 export type Asker = <R>(to: ActorRef, msg: Message, timeout_ms: number) => Promise<R>;
 
-/** A request waiting to be sent, and where its outcome goes. */
+/** A request waiting to be sent, and where its outcome goes (`putMany`'s and `getMany`'s outcome shape). */
 interface Queued<Request, Result> {
   request: Request;
-  done(outcome: Result): void;
+  done(outcome: { ok: true; result: Result } | { ok: false; error: Error }): void;
 }
 
 /** Margin on top of the coordinators' own deadline, so their TimeoutError reaches the client first. */
@@ -55,8 +55,8 @@ export class ClusterClient {
   /** Members whose storage failed, as the latest answer's coordinator knew (no clock: replaced by each answer). */
   private storageFailed: ReadonlySet<string> = new Set();
   /** Writes and reads issued in this turn, sent together at its end (`defer`). */
-  private queuedWrites: Queued<PutRequest, PutManyOutcome>[] = [];
-  private queuedReads: Queued<GetRequest, GetManyOutcome>[] = [];
+  private queuedWrites: Queued<PutRequest, WriteResult>[] = [];
+  private queuedReads: Queued<GetRequest, ReadResult>[] = [];
   private flushScheduled = false;
 
   constructor(
@@ -104,7 +104,7 @@ export class ClusterClient {
    */
   async putMany(entries: readonly PutManyEntry[]): Promise<PutManyOutcome[]> {
     const outcomes: PutManyOutcome[] = new Array(entries.length);
-    const items: Queued<PutRequest, PutManyOutcome>[] = [];
+    const items: Queued<PutRequest, WriteResult>[] = [];
     entries.forEach((entry, i) => {
       try {
         items.push({ request: this.putRequest(entry.key, entry.value, entry.options ?? {}), done: (outcome) => (outcomes[i] = outcome) });
@@ -117,31 +117,10 @@ export class ClusterClient {
   }
 
   /** Send `items` as put-batches, one group per coordinator; each item's `done` gets its outcome. */
-  private async sendWrites(items: readonly Queued<PutRequest, PutManyOutcome>[]): Promise<void> {
-    /** Per coordinator, its batches. */
-    const batches = new Map<number, { to: ActorRef; items: Queued<PutRequest, PutManyOutcome>[]; bytes: number }[]>();
-    for (const item of items) {
-      const { request } = item;
-      let to: ActorRef;
-      try {
-        to = this.route(request.key);
-      } catch (err) {
-        item.done({ ok: false, error: err as Error });
-        continue;
-      }
-      // By thread: every coordinator's actor id is the same ('coordinator'), so the id alone would put every write in one batch.
-      const list = batches.get(to.thread) ?? [];
-      batches.set(to.thread, list);
-      const bytes = request.key.length + (request.value?.length ?? 0);
-      let last = list[list.length - 1];
-      if (last === undefined || last.items.length >= PUT_BATCH_MAX || (last.bytes > 0 && last.bytes + bytes > PUT_BATCH_MAX_BYTES)) {
-        list.push((last = { to, items: [], bytes: 0 }));
-      }
-      last.items.push(item);
-      last.bytes += bytes;
-    }
+  private async sendWrites(items: readonly Queued<PutRequest, WriteResult>[]): Promise<void> {
+    const batches = this.byCoordinator(items, PUT_BATCH_MAX, (request) => request.key.length + (request.value?.length ?? 0), PUT_BATCH_MAX_BYTES);
     await Promise.all(
-      [...batches.values()].flat().map(async ({ to, items: batch }) => {
+      batches.map(async ({ to, items: batch }) => {
         const requests = batch.map((item) => item.request);
         let replies: BatchOutcome[];
         try {
@@ -157,6 +136,42 @@ export class ClusterClient {
         });
       }),
     );
+  }
+
+  /**
+   * `items` in batches per coordinator (each routed to by its key), at most
+   * `max` items and `maxBytes` of `bytesOf` each (0: no byte bound; an item
+   * larger than the bound goes alone). An item that cannot be routed fails
+   * at once through its `done`.
+   */
+  private byCoordinator<Request extends { key: Uint8Array }, Result>(
+    items: readonly Queued<Request, Result>[],
+    max: number,
+    bytesOf: (request: Request) => number,
+    maxBytes: number,
+  ): { to: ActorRef; items: Queued<Request, Result>[] }[] {
+    const batches: { to: ActorRef; items: Queued<Request, Result>[]; bytes: number }[] = [];
+    // By thread: every coordinator's actor id is the same ('coordinator'), so the id alone would put every request in one batch.
+    const open = new Map<number, { to: ActorRef; items: Queued<Request, Result>[]; bytes: number }>();
+    for (const item of items) {
+      let to: ActorRef;
+      try {
+        to = this.route(item.request.key);
+      } catch (err) {
+        item.done({ ok: false, error: err as Error });
+        continue;
+      }
+      const bytes = bytesOf(item.request);
+      let last = open.get(to.thread);
+      if (last === undefined || last.items.length >= max || (maxBytes > 0 && last.bytes > 0 && last.bytes + bytes > maxBytes)) {
+        last = { to, items: [], bytes: 0 };
+        open.set(to.thread, last);
+        batches.push(last);
+      }
+      last.items.push(item);
+      last.bytes += bytes;
+    }
+    return batches;
   }
 
   /** Send the writes and reads queued in this turn, at its end. */
@@ -222,7 +237,7 @@ export class ClusterClient {
    */
   async getMany(entries: readonly GetManyEntry[]): Promise<GetManyOutcome[]> {
     const outcomes: GetManyOutcome[] = new Array(entries.length);
-    const items: Queued<GetRequest, GetManyOutcome>[] = [];
+    const items: Queued<GetRequest, ReadResult>[] = [];
     entries.forEach((entry, i) => {
       try {
         items.push({ request: this.getRequest(entry.key, entry.options ?? {}), done: (outcome) => (outcomes[i] = outcome) });
@@ -235,24 +250,10 @@ export class ClusterClient {
   }
 
   /** Send `items` as get-batches, one group per coordinator; each item's `done` gets its outcome. */
-  private async sendReads(items: readonly Queued<GetRequest, GetManyOutcome>[]): Promise<void> {
-    const batches = new Map<number, { to: ActorRef; items: Queued<GetRequest, GetManyOutcome>[] }[]>();
-    for (const item of items) {
-      let to: ActorRef;
-      try {
-        to = this.route(item.request.key);
-      } catch (err) {
-        item.done({ ok: false, error: err as Error });
-        continue;
-      }
-      const list = batches.get(to.thread) ?? [];
-      batches.set(to.thread, list);
-      let last = list[list.length - 1];
-      if (last === undefined || last.items.length >= GET_BATCH_MAX) list.push((last = { to, items: [] }));
-      last.items.push(item);
-    }
+  private async sendReads(items: readonly Queued<GetRequest, ReadResult>[]): Promise<void> {
+    const batches = this.byCoordinator(items, GET_BATCH_MAX, () => 0, 0);
     await Promise.all(
-      [...batches.values()].flat().map(async ({ to, items: batch }) => {
+      batches.map(async ({ to, items: batch }) => {
         const what = (request: GetRequest): string => `read of key ${keyText(request.key)} (coordinator ${this.nodeOf(to)})`;
         let replies: Outcome<GetReply>[];
         try {

@@ -1,6 +1,6 @@
 /**
  * A `Cluster` that forwards every call to another one: the base of the
- * server's wrappers (`observed_cluster.ts`, `turn_batcher.ts`), which
+ * server's wrappers (`observed_cluster.ts`, and `turn_batcher.ts` for EXEC), which
  * override only the calls they change.
  */
 import type {

@@ -17,8 +17,8 @@
  * what was read; NX and XX are honest but not atomic against other clients
  * (a racing writer becomes a sibling, never a lost write). MSET is not
  * atomic either: each key is its own write, and on a failure some keys may
- * be written. The server batches the writes of one event-loop turn (a
- * pipeline's, MSET's) into one message per coordinator (`turn_batcher.ts`).
+ * be written. The writes of one event-loop turn (a pipeline's, MSET's) go
+ * as one message per coordinator (the cluster client batches per turn).
  * Expiry does not exist in ringkv, so EX/PX/EXAT/PXAT are refused.
  */
 import type { ReadResult } from '../cluster/cluster_types.js';

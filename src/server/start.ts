@@ -28,7 +28,6 @@ import { startHttpServer, type HttpLimits, type HttpServerHandle } from './http_
 import { ServerMetrics } from './metrics.js';
 import { observedCluster } from './observed_cluster.js';
 import { checkProtectedMode } from './protected_mode.js';
-import { batchedRequests } from './turn_batcher.js';
 import { startRespServer, type RespServer } from './resp_server.js';
 import type { RespLimits } from './resp_limits.js';
 
@@ -119,8 +118,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RingkvSe
     },
     syncMode: options.syncMode ?? SYNC_MODE_DEFAULT,
   });
-  // Writes issued in one event-loop turn go out as one batch per coordinator.
-  const cluster = batchedRequests(observedCluster(raw, metrics));
+  // Requests issued in one event-loop turn already go out as one batch per coordinator: the cluster client batches them.
+  const cluster = observedCluster(raw, metrics);
   metrics.observeCluster(cluster);
 
   let resp: RespServer | undefined;
