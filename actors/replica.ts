@@ -30,6 +30,7 @@ import { StorageEngine, type EngineStats } from '../storage/engine.js';
 import type { FileSystem } from '../storage/fs.js';
 import { keysEqual } from '../storage/key_order.js';
 import { LiveKeyCounter } from '../storage/live_keys.js';
+import { FencedFileSystem } from '../storage/fenced_fs.js';
 import { RealFileSystem } from '../storage/real_fs.js';
 import type { StoredVersion } from '../storage/version.js';
 import { LIVE_KEYS_WAIT_MS, SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
@@ -292,10 +293,24 @@ class Replica implements Actor<ReplicaMsg> {
     });
   }
 
-  /** The file system of this replica (one RealFileSystem per actor instance). */
+  /**
+   * The file system of this replica: the simulator's, or one real one per
+   * actor instance, fenced so a crash of this node can cut it off
+   * (`crashed`) while other nodes on the thread run on.
+   */
   private fs(): FileSystem {
-    this.fileSystem ??= this.args.fs ?? new RealFileSystem();
+    this.fileSystem ??= this.args.fs ?? new FencedFileSystem(new RealFileSystem());
     return this.fileSystem;
+  }
+
+  /**
+   * A crash of this node on a thread that runs on: cut the engine off its
+   * files (nothing more reaches the disk; what is in flight lands) and close
+   * them, so the restarted replica opens its directory alone. Nothing is
+   * flushed or synced, as in a crash.
+   */
+  async crashed(): Promise<void> {
+    if (this.fileSystem instanceof FencedFileSystem) await this.fileSystem.fence();
   }
 
   stopped(): void {

@@ -68,7 +68,7 @@ export async function runRealThreads(options: RealRunOptions): Promise<RealRunRe
   const records: LivenessRecord[] = [];
   const busy = new Worker('for (;;) {}', { eval: true });
   const system = await ActorSystem.start({
-    workers: options.nodes,
+    threads: options.nodes,
     modules: [
       new URL('../../actors/gossip.js', import.meta.url).href,
       new URL('../../actors/failure_detector.js', import.meta.url).href,

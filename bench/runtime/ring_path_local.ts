@@ -30,7 +30,7 @@ function sample(i: number): { type: string; key: string; seq: number; node: numb
 /** Nanoseconds per message for `MESSAGES` messages in bursts of `burst`. */
 function run(burst: number, checksums: boolean): number {
   const ring = new SpscRing(allocateRing(RING_CAPACITY_BYTES, { checksums }), 'bench', RING_FRAME_MAX_BYTES);
-  const box = new Outbox(new BatchEncoder(), 1, (_env, reason) => {
+  const box = new Outbox(new BatchEncoder(), (_env, reason) => {
     throw reason;
   });
   const decoder = new BatchDecoder();
@@ -38,9 +38,9 @@ function run(burst: number, checksums: boolean): number {
   let seen = 0;
   const start = process.cpuUsage();
   for (let i = 0; i < total; ) {
-    for (let j = 0; j < burst; j++, i++) box.add(EnvelopeKind.Send, 0, 'sink', '', sample(i), ring);
+    for (let j = 0; j < burst; j++, i++) box.add(EnvelopeKind.Send, 0, 0, 'sink', '', sample(i), ring);
     box.flush(ring);
-    for (let frame = ring.read(); frame !== undefined; frame = ring.read()) seen += decoder.decode(frame, 1).length;
+    for (let frame = ring.read(); frame !== undefined; frame = ring.read()) seen += decoder.decode(frame).length;
   }
   const cpu = process.cpuUsage(start);
   if (seen !== total) throw new Error(`read ${seen} of ${total} messages`);
@@ -59,7 +59,7 @@ function runTransport(burst: number, checksums: boolean): number {
   for (let i = 0; i < total; ) {
     for (let j = 0; j < burst; j++, i++) transport.sendParts(1, EnvelopeKind.Send, 0, 'sink', '', sample(i));
     transport.flush();
-    for (let frame = ring.read(); frame !== undefined; frame = ring.read()) seen += decoder.decode(frame, 0).length;
+    for (let frame = ring.read(); frame !== undefined; frame = ring.read()) seen += decoder.decode(frame).length;
   }
   const cpu = process.cpuUsage(start);
   if (seen !== total) throw new Error(`read ${seen} of ${total} messages`);

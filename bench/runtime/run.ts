@@ -86,7 +86,7 @@ async function postMessageRate(batch: number): Promise<number> {
 
 async function askRtt(): Promise<{ p50: number; p99: number; mean: number }> {
   const system = await ActorSystem.start({
-    workers: 2,
+    threads: 2,
     modules: [new URL('./bench_actors.js', import.meta.url).href],
     spawn: { 1: [{ kind: 'pinger', id: 'pinger' }], 2: [{ kind: 'ponger', id: 'ponger' }] },
   });

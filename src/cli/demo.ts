@@ -36,7 +36,7 @@ export async function runDemo(dirArg: string | undefined): Promise<number> {
     ];
   }
   const system = await ActorSystem.start({
-    workers: NODES,
+    threads: NODES,
     modules: [new URL('../../actors/replica.js', import.meta.url).href, new URL('../../actors/compaction.js', import.meta.url).href],
     spawn,
   });

@@ -15,6 +15,7 @@ import { clusterOptionProblems, type OptionNames } from '../cluster/cluster_opti
 /** The flags as commander hands them over: text as typed, or the default. */
 export interface StartFlags {
   nodes: string | number;
+  threads?: string;
   dataDir: string;
   respPort: string | number;
   httpPort: string | number;
@@ -30,6 +31,8 @@ export interface StartFlags {
 /** The flags read and checked. */
 export interface StartSettings {
   nodes: number;
+  /** Worker threads (absent: the cluster's default, one per core). */
+  threads?: number;
   dataDir: string;
   respPort: number;
   httpPort: number;
@@ -58,6 +61,8 @@ export const FLAG_NAMES: OptionNames = (field) => {
       return '--r';
     case 'syncMode':
       return '--sync';
+    case 'threads':
+      return '--threads';
     // No flag sets these; the embedding API does.
     case 'replication.dcs':
     case 'replication.strict':
@@ -70,6 +75,7 @@ export const FLAG_NAMES: OptionNames = (field) => {
 export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSettings } | { ok: false; problems: string[] } {
   const problems: string[] = [];
   const nodes = wholeNumber(flags.nodes, '--nodes', "a node count", problems);
+  const threads = flags.threads === undefined ? undefined : wholeNumber(flags.threads, '--threads', 'a worker-thread count', problems);
   const n = flags.n === undefined ? undefined : wholeNumber(flags.n, '--n', 'a replica count per key', problems);
   const w = flags.w === undefined ? undefined : requirement(flags.w, '--w', problems);
   const r = flags.r === undefined ? undefined : requirement(flags.r, '--r', problems);
@@ -93,6 +99,7 @@ export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSe
           nodes,
           dataDir: flags.dataDir,
           syncMode: flags.sync as StartSettings['sync'],
+          ...(threads !== undefined && threads !== null ? { threads } : {}),
           replication: {
             ...(n !== undefined && n !== null ? { n } : {}),
             ...(w !== undefined && w !== null ? { w } : {}),
@@ -114,6 +121,7 @@ export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSe
       bind: flags.bind,
       protectedMode: protectedMode!,
       sync: flags.sync as StartSettings['sync'],
+      ...(threads !== undefined ? { threads: threads! } : {}),
       ...(n !== undefined ? { n: n! } : {}),
       ...(w !== undefined ? { w: w! } : {}),
       ...(r !== undefined ? { r: r! } : {}),

@@ -1,13 +1,17 @@
 /**
  * `openCluster()`: a whole ringkv cluster embedded in a Node program. Every
- * node is a worker thread running its actors (`node_plan.ts`); the calling
- * thread is the client. `crash` terminates a node's thread for real (what
- * was not synced is lost, as in a power cut) and `restart` starts it again
- * on its data directory, recovering from its commit log and SSTables.
- * `partition` cuts links between threads in the transport itself.
+ * node is a logical thread of actors (`node_plan.ts`); worker threads, one
+ * per core by default (`ClusterOptions.threads`), host them, several nodes
+ * to a thread when there are more nodes than cores; the calling thread is
+ * the client. `crash` crashes a node for real (its actors stop mid-way, its
+ * files are fenced off, what was not synced is lost, other nodes on its
+ * thread run on) and `restart` starts it again on its data directory,
+ * recovering from its commit log and SSTables. `partition` cuts links
+ * between nodes in the transport itself.
  *
  * Thread contract: a `Cluster` is used from the thread that opened it.
  */
+import { availableParallelism } from 'node:os';
 import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainResult, MemberStatus, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
 import { ClusterClient, toBytes } from './cluster_client.js';
 import { labelOf, memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from './cluster_config.js';
@@ -55,12 +59,17 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
         ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
       });
     }
-    const system = await ActorSystem.start({ workers: config.nodes.length, modules: [...NODE_MODULES], spawn });
+    const system = await ActorSystem.start({ threads: config.nodes.length, workers: workerThreads(options.threads, config.nodes.length), modules: [...NODE_MODULES], spawn });
     return new EmbeddedCluster(config, system, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, dataDir);
   } catch (err) {
     await dataDir.release();
     throw err;
   }
+}
+
+/** Worker threads for `nodes` nodes: as asked, else one per core; never more than the nodes. */
+export function workerThreads(asked: number | undefined, nodes: number): number {
+  return Math.min(nodes, asked ?? availableParallelism());
 }
 
 class EmbeddedCluster implements Cluster {

@@ -39,7 +39,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const RESERVED_NODE_IDS = ['.', '..', 'lock', 'cluster', 'cluster.tmp'];
 
 /** An option, by its field path in `ClusterOptions`. */
-export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs';
+export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs' | 'threads';
 
 /** How each option is called where the user gave it (a field path, a CLI flag). */
 export type OptionNames = (field: OptionField) => string;
@@ -67,6 +67,10 @@ export function clusterOptionProblems(options: CheckedOptions, names: OptionName
   if (options.syncMode !== undefined && options.syncMode !== 'batch' && options.syncMode !== 'periodic') {
     problems.push(`${names('syncMode')} is batch or periodic, not ${show(options.syncMode)}`);
   }
+  const threads = options.threads;
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1 && threads <= NODES_PER_PROCESS_MAX)) {
+    problems.push(`${names('threads')} is a whole number of worker threads in 1..${NODES_PER_PROCESS_MAX}, not ${show(threads)}`);
+  }
   const timeout = options.requestTimeoutMs;
   if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout >= 1 && timeout <= REQUEST_TIMEOUT_MAX_MS)) {
     problems.push(`${names('requestTimeoutMs')} is a whole number of ms in 1..${REQUEST_TIMEOUT_MAX_MS}, not ${show(timeout)}`);
@@ -83,7 +87,7 @@ function nodeSpecProblems(nodes: unknown, names: OptionNames, problems: string[]
   const option = names('nodes');
   if (typeof nodes === 'number') {
     if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > NODES_PER_PROCESS_MAX) {
-      problems.push(`${option} ${show(nodes)}: a cluster in one process has 1..${NODES_PER_PROCESS_MAX} nodes (one worker thread each)`);
+      problems.push(`${option} ${show(nodes)}: a cluster in one process has 1..${NODES_PER_PROCESS_MAX} nodes`);
       return null;
     }
     return nodeSpecsOf(nodes);
@@ -93,7 +97,7 @@ function nodeSpecProblems(nodes: unknown, names: OptionNames, problems: string[]
     return null;
   }
   if (nodes.length < 1 || nodes.length > NODES_PER_PROCESS_MAX) {
-    problems.push(`${option} lists ${nodes.length} nodes: a cluster in one process has 1..${NODES_PER_PROCESS_MAX} (one worker thread each)`);
+    problems.push(`${option} lists ${nodes.length} nodes: a cluster in one process has 1..${NODES_PER_PROCESS_MAX}`);
     return null;
   }
   const before = problems.length;

@@ -60,6 +60,14 @@ export interface ClusterOptions {
   syncMode?: 'periodic' | 'batch';
   /** Deadline of one client request, ms (default REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number;
+  /**
+   * Worker threads hosting the nodes (default: the machine's cores,
+   * `os.availableParallelism()`, at most one per node). Several nodes may
+   * share a thread: each keeps its own actors and state, talks to the others
+   * by messages only, and crashes alone. Fewer threads than cores' worth of
+   * nodes saves the cost of waking threads that outnumber the cores.
+   */
+  threads?: number;
 }
 
 /** Options of a write (put or delete). */

@@ -1,8 +1,20 @@
 /**
- * Hosts the actors of one thread: their bounded mailboxes, a fair dispatch
- * loop, `ask` correlation, timers and supervision. Messages to actors on this
- * thread go straight into mailboxes; messages to other threads go to the
- * `Transport` (SAB rings), so a sender never needs to know where a ref lives.
+ * Hosts the actors of one OS thread: their bounded mailboxes, a fair dispatch
+ * loop, `ask` correlation, timers and supervision. The actors belong to one or
+ * more logical threads (`ActorRef.thread`: the main thread's, or one cluster
+ * node's each); `placement` says which OS thread hosts each logical thread.
+ * Messages to actors hosted here go straight into mailboxes, whichever node
+ * they belong to; messages to other OS threads go to the `Transport` (SAB
+ * rings), so a sender never needs to know where a ref lives.
+ *
+ * A logical thread crashes alone (`crashThread`): its actors are dropped
+ * without `stopped()`, their timers cancelled, their pending asks forgotten
+ * (never settled: no code of a crashed actor runs again), and each releases
+ * what it holds natively (`Actor.crashed`: files, pools, databases). Its
+ * contexts go inert: a late continuation of a crashed actor can neither send,
+ * ask, reply nor schedule. Until it restarts (`startThread`), envelopes to it
+ * are dropped unanswered (`downDrops`), as a network drops packets to a
+ * dead host. Other nodes on the same OS thread run on.
  *
  * Supervision: an actor whose `receive` throws (or whose returned promise
  * rejects) is restarted with fresh state from its factory and the failure is
@@ -10,11 +22,12 @@
  * ACTOR_RESTARTS_MAX restarts within ACTOR_RESTART_WINDOW_MS stop the actor
  * for good (every queued ask is answered with an error).
  *
- * Partitions: a worker thread's host may be given `BlockLists` (see
- * partition.ts); every cross-thread envelope passes `sendRemote` or
- * `onBatch`, where those to or from a blocked peer are dropped and counted
- * as `partitionDrops`. A dropped send still reports accepted and a dropped
- * ask times out at the asker, as on a real network.
+ * Partitions: a worker thread's host may be given blocked links between
+ * logical threads (see partition.ts); every envelope between two logical
+ * threads passes `deliverLocal`, `sendRemote` or `onBatch`, where those on a
+ * blocked link are dropped and counted as `partitionDrops`. A dropped send
+ * still reports accepted and a dropped ask times out at the asker, as on a
+ * real network.
  *
  * Thread contract: everything here runs on the hosting thread only.
  */
@@ -32,10 +45,11 @@ import {
 import type { Actor, ActorContext, ActorKinds, ActorRef, Logger, Message, Replier, SpawnSpec, TimerHandle } from './actor.js';
 import { refName } from './actor.js';
 import { AskTable } from './ask_table.js';
+import { routeOf } from './codec.js';
 import { EnvelopeKind, type Envelope } from './envelope.js';
 import { makeLogger, type LogSink } from './logger.js';
 import { BoundedQueue } from './mailbox.js';
-import { LinkBlocks, type BlockLists } from './partition.js';
+import { LinkBlocks } from './partition.js';
 import type { Transport, TransportSink } from './transport.js';
 import type { CorruptionError } from '../core/errors.js';
 
@@ -73,22 +87,25 @@ export interface HostStats {
   restarts: number;
   deadLetters: number;
   corruptFrames: number;
-  /** Cross-thread envelopes dropped because their link is partitioned (either end). */
+  /** Envelopes between logical threads dropped because their link is partitioned (either end). */
   partitionDrops: number;
+  /** Envelopes dropped because their logical thread is down (crashed, not yet restarted). */
+  downDrops: number;
 }
 
-/** The actors of one thread. */
+/** The actors of one OS thread. */
 export class ActorHost implements TransportSink {
-  readonly stats: HostStats = { delivered: 0, restarts: 0, deadLetters: 0, corruptFrames: 0, partitionDrops: 0 };
+  readonly stats: HostStats = { delivered: 0, restarts: 0, deadLetters: 0, corruptFrames: 0, partitionDrops: 0, downDrops: 0 };
   readonly log: Logger;
-  private readonly cells = new Map<string, Cell>();
+  /** The actors of each running logical thread hosted here, by id. */
+  private readonly cells = new Map<number, Map<string, Cell>>();
   private readonly runQueue: Cell[] = [];
   private turnScheduled = false;
   /** Messages waiting in all mailboxes of this thread. */
   private queued = 0;
   private inTurn = false;
   private transport: Transport | undefined;
-  /** Partitioned links of this worker thread; undefined until blocked, and always on thread 0. */
+  /** Partitioned links with an end on this worker; undefined until blocked, and always on the main thread. */
   private blocks: LinkBlocks | undefined;
   /**
    * Ask ids start at a random point per thread incarnation, so a late reply
@@ -96,31 +113,53 @@ export class ActorHost implements TransportSink {
    */
   private readonly asks = new AskTable(1 + Math.floor(Math.random() * 0x3fffffff));
 
+  /**
+   * `worker`: this OS thread (0 = main). `placement[t]`: the OS thread
+   * hosting logical thread t (the identity when every node has its own).
+   * Logical threads placed here start running with `startThread`.
+   */
   constructor(
-    readonly thread: number,
+    readonly worker: number,
+    private readonly placement: readonly number[],
     private readonly kinds: ActorKinds,
     private readonly sink: LogSink,
   ) {
-    this.log = makeLogger(`t${thread}/runtime`, sink);
+    assert(placement[0] === 0, 'logical thread 0 is the main thread');
+    this.log = makeLogger(`w${worker}/runtime`, sink);
   }
 
-  /** Connect the transport used for other threads. */
+  /** Connect the transport used for other OS threads. */
   attach(transport: Transport): void {
     this.transport = transport;
   }
 
-  /** Replace this worker thread's blocked peers (empty lists heal it). Never called on thread 0. */
-  setBlockLists(lists: BlockLists): void {
-    this.blocks ??= new LinkBlocks(this.thread, this.remote().threadCount);
-    this.blocks.replace(lists);
+  /** Replace the blocked links with an end on this worker (`routeOf` codes; empty heals it). Never called on the main thread. */
+  setBlockedLinks(links: readonly number[]): void {
+    assert(this.worker !== 0, 'the main thread is never partitioned');
+    this.blocks ??= new LinkBlocks();
+    this.blocks.replace(links);
   }
 
-  /** Create an actor from the registry; its id must be new on this thread. */
-  spawn(spec: SpawnSpec): ActorRef {
-    assert(!this.cells.has(spec.id), `actor id '${spec.id}' is unused on thread ${this.thread}`);
+  /** True while logical thread `thread` runs here. */
+  runs(thread: number): boolean {
+    return this.cells.has(thread);
+  }
+
+  /** Start logical thread `thread` (placed here) with no actors; a crashed one starts afresh. */
+  startThread(thread: number): void {
+    assert(this.placement[thread] === this.worker, `logical thread ${thread} is placed on worker ${this.worker}`);
+    assert(!this.cells.has(thread), `logical thread ${thread} is not running`);
+    this.cells.set(thread, new Map());
+  }
+
+  /** Create an actor from the registry on running logical thread `thread`; its id must be new there. */
+  spawn(spec: SpawnSpec, thread: number): ActorRef {
+    const cells = this.cells.get(thread);
+    assert(cells !== undefined, `logical thread ${thread} runs on worker ${this.worker}`);
+    assert(!cells.has(spec.id), `actor id '${spec.id}' is unused on thread ${thread}`);
     const factory = this.kinds[spec.kind];
-    if (!factory) throw new InvalidRequestError(`unknown actor kind '${spec.kind}' on thread ${this.thread}`);
-    const ref: ActorRef = { thread: this.thread, id: spec.id };
+    if (!factory) throw new InvalidRequestError(`unknown actor kind '${spec.kind}' on thread ${thread}`);
+    const ref: ActorRef = { thread, id: spec.id };
     const cell: Cell = {
       ref,
       spec,
@@ -135,14 +174,14 @@ export class ActorHost implements TransportSink {
       stopped: false,
     };
     cell.ctx = this.makeContext(cell);
-    this.cells.set(spec.id, cell);
+    cells.set(spec.id, cell);
     this.start(cell);
     return ref;
   }
 
   /** Stop an actor: cancel its timers, answer its queued asks with an error. */
-  stop(id: string): void {
-    const cell = this.cells.get(id);
+  stop(ref: ActorRef): void {
+    const cell = this.cells.get(ref.thread)?.get(ref.id);
     if (!cell) return;
     this.retire(cell, `actor ${refName(cell.ref)} stopped`);
     try {
@@ -154,20 +193,25 @@ export class ActorHost implements TransportSink {
 
   /** Stop every actor and fail every pending ask (thread shutdown). */
   shutdown(): void {
-    for (const id of [...this.cells.keys()]) this.stop(id);
+    for (const cells of [...this.cells.values()]) for (const cell of [...cells.values()]) this.stop(cell.ref);
     // These asks were sent: whether their targets acted on them is unknown, so the error says so (no raw Error).
-    this.asks.rejectAll((what) => new IndeterminateError(what, `thread ${this.thread} shut down before the answer came`));
+    this.asks.rejectAll((what) => new IndeterminateError(what, `worker ${this.worker} shut down before the answer came`));
   }
 
   /**
-   * Crash every actor: no `stopped()`, timers cancelled, queued and pending
-   * asks failed; resolves when every actor's `crashed()` (native handles
-   * only) has settled. See `Actor.crashed`.
+   * Crash logical thread `thread` (a node crash): its actors are dropped
+   * without `stopped()`, their timers cancelled, their queued asks answered
+   * as not handled and their own pending asks forgotten; from now on
+   * envelopes to it are dropped. Resolves when every actor's `crashed()`
+   * (native handles only) has settled. See `Actor.crashed`.
    */
-  async crashAll(): Promise<void> {
+  async crashThread(thread: number): Promise<void> {
+    const cells = this.cells.get(thread);
+    if (cells === undefined) return;
+    this.cells.delete(thread);
     const releases: Promise<void>[] = [];
-    for (const cell of [...this.cells.values()]) {
-      this.retire(cell, `thread ${this.thread} crashed`);
+    for (const cell of [...cells.values()]) {
+      this.retire(cell, `thread ${thread} crashed`);
       try {
         const released = cell.actor.crashed?.();
         if (released) releases.push(released.catch((err: unknown) => this.log.warn('crashed() failed', { actor: refName(cell.ref), error: errorText(err) })));
@@ -175,8 +219,13 @@ export class ActorHost implements TransportSink {
         this.log.warn('crashed() threw', { actor: refName(cell.ref), error: errorText(err) });
       }
     }
-    this.asks.rejectAll((what) => new IndeterminateError(what, `thread ${this.thread} crashed before the answer came`));
+    this.asks.forgetFrom(thread);
     await Promise.all(releases);
+  }
+
+  /** Crash every logical thread hosted here (the whole worker is going down). */
+  async crashAll(): Promise<void> {
+    await Promise.all([...this.cells.keys()].map((thread) => this.crashThread(thread)));
   }
 
   /**
@@ -189,28 +238,32 @@ export class ActorHost implements TransportSink {
     return this.asks.rejectTo(thread, (what) => new IndeterminateError(what, why));
   }
 
-  /** Refs of the actors hosted here. */
-  actorIds(): string[] {
-    return [...this.cells.keys()];
+  /** Ids of the actors of logical thread `thread` hosted here. */
+  actorIds(thread: number): string[] {
+    return [...(this.cells.get(thread)?.keys() ?? [])];
   }
 
-  /** Send from outside any actor (or from `from`). False on backpressure. */
+  /** Send from outside any actor (from this worker's first logical thread) or from `from`. False on backpressure. */
   send(from: ActorRef | undefined, to: ActorRef, msg: Message): boolean {
-    if (to.thread === this.thread) return this.enqueue({ k: EnvelopeKind.Send, to: to.id, ft: this.thread, fi: from?.id ?? '', a: 0, m: msg });
-    return this.sendRemote(to.thread, EnvelopeKind.Send, 0, to.id, from?.id ?? '', msg);
+    const ft = from?.thread ?? this.worker;
+    const worker = this.workerOf(to.thread);
+    if (worker === this.worker) return this.deliverLocal({ k: EnvelopeKind.Send, tt: to.thread, to: to.id, ft, fi: from?.id ?? '', a: 0, m: msg });
+    return this.sendRemote(worker, EnvelopeKind.Send, 0, ft, to.thread, to.id, from?.id ?? '', msg);
   }
 
   /** Ask from outside any actor (or from `from`). */
   ask<R>(from: ActorRef | undefined, to: ActorRef, msg: Message, timeout_ms = ASK_DEFAULT_TIMEOUT_MS): Promise<R> {
-    const { id, promise } = this.asks.open<R>(() => `ask to ${refName(to)} (type=${msg.type})`, timeout_ms, to.thread);
+    const ft = from?.thread ?? this.worker;
+    const { id, promise } = this.asks.open<R>(() => `ask to ${refName(to)} (type=${msg.type})`, timeout_ms, to.thread, from === undefined ? -1 : ft);
     if (id === 0) return promise;
+    const worker = this.workerOf(to.thread);
     const accepted =
-      to.thread === this.thread
-        ? this.enqueue({ k: EnvelopeKind.Ask, to: to.id, ft: this.thread, fi: from?.id ?? '', a: id, m: msg })
-        : this.sendRemote(to.thread, EnvelopeKind.Ask, id, to.id, from?.id ?? '', msg);
+      worker === this.worker
+        ? this.deliverLocal({ k: EnvelopeKind.Ask, tt: to.thread, to: to.id, ft, fi: from?.id ?? '', a: id, m: msg })
+        : this.sendRemote(worker, EnvelopeKind.Ask, id, ft, to.thread, to.id, from?.id ?? '', msg);
     if (!accepted) {
-      const gone = to.thread === this.thread && !this.cells.has(to.id);
-      this.asks.reject(id, gone ? notHandledError(`ask to ${refName(to)} (type=${msg.type})`, `no actor '${to.id}' on thread ${this.thread}: it has stopped`) : new OverloadedError(`queue towards ${refName(to)}`));
+      const gone = worker === this.worker && this.cells.get(to.thread)?.has(to.id) !== true;
+      this.asks.reject(id, gone ? notHandledError(`ask to ${refName(to)} (type=${msg.type})`, `no actor '${to.id}' on thread ${to.thread}: it has stopped`) : new OverloadedError(`queue towards ${refName(to)}`));
     }
     return promise;
   }
@@ -221,12 +274,12 @@ export class ActorHost implements TransportSink {
     return this.queued <= INBOUND_PAUSE_QUEUED_MESSAGES;
   }
 
-  onBatch(from: number, batch: Envelope[]): void {
-    if (this.blocks?.blocksInbound(from)) {
-      this.stats.partitionDrops += batch.length;
-      return;
+  onBatch(_from: number, batch: Envelope[]): void {
+    const blocks = this.blocks;
+    for (const env of batch) {
+      if (blocks !== undefined && blocks.blocks(env.ft, env.tt)) this.stats.partitionDrops++;
+      else this.accept(env);
     }
-    for (const env of batch) this.accept(env);
   }
 
   onDrained(): void {
@@ -237,7 +290,7 @@ export class ActorHost implements TransportSink {
     this.stats.deadLetters++;
     this.log.error('message could not be delivered', { dest, to: env.to, kind: env.k, reason: reason.message });
     // It never reached its thread, so nothing was done: a typed error, retryable unless the message itself was refused (too large).
-    if (env.k === EnvelopeKind.Ask && env.ft === this.thread) {
+    if (env.k === EnvelopeKind.Ask && this.workerOf(env.ft) === this.worker) {
       this.asks.reject(env.a, reason instanceof InvalidRequestError ? reason : notHandledError(`ask to t${dest}/${env.to} (type=${(env.m as Message).type})`, reason.message));
     }
   }
@@ -255,20 +308,44 @@ export class ActorHost implements TransportSink {
     return this.transport;
   }
 
+  /** The OS thread hosting logical thread `thread`. */
+  private workerOf(thread: number): number {
+    const worker = this.placement[thread];
+    assert(worker !== undefined, `logical thread ${thread} exists`);
+    return worker;
+  }
+
   /**
-   * Every envelope to another thread leaves here. One to a partitioned peer
-   * is dropped yet reported accepted: the sender cannot tell a lost message
-   * from a slow one.
+   * Every envelope to another OS thread leaves here. One on a partitioned
+   * link is dropped yet reported accepted: the sender cannot tell a lost
+   * message from a slow one.
    */
-  private sendRemote(dest: number, k: EnvelopeKind, a: number, to: string, fi: string, m: unknown): boolean {
-    if (this.blocks?.blocksOutbound(dest)) {
+  private sendRemote(dest: number, k: EnvelopeKind, a: number, ft: number, tt: number, to: string, fi: string, m: unknown): boolean {
+    if (this.blocks !== undefined && this.blocks.blocks(ft, tt)) {
       this.stats.partitionDrops++;
       return true;
     }
-    return this.remote().sendParts(dest, k, a, to, fi, m);
+    return this.remote().sendParts(dest, k, a, to, fi, m, routeOf(ft, tt));
   }
 
-  /** Handle an envelope that arrived from another thread. */
+  /**
+   * An envelope for a logical thread hosted here, sent from here: dropped
+   * (yet accepted) on a partitioned link or to a crashed thread, else queued.
+   * False when its mailbox is full or its actor does not exist.
+   */
+  private deliverLocal(env: Envelope): boolean {
+    if (env.ft !== env.tt && this.blocks !== undefined && this.blocks.blocks(env.ft, env.tt)) {
+      this.stats.partitionDrops++;
+      return true;
+    }
+    if (!this.cells.has(env.tt)) {
+      this.stats.downDrops++;
+      return true;
+    }
+    return this.enqueue(env);
+  }
+
+  /** Handle an envelope that arrived from another OS thread. */
   private accept(env: Envelope): void {
     if (env.k === EnvelopeKind.Reply) {
       if (!this.asks.resolve(env.a, env.m)) this.log.debug('late reply dropped', { ask: env.a });
@@ -278,21 +355,26 @@ export class ActorHost implements TransportSink {
       if (!this.asks.reject(env.a, fromErrorRecord(env.m as ErrorRecord))) this.log.debug('late reply dropped', { ask: env.a });
       return;
     }
+    if (!this.cells.has(env.tt)) {
+      // Its node is down: silence, as from a dead host (the asker's deadline, or the system's crash report, answers).
+      this.stats.downDrops++;
+      return;
+    }
     if (this.enqueue(env)) return;
     // A full or missing mailbox: the sender is on another thread, tell it.
     this.stats.deadLetters++;
-    const cell = this.cells.get(env.to);
+    const cell = this.cells.get(env.tt)?.get(env.to);
     const err = cell
       ? new OverloadedError(`mailbox of ${refName(cell.ref)} (${MAILBOX_CAPACITY} messages)`)
       : // Retryable: on a running cluster this is an actor that stopped or a thread crashing (the request was not handled).
-        notHandledError(`ask to t${this.thread}/${env.to} (type=${(env.m as Message).type})`, `no actor '${env.to}' on thread ${this.thread}: it was never spawned or has stopped`);
+        notHandledError(`ask to t${env.tt}/${env.to} (type=${(env.m as Message).type})`, `no actor '${env.to}' on thread ${env.tt}: it was never spawned or has stopped`);
     if (env.k === EnvelopeKind.Ask) this.answer(env, EnvelopeKind.ReplyError, toErrorRecord(err));
     else this.log.error('message refused', { to: env.to, error: err.message });
   }
 
   /** Put an envelope in its local mailbox; false if full or no such actor. */
   private enqueue(env: Envelope): boolean {
-    const cell = this.cells.get(env.to);
+    const cell = this.cells.get(env.tt)?.get(env.to);
     if (!cell || cell.stopped) return false;
     if (!cell.mailbox.push(env)) return false;
     this.queued++;
@@ -402,7 +484,7 @@ export class ActorHost implements TransportSink {
   private retire(cell: Cell, why: string): void {
     cell.stopped = true;
     this.cancelTimers(cell);
-    this.cells.delete(cell.ref.id);
+    this.cells.get(cell.ref.thread)?.delete(cell.ref.id);
     for (const env of cell.mailbox.drain()) {
       this.queued--;
       // Never handled, so nothing was done: a typed, retryable error crosses back (never a raw Error).
@@ -417,34 +499,50 @@ export class ActorHost implements TransportSink {
 
   // --- replies -----------------------------------------------------------
 
-  /** Send the answer to ask `env` back to its thread. Each ask is answered once. */
+  /** Send the answer to ask `env` back to its thread (from the thread it was asked of). Each ask is answered once. */
   private answer(env: Envelope, kind: EnvelopeKind.Reply | EnvelopeKind.ReplyError, value: unknown): void {
     assert(env.k === EnvelopeKind.Ask && env.a > 0, 'answer an ask that is still open');
     const askId = env.a;
     env.a = -1; // mark answered: a second reply is a programmer error
-    if (env.ft === this.thread) {
+    const worker = this.workerOf(env.ft);
+    if (worker === this.worker) {
+      if (env.ft !== env.tt && this.blocks !== undefined && this.blocks.blocks(env.tt, env.ft)) {
+        this.stats.partitionDrops++;
+        return;
+      }
       if (kind === EnvelopeKind.Reply) this.asks.resolve(askId, value);
       else this.asks.reject(askId, fromErrorRecord(value as ErrorRecord));
       return;
     }
-    if (!this.sendRemote(env.ft, kind, askId, '', '', value)) {
+    if (!this.sendRemote(worker, kind, askId, env.tt, env.ft, '', '', value)) {
       this.log.error('reply lost: queue towards the asking thread is full', { thread: env.ft, ask: askId });
     }
   }
 
   private makeContext(cell: Cell): ActorContext {
     const host = this;
-    const log = makeLogger(refName(cell.ref), this.sink);
+    const logger = makeLogger(refName(cell.ref), this.sink);
+    // Silent once stopped or crashed: a crashed node's late continuations (storage cut off by its crash) would
+    // otherwise log failures of a node that no longer runs.
+    const log: Logger = {
+      debug: (msg, fields) => void (cell.stopped || logger.debug(msg, fields)),
+      info: (msg, fields) => void (cell.stopped || logger.info(msg, fields)),
+      warn: (msg, fields) => void (cell.stopped || logger.warn(msg, fields)),
+      error: (msg, fields) => void (cell.stopped || logger.error(msg, fields)),
+    };
+    // A stopped or crashed actor's late continuations act on nothing: a crashed node does nothing more.
     const replyTo = (env: Envelope, value: unknown): void => {
+      if (cell.stopped) return;
       if (value instanceof Error) host.answer(env, EnvelopeKind.ReplyError, toErrorRecord(value));
       else host.answer(env, EnvelopeKind.Reply, value);
     };
     return {
       self: cell.ref,
       log,
-      send: (to, msg) => host.send(cell.ref, to, msg),
-      ask: <R>(to: ActorRef, msg: Message, timeout_ms?: number) => host.ask<R>(cell.ref, to, msg, timeout_ms),
+      send: (to, msg) => cell.stopped || host.send(cell.ref, to, msg),
+      ask: <R>(to: ActorRef, msg: Message, timeout_ms?: number) => (cell.stopped ? new Promise<R>(() => undefined) : host.ask<R>(cell.ref, to, msg, timeout_ms)),
       reply(value: unknown): void {
+        if (cell.stopped) return;
         const env = cell.current;
         assert(env !== undefined && env.k === EnvelopeKind.Ask && env.a > 0, 'reply() while handling an unanswered ask');
         replyTo(env, value);
@@ -459,12 +557,13 @@ export class ActorHost implements TransportSink {
         return env && env.fi !== '' ? { thread: env.ft, id: env.fi } : undefined;
       },
       schedule(delay_ms: number, msg: Message): TimerHandle {
+        if (cell.stopped) return { cancel: () => undefined };
         assert(cell.timers.size < ACTOR_TIMERS_MAX, `actor ${refName(cell.ref)} has under ${ACTOR_TIMERS_MAX} timers`);
         const incarnation = cell.incarnation;
         let timer: ReturnType<typeof setTimeout>;
         const fire = (): void => {
           cell.timers.delete(timer);
-          const env: Envelope = { k: EnvelopeKind.Send, to: cell.ref.id, ft: host.thread, fi: cell.ref.id, a: 0, m: msg, inc: incarnation };
+          const env: Envelope = { k: EnvelopeKind.Send, tt: cell.ref.thread, to: cell.ref.id, ft: cell.ref.thread, fi: cell.ref.id, a: 0, m: msg, inc: incarnation };
           if (host.enqueue(env) || cell.stopped || cell.incarnation !== incarnation) return;
           // A full mailbox must not end a periodic loop for good: try again shortly (one pending retry per timer).
           log.warn('timer message refused: mailbox full; retrying', { type: msg.type });

@@ -1,12 +1,19 @@
 /**
- * The actor system as the main thread sees it: thread 0 hosts main-thread
- * actors and the embedding API; threads 1..n are worker threads, each hosting
- * many actors. The system allocates the shared memory (a ring per directed
- * thread pair, a doorbell per thread), starts the workers, and supervises
- * them: a worker that dies is reported as that thread's crash (a node crash)
- * and can be restarted with fresh rings and the same actors. Worker threads
- * can be partitioned from each other (`partition`, `partitionOneWay`,
- * `heal`); see partition.ts.
+ * The actor system as the main thread sees it. Logical thread 0 hosts
+ * main-thread actors and the embedding API; logical threads 1..n each hold
+ * one group of actors (a cluster node), and run on worker (OS) threads:
+ * one each by default, or several to a worker (`workers`), so a machine with
+ * fewer cores than nodes does not spend its time waking threads. Actors see
+ * only logical threads (`ActorRef.thread`); where one runs is `placement`.
+ *
+ * The system allocates the shared memory (a ring per directed worker pair, a
+ * doorbell per worker), starts the workers, and supervises them. A logical
+ * thread can crash alone (`terminateThread`: a node crash, other nodes on its
+ * worker run on) and restart (`restartThread`) with the same actors in fresh
+ * state. A worker that dies is reported as the crash of every logical thread
+ * on it, and is started again, with fresh rings, when one of them restarts.
+ * Logical threads can be partitioned from each other (`partition`,
+ * `partitionOneWay`, `heal`); see partition.ts.
  *
  * Thread contract: an ActorSystem is created and used on the main thread only.
  */
@@ -24,13 +31,18 @@ import { allocateDoorbells, Transport, type TransportWiring } from './transport.
 
 /** How to start an actor system. */
 export interface ActorSystemOptions {
-  /** Worker threads to start (threads 1..workers). */
-  workers: number;
+  /** Logical threads of actors besides the main thread's (threads 1..threads). */
+  threads: number;
+  /**
+   * Worker (OS) threads hosting them: 1..threads, default `threads` (one
+   * each). Logical thread t runs on worker 1 + (t - 1) mod workers.
+   */
+  workers?: number;
   /** File URLs of modules exporting `actorKinds`, loaded by every worker. */
   modules: string[];
   /** Actor kinds that may be spawned on the main thread. */
   mainKinds?: ActorKinds;
-  /** Actors each worker spawns at start, by thread index. */
+  /** Actors each logical thread spawns at start, by thread index. */
   spawn?: Record<number, SpawnSpec[]>;
   /** Data bytes per ring (power of two); default RING_CAPACITY_BYTES. */
   ringCapacityBytes?: number;
@@ -40,49 +52,62 @@ export interface ActorSystemOptions {
   sink?: LogSink;
 }
 
-/** A worker thread died. */
+/** A logical thread (a node) crashed, alone or with its worker. */
 export interface ThreadCrash {
   thread: number;
   error: Error;
+}
+
+/** placement[t]: the worker hosting logical thread t, for `threads` logical threads on `workers` workers (0 stays on the main thread). */
+export function placeThreads(threads: number, workers: number): number[] {
+  assert(workers >= 1 && workers <= threads, `1..${threads} workers for ${threads} threads`);
+  return Array.from({ length: threads + 1 }, (_, t) => (t === 0 ? 0 : 1 + ((t - 1) % workers)));
 }
 
 const WORKER_URL = new URL('./worker_main.js', import.meta.url);
 
 /** A running actor system. */
 export class ActorSystem {
-  /** Host of the main thread's actors (thread 0). */
+  /** Host of the main thread's actors (logical thread 0). */
   readonly host: ActorHost;
   private readonly transport: Transport;
   private readonly wiring: TransportWiring;
+  /** placement[t]: the worker hosting logical thread t. */
+  private readonly placement: number[];
+  /** By worker index (0, the main thread, is never a Worker). */
   private readonly workers: (Worker | null)[] = [];
+  /** Actors of each logical thread, re-spawned when it restarts. */
   private readonly specs: SpawnSpec[][] = [];
+  /** Whether each logical thread runs (thread 0 always does). */
+  private readonly running: boolean[] = [];
   private readonly crashListeners: ((crash: ThreadCrash) => void)[] = [];
-  /** Blocked links between worker threads; re-sent to a thread when it restarts. */
+  /** Blocked links between logical threads; re-sent to a worker when it restarts. */
   private readonly links: PartitionLinks;
-  private readonly waiting = new Map<number, { thread: number; resolve(reply: ControlReply): void; reject(err: Error): void }>();
+  private readonly waiting = new Map<number, { worker: number; resolve(reply: ControlReply): void; reject(err: Error): void }>();
   private nextToken = 1;
   private shuttingDown = false;
 
-  /** Threads being killed by `terminateThread`: their exit is reported as a crash but logged as intended. */
-  private readonly terminating = new Set<number>();
-
   private constructor(private readonly options: ActorSystemOptions) {
-    const threadCount = options.workers + 1;
-    assert(options.workers >= 1 && threadCount <= THREADS_MAX, `1..${THREADS_MAX - 1} worker threads`);
+    const threadCount = options.threads + 1;
+    assert(options.threads >= 1 && threadCount <= THREADS_MAX, `1..${THREADS_MAX - 1} threads`);
+    this.placement = placeThreads(options.threads, options.workers ?? options.threads);
+    const workerCount = Math.max(...this.placement) + 1;
     const capacity = options.ringCapacityBytes ?? RING_CAPACITY_BYTES;
     const rings: (SharedArrayBuffer | null)[][] = [];
-    for (let src = 0; src < threadCount; src++) {
+    for (let src = 0; src < workerCount; src++) {
       rings.push([]);
-      for (let dst = 0; dst < threadCount; dst++) rings[src]!.push(src === dst ? null : allocateRing(capacity));
+      for (let dst = 0; dst < workerCount; dst++) rings[src]!.push(src === dst ? null : allocateRing(capacity));
     }
-    this.wiring = { threadCount, doorbells: allocateDoorbells(threadCount), rings };
+    this.wiring = { threadCount: workerCount, doorbells: allocateDoorbells(workerCount), rings };
     this.links = new PartitionLinks(threadCount);
-    this.host = new ActorHost(0, options.mainKinds ?? {}, options.sink ?? defaultSink());
+    this.host = new ActorHost(0, this.placement, options.mainKinds ?? {}, options.sink ?? defaultSink());
+    this.host.startThread(0);
     this.transport = new Transport(0, this.wiring, this.host);
     this.host.attach(this.transport);
+    for (let w = 0; w < workerCount; w++) this.workers.push(null);
     for (let t = 0; t < threadCount; t++) {
-      this.workers.push(null);
       this.specs.push([...(options.spawn?.[t] ?? [])]);
+      this.running.push(t === 0);
     }
   }
 
@@ -90,13 +115,25 @@ export class ActorSystem {
   static async start(options: ActorSystemOptions): Promise<ActorSystem> {
     const system = new ActorSystem(options);
     system.transport.start();
-    await Promise.all(Array.from({ length: options.workers }, (_, i) => system.startWorker(i + 1)));
+    await Promise.all(Array.from({ length: system.workerCount - 1 }, (_, i) => system.startWorker(i + 1, system.threadsOn(i + 1))));
     return system;
   }
 
-  /** Number of threads, main included. */
+  /** Number of logical threads, main included. */
   get threadCount(): number {
+    return this.specs.length;
+  }
+
+  /** Number of OS threads, main included. */
+  get workerCount(): number {
     return this.wiring.threadCount;
+  }
+
+  /** The worker hosting logical thread `thread` (0: the main thread). */
+  workerOf(thread: number): number {
+    const worker = this.placement[thread];
+    if (worker === undefined) throw new InvalidRequestError(`no thread ${thread}: threads are 0..${this.threadCount - 1}`);
+    return worker;
   }
 
   /** Transport counters of the main thread. */
@@ -104,20 +141,20 @@ export class ActorSystem {
     return this.transport.stats;
   }
 
-  /** Be told when a worker thread dies. */
+  /** Be told when a logical thread crashes. */
   onCrash(listener: (crash: ThreadCrash) => void): void {
     this.crashListeners.push(listener);
   }
 
-  /** True while thread `thread` runs (the main thread always does). */
+  /** True while logical thread `thread` runs (the main thread always does). */
   isAlive(thread: number): boolean {
-    return thread === 0 || this.workers[thread] !== null;
+    return this.running[thread] === true;
   }
 
-  /** Spawn an actor on `thread`; it is re-spawned if that thread restarts. */
+  /** Spawn an actor on logical thread `thread`; it is re-spawned when that thread restarts. */
   async spawn(thread: number, spec: SpawnSpec): Promise<ActorRef> {
-    if (thread === 0) return this.host.spawn(spec);
-    await this.control(thread, { type: 'spawn', token: 0, spec });
+    if (thread === 0) return this.host.spawn(spec, 0);
+    await this.control(this.workerOf(thread), { type: 'spawn', token: 0, thread, spec });
     this.specs[thread]!.push(spec);
     return { thread, id: spec.id };
   }
@@ -133,50 +170,64 @@ export class ActorSystem {
   }
 
   /**
-   * Restart a dead worker thread: fresh rings to and from it (whatever was in
-   * flight to the dead thread is gone, as with any crash), then a new worker
-   * that spawns the same actors with fresh state.
+   * Restart a crashed logical thread: its actors again, with fresh state. On
+   * a running worker that is all; a worker that died is started again first,
+   * with fresh rings to and from it (whatever was in flight to it is gone, as
+   * with any crash), hosting only this thread until the others restart.
    */
   async restartThread(thread: number): Promise<void> {
     assert(thread > 0 && thread < this.threadCount, 'restart a worker thread');
-    if (this.workers[thread] !== null) throw new InvalidRequestError(`thread ${thread} is running; only a dead thread restarts`);
+    if (this.running[thread]) throw new InvalidRequestError(`thread ${thread} is running; only a dead thread restarts`);
+    const worker = this.workerOf(thread);
+    if (this.workers[worker] !== null) {
+      await this.control(worker, { type: 'start-thread', token: 0, thread, spawn: this.specs[thread]! });
+      this.running[thread] = true;
+      return;
+    }
     const capacity = this.options.ringCapacityBytes ?? RING_CAPACITY_BYTES;
     const rings = this.wiring.rings;
-    for (let other = 0; other < this.threadCount; other++) {
-      if (other === thread) continue;
-      rings[thread]![other] = allocateRing(capacity);
-      rings[other]![thread] = allocateRing(capacity);
+    for (let other = 0; other < this.workerCount; other++) {
+      if (other === worker) continue;
+      rings[worker]![other] = allocateRing(capacity);
+      rings[other]![worker] = allocateRing(capacity);
     }
-    this.transport.rewire(thread, rings[0]![thread]!, rings[thread]![0]!);
+    this.transport.rewire(worker, rings[0]![worker]!, rings[worker]![0]!);
     const rewires: Promise<ControlReply>[] = [];
-    for (let other = 1; other < this.threadCount; other++) {
-      if (other === thread || this.workers[other] === null) continue;
-      rewires.push(this.control(other, { type: 'rewire', token: 0, other: thread, out: rings[other]![thread]!, inn: rings[thread]![other]! }));
+    for (let other = 1; other < this.workerCount; other++) {
+      if (other === worker || this.workers[other] === null) continue;
+      rewires.push(this.control(other, { type: 'rewire', token: 0, other: worker, out: rings[other]![worker]!, inn: rings[worker]![other]! }));
     }
     await Promise.all(rewires);
-    await this.startWorker(thread);
+    await this.startWorker(worker, [thread]);
   }
 
   /**
-   * Kill worker thread `thread` abruptly, as a crash: its actors get no
-   * `stopped`, nothing is flushed, and crash listeners hear of it. Actors
-   * only release native handles (`Actor.crashed`). Used by fault tests and
-   * the demo; `restartThread` brings it back.
+   * Crash logical thread `thread` abruptly: its actors get no `stopped`,
+   * nothing is flushed, and crash listeners hear of it. Actors only release
+   * native handles (`Actor.crashed`). Other threads on its worker run on.
+   * Used by fault tests and the demo; `restartThread` brings it back. A
+   * worker that does not carry the crash out within `crashExitMs` (stuck in
+   * a loop) is terminated from outside, with every thread on it.
    */
   async terminateThread(thread: number): Promise<void> {
-    const worker = this.workers[thread];
-    if (!worker) throw new InvalidRequestError(`thread ${thread} is not running`);
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    this.terminating.add(thread);
-    // The thread crashes itself at a safe point (see worker_main's `crash`); one that cannot answer (stalled,
-    // or stuck in a loop) is terminated from outside after CRASH_EXIT_MS.
-    const crash: ControlMsg = { type: 'crash', token: 0 };
-    worker.postMessage(crash);
+    if (!this.running[thread] || thread === 0) throw new InvalidRequestError(`thread ${thread} is not running`);
+    const workerIndex = this.workerOf(thread);
+    const worker = this.workers[workerIndex]!;
+    const exited = new Promise<'exited'>((resolve) => worker.once('exit', () => resolve('exited')));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.options.crashExitMs ?? CRASH_EXIT_MS)));
-    if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+    // The worker crashes the thread at a safe point (see worker_main's `crashThread`).
+    const crashed = this.control(workerIndex, { type: 'crash-thread', token: 0, thread }).then(() => 'crashed' as const);
+    const outcome = await Promise.race([crashed, exited, late]);
     clearTimeout(timer);
-    await exited;
+    if (outcome === 'late') {
+      await worker.terminate();
+      await exited;
+      return; // the exit reported every thread of the worker
+    }
+    if (outcome === 'exited') return;
+    this.host.log.info('thread crashed on request', { thread, worker: workerIndex });
+    this.threadDown(thread, new Error(`thread ${thread} crashed on request`));
   }
 
   /**
@@ -207,10 +258,11 @@ export class ActorSystem {
     return this.links.listsFor(thread);
   }
 
-  /** Host counters of thread `thread` (fetched from the worker). */
+  /** Host counters of the worker hosting logical thread `thread` (shared by every thread on it). */
   async hostStats(thread: number): Promise<HostStats> {
-    if (thread === 0) return { ...this.host.stats };
-    const reply = await this.control(thread, { type: 'stats', token: 0 });
+    const worker = this.workerOf(thread);
+    if (worker === 0) return { ...this.host.stats };
+    const reply = await this.control(worker, { type: 'stats', token: 0 });
     assert(reply.type === 'stats', 'a stats request is answered with stats');
     return reply.stats;
   }
@@ -220,10 +272,10 @@ export class ActorSystem {
     this.shuttingDown = true;
     // Graceful first: every actor's `stopped()` runs (engines sync and close their files, LMDB closes), and
     // the thread exits once that work is done; a thread still busy after SHUTDOWN_GRACE_MS is terminated.
-    const exits = this.workers.map(async (worker, thread) => {
+    const exits = this.workers.map(async (worker, index) => {
       if (!worker) return;
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      await this.control(thread, { type: 'shutdown', token: 0 }).catch(() => undefined);
+      await this.control(index, { type: 'shutdown', token: 0 }).catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), SHUTDOWN_GRACE_MS)));
       const late = (await Promise.race([exited, grace])) === 'late';
@@ -235,22 +287,39 @@ export class ActorSystem {
     this.transport.stop();
   }
 
-  private startWorker(thread: number): Promise<void> {
+  /** The logical threads placed on `worker`. */
+  private threadsOn(worker: number): number[] {
+    const out: number[] = [];
+    for (let t = 1; t < this.threadCount; t++) if (this.placement[t] === worker) out.push(t);
+    return out;
+  }
+
+  /** Logical thread `thread` is down: fail the main thread's asks to it now, and tell the listeners. */
+  private threadDown(thread: number, error: Error): void {
+    this.running[thread] = false;
+    // Main-thread asks to it (clients' requests) learn of the crash now, typed, instead of at their deadline.
+    this.host.failAsksTo(thread, `thread ${thread} died before answering`);
+    for (const listener of this.crashListeners) listener({ thread, error });
+  }
+
+  private startWorker(index: number, threads: number[]): Promise<void> {
     const setup: WorkerSetup = {
-      thread,
+      worker: index,
+      placement: this.placement,
       wiring: this.wiring,
       modules: this.options.modules,
-      spawn: this.specs[thread]!,
-      blocked: this.links.listsFor(thread),
+      threads: threads.map((thread) => ({ thread, spawn: this.specs[thread]! })),
+      blocked: this.links.linksFor(this.threadsOn(index)),
     };
     const worker = new Worker(WORKER_URL, { workerData: setup });
-    this.workers[thread] = worker;
+    this.workers[index] = worker;
     let failure: Error | undefined;
     return new Promise<void>((resolve, reject) => {
       let ready = false;
       worker.on('message', (msg: ControlReply) => {
         if (msg.type === 'ready') {
           ready = true;
+          for (const thread of threads) this.running[thread] = true;
           resolve();
         } else this.settle(msg);
       });
@@ -258,45 +327,43 @@ export class ActorSystem {
         failure = err;
       });
       worker.on('exit', (code) => {
-        if (this.workers[thread] === worker) this.workers[thread] = null;
+        if (this.workers[index] === worker) this.workers[index] = null;
         // Setup requests to this worker will never be answered now.
         for (const [token, waiter] of this.waiting) {
-          if (waiter.thread !== thread) continue;
+          if (waiter.worker !== index) continue;
           this.waiting.delete(token);
-          waiter.reject(new InvalidRequestError(`thread ${thread} exited before answering a setup request`));
+          waiter.reject(new InvalidRequestError(`worker ${index} exited before answering a setup request`));
         }
         if (this.shuttingDown) return;
-        const error = failure ?? new Error(`worker thread ${thread} exited with code ${code}`);
+        const error = failure ?? new Error(`worker thread ${index} exited with code ${code}`);
         if (!ready) {
           reject(error);
           return;
         }
-        if (this.terminating.delete(thread)) this.host.log.info('worker thread terminated on request', { thread });
-        else this.host.log.error('worker thread crashed', { thread, error: error.message });
-        // Main-thread asks to it (clients' requests) learn of the crash now, typed, instead of at their deadline.
-        this.host.failAsksTo(thread, `thread ${thread} died before answering`);
-        for (const listener of this.crashListeners) listener({ thread, error });
+        const lost = this.threadsOn(index).filter((t) => this.running[t]);
+        this.host.log.error('worker thread died', { worker: index, threads: lost, error: error.message });
+        for (const thread of lost) this.threadDown(thread, error);
       });
     });
   }
 
-  /** Send every running worker its current block lists; a dead one gets them when it restarts. */
+  /** Send every running worker its current blocked links; a dead one gets them when it restarts. */
   private async applyBlocks(): Promise<void> {
     const updates: Promise<ControlReply>[] = [];
-    for (let thread = 1; thread < this.threadCount; thread++) {
-      if (this.workers[thread] === null) continue;
-      updates.push(this.control(thread, { type: 'block', token: 0, ...this.links.listsFor(thread) }));
+    for (let worker = 1; worker < this.workerCount; worker++) {
+      if (this.workers[worker] === null) continue;
+      updates.push(this.control(worker, { type: 'block', token: 0, links: this.links.linksFor(this.threadsOn(worker)) }));
     }
     await Promise.all(updates);
   }
 
   /** Send a setup request to a worker and wait for its answer. */
-  private control(thread: number, msg: ControlMsg): Promise<ControlReply> {
-    const worker = this.workers[thread];
-    if (!worker) return Promise.reject(new InvalidRequestError(`thread ${thread} is not running`));
+  private control(index: number, msg: ControlMsg): Promise<ControlReply> {
+    const worker = this.workers[index];
+    if (!worker) return Promise.reject(new InvalidRequestError(`worker ${index} is not running`));
     const token = this.nextToken++;
     return new Promise<ControlReply>((resolve, reject) => {
-      this.waiting.set(token, { thread, resolve, reject });
+      this.waiting.set(token, { worker: index, resolve, reject });
       worker.postMessage({ ...msg, token });
     });
   }

@@ -24,6 +24,8 @@ interface PendingAsk {
   name: AskName;
   /** The thread it went to (-1 when not told), so a thread's crash can settle its asks at once. */
   thread: number;
+  /** The thread of the actor that asked (-1 when not told), so that thread's crash can forget its asks. */
+  owner: number;
   timeout_ms: number;
   /** Its deadline bucket (deadline / ASK_DEADLINE_TICK_MS, rounded up). */
   tick: number;
@@ -61,7 +63,7 @@ export class AskTable {
    * called only then). Returns the correlation id and the promise the caller
    * awaits.
    */
-  open<R>(name: AskName, timeout_ms: number, thread = -1): { id: number; promise: Promise<R> } {
+  open<R>(name: AskName, timeout_ms: number, thread = -1, owner = -1): { id: number; promise: Promise<R> } {
     if (this.pending.size >= ASK_PENDING_MAX) {
       return { id: 0, promise: Promise.reject(new OverloadedError(`ask table (${ASK_PENDING_MAX} pending asks)`)) };
     }
@@ -69,7 +71,7 @@ export class AskTable {
     this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
     const tick = Math.ceil((this.now() + timeout_ms) / ASK_DEADLINE_TICK_MS);
     const promise = new Promise<R>((resolve, reject) => {
-      this.pending.set(id, { name, thread, timeout_ms, tick, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { name, thread, owner, timeout_ms, tick, resolve: resolve as (v: unknown) => void, reject });
     });
     let bucket = this.buckets.get(tick);
     if (bucket === undefined) {
@@ -107,6 +109,21 @@ export class AskTable {
     for (const [id, ask] of [...this.pending]) {
       if (ask.thread !== thread) continue;
       this.reject(id, errorFor(nameOf(ask)));
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * Forget the asks of actors on thread `owner` without settling them: their
+   * thread crashed, and nothing of a crashed actor runs again, so the code
+   * waiting on them must never resume. Returns how many.
+   */
+  forgetFrom(owner: number): number {
+    let count = 0;
+    for (const [id, ask] of [...this.pending]) {
+      if (ask.owner !== owner) continue;
+      this.take(id);
       count++;
     }
     return count;

@@ -9,7 +9,7 @@ export const enum EnvelopeKind {
   Send = 0,
   /** A request to actor `to`; the answer goes back with the same `ask` id. */
   Ask = 1,
-  /** A successful answer to ask `ask` on thread `ft`'s ask table. */
+  /** A successful answer to ask `a` of an actor on thread `tt`. */
   Reply = 2,
   /** A failed answer: `m` is an `ErrorRecord`. */
   ReplyError = 3,
@@ -21,7 +21,9 @@ export interface Envelope {
   k: EnvelopeKind;
   /** Target actor id on the destination thread ('' for replies). */
   to: string;
-  /** Sending thread. */
+  /** Destination thread (logical: a node's actors, see `ActorRef.thread`). */
+  tt: number;
+  /** Sending thread (logical). */
   ft: number;
   /** Sending actor id ('' when sent from outside any actor). */
   fi: string;

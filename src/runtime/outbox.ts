@@ -30,7 +30,7 @@ import {
   RING_FRAME_MAX_BYTES,
   RING_MESSAGE_MAX_BYTES,
 } from '../core/limits.js';
-import { BatchDecoder, pushWire, WIRE_FIELDS, type BatchEncoder } from './codec.js';
+import { BatchDecoder, pushWire, WIRE_FIELDS, wireEnvelopes, type BatchEncoder } from './codec.js';
 import { EnvelopeKind, type Envelope } from './envelope.js';
 import { dataFrameFlags, fragmentCount, headerFrame } from './fragments.js';
 import { FRAME_MORE, type SpscRing } from './ring.js';
@@ -61,8 +61,6 @@ export class Outbox {
 
   constructor(
     private readonly encoder: BatchEncoder,
-    /** This (sending) thread, to rebuild envelopes for error reports. */
-    private readonly thread: number,
     private readonly undeliverable: Undeliverable,
   ) {}
 
@@ -72,9 +70,9 @@ export class Outbox {
   }
 
   /** Queue one message; false at a bound (backpressure), nothing taken. */
-  add(k: EnvelopeKind, a: number, to: string, fi: string, m: unknown, ring: SpscRing | null): boolean {
+  add(k: EnvelopeKind, a: number, route: number, to: string, fi: string, m: unknown, ring: SpscRing | null): boolean {
     if (this.pending >= OUTBOUND_PENDING_MAX_MESSAGES || this.sealedBytes >= OUTBOUND_PENDING_MAX_BYTES) return false;
-    pushWire(this.wire, k, a, to, fi, m);
+    pushWire(this.wire, k, a, route, to, fi, m);
     if (this.wire.length === RING_BATCH_MAX_MESSAGES * WIRE_FIELDS && ring) this.seal(ring);
     return true;
   }
@@ -101,10 +99,10 @@ export class Outbox {
     const out: Envelope[] = [];
     for (const frame of this.sealed) {
       // A fragmented batch is rebuilt from its last frame's copy; its other frames carry no messages.
-      if (frame.flags === 0) out.push(...decoder.decode(frame.bytes, this.thread));
-      else if (frame.whole !== undefined) out.push(...decoder.decode(frame.whole, this.thread));
+      if (frame.flags === 0) out.push(...decoder.decode(frame.bytes));
+      else if (frame.whole !== undefined) out.push(...decoder.decode(frame.whole));
     }
-    out.push(...wireEnvelopes(this.wire, this.thread));
+    out.push(...wireEnvelopes(this.wire));
     this.sealed.length = 0;
     this.sealedMessages = 0;
     this.sealedBytes = 0;
@@ -185,12 +183,12 @@ export class Outbox {
    * answer the asker can act on; anything else is reported undeliverable.
    */
   private refuse(wire: unknown[], bytes: number, ring: SpscRing): void {
-    const [envelope] = wireEnvelopes(wire, this.thread);
+    const [envelope] = wireEnvelopes(wire);
     const what = envelope!.k === EnvelopeKind.Reply ? 'an answer' : 'a message';
     const reason = new InvalidRequestError(`${what} of ${bytes} bytes is over the ${RING_MESSAGE_MAX_BYTES}-byte limit of one message between threads (RING_MESSAGE_MAX_BYTES); ask for less at a time`);
     if (envelope!.k === EnvelopeKind.Reply) {
       const replacement: unknown[] = [];
-      pushWire(replacement, EnvelopeKind.ReplyError, envelope!.a, '', '', toErrorRecord(reason));
+      pushWire(replacement, EnvelopeKind.ReplyError, envelope!.a, wire[1] as number, '', '', toErrorRecord(reason));
       this.sealWire(replacement, ring);
       return;
     }
@@ -206,14 +204,3 @@ export class Outbox {
 
 /** Flags of a fragmented batch's header frame. */
 const FRAME_HEADER_FLAGS = FRAME_MORE;
-
-/** Rebuild envelopes from a wire batch sent by `thread`. */
-function wireEnvelopes(wire: readonly unknown[], thread: number): Envelope[] {
-  assert(wire.length % WIRE_FIELDS === 0, 'wire batches hold whole envelopes');
-  const out: Envelope[] = [];
-  for (let w = 0; w < wire.length; w += WIRE_FIELDS) {
-    const head = wire[w] as number;
-    out.push({ k: head & 3, to: wire[w + 1] as string, ft: thread, fi: wire[w + 2] as string, a: Math.floor(head / 4), m: wire[w + 3] });
-  }
-  return out;
-}

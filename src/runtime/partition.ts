@@ -1,18 +1,23 @@
 /**
- * Network partitions on real worker threads. Node nK runs on worker thread K;
- * a partition is a set of blocked directed links between threads, as in the
- * simulator's `PartitionTable` (a two-way partition is two one-way blocks).
+ * Network partitions on real worker threads. Each node is a logical thread
+ * (node nK is logical thread K, `ActorRef.thread`), and several may share
+ * one worker thread; a partition is a set of blocked directed links between
+ * logical threads, as in the simulator's `PartitionTable` (a two-way
+ * partition is two one-way blocks).
  *
  * Two halves:
  * - `PartitionLinks` lives with the `ActorSystem` on the main thread. It
- *   remembers every blocked link and derives each thread's `BlockLists`,
- *   which are sent to that thread (and re-sent to it when it restarts).
+ *   remembers every blocked link and derives the links each worker thread
+ *   enforces (those with an end on it), which are sent to that worker (and
+ *   re-sent when it restarts).
  * - `LinkBlocks` lives in each worker's `ActorHost`, which consults it on
- *   every cross-thread envelope: outbound to a blocked peer is dropped before
- *   it reaches the ring, inbound from a blocked peer is dropped on arrival
- *   (that covers envelopes already in the ring when the partition began).
- *   Each side enforces its half, so a link blocked at both ends holds even
- *   while one end has not heard of the block yet (a thread just restarted).
+ *   every envelope between two different logical threads: outbound to a
+ *   blocked peer is dropped before it is queued (or delivered, when both
+ *   nodes share the worker), inbound from a blocked peer is dropped on
+ *   arrival (that covers envelopes already in a ring when the partition
+ *   began). Each side enforces its half, so a link blocked at both ends holds
+ *   even while one end has not heard of the block yet (a worker just
+ *   restarted).
  *
  * Thread 0 (the main thread, the client) is never partitioned: the system
  * rejects it in a partition, and its host has no `LinkBlocks`.
@@ -22,6 +27,7 @@
 import { assert } from '../core/assert.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { THREADS_MAX } from '../core/limits.js';
+import { routeOf } from './codec.js';
 
 /** Peer threads one thread may not send to (`outbound`) or hear from (`inbound`). */
 export interface BlockLists {
@@ -68,7 +74,17 @@ export class PartitionLinks {
     for (const row of this.blocked) row.fill(false);
   }
 
-  /** The lists thread `thread` enforces, ascending (both empty when it is fully connected). */
+  /** The blocked links (`routeOf(from, to)`) with an end among `threads`: what the worker hosting them enforces. */
+  linksFor(threads: readonly number[]): number[] {
+    const mine = new Set(threads);
+    const links: number[] = [];
+    for (let from = 0; from < this.threadCount; from++) {
+      for (let to = 0; to < this.threadCount; to++) if (this.blocked[from]![to] && (mine.has(from) || mine.has(to))) links.push(routeOf(from, to));
+    }
+    return links;
+  }
+
+  /** The peers of thread `thread` it may not send to or hear from, ascending (both empty when it is fully connected). */
   listsFor(thread: number): BlockLists {
     assert(thread >= 0 && thread < this.threadCount, `thread ${thread} exists`);
     const lists: BlockLists = { outbound: [], inbound: [] };
@@ -90,36 +106,19 @@ export class PartitionLinks {
   }
 }
 
-/** The links one worker thread enforces; consulted by its host for every cross-thread envelope. */
+/** The links one worker thread enforces; consulted by its host for every envelope between two logical threads. */
 export class LinkBlocks {
-  /** Peers this thread drops envelopes to. */
-  private outbound: ReadonlySet<number> = new Set();
-  /** Peers this thread drops envelopes from. */
-  private inbound: ReadonlySet<number> = new Set();
+  /** Blocked links as `routeOf(from, to)`. */
+  private links: ReadonlySet<number> = new Set();
 
-  constructor(
-    readonly thread: number,
-    readonly threadCount: number,
-  ) {
-    assert(thread > 0 && thread < threadCount, 'only worker threads are partitioned; the main thread is the client');
+  /** Replace the blocked links (an empty list heals this worker). */
+  replace(links: readonly number[]): void {
+    for (const link of links) assert(Number.isInteger(link) && link > 0 && link < THREADS_MAX * THREADS_MAX, 'a link is a route between two threads');
+    this.links = new Set(links);
   }
 
-  /** Replace both lists (empty lists heal this thread). */
-  replace(lists: BlockLists): void {
-    for (const peer of [...lists.outbound, ...lists.inbound]) {
-      assert(Number.isInteger(peer) && peer > 0 && peer < this.threadCount && peer !== this.thread, `peer ${peer} is another worker thread`);
-    }
-    this.outbound = new Set(lists.outbound);
-    this.inbound = new Set(lists.inbound);
-  }
-
-  /** True when envelopes to `dest` are dropped. */
-  blocksOutbound(dest: number): boolean {
-    return this.outbound.size > 0 && this.outbound.has(dest);
-  }
-
-  /** True when envelopes from `src` are dropped. */
-  blocksInbound(src: number): boolean {
-    return this.inbound.size > 0 && this.inbound.has(src);
+  /** True when envelopes from logical thread `from` to `to` are dropped. */
+  blocks(from: number, to: number): boolean {
+    return this.links.size > 0 && this.links.has(routeOf(from, to));
   }
 }

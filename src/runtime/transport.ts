@@ -1,7 +1,10 @@
 /**
  * A thread's side of the inter-thread transport: one outbound SPSC ring to
  * every other thread, one inbound ring from every other thread, and a
- * doorbell word per thread for waking an idle consumer.
+ * doorbell word per thread for waking an idle consumer. The threads here are
+ * OS threads (0 = main, 1.. = workers); several logical threads (nodes) may
+ * share one, and each envelope names its own (`routeOf`): the actor host
+ * maps one to the other.
  *
  * Sending: messages go into a per-destination `Outbox` (bounded by
  * OUTBOUND_PENDING_MAX_MESSAGES: a full one makes `send` return false),
@@ -50,7 +53,7 @@
 import { assert } from '../core/assert.js';
 import { CorruptionError } from '../core/errors.js';
 import { INBOUND_DRAIN_MAX_FRAMES, RING_FRAME_MAX_BYTES } from '../core/limits.js';
-import { BatchDecoder, BatchEncoder } from './codec.js';
+import { BatchDecoder, BatchEncoder, routeOf } from './codec.js';
 import type { Envelope, EnvelopeKind } from './envelope.js';
 import { Reassembly } from './fragments.js';
 import { Outbox } from './outbox.js';
@@ -128,7 +131,7 @@ export class Transport {
     this.bells = new Int32Array(wiring.doorbells);
     for (let other = 0; other < wiring.threadCount; other++) {
       const dest = other;
-      this.outboxes.push(new Outbox(this.encoder, thread, (env, reason) => this.sink.onUndeliverable(dest, env, reason)));
+      this.outboxes.push(new Outbox(this.encoder, (env, reason) => this.sink.onUndeliverable(dest, env, reason)));
       this.rungAtFrames.push(0);
       this.outbound.push(null);
       this.inbound.push(null);
@@ -172,15 +175,19 @@ export class Transport {
    * queue is full (backpressure); the envelope was not taken.
    */
   send(dest: number, env: Envelope): boolean {
-    return this.sendParts(dest, env.k, env.a, env.to, env.fi, env.m);
+    return this.sendParts(dest, env.k, env.a, env.to, env.fi, env.m, routeOf(env.ft, env.tt));
   }
 
-  /** `send` without building an envelope object (the hot path). */
-  sendParts(dest: number, k: EnvelopeKind, a: number, to: string, fi: string, m: unknown): boolean {
+  /**
+   * `send` without building an envelope object (the hot path). `route`
+   * (`routeOf`) names the sending and destination logical threads; by
+   * default they are the worker threads themselves.
+   */
+  sendParts(dest: number, k: EnvelopeKind, a: number, to: string, fi: string, m: unknown, route = routeOf(this.thread, dest)): boolean {
     assert(dest !== this.thread, 'local messages do not use the transport');
     const box = this.outboxes[dest];
     assert(box !== undefined, `thread ${dest} exists`);
-    if (!box.add(k, a, to, fi, m, this.outbound[dest] ?? null)) return false;
+    if (!box.add(k, a, route, to, fi, m, this.outbound[dest] ?? null)) return false;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flushTask);
@@ -325,7 +332,7 @@ export class Transport {
       }
       if (payload === undefined) return false;
       if (payload === null) continue; // a fragment: the message is not whole yet
-      const batch = this.decoder.decode(payload, src);
+      const batch = this.decoder.decode(payload);
       this.inStats.frames++;
       this.inStats.messages += batch.length;
       this.sink.onBatch(src, batch);

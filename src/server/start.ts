@@ -43,8 +43,10 @@ export const SERVER_DEFAULTS = {
 
 /** How to start a server; every field has a default in `SERVER_DEFAULTS` or the cluster's own. */
 export interface ServerOptions {
-  /** Nodes (worker threads) in the cluster (default 5). */
+  /** Nodes in the cluster (default 5). */
   nodes?: number;
+  /** Worker threads hosting them (default: one per core, at most one per node; `ClusterOptions.threads`). */
+  threads?: number;
   /** Root of the nodes' data directories, relative to the working directory (default ./data). */
   dataDir?: string;
   /** RESP port; 0 picks a free one (default 6380). */
@@ -117,6 +119,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RingkvSe
       ...(options.r !== undefined ? { r: options.r } : {}),
     },
     syncMode: options.syncMode ?? SYNC_MODE_DEFAULT,
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
   });
   // Requests issued in one event-loop turn already go out as one batch per coordinator: the cluster client batches them.
   const cluster = observedCluster(raw, metrics);

@@ -36,7 +36,7 @@ describe('actors/handoff (real worker threads, LMDB hint store)', function () {
       { kind: 'handoff', id: 'handoff', args: { self: `n${n}`, dir: join(dir, `n${n}`, 'hints'), interval_ms: 3_600_000 } },
     ];
     return ActorSystem.start({
-      workers: 2,
+      threads: 2,
       modules: [new URL('../../actors/replica.js', import.meta.url).href, new URL('../../actors/handoff.js', import.meta.url).href],
       spawn: { 1: node(1), 2: node(2) },
     });

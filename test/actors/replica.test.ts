@@ -25,7 +25,7 @@ describe('actors/replica + actors/compaction (real worker threads, real disk)', 
   before(async () => {
     dir = await mkdtemp(join(os.tmpdir(), 'ringkv-replica-'));
     system = await ActorSystem.start({
-      workers: 1,
+      threads: 1,
       modules: [new URL('../../actors/replica.js', import.meta.url).href, new URL('../../actors/compaction.js', import.meta.url).href],
       spawn: {
         1: [

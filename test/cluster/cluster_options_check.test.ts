@@ -80,7 +80,7 @@ describe('cluster options check', () => {
     expect(clusterOptionProblems({ nodes: '5' as unknown as number })[0]).to.contain('nodes is a node count or a list of nodes');
     expect(clusterOptionProblems({ nodes: 0 })[0]).to.contain('nodes 0: a cluster in one process has 1..63 nodes');
     // Each node is a worker thread and the runtime hosts at most 63 (it asserted after the data directory was made).
-    expect(clusterOptionProblems({ nodes: 64 })[0]).to.contain('nodes 64: a cluster in one process has 1..63 nodes (one worker thread each)');
+    expect(clusterOptionProblems({ nodes: 64 })[0]).to.contain('nodes 64: a cluster in one process has 1..63 nodes');
     expect(clusterOptionProblems({ nodes: 63 })).to.deep.equal([]);
     expect(clusterOptionProblems({ nodes: 2.5 })[0]).to.contain('nodes 2.5');
     expect(clusterOptionProblems({ nodes: 3, replication: { strict: 'yes' as unknown as boolean } })[0]).to.contain('replication.strict is true or false');

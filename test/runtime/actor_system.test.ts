@@ -29,7 +29,7 @@ describe('runtime/actor_system (real worker threads)', function () {
   beforeEach(async () => {
     logs.length = 0;
     system = await ActorSystem.start({
-      workers: 2,
+      threads: 2,
       modules: [MODULE],
       spawn: { 1: [{ kind: 'echo', id: 'a' }], 2: [{ kind: 'echo', id: 'b' }] },
       sink: (rec) => logs.push(rec),
@@ -184,7 +184,7 @@ describe('runtime/actor_system (real worker threads)', function () {
       expect((await crashed).thread).to.equal(1);
       expect(system.isAlive(1)).to.equal(false);
       expect(await readFile(marks, 'utf8')).to.equal('crashed\n');
-      expect(logs.some((rec) => rec.msg === 'worker thread terminated on request')).to.equal(true);
+      expect(logs.some((rec) => rec.msg === 'thread crashed on request')).to.equal(true);
       await system.restartThread(1);
       expect(await system.ask(a, { type: 'echo', value: 'back' })).to.equal('back');
     } finally {
@@ -197,7 +197,7 @@ describe('runtime/actor_system terminateThread of a stuck thread', function () {
   this.timeout(30000);
 
   it('terminates from outside a thread that cannot crash itself (busy in a loop)', async () => {
-    const system = await ActorSystem.start({ workers: 1, modules: [MODULE], spawn: { 1: [{ kind: 'echo', id: 'a' }] }, crashExitMs: 300, sink: () => undefined });
+    const system = await ActorSystem.start({ threads: 1, modules: [MODULE], spawn: { 1: [{ kind: 'echo', id: 'a' }] }, crashExitMs: 300, sink: () => undefined });
     try {
       system.send({ thread: 1, id: 'a' }, { type: 'block', ms: 60_000 });
       await new Promise((r) => setTimeout(r, 50));
@@ -208,5 +208,72 @@ describe('runtime/actor_system terminateThread of a stuck thread', function () {
     } finally {
       await system.shutdown();
     }
+  });
+});
+
+describe('runtime/actor_system with several nodes on one worker thread', function () {
+  this.timeout(30000);
+  let system: ActorSystem;
+  // Threads 1 and 3 share worker 1; thread 2 has worker 2.
+  const a: ActorRef = { thread: 1, id: 'a' };
+  const b: ActorRef = { thread: 2, id: 'b' };
+  const c: ActorRef = { thread: 3, id: 'c' };
+
+  beforeEach(async () => {
+    system = await ActorSystem.start({
+      threads: 3,
+      workers: 2,
+      modules: [MODULE],
+      spawn: { 1: [{ kind: 'echo', id: 'a' }], 2: [{ kind: 'echo', id: 'b' }], 3: [{ kind: 'echo', id: 'c' }] },
+      sink: () => undefined,
+    });
+  });
+
+  afterEach(async () => {
+    await system.shutdown();
+  });
+
+  it('places threads round-robin and carries asks within a worker and across workers', async () => {
+    expect([1, 2, 3].map((t) => system.workerOf(t))).to.deep.equal([1, 2, 1]);
+    expect(system.workerCount).to.equal(3);
+    expect(await system.ask(a, { type: 'forward', to: c, value: 'same worker' })).to.deep.equal({ via: a, answer: 'same worker' });
+    expect(await system.ask(c, { type: 'forward', to: b, value: 'other worker' })).to.deep.equal({ via: c, answer: 'other worker' });
+  });
+
+  it('crashes one node alone: its neighbour on the worker keeps its state, and it restarts fresh', async () => {
+    system.send(a, { type: 'add', n: 3 });
+    system.send(c, { type: 'add', n: 4 });
+    const pending = system.ask(a, { type: 'silent' }, 20_000).then(() => null, (err: unknown) => err);
+    await system.ask(a, { type: 'echo', value: 'after the silent one' });
+    const crashed = waitFor<ThreadCrash>((cb) => system.onCrash(cb), 5000);
+    await system.terminateThread(1);
+    expect((await crashed).thread).to.equal(1);
+    expect(await pending, 'the main thread hears of the crash at once').to.be.instanceOf(IndeterminateError);
+    expect(system.isAlive(1)).to.equal(false);
+    expect(system.isAlive(3)).to.equal(true);
+    expect((await system.ask<{ total: number }>(c, { type: 'get' })).total, 'the neighbour kept its state').to.equal(4);
+    // Envelopes to the crashed node are dropped unanswered, as by a dead host.
+    system.send(a, { type: 'add', n: 1 });
+    await system.ask(c, { type: 'echo', value: 'barrier: the ring to worker 1 is FIFO' });
+    expect((await system.hostStats(1)).downDrops).to.equal(1);
+    await system.restartThread(1);
+    expect((await system.ask<{ total: number }>(a, { type: 'get' })).total, 'fresh state').to.equal(0);
+    expect(await system.ask(a, { type: 'forward', to: c, value: 'back' })).to.deep.equal({ via: a, answer: 'back' });
+  });
+
+  it('reports a worker that dies as the crash of every node on it, and restarts them one by one', async () => {
+    const crashes: number[] = [];
+    system.onCrash((crash) => crashes.push(crash.thread));
+    const bothDown = new Promise<void>((resolve) => system.onCrash(() => crashes.length === 2 && resolve()));
+    system.send(a, { type: 'exit-thread', code: 3 });
+    await bothDown;
+    expect(crashes.sort()).to.deep.equal([1, 3]);
+    expect(await system.ask(b, { type: 'echo', value: 'untouched' })).to.equal('untouched');
+    await system.restartThread(3);
+    expect(system.isAlive(3)).to.equal(true);
+    expect(system.isAlive(1), 'restarts one node only').to.equal(false);
+    expect(await system.ask(b, { type: 'forward', to: c, value: 'rewired' })).to.deep.equal({ via: b, answer: 'rewired' });
+    await system.restartThread(1);
+    expect(await system.ask(a, { type: 'forward', to: c, value: 'both' })).to.deep.equal({ via: a, answer: 'both' });
   });
 });

@@ -79,7 +79,7 @@ describe('runtime/fragments', () => {
       fc.assert(
         fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 8 }), (steps, readFrames) => {
           const ring = new SpscRing(allocateRing(512 * 1024), 'prop', RING_FRAME_MAX_BYTES);
-          const box = new Outbox(new BatchEncoder(), 1, () => expect.fail('nothing is refused'));
+          const box = new Outbox(new BatchEncoder(), () => expect.fail('nothing is refused'));
           const decoder = new BatchDecoder();
           const joining = new Reassembly('prop');
           const sent: number[] = [];
@@ -90,7 +90,7 @@ describe('runtime/fragments', () => {
               if (frame === undefined) return;
               const whole = joining.accept(frame, ring.lastFlags);
               if (whole === null) continue;
-              for (const env of decoder.decode(whole, 1)) {
+              for (const env of decoder.decode(whole)) {
                 const { i, b } = env.m as { i: number; b: Uint8Array };
                 got.push({ i, n: b.length, intact: b.every((x) => x === (i & 0xff)) });
               }
@@ -102,7 +102,7 @@ describe('runtime/fragments', () => {
               read(readFrames);
               continue;
             }
-            expect(box.add(EnvelopeKind.Send, 0, 'a', '', { i: sent.length, b: new Uint8Array(s).fill(sent.length & 0xff) }, ring)).to.equal(true);
+            expect(box.add(EnvelopeKind.Send, 0, 0, 'a', '', { i: sent.length, b: new Uint8Array(s).fill(sent.length & 0xff) }, ring)).to.equal(true);
             sent.push(s);
           }
           for (let rounds = 0; rounds < 1000 && (box.pending > 0 || ring.usedBytes() > 0); rounds++) {

@@ -44,7 +44,7 @@ describe('runtime: messages larger than a ring frame (real worker threads)', fun
 
   before(async () => {
     system = await ActorSystem.start({
-      workers: 2,
+      threads: 2,
       modules: [MODULE],
       spawn: { 1: [{ kind: 'large', id: 'sender' }], 2: [{ kind: 'large', id: 'receiver' }] },
       sink: () => undefined,

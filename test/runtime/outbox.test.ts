@@ -9,7 +9,7 @@ import { allocateRing, SpscRing } from '../../src/runtime/ring.js';
 function setup(ringBytes = 1 << 20) {
   const ring = new SpscRing(allocateRing(ringBytes), 'test', RING_FRAME_MAX_BYTES);
   const refused: { env: Envelope; reason: Error }[] = [];
-  const box = new Outbox(new BatchEncoder(), 1, (env, reason) => refused.push({ env, reason }));
+  const box = new Outbox(new BatchEncoder(), (env, reason) => refused.push({ env, reason }));
   const decoder = new BatchDecoder();
   const joining = new Reassembly('test');
   /** Every whole message in the ring now (fragments joined as the transport joins them). */
@@ -17,7 +17,7 @@ function setup(ringBytes = 1 << 20) {
     const out: Envelope[] = [];
     for (let frame = ring.read(); frame !== undefined; frame = ring.read()) {
       const whole = joining.accept(frame, ring.lastFlags);
-      if (whole !== null) out.push(...decoder.decode(whole, 1));
+      if (whole !== null) out.push(...decoder.decode(whole));
     }
     return out;
   };
@@ -31,7 +31,7 @@ describe('runtime/outbox', () => {
     let sent = 0;
     for (let round = 0; round < 20; round++) {
       for (let i = 0; i < 1500; i++) {
-        expect(box.add(EnvelopeKind.Send, 0, 'a', 'b', { seq: sent, pad: 'x'.repeat(300) }, ring)).to.equal(true);
+        expect(box.add(EnvelopeKind.Send, 0, 0, 'a', 'b', { seq: sent, pad: 'x'.repeat(300) }, ring)).to.equal(true);
         sent++;
       }
       box.flush(ring);
@@ -50,7 +50,7 @@ describe('runtime/outbox', () => {
   it('sends a batch too large for one frame as several frames, in order', () => {
     const { ring, box, readAll } = setup();
     const big = 'y'.repeat(2000); // 256 of these exceed one frame, 300 fit the ring
-    for (let i = 0; i < 300; i++) box.add(EnvelopeKind.Send, 0, 'a', '', { i, big }, ring);
+    for (let i = 0; i < 300; i++) box.add(EnvelopeKind.Send, 0, 0, 'a', '', { i, big }, ring);
     box.flush(ring);
     const got = readAll().map((env) => (env.m as { i: number }).i);
     expect(got).to.deep.equal(Array.from({ length: 300 }, (_, i) => i));
@@ -60,9 +60,9 @@ describe('runtime/outbox', () => {
   it('carries a single message larger than the ring between small ones, in order, as the reader frees space', () => {
     const { ring, box, refused, readAll } = setup(512 * 1024);
     const huge = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => i % 251);
-    box.add(EnvelopeKind.Send, 0, 'a', '', { i: 0 }, ring);
-    box.add(EnvelopeKind.Ask, 42, 'a', 'me', { i: 1, huge }, ring);
-    box.add(EnvelopeKind.Send, 0, 'a', '', { i: 2 }, ring);
+    box.add(EnvelopeKind.Send, 0, 0, 'a', '', { i: 0 }, ring);
+    box.add(EnvelopeKind.Ask, 42, 0, 'a', 'me', { i: 1, huge }, ring);
+    box.add(EnvelopeKind.Send, 0, 0, 'a', '', { i: 2 }, ring);
     box.flush(ring);
     expect(box.stats.stalls, 'the ring filled').to.be.greaterThan(0);
     const got: Envelope[] = [];
@@ -79,8 +79,8 @@ describe('runtime/outbox', () => {
 
   it('hands a half-sent large message back whole on drain (its destination died)', () => {
     const { ring, box } = setup(512 * 1024);
-    box.add(EnvelopeKind.Send, 0, 'a', '', { i: 0, huge: new Uint8Array(2 * 1024 * 1024) }, ring);
-    box.add(EnvelopeKind.Send, 0, 'a', '', { i: 1 }, ring);
+    box.add(EnvelopeKind.Send, 0, 0, 'a', '', { i: 0, huge: new Uint8Array(2 * 1024 * 1024) }, ring);
+    box.add(EnvelopeKind.Send, 0, 0, 'a', '', { i: 1 }, ring);
     box.flush(ring);
     expect(box.pending).to.equal(2);
     const back = box.drain();
@@ -90,9 +90,9 @@ describe('runtime/outbox', () => {
 
   it('refuses a single message over RING_MESSAGE_MAX_BYTES with the envelope, and delivers the rest', () => {
     const { ring, box, refused, readAll } = setup();
-    box.add(EnvelopeKind.Send, 0, 'a', '', { i: 0 }, ring);
-    box.add(EnvelopeKind.Ask, 42, 'a', 'me', { huge: new Uint8Array(RING_MESSAGE_MAX_BYTES + 10) }, ring);
-    box.add(EnvelopeKind.Send, 0, 'a', '', { i: 2 }, ring);
+    box.add(EnvelopeKind.Send, 0, 0, 'a', '', { i: 0 }, ring);
+    box.add(EnvelopeKind.Ask, 42, 0, 'a', 'me', { huge: new Uint8Array(RING_MESSAGE_MAX_BYTES + 10) }, ring);
+    box.add(EnvelopeKind.Send, 0, 0, 'a', '', { i: 2 }, ring);
     box.flush(ring);
     expect(refused.length).to.equal(1);
     expect(refused[0]!.env.a).to.equal(42);
@@ -103,7 +103,7 @@ describe('runtime/outbox', () => {
 
   it('turns an answer over RING_MESSAGE_MAX_BYTES into an error answer to the same ask', () => {
     const { ring, box, refused, readAll } = setup();
-    box.add(EnvelopeKind.Reply, 7, '', '', { huge: new Uint8Array(RING_MESSAGE_MAX_BYTES + 10) }, ring);
+    box.add(EnvelopeKind.Reply, 7, 0, '', '', { huge: new Uint8Array(RING_MESSAGE_MAX_BYTES + 10) }, ring);
     box.flush(ring);
     expect(refused).to.deep.equal([]);
     const [answer] = readAll();
@@ -117,7 +117,7 @@ describe('runtime/outbox', () => {
     const { ring, box } = setup(512 * 1024);
     let accepted = 0;
     for (let i = 0; i < 10 * OUTBOUND_PENDING_MAX_MESSAGES; i++) {
-      if (box.add(EnvelopeKind.Send, 0, 'a', '', { i, pad: 'p'.repeat(40) }, ring)) accepted++;
+      if (box.add(EnvelopeKind.Send, 0, 0, 'a', '', { i, pad: 'p'.repeat(40) }, ring)) accepted++;
       else break;
     }
     const inRing = box.stats.messages;

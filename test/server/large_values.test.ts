@@ -101,6 +101,9 @@ describe('server: values up to VALUE_MAX_BYTES over RESP (real cluster)', functi
     let resp = await start();
     const value = valueOf(4, 3 * MiB);
     expect(await call(resp, 'SET', 'survivor', value)).to.deep.equal({ simple: 'OK' });
+    // W=2 of 3: the SET may return before n2 stored it (its copy crosses threads); crash it once it holds it.
+    const holds = async (): Promise<boolean> => (await server!.cluster.explain('survivor')).replicas.find((r) => r.node === 'n2')!.versions?.length === 1;
+    for (let i = 0; i < 100 && !(await holds()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     await server!.cluster.crash('n2');
     await server!.cluster.restart('n2');
     // n2 answers for itself in explain: what it holds came back from its commit log.
