@@ -153,6 +153,8 @@ export function syncBy<T>(
   clockOf: (version: T) => Dvv,
   onConflict?: (x: T, y: T) => void,
 ): T[] {
+  // The common case on the write path (one stored version, one new): the same rules without the maps and copies.
+  if (a.length + b.length <= 2) return syncTwo(a.length > 0 ? a[0] : b[0], a.length > 0 ? b[0] : b[1], clockOf, onConflict);
   // Per dot, its copies with pairwise different digests (almost always one).
   const byDot = new Map<string, T[]>();
   for (const v of [...a, ...b]) {
@@ -174,6 +176,22 @@ export function syncBy<T>(
   const all = [...byDot.values()].flat();
   const kept = all.filter((v) => !all.some((w) => w !== v && coversDot(clockOf(w).past, clockOf(v).dot)));
   return kept.sort((x, y) => compareDots(clockOf(x).dot, clockOf(y).dot) || (clockOf(x).dot.digest ?? -1) - (clockOf(y).dot.digest ?? -1));
+}
+
+/** `syncBy` of at most two versions (`x` absent: none; `y` absent: one), by the same rules. */
+function syncTwo<T>(x: T | undefined, y: T | undefined, clockOf: (version: T) => Dvv, onConflict?: (x: T, y: T) => void): T[] {
+  if (x === undefined) return [];
+  if (y === undefined) return [x];
+  const dx = clockOf(x).dot;
+  const dy = clockOf(y).dot;
+  if (sameDot(dx, dy)) {
+    if (!digestsDiffer(dx, dy)) return [dx.digest === undefined && dy.digest !== undefined ? y : x];
+    onConflict?.(x, y);
+  }
+  const keepX = !coversDot(clockOf(y).past, dx);
+  const keepY = !coversDot(clockOf(x).past, dy);
+  if (keepX && keepY) return (compareDots(dx, dy) || (dx.digest ?? -1) - (dy.digest ?? -1)) <= 0 ? [x, y] : [y, x];
+  return keepX ? [x] : keepY ? [y] : [];
 }
 
 /**

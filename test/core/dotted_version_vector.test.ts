@@ -132,6 +132,26 @@ describe('core/dotted_version_vector', () => {
     });
   });
 
+  it('the two-version path of sync agrees with the general one (a third, repeated copy takes the general path)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0x7fffffff }).chain((seed) => {
+          const pool = randomPool(new Prng(seed), 25);
+          return fc.tuple(fc.constantFrom(...pool), fc.constantFrom(...pool));
+        }),
+        ([x, y]) => {
+          const conflicts: number[] = [];
+          const fast = sync([x], [y], () => conflicts.push(1));
+          const general = sync([x, y, x], [], () => conflicts.push(2));
+          expect(fast).to.deep.equal(general);
+          expect(conflicts.filter((c) => c === 1).length).to.equal(conflicts.filter((c) => c === 2).length);
+          expect(sync([x], [])).to.deep.equal(sync([x, x, x], []));
+        },
+      ),
+      { numRuns: 500, seed: SEED | 0 },
+    );
+  });
+
   it('no sibling explosion: siblings at every replica are exactly the concurrent writes of a causal model', () => {
     for (let run = 0; run < 40; run++) {
       const seed = (SEED + run) >>> 0;
