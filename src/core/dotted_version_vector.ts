@@ -154,7 +154,7 @@ export function syncBy<T>(
   onConflict?: (x: T, y: T) => void,
 ): T[] {
   // The common case on the write path (one stored version, one new): the same rules without the maps and copies.
-  if (a.length + b.length <= 2) return syncTwo(a.length > 0 ? a[0] : b[0], a.length > 0 ? b[0] : b[1], clockOf, onConflict);
+  if (a.length + b.length <= 2) return a.length === 2 ? syncTwo(a[0], a[1], clockOf, onConflict) : a.length === 1 ? syncTwo(a[0], b[0], clockOf, onConflict) : syncTwo(b[0], b[1], clockOf, onConflict);
   // Per dot, its copies with pairwise different digests (almost always one).
   const byDot = new Map<string, T[]>();
   for (const v of [...a, ...b]) {

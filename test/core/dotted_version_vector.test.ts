@@ -145,6 +145,8 @@ describe('core/dotted_version_vector', () => {
           const general = sync([x, y, x], [], () => conflicts.push(2));
           expect(fast).to.deep.equal(general);
           expect(conflicts.filter((c) => c === 1).length).to.equal(conflicts.filter((c) => c === 2).length);
+          expect(sync([x, y], []), 'both on one side').to.deep.equal(general);
+          expect(sync([], [x, y]), 'both on the other side').to.deep.equal(general);
           expect(sync([x], [])).to.deep.equal(sync([x, x, x], []));
         },
       ),
