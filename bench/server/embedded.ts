@@ -9,7 +9,9 @@
  *   - 64 in flight: puts on distinct keys with 64 outstanding; puts/s, and
  *     the process's CPU (all threads, process.cpuUsage) per put.
  *
- * Prints one line `result <json>`. `--quick` for a short run; `--dir D`
+ * Prints one line `result <json>`. `--quick` for a short run;
+ * RINGKV_THREADS=K runs the nodes on K worker threads (default: the
+ * cluster's, the cores but one); `--dir D`
  * puts the cluster in the empty directory D (the caller removes it; by
  * default a temporary one, removed here).
  */
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
   let cluster: Cluster | undefined;
   try {
     const { nodes, n, w, r, syncMode } = EMBEDDED_SHAPE;
-    cluster = await openCluster({ nodes, dataDir: dir, replication: { n, w, r }, syncMode });
+    cluster = await openCluster({ nodes, dataDir: dir, replication: { n, w, r }, syncMode, ...(process.env['RINGKV_THREADS'] ? { threads: Number(process.env['RINGKV_THREADS']) } : {}) });
     const c = cluster;
     await concurrent(WARMUP_OPS, (i) => c.put(`warm-${i}`, VALUE));
     await sequential(WARMUP_OPS / 4, (i) => c.get(`warm-${i}`));

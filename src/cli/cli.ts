@@ -54,7 +54,7 @@ program
   .description('open a cluster of nodes on worker threads and serve it over RESP and HTTP until SIGINT/SIGTERM')
   // Flags arrive as text and are checked all together (start_flags.ts), so every problem is reported at once.
   .addOption(new Option('--nodes <count>', 'nodes; a data directory keeps the count it was created with').default(SERVER_DEFAULTS.nodes))
-  .option('--threads <count>', 'worker threads hosting the nodes, several nodes to a thread when fewer (default: the machine\'s cores, at most --nodes)')
+  .option('--threads <count>', 'worker threads hosting the nodes, several nodes to a thread when fewer (default: the machine\'s cores but one, at least 1, at most --nodes)')
   .option('--data-dir <dir>', 'root of the nodes\' data directories (locked while running)', SERVER_DEFAULTS.dataDir)
   .addOption(new Option('--resp-port <port>', 'RESP (Redis protocol) port; 0 picks a free one').default(SERVER_DEFAULTS.respPort))
   .addOption(new Option('--http-port <port>', 'HTTP port; 0 picks a free one').default(SERVER_DEFAULTS.httpPort))

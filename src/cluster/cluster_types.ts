@@ -62,7 +62,8 @@ export interface ClusterOptions {
   requestTimeoutMs?: number;
   /**
    * Worker threads hosting the nodes (default: the machine's cores,
-   * `os.availableParallelism()`, at most one per node). Several nodes may
+   * `os.availableParallelism()`, less the one the main thread keeps; at
+   * least one, at most one per node). Several nodes may
    * share a thread: each keeps its own actors and state, talks to the others
    * by messages only, and crashes alone. Fewer threads than cores' worth of
    * nodes saves the cost of waking threads that outnumber the cores.

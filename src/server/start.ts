@@ -45,7 +45,7 @@ export const SERVER_DEFAULTS = {
 export interface ServerOptions {
   /** Nodes in the cluster (default 5). */
   nodes?: number;
-  /** Worker threads hosting them (default: one per core, at most one per node; `ClusterOptions.threads`). */
+  /** Worker threads hosting them (default: the cores but one, at least one, at most one per node; `ClusterOptions.threads`). */
   threads?: number;
   /** Root of the nodes' data directories, relative to the working directory (default ./data). */
   dataDir?: string;

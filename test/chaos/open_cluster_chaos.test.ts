@@ -36,8 +36,8 @@ const SEED = seedFrom(process.env['SEED'], Date.now());
 const NODES = 5;
 /**
  * Worker threads hosting the 5 nodes, from the seed (THREADS= overrides): 1
- * (every node on one thread: each crash must stop one node and leave its
- * neighbours running), 2 (the default on this machine) or 5 (one each).
+ * (the default on a 2-core machine: every node on one thread, so each crash
+ * must stop one node and leave its neighbours running), 2 or 5 (one each).
  */
 const THREADS = process.env['THREADS'] !== undefined ? Number(process.env['THREADS']) : [1, 2, 5][SEED % 3]!;
 const CLIENTS = 4;
