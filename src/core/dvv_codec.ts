@@ -36,7 +36,7 @@
 import { assert } from './assert.js';
 import { assertDigest, assertVector, compareActors, TOMBSTONE_DIGEST, type Dot, type Dvv, type VersionVector, type VvEntry } from './dot.js';
 import { InvalidRequestError } from './errors.js';
-import { CLOCK_MAX_BYTES } from './limits.js';
+import { ACTOR_ID_CACHE_MAX, CLOCK_MAX_BYTES } from './limits.js';
 
 /** Tag byte of an encoded version clock whose dot has no digest (the layout before issue 12). */
 const TAG_VERSION = 0xd1;
@@ -55,6 +55,55 @@ const ENTRY_FIXED_BYTES = 1 + 8 + 8;
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Actor ids, both ways. A cluster has few (a node and its dot epoch), and
+ * every clock encoded or decoded names them again, so the UTF-8 bytes of an
+ * id and the string of its bytes are kept rather than recomputed (the
+ * encoder and decoder calls and their allocations were ~3% of a node's
+ * thread). Bounded: past ACTOR_ID_CACHE_MAX ids the caches start over.
+ */
+const idBytes = new Map<string, Uint8Array>();
+/** By a hash of the bytes: the ids with that hash and their bytes. */
+const idStrings = new Map<number, { bytes: Uint8Array; id: string }[]>();
+let idStringsCount = 0;
+
+/** The UTF-8 bytes of actor id `actor` (shared: never modify them). */
+function actorIdBytes(actor: string): Uint8Array {
+  let bytes = idBytes.get(actor);
+  if (bytes === undefined) {
+    bytes = utf8Encoder.encode(actor);
+    if (idBytes.size >= ACTOR_ID_CACHE_MAX) idBytes.clear();
+    idBytes.set(actor, bytes);
+  }
+  return bytes;
+}
+
+/** The actor id in `bytes[start, end)`; throws (as TextDecoder's fatal mode) on bytes that are not UTF-8. */
+function actorIdOf(bytes: Uint8Array, start: number, end: number): string {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  const known = idStrings.get(hash);
+  if (known !== undefined) {
+    for (const entry of known) if (sameBytes(entry.bytes, bytes, start, end)) return entry.id;
+  }
+  const id = utf8Decoder.decode(bytes.subarray(start, end));
+  if (idStringsCount >= ACTOR_ID_CACHE_MAX) {
+    idStrings.clear();
+    idStringsCount = 0;
+  }
+  const entry = { bytes: bytes.slice(start, end), id };
+  if (known !== undefined && idStrings.get(hash) === known) known.push(entry);
+  else idStrings.set(hash, [entry]);
+  idStringsCount++;
+  return id;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[start + i]) return false;
+  return true;
+}
 
 /** Encode a version's clock (the storage engine's opaque `clock` bytes). */
 export function encodeDvv(dvv: Dvv): Uint8Array {
@@ -113,14 +162,12 @@ class EntryWriter {
   private readonly out: Uint8Array;
   private readonly view: DataView;
   private at = 0;
-  private readonly ids = new Map<string, Uint8Array>();
 
   constructor(entries: readonly { actor: string }[], fixed: number) {
     let size = fixed;
     for (const e of entries) {
-      const id = utf8Encoder.encode(e.actor);
+      const id = actorIdBytes(e.actor);
       assert(id.length >= 1 && id.length <= 255, 'actor id is 1..255 UTF-8 bytes');
-      this.ids.set(e.actor, id);
       size += ENTRY_FIXED_BYTES + id.length;
     }
     if (size > CLOCK_MAX_BYTES) throw new InvalidRequestError(`causal metadata of ${size} bytes exceeds ${CLOCK_MAX_BYTES}`);
@@ -144,7 +191,7 @@ class EntryWriter {
 
   entry(e: { actor: string; counter: number; ts_ms: number }): void {
     assert(Number.isSafeInteger(e.counter) && e.counter >= 1, 'counters are positive integers');
-    const id = this.ids.get(e.actor)!;
+    const id = actorIdBytes(e.actor);
     this.u8(id.length);
     this.out.set(id, this.at);
     this.at += id.length;
@@ -197,7 +244,7 @@ class EntryReader {
     this.need(1 + len + 16);
     let actor: string;
     try {
-      actor = utf8Decoder.decode(this.bytes.subarray(this.at + 1, this.at + 1 + len));
+      actor = actorIdOf(this.bytes, this.at + 1, this.at + 1 + len);
     } catch {
       return this.fail('actor id is not UTF-8');
     }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ACTOR_ID_CACHE_MAX } from '../../src/core/limits.js';
 import fc from 'fast-check';
 import {
   actorId,
@@ -229,6 +230,22 @@ describe('core/dotted_version_vector', () => {
     for (const [name, run] of rows) {
       it(`${name} → InvalidRequestError`, () => expect(run).to.throw(InvalidRequestError));
     }
+  });
+
+  it('actor ids survive the codec\'s caches: many ids (past the cache bound), non-ASCII ids, ids that share bytes', () => {
+    const ids = Array.from({ length: ACTOR_ID_CACHE_MAX * 2 + 7 }, (_, i) => (i % 3 === 0 ? `nœud-${i}#epoch${i * 7}` : `n${i}#epoch${i}`));
+    for (let round = 0; round < 2; round++) {
+      for (const id of ids) {
+        const dvv = { dot: { actor: id, counter: 1, ts_ms: 0 }, past: [{ actor: `${id}x`, counter: 2, ts_ms: 1 }] };
+        expect(decodeDvv(encodeDvv(dvv))).to.deep.equal(dvv);
+      }
+    }
+    // A cached id's bytes with one byte made invalid still fail as not UTF-8, however hot the cache.
+    const hot = encodeDvv({ dot: { actor: 'é', counter: 1, ts_ms: 0 }, past: [] });
+    expect(decodeDvv(hot).dot.actor).to.equal('é');
+    const broken = new Uint8Array(hot);
+    broken[3] = 0x28; // 'é' is c3 a9: c3 28 is not UTF-8
+    expect(() => decodeDvv(broken)).to.throw(InvalidRequestError);
   });
 
   describe('identity and epochs', () => {

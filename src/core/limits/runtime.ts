@@ -117,6 +117,9 @@ export const PUT_BATCH_MAX_BYTES = RING_MESSAGE_MAX_BYTES / 2;
 /** Largest opaque causal-metadata blob (encoded vector clock) of one version. */
 export const CLOCK_MAX_BYTES = 4096;
 
+/** Actor ids the clock codec keeps encoded and decoded (`dvv_codec.ts`); a cluster has a few per node. */
+export const ACTOR_ID_CACHE_MAX = 1024;
+
 /** Concurrent versions (siblings) kept for one key before writes are refused. */
 export const SIBLINGS_MAX = 64;
 
