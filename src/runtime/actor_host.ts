@@ -34,8 +34,6 @@
 import { assert } from '../core/assert.js';
 import { fromErrorRecord, IndeterminateError, InvalidRequestError, notHandledError, OverloadedError, toErrorRecord, type ErrorRecord } from '../core/errors.js';
 import {
-  ACTOR_RESTART_WINDOW_MS,
-  ACTOR_RESTARTS_MAX,
   ACTOR_TIMERS_MAX,
   ASK_DEFAULT_TIMEOUT_MS,
   DISPATCH_TURN_MAX_MESSAGES,
@@ -45,6 +43,7 @@ import {
 import type { Actor, ActorContext, ActorKinds, ActorRef, Logger, Message, Replier, SpawnSpec, TimerHandle } from './actor.js';
 import { refName } from './actor.js';
 import { AskTable } from './ask_table.js';
+import { RestartBudget } from './restart_budget.js';
 import { routeOf } from './codec.js';
 import { EnvelopeKind, type Envelope } from './envelope.js';
 import { makeLogger, type LogSink } from './logger.js';
@@ -74,8 +73,8 @@ interface Cell {
   /** True while the cell sits in the run queue. */
   queued: boolean;
   timers: Set<ReturnType<typeof setTimeout>>;
-  /** Times (ms) of recent restarts, for the restart budget. */
-  restarts: number[];
+  /** Recent restarts (the one policy: restart_budget.ts). */
+  restarts: RestartBudget;
   /** The envelope being handled, for `reply` and `sender`. */
   current: Envelope | undefined;
   stopped: boolean;
@@ -169,7 +168,7 @@ export class ActorHost implements TransportSink {
       mailbox: new BoundedQueue<Envelope>(MAILBOX_CAPACITY),
       queued: false,
       timers: new Set(),
-      restarts: [],
+      restarts: new RestartBudget(),
       current: undefined,
       stopped: false,
     };
@@ -466,13 +465,10 @@ export class ActorHost implements TransportSink {
     } catch (stopErr) {
       this.log.warn('stopped() of the failed instance threw', { actor, error: errorText(stopErr) });
     }
-    const now = performance.now();
-    cell.restarts = cell.restarts.filter((t) => now - t < ACTOR_RESTART_WINDOW_MS);
-    cell.restarts.push(now);
     this.stats.restarts++;
-    if (cell.restarts.length > ACTOR_RESTARTS_MAX) {
-      this.log.error('actor restarted too often; stopping it', { actor, restarts: cell.restarts.length });
-      this.retire(cell, `actor ${actor} stopped after ${ACTOR_RESTARTS_MAX} restarts`);
+    if (cell.restarts.fail(performance.now()) === 'stop') {
+      this.log.error('actor restarted too often; stopping it', { actor, restarts: cell.restarts.recent });
+      this.retire(cell, `actor ${actor} stopped after ${cell.restarts.recent - 1} restarts`);
       return;
     }
     cell.incarnation++;

@@ -12,6 +12,7 @@
  */
 import type { Actor, ActorFactory, ActorRef, Message } from '../actor.js';
 import type { SimContext } from './sim_context.js';
+import { RestartBudget } from '../restart_budget.js';
 
 /** A scheduled timer of one incarnation. */
 export interface TimerEntry {
@@ -31,8 +32,8 @@ export class ActorCell {
   stopped = false;
   /** Timers of the current incarnation that have not fired or been cancelled. */
   readonly timers = new Set<TimerEntry>();
-  /** Virtual times of recent supervision restarts, for the restart budget. */
-  restartTimes: number[] = [];
+  /** Recent supervision restarts, on virtual time (the one policy: restart_budget.ts). */
+  readonly restarts = new RestartBudget();
 
   constructor(
     /** The actor's address. */

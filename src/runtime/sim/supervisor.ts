@@ -93,7 +93,7 @@ export class Supervisor {
   kill(cell: ActorCell): void {
     this.deps.asks.cancelOwnedBy(cell);
     cell.endIncarnation();
-    cell.restartTimes = [];
+    cell.restarts.reset();
   }
 
   private watch(cell: ActorCell, incarnation: number, result: unknown, delivery: Delivery | undefined): void {
@@ -120,10 +120,7 @@ export class Supervisor {
       this.deps.logs.write('warn', name, 'stopped() of the failed instance threw', { error: toErrorRecord(stopErr) });
     }
     cell.endIncarnation();
-    const now = this.deps.now();
-    cell.restartTimes = cell.restartTimes.filter((t) => t > now - ACTOR_RESTART_WINDOW_MS);
-    cell.restartTimes.push(now);
-    if (cell.restartTimes.length > ACTOR_RESTARTS_MAX) {
+    if (cell.restarts.fail(this.deps.now()) === 'stop') {
       cell.stopped = true;
       this.deps.record('stop', '', name, during, stableHash(record));
       this.deps.logs.write('error', name, `actor failed ${ACTOR_RESTARTS_MAX + 1} times within ${ACTOR_RESTART_WINDOW_MS} ms: stopped`);
