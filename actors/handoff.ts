@@ -39,14 +39,14 @@ import {
 import type { Actor, ActorContext, Replier } from '../src/runtime/actor.js';
 import type { HintStorage } from '../storage/hint_storage.js';
 import { HintStore } from '../storage/hint_store.js';
-import type { StoredVersion } from '../storage/version.js';
+import type { Version } from '../storage/version.js';
 import type { LivenessMsg } from './failure_detector.js';
 import { replicaRef } from './member_refs.js';
 
 /** Messages the handoff actor understands. */
 export type HandoffMsg =
   /** Ask from a coordinator: keep `versions` of `key` for `owner` → `true`, or an error (OverloadedError when full). */
-  | { type: 'hint'; owner: string; key: Uint8Array; versions: StoredVersion[] }
+  | { type: 'hint'; owner: string; key: Uint8Array; versions: Version[] }
   /** From the node's failure detector: a liveness change. */
   | LivenessMsg
   /** Timer: replay to due owners and expire old hints. */
@@ -188,7 +188,7 @@ class Handoff implements Actor<HandoffMsg> {
   // -------------------------------------------------------------------------
 
   /** Add one hint; answer its asker when the add has resolved. */
-  private hint(owner: string, key: Uint8Array, versions: StoredVersion[], ctx: ActorContext<HandoffMsg>): Promise<void> | void {
+  private hint(owner: string, key: Uint8Array, versions: Version[], ctx: ActorContext<HandoffMsg>): Promise<void> | void {
     assert(owner !== this.args.self, `a node never holds hints for itself (${owner})`);
     const replier = ctx.replier();
     if (this.addsInFlight >= HINT_ADDS_IN_FLIGHT_MAX) {

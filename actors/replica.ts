@@ -32,7 +32,7 @@ import { keysEqual } from '../storage/key_order.js';
 import { LiveKeyCounter } from '../storage/live_keys.js';
 import { FencedFileSystem } from '../storage/fenced_fs.js';
 import { RealFileSystem } from '../storage/real_fs.js';
-import type { StoredVersion } from '../storage/version.js';
+import type { Version } from '../storage/version.js';
 import { LIVE_KEYS_WAIT_MS, SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
 import { plantedDropOfMergedVersion } from '../src/core/planted_bugs.js';
 import { DETECTOR_ACTOR_ID } from './member_refs.js';
@@ -43,9 +43,9 @@ import { getMany, mergeMany, readNow } from './replica_batch.js';
 
 /** Messages a replica understands. */
 export type ReplicaMsg =
-  | { type: 'put'; key: Uint8Array; version: StoredVersion }
+  | { type: 'put'; key: Uint8Array; version: Version }
   /** Store every version of `versions` (a sibling set from a coordinator, read repair or hint replay); replies true. Idempotent. */
-  | { type: 'merge'; key: Uint8Array; versions: StoredVersion[] }
+  | { type: 'merge'; key: Uint8Array; versions: Version[] }
   | { type: 'get'; key: Uint8Array }
   /**
    * Ask → boolean, the first step of a tombstone confirmation: true only if
@@ -79,7 +79,7 @@ export type ReplicaMsg =
    */
   | { type: 'merge-batch'; entries: MergeEntry[] }
   /**
-   * Ask → `Outcome<StoredVersion[]>[]`, in order: the `get` of each key, in
+   * Ask → `Outcome<Version[]>[]`, in order: the `get` of each key, in
    * one message (a coordinator's get-batch). A key answered from a damaged
    * table fails alone, as a lone `get` would.
    */
@@ -97,7 +97,7 @@ export type ReplicaMsg =
 /** One key's sibling set to store, in a `merge-batch`. */
 export interface MergeEntry {
   key: Uint8Array;
-  versions: StoredVersion[];
+  versions: Version[];
 }
 
 /** How to spawn a replica. */
@@ -139,7 +139,7 @@ export interface ReplicaStats extends EngineStats {
 
 /** A page of a range scan. */
 export interface ScanPage {
-  entries: { key: Uint8Array; versions: StoredVersion[] }[];
+  entries: { key: Uint8Array; versions: Version[] }[];
   /** Where the next page starts, or null at the end of the range. */
   next: Uint8Array | null;
 }
@@ -448,7 +448,7 @@ class Replica implements Actor<ReplicaMsg> {
    * never resolved silently. Both versions stay as siblings; count it for
    * `stats` (/metrics ringkv_dot_conflicts_total) and log it at error level.
    */
-  private dotConflict(key: Uint8Array, a: StoredVersion, b: StoredVersion, ctx: ActorContext<ReplicaMsg>): void {
+  private dotConflict(key: Uint8Array, a: Version, b: Version, ctx: ActorContext<ReplicaMsg>): void {
     this.dotConflicts++;
     const dotA = decodeDvv(a.clock).dot;
     const dotB = decodeDvv(b.clock).dot;

@@ -8,14 +8,14 @@
 import { toErrorRecord, type Outcome } from '../src/core/errors.js';
 import { plantedDropOfMergedVersion } from '../src/core/planted_bugs.js';
 import type { StorageEngine } from '../storage/engine.js';
-import type { StoredVersion } from '../storage/version.js';
+import type { Version } from '../storage/version.js';
 import type { MergeEntry } from './replica.js';
 import { durableView } from './replica_mint.js';
 import { damagedAnswer } from './table_health.js';
 
 /** The `get` of each key; keys with a write waiting for its fsync (batch sync) wait for it, the others answer at once. */
-export async function getMany(engine: StorageEngine, keys: readonly Uint8Array[], dir: string): Promise<Outcome<StoredVersion[]>[]> {
-  const outcomes: Outcome<StoredVersion[]>[] = new Array(keys.length);
+export async function getMany(engine: StorageEngine, keys: readonly Uint8Array[], dir: string): Promise<Outcome<Version[]>[]> {
+  const outcomes: Outcome<Version[]>[] = new Array(keys.length);
   let waits: Promise<void>[] | null = null;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
@@ -39,7 +39,7 @@ export async function getMany(engine: StorageEngine, keys: readonly Uint8Array[]
  * (`damagedAnswer`), and the coordinator counts it as no answer and repairs
  * the key here (read repair).
  */
-export function readNow(engine: StorageEngine, key: Uint8Array): StoredVersion[] {
+export function readNow(engine: StorageEngine, key: Uint8Array): Version[] {
   let damaged: string | undefined;
   const versions = engine.get(key, (path) => (damaged = path));
   if (damaged !== undefined) throw damagedAnswer(damaged);

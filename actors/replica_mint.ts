@@ -21,7 +21,7 @@ import { DotLease } from '../storage/dot_lease.js';
 import type { StorageEngine } from '../storage/engine.js';
 import type { FileSystem } from '../storage/fs.js';
 import { KeyTails } from '../storage/key_tails.js';
-import type { StoredVersion } from '../storage/version.js';
+import type { Version } from '../storage/version.js';
 
 /** A client write to version here: the coordinator's part of a put, minus replication. */
 export type MintRequest = {
@@ -149,7 +149,7 @@ export class Minter {
   private store(
     engine: StorageEngine,
     msg: MintRequest,
-    local: StoredVersion[],
+    local: Version[],
     context: VersionVector,
     actor: string,
     counter: number,
@@ -190,7 +190,7 @@ export class Minter {
  * version supersedes (for an overwrite, everything held) and the least
  * counter the key's clock requires of the dot.
  */
-function mintBasis(msg: MintRequest, local: readonly StoredVersion[], lease: DotLease): { actor: string; context: VersionVector; required: number } {
+function mintBasis(msg: MintRequest, local: readonly Version[], lease: DotLease): { actor: string; context: VersionVector; required: number } {
   const actor = actorId(msg.node, lease.epoch);
   const context = msg.overwrite ? contextOf(local) : contextFromString(msg.context);
   return { actor, context, required: requiredCounter(local, context, actor) };

@@ -16,7 +16,6 @@ import { TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX } from '../src/core/limits.js';
 import { isPlanted } from '../src/core/planted_bugs.js';
 import { isStale, reconcileSets, type Version } from '../src/core/sibling_set.js';
 import type { ActorContext, Message } from '../src/runtime/actor.js';
-import type { StoredVersion } from '../storage/version.js';
 import { describe, describeKey } from './log_text.js';
 import { replicaRef } from './member_refs.js';
 import type { ReplicaMsg } from './replica.js';
@@ -47,7 +46,7 @@ export class TombstoneConfirmation {
     const reconciled = reconcileSets([...answers.values()]);
     if (reconciled.length === 0 || reconciled.some((v) => v.value !== null)) return;
     for (const held of answers.values()) if (held.length !== reconciled.length || isStale(held, reconciled)) return;
-    const unmarked = owners.filter((owner) => answers.get(owner)!.some((v) => (v as StoredVersion).purgeable !== true));
+    const unmarked = owners.filter((owner) => answers.get(owner)!.some((v) => (v as Version).purgeable !== true));
     if (unmarked.length > 0) this.confirm(key, owners, unmarked, reconciled, ctx);
   }
 

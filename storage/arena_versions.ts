@@ -1,7 +1,7 @@
 /**
  * A key's reconciled version set as one record in a `ByteArena`: what the
  * arena memtable (storage/arena_memtable.ts) stores in place of an array of
- * `StoredVersion` objects. Clocks are inline; each value is its own arena
+ * `Version` objects. Clocks are inline; each value is its own arena
  * record, written once and referenced by address, so re-encoding a key's
  * list after a merge copies the surviving clocks but never a value.
  *
@@ -21,7 +21,7 @@
  *           bit 1 FLAG_PURGEABLE (`purgeable: true`)
  *
  * Not a disk format: it lives only as long as its memtable, so it has no
- * version byte or checksum. Reads return `StoredVersion` objects whose clock
+ * version byte or checksum. Reads return `Version` objects whose clock
  * and value are subarrays of the arena (no copy); they stay valid and
  * unchanged for as long as they are held.
  *
@@ -30,7 +30,7 @@
 import { assert } from '../src/core/assert.js';
 import { CLOCK_MAX_BYTES } from '../src/core/limits.js';
 import type { ByteArena } from './arena.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 /** Bytes of the list header (the count). */
 const LIST_HEADER_BYTES = 4;
@@ -53,18 +53,18 @@ export class ArenaVersionLists {
   constructor(private readonly arena: ByteArena) {}
 
   /** Bytes of the list record for `versions` (values not included: they are records of their own). */
-  static listBytes(versions: readonly StoredVersion[]): number {
+  static listBytes(versions: readonly Version[]): number {
     let bytes = LIST_HEADER_BYTES;
     for (const v of versions) bytes += ENTRY_HEADER_BYTES + v.clock.length;
     return bytes;
   }
 
   /** The versions of the list at (`chunk`, `offset`), as fresh objects over arena bytes. */
-  read(chunk: number, offset: number): StoredVersion[] {
+  read(chunk: number, offset: number): Version[] {
     const view = this.arena.view(chunk);
     const bytes = this.arena.bytes(chunk);
     const count = view.getUint32(offset, true);
-    const out = new Array<StoredVersion>(count);
+    const out = new Array<Version>(count);
     let at = offset + LIST_HEADER_BYTES;
     for (let i = 0; i < count; i++) {
       const flags = bytes[at + AT_FLAGS]!;
@@ -76,7 +76,7 @@ export class ArenaVersionLists {
         const valueLength = view.getUint32(at + AT_VALUE_LENGTH, true);
         value = this.arena.bytes(view.getUint32(at + AT_VALUE_CHUNK, true)).subarray(valueOffset, valueOffset + valueLength);
       }
-      const version: StoredVersion = { clock: bytes.subarray(clockAt, clockAt + clockLength), value, ts_ms: view.getFloat64(at + AT_TS, true) };
+      const version: Version = { clock: bytes.subarray(clockAt, clockAt + clockLength), value, ts_ms: view.getFloat64(at + AT_TS, true) };
       if ((flags & FLAG_PURGEABLE) !== 0) version.purgeable = true;
       out[i] = version;
       at = clockAt + clockLength;
@@ -90,7 +90,7 @@ export class ArenaVersionLists {
    * list at (`previousChunk`, `previousOffset`)) keeps its value record; any
    * other value is copied in.
    */
-  write(versions: readonly StoredVersion[], previous?: readonly StoredVersion[], previousChunk = 0, previousOffset = 0): number {
+  write(versions: readonly Version[], previous?: readonly Version[], previousChunk = 0, previousOffset = 0): number {
     assert(versions.length > 0, 'a version list holds at least one version');
     // The list first, so that value records allocated below cannot move its chunk.
     const offset = this.arena.alloc(ArenaVersionLists.listBytes(versions));

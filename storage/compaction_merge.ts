@@ -30,7 +30,7 @@ import { SIBLINGS_STORED_MAX } from '../src/core/limits.js';
 import type { VersionOrder } from '../src/core/version_order.js';
 import { mergeSorted, type KeyedDotConflictHandler } from './merge_iterator.js';
 import type { SSTableEntry } from './sstable_reader.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 /** Rules for one merge. */
 export interface MergeRules {
@@ -49,7 +49,7 @@ export interface MergeRules {
 
 /** Where merged entries go (an SSTableWriter, or a model in tests). */
 export interface MergeSink {
-  append(key: Uint8Array, versions: readonly StoredVersion[]): Promise<void>;
+  append(key: Uint8Array, versions: readonly Version[]): Promise<void>;
 }
 
 /** What a merge did. */
@@ -84,9 +84,9 @@ export async function mergeTables(inputs: Iterable<SSTableEntry>[], sink: MergeS
 }
 
 /** Drop tombstones that are safe to forget (see the file comment). */
-function purgeTombstones(key: Uint8Array, versions: StoredVersion[], rules: MergeRules, stats: MergeStats): StoredVersion[] {
+function purgeTombstones(key: Uint8Array, versions: Version[], rules: MergeRules, stats: MergeStats): Version[] {
   const cutoff = rules.now_ms - rules.tombstoneGrace_ms;
-  const purged = (v: StoredVersion): boolean => v.value === null && v.ts_ms < cutoff && (v.purgeable === true || !rules.requireConfirmation);
+  const purged = (v: Version): boolean => v.value === null && v.ts_ms < cutoff && (v.purgeable === true || !rules.requireConfirmation);
   if (!versions.some(purged)) return versions;
   if (rules.mayExistElsewhere(key, hashPair(key))) return versions;
   // After reconcile, no kept version is dominated by a kept tombstone, so a

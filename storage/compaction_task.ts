@@ -22,7 +22,7 @@ import { RealFileSystem } from './real_fs.js';
 import type { SSTableMeta } from './sstable_format.js';
 import { SSTableReader } from './sstable_reader.js';
 import { SSTableWriter } from './sstable_writer.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 /** What to compact. */
 export interface CompactionTask {
@@ -64,7 +64,7 @@ export interface CompactionResult {
    * merge may run on a pool thread, which has no way to tell it directly.
    * `stats.dotConflicts` counts them all.
    */
-  dotConflicts: { key: Uint8Array; a: StoredVersion; b: StoredVersion }[];
+  dotConflicts: { key: Uint8Array; a: Version; b: Version }[];
 }
 
 /** Runs compaction tasks somewhere (a thread pool, or inline). */

@@ -43,7 +43,7 @@ import type { Manifest } from './manifest.js';
 import { mergeSorted, type KeyVersions } from './merge_iterator.js';
 import { encodeMutation } from './mutation.js';
 import type { TableSet } from './table_set.js';
-import { reconcile, type DotConflictHandler, type StoredVersion } from './version.js';
+import { reconcile, type DotConflictHandler, type Version } from './version.js';
 
 export type { EngineOptions, EngineStats } from './engine_options.js';
 
@@ -112,7 +112,7 @@ export class StorageEngine {
    * function: without backpressure a put returns the commit log's promise
    * itself, so no extra promise or microtask per write.
    */
-  put(key: Uint8Array, version: StoredVersion): Promise<void> {
+  put(key: Uint8Array, version: Version): Promise<void> {
     try {
       assert(!this.closed, 'put on an open engine');
       validateWrite(key, version);
@@ -152,7 +152,7 @@ export class StorageEngine {
    * replay and compaction accept up to SIBLINGS_STORED_MAX so that recovery
    * never fails on what was accepted.
    */
-  private putNow(key: Uint8Array, version: StoredVersion): Promise<void> {
+  private putNow(key: Uint8Array, version: Version): Promise<void> {
     const payload = encodeMutation(key, version);
     this.log.checkAppendable(payload.length);
     this.flushes.active.put(key, [version], { onConflict: this.dotConflictsOf(key) });
@@ -197,14 +197,14 @@ export class StorageEngine {
    * `onDamaged`: the answer may then lack versions (a replica answers it as
    * corruption, so the coordinator repairs the key here).
    */
-  get(key: Uint8Array, onDamaged?: (path: string) => void): StoredVersion[] {
+  get(key: Uint8Array, onDamaged?: (path: string) => void): Version[] {
     this.stats.gets++;
     return this.versionsOf(key, onDamaged);
   }
 
   /** The read path of `get`, without counting it. */
-  private versionsOf(key: Uint8Array, onDamaged?: (path: string) => void): StoredVersion[] {
-    const found: StoredVersion[] = [];
+  private versionsOf(key: Uint8Array, onDamaged?: (path: string) => void): Version[] {
+    const found: Version[] = [];
     const fresh = this.flushes.active.get(key);
     if (fresh) for (const v of fresh) found.push(v);
     for (const frozen of this.flushes.frozen) {
@@ -220,7 +220,7 @@ export class StorageEngine {
           continue;
         }
         this.stats.tablesConsulted++;
-        let versions: StoredVersion[] | undefined;
+        let versions: Version[] | undefined;
         try {
           if (table.damage === undefined) versions = table.reader.getAdmitted(key);
         } catch (err) {

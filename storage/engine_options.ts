@@ -11,7 +11,7 @@ import type { VersionOrder } from '../src/core/version_order.js';
 import type { CommitLogTimers, SyncMode } from './commit_log.js';
 import type { FileSystem } from './fs.js';
 import type { QuarantinedTable } from './table_damage.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 /** How to open an engine. */
 export interface EngineOptions {
@@ -51,7 +51,7 @@ export interface EngineOptions {
    * each time they reconcile the pair, so a conflict still stored is told
    * again: it stands until a write that saw it supersedes both.
    */
-  onDotConflict?: (key: Uint8Array, a: StoredVersion, b: StoredVersion) => void;
+  onDotConflict?: (key: Uint8Array, a: Version, b: Version) => void;
   /**
    * Told once per damaged table: a read met a data block of the SSTable at
    * `path` that failed its checksum (or its structure checks). The table is
@@ -107,7 +107,7 @@ export function newEngineStats(): EngineStats {
 }
 
 /** Refuse a write the store must never hold (`InvalidRequestError`, nothing applied). */
-export function validateWrite(key: Uint8Array, version: StoredVersion): void {
+export function validateWrite(key: Uint8Array, version: Version): void {
   if (key.length === 0 || key.length > KEY_MAX_BYTES) throw new InvalidRequestError(`key of ${key.length} bytes; keys are 1..${KEY_MAX_BYTES} bytes`);
   if (version.clock.length > CLOCK_MAX_BYTES) throw new InvalidRequestError(`clock of ${version.clock.length} bytes exceeds ${CLOCK_MAX_BYTES}`);
   if (version.value !== null && version.value.length > VALUE_MAX_BYTES) {

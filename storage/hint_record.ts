@@ -42,7 +42,7 @@ import { assert } from '../src/core/assert.js';
 import { CorruptionError, InvalidRequestError } from '../src/core/errors.js';
 import { checksum } from '../src/core/hash.js';
 import { CLOCK_MAX_BYTES, KEY_MAX_BYTES, SIBLINGS_MAX, VALUE_MAX_BYTES } from '../src/core/limits.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 /** One stored hint: versions of `key` that `owner` should have received. */
 export interface Hint {
@@ -53,7 +53,7 @@ export interface Hint {
   /** The data key. */
   key: Uint8Array;
   /** The versions to hand over, as the coordinator gave them. */
-  versions: StoredVersion[];
+  versions: Version[];
   /** When the hint was added (injected clock, ms). */
   created_ms: number;
 }
@@ -125,7 +125,7 @@ export function verifiedCreatedMs(lmdb_key: Uint8Array, value: Uint8Array): numb
 }
 
 /** Encode everything but the checksum (left zero until `sealBody`). Validates sizes. */
-export function encodeBody(created_ms: number, key: Uint8Array, versions: readonly StoredVersion[]): Uint8Array {
+export function encodeBody(created_ms: number, key: Uint8Array, versions: readonly Version[]): Uint8Array {
   assert(Number.isFinite(created_ms), 'now() returns finite milliseconds');
   if (key.length > KEY_MAX_BYTES) throw new InvalidRequestError(`key of ${key.length} bytes exceeds ${KEY_MAX_BYTES}`);
   if (versions.length === 0 || versions.length > SIBLINGS_MAX) {
@@ -182,7 +182,7 @@ export function decodeBody(location: string, value: Uint8Array): Omit<Hint, 'id'
   const version_count = view.getUint16(at);
   at += 2;
   if (version_count === 0 || version_count > SIBLINGS_MAX) throw new CorruptionError(location, at, 'bad version count');
-  const versions: StoredVersion[] = [];
+  const versions: Version[] = [];
   for (let i = 0; i < version_count; i++) {
     need(at, 2);
     const clock_len = view.getUint16(at);

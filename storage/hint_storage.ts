@@ -21,7 +21,7 @@
  * Thread contract: an implementation is used from one thread only.
  */
 import type { ExpireResult, HintBatch } from './hint_store.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 export type { ExpireResult, HintBatch } from './hint_store.js';
 export type { Hint } from './hint_record.js';
@@ -37,7 +37,7 @@ export interface HintStorage {
    * not fit, with `InvalidRequestError` when the key or a version exceeds its
    * limit or `versions` is empty. A rejected add stores nothing.
    */
-  add(owner: string, key: Uint8Array, versions: readonly StoredVersion[]): Promise<number>;
+  add(owner: string, key: Uint8Array, versions: readonly Version[]): Promise<number>;
 
   /**
    * Up to `limit` (1..SCAN_PAGE_MAX_ENTRIES) unexpired hints of `owner` with

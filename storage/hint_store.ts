@@ -57,7 +57,7 @@ import {
   type Hint,
 } from './hint_record.js';
 import type { HintStorage } from './hint_storage.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 export type { Hint } from './hint_record.js';
 
@@ -146,7 +146,7 @@ export class HintStore implements HintStorage {
    * fails the write over or counts one ack fewer), with `InvalidRequestError`
    * when the key or a version exceeds its limit.
    */
-  async add(owner: string, key: Uint8Array, versions: readonly StoredVersion[]): Promise<number> {
+  async add(owner: string, key: Uint8Array, versions: readonly Version[]): Promise<number> {
     this.assertOpen();
     const prefix = ownerPrefix(owner);
     const created_ms = this.now();

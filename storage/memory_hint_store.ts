@@ -24,7 +24,7 @@ import { OverloadedError } from '../src/core/errors.js';
 import { HINT_MAX_AGE_MS, HINT_STORE_MAX_BYTES, SCAN_PAGE_MAX_ENTRIES } from '../src/core/limits.js';
 import { encodeBody, hintKey, ownerPrefix, type Hint } from './hint_record.js';
 import type { ExpireResult, HintBatch, HintStorage } from './hint_storage.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 /** How to build a memory hint store. */
 export interface MemoryHintStoreOptions {
@@ -72,7 +72,7 @@ export class MemoryHintStore implements HintStorage {
     assert(this.max_age_ms > 0 && this.max_bytes > 0, 'hint store bounds must be positive');
   }
 
-  async add(owner: string, key: Uint8Array, versions: readonly StoredVersion[]): Promise<number> {
+  async add(owner: string, key: Uint8Array, versions: readonly Version[]): Promise<number> {
     this.assertOpen();
     const created_ms = this.now();
     const body = encodeBody(created_ms, key, versions);
@@ -209,7 +209,7 @@ export class MemoryHintStore implements HintStorage {
 }
 
 /** A deep copy of one version. */
-function copyVersion(version: StoredVersion): StoredVersion {
+function copyVersion(version: Version): Version {
   // new Uint8Array(x) copies into a plain Uint8Array (a Buffer's slice would stay a Buffer), as the LMDB store decodes.
   return { clock: new Uint8Array(version.clock), value: version.value === null ? null : new Uint8Array(version.value), ts_ms: version.ts_ms };
 }

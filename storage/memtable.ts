@@ -38,7 +38,7 @@
  * by a merge stay in the arena as garbage and count in `approximateBytes`,
  * which therefore only grows, so the memtable is frozen by size as before.
  *
- * Returned objects: `get`, `scan` and `put` build fresh `StoredVersion`
+ * Returned objects: `get`, `scan` and `put` build fresh `Version`
  * objects (and key arrays) whose bytes are subarrays of the arena: no copy,
  * valid and unchanged while held (the arena is append-only), and holding one
  * keeps its chunk alive. They are equal to, but never identical with, the
@@ -62,7 +62,7 @@ import type { VersionOrder } from '../src/core/version_order.js';
 import { ByteArena } from './arena.js';
 import { ArenaVersionLists } from './arena_versions.js';
 import { compareKeyRanges } from './key_order.js';
-import { reconcile, type DotConflictHandler, type StoredVersion } from './version.js';
+import { reconcile, type DotConflictHandler, type Version } from './version.js';
 
 const W0 = 0;
 const W1 = 1;
@@ -91,7 +91,7 @@ function keyWord(key: Uint8Array, from: number): number {
 /** One key and its reconciled versions, as `scan` yields them. */
 export interface MemtableEntry {
   key: Uint8Array;
-  versions: readonly StoredVersion[];
+  versions: readonly Version[];
 }
 
 /** A sorted arena map key → reconciled versions. */
@@ -164,9 +164,9 @@ export class Memtable {
    */
   put(
     key: Uint8Array,
-    versions: readonly StoredVersion[],
+    versions: readonly Version[],
     options: { enforceSiblingLimit?: boolean; onConflict?: DotConflictHandler } = {},
-  ): readonly StoredVersion[] {
+  ): readonly Version[] {
     const enforce = options.enforceSiblingLimit ?? true;
     assert(!this.frozen, 'a frozen memtable takes no writes');
     assert(key.length <= KEY_MAX_BYTES, 'key within KEY_MAX_BYTES');
@@ -196,7 +196,7 @@ export class Memtable {
   }
 
   /** The key's versions, or undefined when the memtable does not hold it. */
-  get(key: Uint8Array): readonly StoredVersion[] | undefined {
+  get(key: Uint8Array): readonly Version[] | undefined {
     const node = this.seek(key);
     if (node === 0 || this.compareNode(node, key, keyWord(key, 0), keyWord(key, 4), keyWord(key, 8)) !== 0) return undefined;
     return this.lists.read(this.nodes[node + LIST_CHUNK]!, this.nodes[node + LIST_OFFSET]!);
@@ -276,7 +276,7 @@ export class Memtable {
     return 0;
   }
 
-  private insertAfterPreds(key: Uint8Array, versions: readonly StoredVersion[]): void {
+  private insertAfterPreds(key: Uint8Array, versions: readonly Version[]): void {
     const height = this.randomHeight();
     if (height > this.levels) {
       for (let level = this.levels; level < height; level++) this.preds[level] = HEAD;
@@ -329,14 +329,14 @@ export class Memtable {
 }
 
 /** True when `a` and `b` hold the same objects in the same order. */
-function sameObjects(a: readonly StoredVersion[], b: readonly StoredVersion[]): boolean {
+function sameObjects(a: readonly Version[], b: readonly Version[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
 /** Refuse a key that would hold more than SIBLINGS_MAX concurrent versions, saying how to resolve them. */
-export function checkSiblings(key: Uint8Array, versions: readonly StoredVersion[]): void {
+export function checkSiblings(key: Uint8Array, versions: readonly Version[]): void {
   if (versions.length > SIBLINGS_MAX) {
     throw new InvalidRequestError(
       `key of ${key.length} bytes would hold ${versions.length} concurrent versions, over SIBLINGS_MAX (${SIBLINGS_MAX}); ` +

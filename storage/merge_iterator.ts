@@ -10,21 +10,21 @@
 import { assert } from '../src/core/assert.js';
 import type { VersionOrder } from '../src/core/version_order.js';
 import { compareKeys } from './key_order.js';
-import { reconcile, type StoredVersion } from './version.js';
+import { reconcile, type Version } from './version.js';
 
 /** Told of two versions of `key` whose clocks name one write but different values (see `reconcile`). */
-export type KeyedDotConflictHandler = (key: Uint8Array, a: StoredVersion, b: StoredVersion) => void;
+export type KeyedDotConflictHandler = (key: Uint8Array, a: Version, b: Version) => void;
 
 /** One key with its versions. */
 export interface KeyVersions {
   key: Uint8Array;
-  versions: readonly StoredVersion[];
+  versions: readonly Version[];
 }
 
 /** Merged entries in key order; `sourceEntries` counts how many sources held the key. */
 export interface MergedEntry {
   key: Uint8Array;
-  versions: StoredVersion[];
+  versions: Version[];
   sourceEntries: number;
   versionsIn: number;
 }
@@ -41,7 +41,7 @@ export function* mergeSorted(sources: Iterable<KeyVersions>[], order: VersionOrd
       let key: Uint8Array | undefined;
       for (const head of heads) if (head && (key === undefined || compareKeys(head.key, key) < 0)) key = head.key;
       if (key === undefined) return;
-      const versions: StoredVersion[] = [];
+      const versions: Version[] = [];
       let sourceEntries = 0;
       for (let i = 0; i < heads.length; i++) {
         const head = heads[i];
@@ -52,7 +52,7 @@ export function* mergeSorted(sources: Iterable<KeyVersions>[], order: VersionOrd
         assert(following === undefined || compareKeys(following.key, key) > 0, 'merge source is sorted and unique');
         heads[i] = following;
       }
-      const report = onConflict === undefined ? undefined : (a: StoredVersion, b: StoredVersion): void => onConflict(key, a, b);
+      const report = onConflict === undefined ? undefined : (a: Version, b: Version): void => onConflict(key, a, b);
       const merged = sourceEntries === 1 && versions.length === 1 ? versions : reconcile(order, versions, report);
       yield { key, versions: merged, sourceEntries, versionsIn: versions.length };
     }

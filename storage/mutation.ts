@@ -14,7 +14,7 @@
  */
 import { assert } from '../src/core/assert.js';
 import { CorruptionError } from '../src/core/errors.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 const FLAG_TOMBSTONE = 1;
 const FLAG_PURGEABLE = 2;
@@ -23,11 +23,11 @@ const FLAGS_KNOWN = FLAG_TOMBSTONE | FLAG_PURGEABLE;
 /** One logged write. */
 export interface Mutation {
   key: Uint8Array;
-  version: StoredVersion;
+  version: Version;
 }
 
 /** Encode a mutation for the commit log. */
-export function encodeMutation(key: Uint8Array, version: StoredVersion): Uint8Array {
+export function encodeMutation(key: Uint8Array, version: Version): Uint8Array {
   const valueLength = version.value === null ? 0 : version.value.length;
   const out = new Uint8Array(2 + key.length + 2 + version.clock.length + 1 + 8 + 4 + valueLength);
   const view = new DataView(out.buffer);
@@ -75,7 +75,7 @@ export function decodeMutation(bytes: Uint8Array, location: string): Mutation {
   at += 13;
   if (at + valueLength !== bytes.length) fail('length does not match its value');
   if (tombstone && valueLength !== 0) fail('is a tombstone with a value');
-  const version: StoredVersion = { clock, value: tombstone ? null : bytes.slice(at), ts_ms };
+  const version: Version = { clock, value: tombstone ? null : bytes.slice(at), ts_ms };
   if (purgeable) version.purgeable = true;
   return { key, version };
 }

@@ -49,7 +49,7 @@ import { CorruptionError } from '../src/core/errors.js';
 import { checksum } from '../src/core/hash.js';
 import { CLOCK_MAX_BYTES, KEY_MAX_BYTES, SIBLINGS_STORED_MAX, SSTABLE_READ_COPY_CHUNK_BYTES, VALUE_MAX_BYTES } from '../src/core/limits.js';
 import { compareKeyRanges, compareKeys } from './key_order.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 /** Last 8 bytes of every SSTable: "RKVSST01" read as a little-endian u64. */
 export const SSTABLE_MAGIC = 0x3130545353564b52n;
@@ -65,7 +65,7 @@ const FOOTER_MAGIC_AT = 56;
 export const BLOCK_TRAILER_BYTES = 4;
 /** Version flag bit: the version is a tombstone (no value bytes follow). */
 export const VERSION_FLAG_TOMBSTONE = 1;
-/** Version flag bit: the tombstone is purgeable (`StoredVersion.purgeable`); never set on a value. */
+/** Version flag bit: the tombstone is purgeable (`Version.purgeable`); never set on a value. */
 export const VERSION_FLAG_PURGEABLE = 2;
 /** Every flag bit a reader understands. */
 const VERSION_FLAGS_KNOWN = VERSION_FLAG_TOMBSTONE | VERSION_FLAG_PURGEABLE;
@@ -185,14 +185,14 @@ function readU32(bytes: Uint8Array, at: number): number {
 // ---------------------------------------------------------------------------
 
 /** Encoded size of one entry. */
-export function entryBytes(key: Uint8Array, versions: readonly StoredVersion[]): number {
+export function entryBytes(key: Uint8Array, versions: readonly Version[]): number {
   let size = 2 + key.length + 2;
   for (const v of versions) size += 1 + 2 + v.clock.length + 8 + (v.value === null ? 0 : 4 + v.value.length);
   return size;
 }
 
 /** Write one entry at `at` (the caller made room for `entryBytes`); returns the end. */
-export function writeEntry(out: Uint8Array, view: DataView, at: number, key: Uint8Array, versions: readonly StoredVersion[]): number {
+export function writeEntry(out: Uint8Array, view: DataView, at: number, key: Uint8Array, versions: readonly Version[]): number {
   view.setUint16(at, key.length, true);
   out.set(key, at + 2);
   at += 2 + key.length;
@@ -333,7 +333,7 @@ let copyChunkUsed = 0;
  * chunk), so nothing returned aliases `block`, which may be a block-cache
  * slab that is later rewritten.
  */
-export function versionsAt(block: Uint8Array, view: DataView, at: number): StoredVersion[] {
+export function versionsAt(block: Uint8Array, view: DataView, at: number): Version[] {
   at += 2 + (block[at]! | (block[at + 1]! << 8));
   const count = block[at]! | (block[at + 1]! << 8);
   at += 2;
@@ -361,7 +361,7 @@ export function versionsAt(block: Uint8Array, view: DataView, at: number): Store
     copy.set(block.subarray(at, end), copyChunkUsed);
     copyChunkUsed = (copyChunkUsed + length + 7) & ~7;
   }
-  const versions: StoredVersion[] = [];
+  const versions: Version[] = [];
   for (let i = 0; i < count; i++) {
     const flags = block[at]!;
     const tombstone = (flags & VERSION_FLAG_TOMBSTONE) !== 0;
@@ -376,7 +376,7 @@ export function versionsAt(block: Uint8Array, view: DataView, at: number): Store
       value = copy.subarray(at + 4 + shift, at + 4 + valueLength + shift);
       at += 4 + valueLength;
     }
-    const version: StoredVersion = { clock, value, ts_ms };
+    const version: Version = { clock, value, ts_ms };
     if ((flags & VERSION_FLAG_PURGEABLE) !== 0) version.purgeable = true;
     versions.push(version);
   }

@@ -44,12 +44,12 @@ import {
   type Footer,
   type SSTableMeta,
 } from './sstable_format.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 /** One key and its versions, as a scan yields them. */
 export interface SSTableEntry {
   key: Uint8Array;
-  versions: StoredVersion[];
+  versions: Version[];
 }
 
 /** Blocks up to this many bytes are read into a reused scratch buffer; larger ones get a buffer of their own. */
@@ -133,13 +133,13 @@ export class SSTableReader {
   }
 
   /** The key's versions (copies: see the thread contract), or undefined when the table does not hold it. */
-  get(key: Uint8Array, pair?: KeyHashPair): StoredVersion[] | undefined {
+  get(key: Uint8Array, pair?: KeyHashPair): Version[] | undefined {
     if (!this.filter.mayContainHash(pair ?? hashPair(key))) return undefined;
     return this.getAdmitted(key);
   }
 
   /** `get` for a key that `mayContain` just admitted: skips the second bloom probe (the engine's read path). */
-  getAdmitted(key: Uint8Array): StoredVersion[] | undefined {
+  getAdmitted(key: Uint8Array): Version[] | undefined {
     const prefix = this.sharedPrefix;
     const shared = prefix.length;
     if (key.length < shared) return undefined;

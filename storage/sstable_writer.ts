@@ -36,7 +36,7 @@ import {
   type BlockHandle,
   type SSTableMeta,
 } from './sstable_format.js';
-import type { StoredVersion } from './version.js';
+import type { Version } from './version.js';
 
 /** Options of a writer. */
 export interface SSTableWriterOptions {
@@ -87,7 +87,7 @@ export class SSTableWriter {
   }
 
   /** Add `key` with its versions; keys must strictly increase. */
-  async append(key: Uint8Array, versions: readonly StoredVersion[]): Promise<void> {
+  async append(key: Uint8Array, versions: readonly Version[]): Promise<void> {
     assert(this.state === 'open', 'append to an open writer');
     assert(key.length <= KEY_MAX_BYTES, 'key within KEY_MAX_BYTES');
     assert(versions.length >= 1 && versions.length <= SIBLINGS_STORED_MAX, 'an entry has 1..SIBLINGS_STORED_MAX versions');

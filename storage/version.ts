@@ -5,28 +5,14 @@
  * `src/core` (a version dominated by another is dropped; concurrent versions
  * are all kept as siblings).
  */
+import type { Version } from '../src/core/version.js';
 import type { Causality, VersionOrder } from '../src/core/version_order.js';
 
-/** One version of a key's value. */
-export interface StoredVersion {
-  /** Opaque causal metadata (an encoded vector clock). */
-  clock: Uint8Array;
-  /** The value bytes, or null for a tombstone (a delete). */
-  value: Uint8Array | null;
-  /** When the version was written (ms, from the actor clock): tombstone grace uses it. */
-  ts_ms: number;
-  /**
-   * Tombstones only: every owner of the key is known to hold this tombstone
-   * (a coordinator saw all of them store it and sent `confirm-tombstone`), so
-   * compaction may purge it once its grace has passed (Riak's delete mode:
-   * reap only what every primary holds). Absent on values and on tombstones
-   * not yet confirmed.
-   */
-  purgeable?: true;
-}
+/** The one version type (`src/core/version.ts`), as the engine's modules import it. */
+export type { Version } from '../src/core/version.js';
 
 /** Told of two versions whose clocks name one write but different values (`Causality` 'conflict'). */
-export type DotConflictHandler = (a: StoredVersion, b: StoredVersion) => void;
+export type DotConflictHandler = (a: Version, b: Version) => void;
 
 /**
  * Reconcile a set of versions: drop every version dominated by another and
@@ -39,13 +25,13 @@ export type DotConflictHandler = (a: StoredVersion, b: StoredVersion) => void;
  * Order of the result: stable by input order.
  * O(n^2) in the number of versions, which `SIBLINGS_MAX` bounds.
  */
-export function reconcile(order: VersionOrder, versions: readonly StoredVersion[], onConflict?: DotConflictHandler): StoredVersion[] {
+export function reconcile(order: VersionOrder, versions: readonly Version[], onConflict?: DotConflictHandler): Version[] {
   const n = versions.length;
   const relation: Causality[] = new Array<Causality>(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) if (i !== j) relation[i * n + j] = order.compare(versions[i]!.clock, versions[j]!.clock);
   }
-  const out: StoredVersion[] = [];
+  const out: Version[] = [];
   const laterCopy: boolean[] = [];
   for (let i = 0; i < n; i++) {
     const v = versions[i]!;
@@ -71,7 +57,7 @@ export function reconcile(order: VersionOrder, versions: readonly StoredVersion[
 }
 
 /** Of two copies of one version (equal clocks), true when copy `a` (at `i`) is kept over copy `b` (at `j`). */
-function keepsOver(a: StoredVersion, i: number, b: StoredVersion, j: number): boolean {
+function keepsOver(a: Version, i: number, b: Version, j: number): boolean {
   if (a.purgeable !== b.purgeable) return a.purgeable === true;
   return i < j;
 }

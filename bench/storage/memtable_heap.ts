@@ -27,7 +27,7 @@ import { encodeClock, increment, vectorClockOrder } from '../../src/core/vector_
 import { Memtable } from '../../storage/memtable.js';
 import { shuffledIndices } from './workload.js';
 import { ModelMemtable } from '../../test/storage/memtable_model.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 interface Options {
   entries: number;
@@ -36,8 +36,8 @@ interface Options {
 
 /** What both memtables offer the benchmark. */
 interface MemtableLike {
-  put(key: Uint8Array, versions: readonly StoredVersion[]): readonly StoredVersion[];
-  get(key: Uint8Array): readonly StoredVersion[] | undefined;
+  put(key: Uint8Array, versions: readonly Version[]): readonly Version[];
+  get(key: Uint8Array): readonly Version[] | undefined;
   readonly entryCount: number;
   readonly approximateBytes: number;
 }

@@ -13,7 +13,7 @@ import { StorageEngine, type EngineStats } from '../../storage/engine.js';
 import { sstableFileName } from '../../storage/manifest.js';
 import { RealFileSystem } from '../../storage/real_fs.js';
 import { SSTableReader } from '../../storage/sstable_reader.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 import { CompactionDriver } from './compaction_driver.js';
 import { rate, windowedWrites, type Workload } from './workload.js';
 
@@ -163,7 +163,7 @@ async function probeFilters(fs: RealFileSystem, dir: string, engine: StorageEngi
   return out;
 }
 
-function checkValue(found: StoredVersion[], expected: Uint8Array, index: number): void {
+function checkValue(found: Version[], expected: Uint8Array, index: number): void {
   const value = found.length === 1 ? found[0]!.value : null;
   if (value === null || value.length !== expected.length || !value.every((b, i) => b === expected[i])) {
     throw new Error(`ringkv returned a wrong value for key ${index} (${found.length} versions)`);

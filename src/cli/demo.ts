@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { encodeClock, increment, merge, decodeClock, type VectorClock } from '../core/vector_clock.js';
 import type { ActorRef } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/actor_system.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const NODES = 3;
 const KEYS = 20_000;
@@ -58,7 +58,7 @@ export async function runDemo(dirArg: string | undefined): Promise<number> {
   }
 }
 
-function version(value: string | null, clock: VectorClock): StoredVersion {
+function version(value: string | null, clock: VectorClock): Version {
   return { clock: encodeClock(clock), value: value === null ? null : utf8.encode(value), ts_ms: Date.now() };
 }
 
@@ -91,14 +91,14 @@ async function siblingsAndDelete(system: ActorSystem, replicas: ActorRef[]): Pro
   const fromB = increment([], 'client-b', Date.now());
   await system.ask(node, { type: 'put', key, version: version('milk', fromA) });
   await system.ask(node, { type: 'put', key, version: version('eggs', fromB) });
-  const siblings = await system.ask<StoredVersion[]>(node, { type: 'get', key });
+  const siblings = await system.ask<Version[]>(node, { type: 'get', key });
   console.log(`  concurrent writes -> ${siblings.length} siblings: ${siblings.map((v) => text.decode(v.value!)).join(', ')}`);
   const resolved = increment(merge(decodeClock(siblings[0]!.clock), decodeClock(siblings[1]!.clock)), 'client-a', Date.now());
   await system.ask(node, { type: 'put', key, version: version('milk+eggs', resolved) });
-  const after = await system.ask<StoredVersion[]>(node, { type: 'get', key });
+  const after = await system.ask<Version[]>(node, { type: 'get', key });
   console.log(`  a write that saw both -> ${after.length} version: ${text.decode(after[0]!.value!)}`);
   await system.ask(node, { type: 'put', key, version: version(null, increment(resolved, 'client-b', Date.now())) });
-  const deleted = await system.ask<StoredVersion[]>(node, { type: 'get', key });
+  const deleted = await system.ask<Version[]>(node, { type: 'get', key });
   console.log(`  delete -> ${deleted.length} tombstone (value ${deleted[0]!.value === null ? 'null' : 'present'})`);
 }
 
@@ -110,7 +110,7 @@ async function crashAndRecover(system: ActorSystem, victim: ActorRef): Promise<v
   await system.restartThread(victim.thread);
   let found = 0;
   for (let i = 0; i < KEYS; i += 1) {
-    const versions = await system.ask<StoredVersion[]>(victim, { type: 'get', key: keyOf(i) }, 30_000);
+    const versions = await system.ask<Version[]>(victim, { type: 'get', key: keyOf(i) }, 30_000);
     if (versions.length === 1 && text.decode(versions[0]!.value!) === `profile of user ${i}`) found++;
   }
   const ms = Math.round(performance.now() - started);

@@ -31,7 +31,7 @@ import { askNodeStats, type NodeStats } from './node_stats.js';
 import type { ActorRef, Message, SpawnSpec } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/actor_system.js';
 import { DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 /** Timeout of the cluster's own status and explain questions to a node. */
 const ADMIN_ASK_TIMEOUT_MS = 2000;
@@ -135,7 +135,7 @@ class EmbeddedCluster implements Cluster {
         const running = this.running.has(member);
         if (!running) return { node: node.label, running, versions: null, error: 'stopped' };
         try {
-          const held = await this.ask<StoredVersion[]>(node, REPLICA_ACTOR_ID, { type: 'get', key: keyBytes });
+          const held = await this.ask<Version[]>(node, REPLICA_ACTOR_ID, { type: 'get', key: keyBytes });
           const versions = held.map((v) => ({
             version: formatVersion(decodeDvv(v.clock).dot),
             value: v.value === null ? null : Buffer.from(v.value),

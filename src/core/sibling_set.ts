@@ -21,15 +21,8 @@ import { InvalidRequestError } from './errors.js';
 import { SIBLINGS_MAX } from './limits.js';
 import { formatVersion } from './version_id.js';
 
-/** One version of a key (the storage engine's `StoredVersion`, structurally). */
-export interface Version {
-  /** Encoded dotted version vector. */
-  clock: Uint8Array;
-  /** The value, or null for a tombstone. */
-  value: Uint8Array | null;
-  /** When it was written (coordinator clock, ms). */
-  ts_ms: number;
-}
+export type { Version } from './version.js';
+import type { Version } from './version.js';
 
 /** A version with its clock decoded once. */
 interface Decoded<V extends Version> {

@@ -21,7 +21,6 @@
  *
  * Thread contract: owned by the producing thread's Transport.
  */
-import { assert } from '../core/assert.js';
 import { InvalidRequestError, toErrorRecord } from '../core/errors.js';
 import {
   OUTBOUND_PENDING_MAX_BYTES,

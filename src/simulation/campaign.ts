@@ -45,7 +45,7 @@ import { formatVersion } from '../core/version_id.js';
 import { eventText } from '../runtime/sim/trace.js';
 import { COMPACTION_ACTOR_ID } from '../cluster/node_plan.js';
 import type { MajorCompactionReport } from '../../actors/compaction.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 import { FAULT_KINDS, FAULT_SETS, FaultSchedule, KINDS_OF, drawFaultPlan, parseFaults, type FaultKind, type FaultPlan, type FaultSet } from './fault_schedule.js';
 import { SimCluster, type CrashRecord, type SimClient } from './sim_cluster.js';
 import { OP_KINDS, addOpMix, emptyOpMix, runClients, type OpMix } from './workload.js';
@@ -365,7 +365,7 @@ async function replicaVersions(cluster: SimCluster, keys: readonly string[]): Pr
     const byReplica = new Map<string, string[]>();
     for (const member of placeReplicas(ring, keyBytes, cluster.config.replication.dcs).replicas) {
       const label = labelOf(cluster.config, member);
-      const held = await cluster.askNode<StoredVersion[]>(label, 'replica', { type: 'get', key: keyBytes });
+      const held = await cluster.askNode<Version[]>(label, 'replica', { type: 'get', key: keyBytes });
       byReplica.set(label, held.filter((v) => v.value !== null).map((v) => {
         const dot = decodeDvv(v.clock).dot;
         return formatDotDigest(formatVersion(dot), dot.digest);

@@ -13,7 +13,7 @@ import type { ActorRef } from '../../src/runtime/actor.js';
 import { SimWorld } from '../../src/runtime/sim/index.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
@@ -36,7 +36,7 @@ describe('actors/compaction major-compact (simulator)', function () {
     };
     for (let table = 0; table < 3; table++) {
       for (let i = 0; i < 20; i++) {
-        const version: StoredVersion = { clock: encodeClock(increment([], `w${table}`, world.now())), value: utf8.encode(`v${table}-${i}`), ts_ms: world.now() };
+        const version: Version = { clock: encodeClock(increment([], `w${table}`, world.now())), value: utf8.encode(`v${table}-${i}`), ts_ms: world.now() };
         await ask(replicaRef, { type: 'put', key: utf8.encode(`k${i}`), version });
       }
       await ask(replicaRef, { type: 'flush' });
@@ -48,10 +48,10 @@ describe('actors/compaction major-compact (simulator)', function () {
     expect(report.tables, 'one table left').to.equal(1);
     expect(report.compactions).to.be.at.least(1);
     for (let i = 0; i < 20; i++) {
-      const held = await ask<StoredVersion[]>(replicaRef, { type: 'get', key: utf8.encode(`k${i}`) });
+      const held = await ask<Version[]>(replicaRef, { type: 'get', key: utf8.encode(`k${i}`) });
       expect(held.map((v) => Buffer.from(v.value!).toString()).sort(), `k${i}`).to.deep.equal([`v0-${i}`, `v1-${i}`, `v2-${i}`]);
     }
-    const late = await ask<StoredVersion[]>(replicaRef, { type: 'get', key: utf8.encode('late') });
+    const late = await ask<Version[]>(replicaRef, { type: 'get', key: utf8.encode('late') });
     expect(late.map((v) => Buffer.from(v.value!).toString())).to.deep.equal(['late']);
   });
 });

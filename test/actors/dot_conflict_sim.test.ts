@@ -13,13 +13,13 @@ import { encodeDvv, valueDigest } from '../../src/core/dotted_version_vector.js'
 import { __plantBugForTests } from '../../src/core/planted_bugs.js';
 import { seedFrom } from '../../src/core/prng.js';
 import { SimCluster } from '../../src/simulation/sim_cluster.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
 
 /** A stored version of `value` under dot n1#epoch0:1 (the dot both values share). */
-function underSharedDot(value: string): StoredVersion {
+function underSharedDot(value: string): Version {
   const bytes = utf8.encode(value);
   return { clock: encodeDvv({ dot: { actor: 'n1#epoch0', counter: 1, ts_ms: 1, digest: valueDigest(bytes) }, past: [] }), value: bytes, ts_ms: 1 };
 }

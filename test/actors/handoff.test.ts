@@ -12,13 +12,13 @@ import { encodeDvv } from '../../src/core/dotted_version_vector.js';
 import { ActorSystem } from '../../src/runtime/actor_system.js';
 import type { HandoffStats, HintsPending } from '../../actors/handoff.js';
 import { handoffRef, replicaRef } from '../../actors/member_refs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const utf8 = new TextEncoder();
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 /** Version `i`: a distinct dot, so versions of one key are concurrent siblings. */
-function versionOf(i: number): StoredVersion {
+function versionOf(i: number): Version {
   return { clock: encodeDvv({ dot: { actor: 'n9#epoch1', counter: i + 1, ts_ms: 0 }, past: [] }), value: utf8.encode(`value-${i}`), ts_ms: Date.now() };
 }
 
@@ -64,7 +64,7 @@ describe('actors/handoff (real worker threads, LMDB hint store)', function () {
       expect(pending.byOwner).to.deep.equal({ n2: HINTS });
       expect(pending.bytes).to.be.greaterThan(0);
       // Nothing was replayed yet: the owner has none of it.
-      expect(await system.ask<StoredVersion[]>(replicaRef('n2'), { type: 'get', key: keyOf(0) })).to.deep.equal([]);
+      expect(await system.ask<Version[]>(replicaRef('n2'), { type: 'get', key: keyOf(0) })).to.deep.equal([]);
     } finally {
       await system.shutdown();
     }
@@ -79,10 +79,10 @@ describe('actors/handoff (real worker threads, LMDB hint store)', function () {
       const stats = await system.ask<HandoffStats>(handoffRef('n1'), { type: 'stats' });
       expect(stats).to.deep.equal({ stored: 0, delivered: HINTS, refused: 0, expired: 0, failedRounds: 0 });
       for (let i = 0; i < HINTS; i++) {
-        const got = await system.ask<StoredVersion[]>(replicaRef('n2'), { type: 'get', key: keyOf(i) });
+        const got = await system.ask<Version[]>(replicaRef('n2'), { type: 'get', key: keyOf(i) });
         expect(got.map((v) => hex(v.clock)), `key ${i % 20} holds version ${i}`).to.include(hex(versionOf(i).clock));
       }
-      const siblings = await system.ask<StoredVersion[]>(replicaRef('n2'), { type: 'get', key: keyOf(0) });
+      const siblings = await system.ask<Version[]>(replicaRef('n2'), { type: 'get', key: keyOf(0) });
       expect(siblings.length, 'concurrent hinted versions are kept as siblings').to.equal(Math.ceil(HINTS / 20));
       expect(await system.ask<number>(handoffRef('n1'), { type: 'replay-now' }), 'nothing left').to.equal(0);
     } finally {

@@ -18,7 +18,7 @@ import { replica } from '../../actors/replica.js';
 import type { HintBatch } from '../../storage/hint_storage.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
@@ -26,14 +26,14 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const text = (bytes: Uint8Array | null): string => new TextDecoder().decode(bytes ?? new Uint8Array(0));
 
 /** Version `i` of the workload: a distinct dot, so versions of one key are concurrent siblings. */
-function versionOf(i: number): StoredVersion {
+function versionOf(i: number): Version {
   return { clock: encodeDvv({ dot: { actor: 'n9#epoch1', counter: i + 1, ts_ms: 0 }, past: [] }), value: utf8.encode(`value-${i}`), ts_ms: i };
 }
 
 /** One hint of the workload: key `k<i mod keys>`, version `i`. */
 interface Hinted {
   key: string;
-  version: StoredVersion;
+  version: Version;
 }
 
 /** A liveness change as the failure detector publishes it. */
@@ -117,7 +117,7 @@ class Cluster {
   async missing(owner: string, hints: Hinted[]): Promise<string[]> {
     const missing: string[] = [];
     for (const { key, version } of hints) {
-      const got = await this.call<StoredVersion[]>(replicaRef(owner), { type: 'get', key: utf8.encode(key) });
+      const got = await this.call<Version[]>(replicaRef(owner), { type: 'get', key: utf8.encode(key) });
       if (!got.some((v) => hex(v.clock) === hex(version.clock) && text(v.value) === text(version.value))) missing.push(`${key}@${text(version.value)}`);
     }
     return missing;
@@ -134,7 +134,7 @@ function recordingReplica(log: { at_ms: number; value: string }[]): () => Actor<
   return () => ({
     receive(msg, ctx) {
       if (msg.type !== 'merge') return;
-      const versions = msg['versions'] as StoredVersion[];
+      const versions = msg['versions'] as Version[];
       log.push({ at_ms: ctx.now(), value: text(versions[0]!.value) });
       ctx.reply(true);
     },

@@ -17,7 +17,7 @@ import type { ActorRef } from '../../src/runtime/actor.js';
 import { SimWorld } from '../../src/runtime/sim/index.js';
 import { replica, type MintReply } from '../../actors/replica.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
@@ -32,7 +32,7 @@ function keyFirstOwnedBy(cluster: SimCluster, member: string): string {
 
 /** What node `label` holds for `key`: "dot=value" per version, sorted. */
 async function held(cluster: SimCluster, label: string, key: string): Promise<string[]> {
-  const versions = await cluster.askNode<StoredVersion[]>(label, 'replica', { type: 'get', key: utf8.encode(key) });
+  const versions = await cluster.askNode<Version[]>(label, 'replica', { type: 'get', key: utf8.encode(key) });
   return versions.map((v) => `${formatVersion(decodeDvv(v.clock).dot)}=${Buffer.from(v.value ?? []).toString()}`).sort();
 }
 
@@ -109,7 +109,7 @@ async function getDuringFsync(seed: number): Promise<{ mint_ms: number; get_ms: 
   const minted = world.ask(ref, { type: 'mint', key, value: utf8.encode('A'), context: '', overwrite: false, node: 'n1' }, 5000).then(() => (mint_ms = world.now()));
   await world.runFor(2 * SYNC_MS + 5); // the lease is recorded; A is appended, its group's fsync in flight
   let seen: string[] = [];
-  const got = world.ask<StoredVersion[]>(ref, { type: 'get', key }, 5000).then((versions) => {
+  const got = world.ask<Version[]>(ref, { type: 'get', key }, 5000).then((versions) => {
     get_ms = world.now();
     seen = versions.map((v) => Buffer.from(v.value ?? []).toString());
   });
@@ -159,7 +159,7 @@ describe('mints of one key on a slow disk', function () {
     await world.runFor(4 * SYNC_MS + 500);
     const b = await second;
     const held = await (async () => {
-      const got = world.ask<StoredVersion[]>(ref, { type: 'get', key }, 5000);
+      const got = world.ask<Version[]>(ref, { type: 'get', key }, 5000);
       await world.runFor(10);
       return got;
     })();

@@ -8,7 +8,7 @@ import type { ActorRef } from '../../src/runtime/actor.js';
 import { ActorSystem } from '../../src/runtime/actor_system.js';
 import type { CompactionStats } from '../../actors/compaction.js';
 import type { ScanPage } from '../../actors/replica.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const utf8 = new TextEncoder();
 const keyOf = (i: number) => utf8.encode(`key:${String(i).padStart(5, '0')}`);
@@ -44,7 +44,7 @@ describe('actors/replica + actors/compaction (real worker threads, real disk)', 
   it('stores versions durably, flushes and compacts off-thread, and serves gets and paged scans', async () => {
     const puts: Promise<unknown>[] = [];
     for (let i = 0; i < KEYS; i++) {
-      const version: StoredVersion = { clock: encodeClock(increment([], 'test', 1000 + i)), value: valueOf(i), ts_ms: 1000 + i };
+      const version: Version = { clock: encodeClock(increment([], 'test', 1000 + i)), value: valueOf(i), ts_ms: 1000 + i };
       puts.push(system.ask(replica, { type: 'put', key: keyOf(i), version }, 20000));
     }
     await Promise.all(puts);
@@ -58,7 +58,7 @@ describe('actors/replica + actors/compaction (real worker threads, real disk)', 
     expect(compacted.compactions).to.equal(stats.compactions);
     expect(stats.tables).to.be.lessThan(stats.flushes);
     for (let i = 0; i < KEYS; i += 37) {
-      const got = await system.ask<StoredVersion[]>(replica, { type: 'get', key: keyOf(i) });
+      const got = await system.ask<Version[]>(replica, { type: 'get', key: keyOf(i) });
       expect(got.length).to.equal(1);
       expect(Buffer.from(got[0]!.value!).toString()).to.equal(Buffer.from(valueOf(i)).toString());
     }
@@ -78,12 +78,12 @@ describe('actors/replica + actors/compaction (real worker threads, real disk)', 
 
   it('confirm-tombstone marks only a tombstone it holds as a current version (same clock), once', async () => {
     const confirmed = async (): Promise<number> => (await system.ask<{ tombstones_confirmed: number }>(replica, { type: 'stats' })).tombstones_confirmed;
-    const get = (key: Uint8Array): Promise<StoredVersion[]> => system.ask<StoredVersion[]>(replica, { type: 'get', key });
+    const get = (key: Uint8Array): Promise<Version[]> => system.ask<Version[]>(replica, { type: 'get', key });
     const confirm = (key: Uint8Array, clock: Uint8Array): Promise<unknown> => system.ask(replica, { type: 'confirm-tombstone', key, clock });
     const before = await confirmed();
     const deleted = utf8.encode('confirm:deleted');
     const first = increment([], 'test', 1);
-    const tombstone: StoredVersion = { clock: encodeClock(increment(first, 'test', 2)), value: null, ts_ms: 2 };
+    const tombstone: Version = { clock: encodeClock(increment(first, 'test', 2)), value: null, ts_ms: 2 };
     await system.ask(replica, { type: 'put', key: deleted, version: tombstone });
     await confirm(deleted, encodeClock(increment([], 'other', 5)));
     expect((await get(deleted)).map((v) => v.purgeable), 'another clock confirms nothing').to.deep.equal([undefined]);
@@ -115,30 +115,30 @@ describe('actors/replica + actors/compaction (real worker threads, real disk)', 
     } catch (err) {
       expect(String(err)).to.match(/ENOTDIR|EEXIST|not a directory|failed to open|stopped|no actor/i);
     }
-    expect((await system.ask<StoredVersion[]>(replica, { type: 'get', key: keyOf(1) })).length, 'other actors unaffected').to.equal(1);
+    expect((await system.ask<Version[]>(replica, { type: 'get', key: keyOf(1) })).length, 'other actors unaffected').to.equal(1);
   });
 
   it('answers a bad request with the error, without crashing', async () => {
-    const version: StoredVersion = { clock: encodeClock([]), value: new Uint8Array(8), ts_ms: 1 };
+    const version: Version = { clock: encodeClock([]), value: new Uint8Array(8), ts_ms: 1 };
     try {
       await system.ask(replica, { type: 'put', key: new Uint8Array(5000), version });
       expect.fail('an oversized key is refused');
     } catch (err) {
       expect(err).to.be.instanceOf(InvalidRequestError);
     }
-    expect((await system.ask<StoredVersion[]>(replica, { type: 'get', key: keyOf(1) })).length).to.equal(1);
+    expect((await system.ask<Version[]>(replica, { type: 'get', key: keyOf(1) })).length).to.equal(1);
   });
 
   it('recovers every acknowledged write after its thread is killed and restarted', async () => {
-    const version: StoredVersion = { clock: encodeClock(increment([], 'late', 5)), value: utf8.encode('unflushed'), ts_ms: 5 };
+    const version: Version = { clock: encodeClock(increment([], 'late', 5)), value: utf8.encode('unflushed'), ts_ms: 5 };
     await system.ask(replica, { type: 'put', key: utf8.encode('zz-last'), version });
     await system.terminateThread(1);
     expect(system.isAlive(1)).to.equal(false);
     await system.restartThread(1);
-    const late = await system.ask<StoredVersion[]>(replica, { type: 'get', key: utf8.encode('zz-last') }, 20000);
+    const late = await system.ask<Version[]>(replica, { type: 'get', key: utf8.encode('zz-last') }, 20000);
     expect(Buffer.from(late[0]!.value!).toString()).to.equal('unflushed');
     for (let i = 0; i < KEYS; i += 101) {
-      const got = await system.ask<StoredVersion[]>(replica, { type: 'get', key: keyOf(i) });
+      const got = await system.ask<Version[]>(replica, { type: 'get', key: keyOf(i) });
       expect(Buffer.from(got[0]!.value!).toString()).to.equal(Buffer.from(valueOf(i)).toString());
     }
   });

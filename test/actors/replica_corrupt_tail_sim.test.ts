@@ -12,7 +12,7 @@ import { SimWorld } from '../../src/runtime/sim/index.js';
 import { replica, type MintReply, type ReplicaMsg } from '../../actors/replica.js';
 import { segmentFileName } from '../../storage/commit_log.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
@@ -33,7 +33,7 @@ function mint(world: SimWorld, key: string, value: string): Promise<MintReply> {
 }
 
 async function values(world: SimWorld, key: string): Promise<string[]> {
-  const versions = await ask<StoredVersion[]>(world, { type: 'get', key: utf8.encode(key) });
+  const versions = await ask<Version[]>(world, { type: 'get', key: utf8.encode(key) });
   return versions.map((v) => Buffer.from(v.value ?? []).toString());
 }
 

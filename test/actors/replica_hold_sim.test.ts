@@ -13,7 +13,7 @@ import type { ActorRef } from '../../src/runtime/actor.js';
 import { SimWorld } from '../../src/runtime/sim/index.js';
 import { replica } from '../../actors/replica.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
@@ -39,7 +39,7 @@ describe('actors/replica hold-tombstone (periodic sync, simulated disk)', functi
     const hold = (key: Uint8Array, clock: Uint8Array): Promise<boolean> => ask<boolean>({ type: 'hold-tombstone', key, clock });
 
     const first = increment([], 'test', 1);
-    const tombstone: StoredVersion = { clock: encodeClock(increment(first, 'test', 2)), value: null, ts_ms: 2 };
+    const tombstone: Version = { clock: encodeClock(increment(first, 'test', 2)), value: null, ts_ms: 2 };
     const valued = utf8.encode('hold:value');
     await ask({ type: 'put', key: valued, version: { ...tombstone, value: utf8.encode('v') } });
     expect(await hold(valued, tombstone.clock), 'a value with that clock is no tombstone').to.equal(false);
@@ -58,7 +58,7 @@ describe('actors/replica hold-tombstone (periodic sync, simulated disk)', functi
     disk = disk.crash();
     world.restart(1);
     await world.runFor(200);
-    const after = await ask<StoredVersion[]>({ type: 'get', key: deleted });
+    const after = await ask<Version[]>({ type: 'get', key: deleted });
     expect(after.map((v) => v.value), 'the tombstone it vouched for survived the crash').to.deep.equal([null]);
   });
 });

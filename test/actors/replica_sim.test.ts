@@ -7,7 +7,7 @@ import { compaction } from '../../actors/compaction.js';
 import { replica } from '../../actors/replica.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
@@ -26,12 +26,12 @@ async function run(seed: number): Promise<{ trace: string; acked: number; lost: 
   // Factories read `disk` when called, so a restarted node sees the crashed disk.
   world.spawn(1, () => replica({ dir: '/node-1', fs: disk, memtableFlushBytes: 8 * 1024, clocks: 'vector-clock', compaction: compactionRef }), 'replica');
   world.spawn(1, () => compaction({ replica: replicaRef, interval_ms: 50, executor: new InlineCompactionExecutor(disk) }), 'compaction');
-  const acked = new Map<string, StoredVersion>();
+  const acked = new Map<string, Version>();
   let round = 0;
   for (let life = 0; life < 3; life++) {
     for (let i = 0; i < 300; i++) {
       const key = `k${prng.int(120)}`;
-      const version: StoredVersion = { clock: encodeClock(increment([], `w${round++}`, world.now())), value: utf8.encode(`${key}@${round}`), ts_ms: world.now() };
+      const version: Version = { clock: encodeClock(increment([], `w${round++}`, world.now())), value: utf8.encode(`${key}@${round}`), ts_ms: world.now() };
       world.ask(replicaRef, { type: 'put', key: utf8.encode(key), version }, 10_000).then(
         () => acked.set(`${key}|${Buffer.from(version.clock).toString('hex')}`, version),
         () => undefined,
@@ -47,7 +47,7 @@ async function run(seed: number): Promise<{ trace: string; acked: number; lost: 
   const lost: string[] = [];
   for (const [id, version] of acked) {
     const key = id.slice(0, id.indexOf('|'));
-    const pending = world.ask<StoredVersion[]>(replicaRef, { type: 'get', key: utf8.encode(key) });
+    const pending = world.ask<Version[]>(replicaRef, { type: 'get', key: utf8.encode(key) });
     await world.runFor(5);
     const got = await pending;
     const mine = decodeClock(version.clock);

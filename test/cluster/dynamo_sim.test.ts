@@ -10,7 +10,7 @@ import { placeReplicas } from '../../src/core/placement.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
 import { Ring } from '../../src/core/ring.js';
 import { SimCluster } from '../../src/simulation/sim_cluster.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
@@ -28,8 +28,8 @@ function keysOwnedBy(cluster: SimCluster, member: string, count: number, include
 }
 
 /** The versions node `label`'s replica holds for `key`. */
-function held(cluster: SimCluster, label: string, key: string): Promise<StoredVersion[]> {
-  return cluster.askNode<StoredVersion[]>(label, 'replica', { type: 'get', key: utf8.encode(key) });
+function held(cluster: SimCluster, label: string, key: string): Promise<Version[]> {
+  return cluster.askNode<Version[]>(label, 'replica', { type: 'get', key: utf8.encode(key) });
 }
 
 async function rejects(p: Promise<unknown>): Promise<unknown> {

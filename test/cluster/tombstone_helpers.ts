@@ -8,7 +8,7 @@ import { placeReplicas } from '../../src/core/placement.js';
 import { Ring } from '../../src/core/ring.js';
 import { COMPACTION_ACTOR_ID } from '../../src/cluster/node_plan.js';
 import type { SimCluster } from '../../src/simulation/sim_cluster.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const utf8 = new TextEncoder();
 
@@ -20,7 +20,7 @@ export function ownersOf(cluster: SimCluster, key: string): string[] {
 
 /** What node `label`'s replica holds for `key`, as '∅' (tombstone), '∅ purgeable' or the value. */
 export async function held(cluster: SimCluster, label: string, key: string): Promise<string[]> {
-  const versions = await cluster.askNode<StoredVersion[]>(label, 'replica', { type: 'get', key: utf8.encode(key) });
+  const versions = await cluster.askNode<Version[]>(label, 'replica', { type: 'get', key: utf8.encode(key) });
   return versions.map((v) => (v.value === null ? (v.purgeable ? '∅ purgeable' : '∅') : Buffer.from(v.value).toString())).sort();
 }
 
@@ -34,7 +34,7 @@ let fillers = 0;
 export async function compactAll(cluster: SimCluster, label: string): Promise<number> {
   for (let i = 0; i < COMPACTION_MIN_THRESHOLD; i++) {
     const n = ++fillers;
-    const version: StoredVersion = { clock: encodeDvv({ dot: { actor: 'filler#1', counter: n, ts_ms: 0 }, past: [] }), value: utf8.encode('x'), ts_ms: cluster.world.now() };
+    const version: Version = { clock: encodeDvv({ dot: { actor: 'filler#1', counter: n, ts_ms: 0 }, past: [] }), value: utf8.encode('x'), ts_ms: cluster.world.now() };
     await cluster.askNode(label, 'replica', { type: 'put', key: utf8.encode(`filler-${n}`), version });
     await cluster.askNode(label, 'replica', { type: 'flush' });
   }

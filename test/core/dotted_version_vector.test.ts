@@ -27,7 +27,7 @@ import { __plantBugForTests } from '../../src/core/planted_bugs.js';
 import { mintWrite, reconcileSets, isStale } from '../../src/core/sibling_set.js';
 import { VCLOCK_ENTRIES_MAX } from '../../src/core/limits.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
-import { reconcile, type StoredVersion } from '../../storage/version.js';
+import { reconcile, type Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 
@@ -123,7 +123,7 @@ describe('core/dotted_version_vector', () => {
             expect(sync(a, b)).to.deep.equal(sync(b, a));
             expect(sync(a, a)).to.deep.equal(sync(a, []));
             expect(sync(sync(a, b), c)).to.deep.equal(sync(a, sync(b, c)));
-            const stored: StoredVersion[] = [...a, ...a.slice(0, 2)].map((v) => ({ clock: encodeDvv(v), value: null, ts_ms: 0 }));
+            const stored: Version[] = [...a, ...a.slice(0, 2)].map((v) => ({ clock: encodeDvv(v), value: null, ts_ms: 0 }));
             const kept = reconcile(dottedVersionVectorOrder, stored).map((s) => decodeDvv(s.clock));
             expect(dots(kept)).to.deep.equal(dots(sync(a, [])));
           },

@@ -78,7 +78,7 @@ export interface FakeClusterOptions {
 }
 
 /** One stored version: its clock and its value, null for a tombstone. */
-interface StoredVersion {
+interface Version {
   clock: Dvv;
   value: Buffer | null;
   ts_ms: number;
@@ -104,7 +104,7 @@ export class FakeCluster implements Cluster {
   /** Per node id, the counters `status` reports for it while it runs; tests may change them. */
   readonly nodeCounters: Record<string, NodeCounters> = {};
   /** Sibling sets by key (key bytes as latin1 text, so binary keys map one to one). */
-  private readonly store = new Map<string, StoredVersion[]>();
+  private readonly store = new Map<string, Version[]>();
   /** Nodes crashed by `crash` and not yet restarted. */
   private readonly crashed = new Set<string>();
   /** The error every request in `failingOps` rejects with, or null. */

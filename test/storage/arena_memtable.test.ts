@@ -16,7 +16,7 @@ import { encodeClock, increment, vectorClockOrder } from '../../src/core/vector_
 import { compareKeys } from '../../storage/key_order.js';
 import { Memtable } from '../../storage/memtable.js';
 import { ModelMemtable } from './memtable_model.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 
@@ -65,10 +65,10 @@ const arbValue: fc.Arbitrary<Uint8Array | null> = fc.oneof(
   },
 );
 
-const arbVersion: fc.Arbitrary<StoredVersion> = fc
+const arbVersion: fc.Arbitrary<Version> = fc
   .record({ clock: arbClock, value: arbValue, ts_ms: fc.oneof(fc.integer({ min: 0, max: 2 ** 45 }), fc.constantFrom(-0, 0.5, 1e15 + 0.25)), purgeable: fc.boolean() })
   .map(({ clock, value, ts_ms, purgeable }) => {
-    const version: StoredVersion = { clock, value, ts_ms };
+    const version: Version = { clock, value, ts_ms };
     // Mostly on tombstones (what the engine marks), sometimes on a value: the flag must round-trip either way.
     if (purgeable && (value === null || ts_ms % 3 === 0)) version.purgeable = true;
     return version;
@@ -94,7 +94,7 @@ const TRICKY_KEYS: Uint8Array[] = [
 ].map((k) => new Uint8Array(k));
 
 type Op =
-  | { type: 'put'; key: number; versions: StoredVersion[]; enforce: boolean }
+  | { type: 'put'; key: number; versions: Version[]; enforce: boolean }
   | { type: 'get'; key: number }
   | { type: 'scan'; from: number | null; to: number | null }
   | { type: 'open-cursor'; from: number | null }
@@ -210,12 +210,12 @@ describe('storage/arena_memtable', () => {
   it('grows past its first chunk and node array, and every byte handed out stays as it was', () => {
     const memtable = new Memtable(vectorClockOrder);
     const prng = new Prng(SEED ^ 0x5a5a);
-    const written = new Map<string, StoredVersion>();
-    const held: { key: Uint8Array; versions: readonly StoredVersion[]; copy: string }[] = [];
+    const written = new Map<string, Version>();
+    const held: { key: Uint8Array; versions: readonly Version[]; copy: string }[] = [];
     const clock = encodeClock(increment([], 'n1', 1));
     for (let i = 0; i < 5000; i++) {
       const key = prng.fill(new Uint8Array(1 + prng.int(24)));
-      const version: StoredVersion = { clock, value: prng.fill(new Uint8Array(prng.int(100))), ts_ms: i };
+      const version: Version = { clock, value: prng.fill(new Uint8Array(prng.int(100))), ts_ms: i };
       if (!written.has(Buffer.from(key).toString('hex'))) {
         memtable.put(key, [version]);
         written.set(Buffer.from(key).toString('hex'), version);

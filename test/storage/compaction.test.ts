@@ -33,7 +33,7 @@ import { SSTableReader } from '../../storage/sstable_reader.js';
 import { BloomFilter } from '../../storage/bloom.js';
 import { compareKeys } from '../../storage/key_order.js';
 import type { FileSystem } from '../../storage/fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 import { encodeDvv } from '../../src/core/dotted_version_vector.js';
 import { hash32 } from '../../src/core/hash.js';
 import { compare, encodeClock, increment, type VectorClock } from '../../src/core/vector_clock.js';
@@ -47,13 +47,13 @@ const KEYS = Array.from({ length: KEY_SPACE }, (_, i) => encoder.encode(`key-${S
 /** A version of the model: the clock object for `compare`, the stored form, its print and the print of the version whatever its copy's flag. */
 interface ModelVersion {
   clock: VectorClock;
-  stored: StoredVersion;
+  stored: Version;
   print: string;
   id: string;
 }
 
 /** Clock, value, timestamp, and '/purgeable' on a purgeable copy. */
-function fingerprint(v: StoredVersion): string {
+function fingerprint(v: Version): string {
   const value = v.value === null ? 'tombstone' : Buffer.from(v.value).toString('hex');
   return `${Buffer.from(v.clock).toString('hex')}/${value}/${v.ts_ms}${v.purgeable ? '/purgeable' : ''}`;
 }
@@ -70,7 +70,7 @@ function makeVersion(keyIndex: number, counts: readonly number[], salt: number):
   });
   const h = hash32(encoder.encode(`${keyIndex}:${counts.join(',')}`), salt);
   const tombstone = h % 4 === 0;
-  const stored: StoredVersion = {
+  const stored: Version = {
     clock: encodeClock(clock),
     value: tombstone ? null : encoder.encode(`v${keyIndex}.${counts.join('')}.${h % 97}`),
     ts_ms: (h >>> 4) % 1_000,
@@ -81,7 +81,7 @@ function makeVersion(keyIndex: number, counts: readonly number[], salt: number):
 /** The copy of `v` that table `tableIndex` holds: tombstones are purgeable in some tables and not in others. */
 function copyIn(v: ModelVersion, tableIndex: number, salt: number): ModelVersion {
   if (v.stored.value !== null || hash32(encoder.encode(`${v.id}@${tableIndex}`), salt) % 2 === 0) return v;
-  const stored: StoredVersion = { ...v.stored, purgeable: true };
+  const stored: Version = { ...v.stored, purgeable: true };
   return { ...v, stored, print: fingerprint(stored) };
 }
 
@@ -262,7 +262,7 @@ describe('storage/compaction', () => {
     const fs = new SimFileSystem();
     await fs.mkdirp('/t');
     const tombstone = makeVersion(3, [2, 0, 0], 1);
-    const old: StoredVersion = { ...tombstone.stored, value: null, ts_ms: 10, purgeable: true };
+    const old: Version = { ...tombstone.stored, value: null, ts_ms: 10, purgeable: true };
     const writer = await SSTableWriter.create(fs, '/t/in.sst');
     await writer.append(KEYS[3]!, [old]);
     await writer.append(KEYS[4]!, [{ ...old, ts_ms: 11 }]);
@@ -322,13 +322,13 @@ describe('storage/compaction', () => {
         const path = join(dir, `in-${t}.sst`);
         const writer = await SSTableWriter.create(fs, path);
         for (let i = t; i < 6_000; i += 1 + prng.int(3)) {
-          const versions: StoredVersion[] = [];
+          const versions: Version[] = [];
           const writers = prng.chance(0.2) ? ['a', 'b'] : [prng.pick(WRITERS)];
           for (const w of writers) {
             let clock: VectorClock = [];
             for (let n = 0; n <= t; n++) clock = increment(clock, w, n);
             const tombstone = prng.chance(0.15);
-            const version: StoredVersion = { clock: encodeClock(clock), value: tombstone ? null : prng.fill(new Uint8Array(prng.int(64))), ts_ms: prng.int(2_000) };
+            const version: Version = { clock: encodeClock(clock), value: tombstone ? null : prng.fill(new Uint8Array(prng.int(64))), ts_ms: prng.int(2_000) };
             if (tombstone && prng.chance(0.5)) version.purgeable = true;
             versions.push(version);
           }

@@ -19,7 +19,7 @@ import { PoolCompactionExecutor } from '../../storage/compaction_pool.js';
 import { SSTableWriter } from '../../storage/sstable_writer.js';
 import type { CommitLogTimers } from '../../storage/commit_log.js';
 import type { FileSystem } from '../../storage/fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 import { CorruptionError, InvalidRequestError } from '../../src/core/errors.js';
 import { KEY_MAX_BYTES, VALUE_MAX_BYTES } from '../../src/core/limits.js';
 import { encodeClock, increment, merge, vectorClockOrder, type VectorClock } from '../../src/core/vector_clock.js';
@@ -34,7 +34,7 @@ const key = (s: string): Uint8Array => encoder.encode(s);
 const text = (b: Uint8Array): string => decoder.decode(b);
 
 /** A version with a real vector clock. */
-function version(clock: VectorClock, value: string | null, ts_ms = 1_000): StoredVersion {
+function version(clock: VectorClock, value: string | null, ts_ms = 1_000): Version {
   return { clock: encodeClock(clock), value: value === null ? null : encoder.encode(value), ts_ms };
 }
 
@@ -46,7 +46,7 @@ function vc(counts: Record<string, number>): VectorClock {
 }
 
 /** Values of a get, sorted; tombstones as '∅'. */
-function values(versions: readonly StoredVersion[]): string[] {
+function values(versions: readonly Version[]): string[] {
   return versions.map((v) => (v.value === null ? '∅' : text(v.value))).sort();
 }
 
@@ -182,7 +182,7 @@ describe('storage/engine', () => {
     it('refuses oversized keys, values and empty keys with InvalidRequestError, storing nothing', async () => {
       const engine = await open(new SimFileSystem());
       const ok = version(vc({ a: 1 }), 'x');
-      const cases: [Uint8Array, StoredVersion][] = [
+      const cases: [Uint8Array, Version][] = [
         [new Uint8Array(KEY_MAX_BYTES + 1), ok],
         [new Uint8Array(0), ok],
         [key('big'), { clock: ok.clock, value: new Uint8Array(VALUE_MAX_BYTES + 1), ts_ms: 1 }],
@@ -273,7 +273,7 @@ describe('storage/engine', () => {
       const clock = { now_ms: 1_000 };
       const engine = await open(fs, { tombstoneGrace_ms: 100 }, clock);
       const model = new Map<string, string[]>();
-      const tombstones = new Map<string, StoredVersion>();
+      const tombstones = new Map<string, Version>();
       for (let t = 0; t < 5; t++) {
         for (let i = t; i < 50; i += 2) {
           const k = `key-${String(i).padStart(2, '0')}`;
@@ -582,7 +582,7 @@ describe('storage/engine dot conflicts', () => {
   afterEach(() => __plantBugForTests(null));
 
   /** Two stored versions under one dot (a:1) with different values: a dot minted twice. */
-  const conflicting = (value: string): StoredVersion => {
+  const conflicting = (value: string): Version => {
     const bytes = encoder.encode(value);
     return { clock: encodeDvv({ dot: { actor: 'a', counter: 1, ts_ms: 1_000, digest: valueDigest(bytes) }, past: [] }), value: bytes, ts_ms: 1_000 };
   };

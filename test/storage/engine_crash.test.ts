@@ -32,7 +32,7 @@ import { SimFileSystem } from '../../storage/sim_fs.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { pickCompaction } from '../../storage/compaction_policy.js';
 import { compareKeys } from '../../storage/key_order.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 import { compare, encodeClock, increment, merge, vectorClockOrder, type VectorClock } from '../../src/core/vector_clock.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
 
@@ -57,14 +57,14 @@ const KEYS = Array.from({ length: KEY_SPACE }, (_, i) => encoder.encode(`key-${S
 interface Issued {
   keyIndex: number;
   clock: VectorClock;
-  version: StoredVersion;
+  version: Version;
   print: string;
   /** Its put resolved while its life was current, or it was seen after a recovery: it must survive. */
   durable: boolean;
 }
 
 /** The identity of a version: clock, value (or tombstone) and timestamp bytes. */
-function fingerprint(v: StoredVersion): string {
+function fingerprint(v: Version): string {
   const value = v.value === null ? 'tombstone' : Buffer.from(v.value).toString('hex');
   return `${Buffer.from(v.clock).toString('hex')}/${value}/${v.ts_ms}`;
 }
@@ -91,7 +91,7 @@ class History {
     const clock = increment(context, writer, this.now_ms);
     this.lastByWriter[keyIndex]!.set(writer, clock);
     const value = prng.chance(0.15) ? null : prng.fill(new Uint8Array(prng.int(48)));
-    const version: StoredVersion = { clock: encodeClock(clock), value, ts_ms: this.now_ms };
+    const version: Version = { clock: encodeClock(clock), value, ts_ms: this.now_ms };
     const issued: Issued = { keyIndex, clock, version, print: fingerprint(version), durable: false };
     expect(this.byPrint.has(issued.print), 'issued clocks are unique').to.equal(false);
     known.push(issued);
@@ -134,7 +134,7 @@ function openEngine(fs: SimFileSystem, history: History, life: Life, memtableFlu
 }
 
 /** Check one key's versions against the history; returns them as issued records. */
-function checkKey(history: History, keyIndex: number, got: readonly StoredVersion[], where: string): Issued[] {
+function checkKey(history: History, keyIndex: number, got: readonly Version[], where: string): Issued[] {
   const found: Issued[] = [];
   for (const v of got) {
     const issued = history.byPrint.get(fingerprint(v));

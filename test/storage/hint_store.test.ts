@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorruptionError, InvalidRequestError, OverloadedError } from '../../src/core/errors.js';
 import { KEY_MAX_BYTES, SCAN_PAGE_MAX_ENTRIES } from '../../src/core/limits.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 import { HintStore, type HintStoreOptions } from '../../storage/hint_store.js';
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 /** A one-version hint payload whose value is `text`. */
-function versionOf(text: string, ts_ms = 1): StoredVersion[] {
+function versionOf(text: string, ts_ms = 1): Version[] {
   return [{ clock: utf8(`clock:${text}`), value: utf8(text), ts_ms }];
 }
 
@@ -71,7 +71,7 @@ describe('storage/hint_store', function () {
 
   it('keeps siblings and tombstones of one hint intact', async function () {
     const store = openStore();
-    const versions: StoredVersion[] = [
+    const versions: Version[] = [
       { clock: new Uint8Array([1, 2, 3]), value: new Uint8Array([9, 9]), ts_ms: 5 },
       { clock: new Uint8Array([4]), value: null, ts_ms: 6 },
       { clock: new Uint8Array(0), value: new Uint8Array(0), ts_ms: 7.5 },

@@ -16,7 +16,7 @@ import { PoolCompactionExecutor } from '../../storage/compaction_pool.js';
 import { StorageEngine } from '../../storage/engine.js';
 import { HintStore } from '../../storage/hint_store.js';
 import { RealFileSystem } from '../../storage/real_fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const MiB = 1024 * 1024;
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -28,7 +28,7 @@ function valueOf(tag: number, size: number): Uint8Array {
   return out;
 }
 
-function versionOf(writes: number, value: Uint8Array): StoredVersion {
+function versionOf(writes: number, value: Uint8Array): Version {
   let clock: VectorClock = [];
   for (let i = 0; i < writes; i++) clock = increment(clock, 'node-a', 1_000 + i);
   return { clock: encodeClock(clock), value, ts_ms: 1_000 + writes };

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { StorageEngine } from '../../storage/engine.js';
 import { LiveKeyCounter } from '../../storage/live_keys.js';
 import { SimFileSystem } from '../../storage/sim_fs.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 import { encodeClock, increment, vectorClockOrder, type VectorClock } from '../../src/core/vector_clock.js';
 import { LIVE_KEYS_RECOUNT_MIN_INTERVAL_MS, LIVE_KEYS_SCAN_STEP_ENTRIES } from '../../src/core/limits.js';
 
@@ -20,7 +20,7 @@ function clockOf(writes: number): VectorClock {
   return clock;
 }
 
-function version(writes: number, value: string | null): StoredVersion {
+function version(writes: number, value: string | null): Version {
   return { clock: encodeClock(clockOf(writes)), value: value === null ? null : utf8.encode(value), ts_ms: 1_000 + writes };
 }
 

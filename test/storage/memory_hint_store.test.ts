@@ -15,13 +15,13 @@ import { KEY_MAX_BYTES, SCAN_PAGE_MAX_ENTRIES } from '../../src/core/limits.js';
 import type { HintStorage } from '../../storage/hint_storage.js';
 import { HintStore } from '../../storage/hint_store.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (bytes: Uint8Array | null | undefined): string => new TextDecoder().decode(bytes ?? new Uint8Array(0));
 
 /** A one-version hint payload whose value is `value`. */
-function versionOf(value: string, ts_ms = 1): StoredVersion[] {
+function versionOf(value: string, ts_ms = 1): Version[] {
   return [{ clock: utf8(`clock:${value}`), value: utf8(value), ts_ms }];
 }
 
@@ -88,7 +88,7 @@ const CASES: Case[] = [
   {
     name: 'keeps siblings and tombstones of one hint intact',
     async run(store, clock) {
-      const versions: StoredVersion[] = [
+      const versions: Version[] = [
         { clock: new Uint8Array([1, 2, 3]), value: new Uint8Array([9, 9]), ts_ms: 5 },
         { clock: new Uint8Array([4]), value: null, ts_ms: 6 },
         { clock: new Uint8Array(0), value: new Uint8Array(0), ts_ms: 7.5 },
@@ -279,7 +279,7 @@ describe('storage/memory_hint_store (one case table, both HintStorage implementa
     const outcomes: string[][] = [[], []];
     for (let i = 0; i < 120; i++) {
       const owner = `n${1 + (i % 3)}`;
-      const versions: StoredVersion[] = [
+      const versions: Version[] = [
         { clock: utf8(`c${i}`), value: i % 7 === 0 ? null : utf8('v'.repeat(i * 3)), ts_ms: i },
         { clock: utf8(`d${i}`), value: utf8('w'), ts_ms: i + 0.5 },
       ];

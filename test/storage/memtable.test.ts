@@ -7,10 +7,10 @@ import { Prng, seedFrom } from '../../src/core/prng.js';
 import { compare as compareClocks, encodeClock, increment, merge, decodeClock, vectorClockOrder, type VectorClock } from '../../src/core/vector_clock.js';
 import { compareKeys, keyPrefix } from '../../storage/key_order.js';
 import { Memtable } from '../../storage/memtable.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
-const versionId = (v: StoredVersion): string => `${hex(v.clock)}/${v.value === null ? 'tomb' : hex(v.value)}/${v.ts_ms}`;
+const versionId = (v: Version): string => `${hex(v.clock)}/${v.value === null ? 'tomb' : hex(v.value)}/${v.ts_ms}`;
 
 /**
  * The model: every version ever written per key, in write order. The versions
@@ -18,7 +18,7 @@ const versionId = (v: StoredVersion): string => `${hex(v.clock)}/${v.value === n
  * clock (the first written), which is what incremental reconciliation must
  * converge to because domination is transitive.
  */
-function expectedVersions(history: readonly StoredVersion[]): string[] {
+function expectedVersions(history: readonly Version[]): string[] {
   const kept: string[] = [];
   const clocks = history.map((v) => decodedClock(v.clock));
   history.forEach((v, i) => {
@@ -71,7 +71,7 @@ describe('storage/memtable', () => {
     const prng = new Prng(seed);
     const memtable = new Memtable(vectorClockOrder, seed);
     const keys = Array.from({ length: 150 }, () => prng.fill(new Uint8Array(prng.int(6))));
-    const history = new Map<string, StoredVersion[]>();
+    const history = new Map<string, Version[]>();
     const nodes = ['a', 'b', 'c', 'd'];
     let now_ms = 1000;
     let siblingKeys = 0;
@@ -84,7 +84,7 @@ describe('storage/memtable', () => {
       if (choice === 1 && current.length > 0) context = decodeClock(prng.pick(current).clock);
       if (choice === 2) for (const v of current) context = merge(context, decodeClock(v.clock));
       now_ms += 1;
-      const version: StoredVersion = {
+      const version: Version = {
         clock: encodeClock(increment(context, prng.pick(nodes), now_ms)),
         value: prng.chance(0.15) ? null : prng.fill(new Uint8Array(prng.int(20))),
         ts_ms: now_ms,

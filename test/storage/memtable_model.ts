@@ -36,7 +36,7 @@ import { Prng } from '../../src/core/prng.js';
 import type { VersionOrder } from '../../src/core/version_order.js';
 import { compareKeys, keyPrefix } from '../../storage/key_order.js';
 import { checkSiblings, type MemtableEntry } from '../../storage/memtable.js';
-import { reconcile, type DotConflictHandler, type StoredVersion } from '../../storage/version.js';
+import { reconcile, type DotConflictHandler, type Version } from '../../storage/version.js';
 
 /** One key and its reconciled versions, as iteration yields them. */
 
@@ -52,14 +52,14 @@ const TAIL_FROM = 6;
 const TAIL_BYTES = 6;
 
 /** Estimated heap cost of `versions` (used for flush accounting). */
-export function versionsBytes(versions: readonly StoredVersion[]): number {
+export function versionsBytes(versions: readonly Version[]): number {
   let bytes = 0;
   for (const v of versions) bytes += VERSION_OVERHEAD_BYTES + v.clock.length + (v.value === null ? 0 : v.value.length);
   return bytes;
 }
 
 /** Estimated heap cost of one memtable entry; `approximateBytes` is the sum over entries. */
-export function memtableEntryBytes(key: Uint8Array, versions: readonly StoredVersion[]): number {
+export function memtableEntryBytes(key: Uint8Array, versions: readonly Version[]): number {
   return NODE_OVERHEAD_BYTES + key.length + versionsBytes(versions);
 }
 
@@ -73,7 +73,7 @@ class SkipNode {
     /** The key; the head node holds an empty key that is never compared. */
     readonly key: Uint8Array,
     /** Reconciled versions; replaced as a whole on update. */
-    public versions: readonly StoredVersion[],
+    public versions: readonly Version[],
     /** `next[i]` is the following node on level i. */
     readonly next: (SkipNode | null)[],
   ) {
@@ -160,9 +160,9 @@ export class ModelMemtable {
    */
   put(
     key: Uint8Array,
-    versions: readonly StoredVersion[],
+    versions: readonly Version[],
     options: { enforceSiblingLimit?: boolean; onConflict?: DotConflictHandler } = {},
-  ): readonly StoredVersion[] {
+  ): readonly Version[] {
     const enforce = options.enforceSiblingLimit ?? true;
     assert(!this.frozen, 'a frozen memtable takes no writes');
     assert(key.length <= KEY_MAX_BYTES, 'key within KEY_MAX_BYTES');
@@ -186,7 +186,7 @@ export class ModelMemtable {
   }
 
   /** The key's versions, or undefined when the memtable does not hold it. */
-  get(key: Uint8Array): readonly StoredVersion[] | undefined {
+  get(key: Uint8Array): readonly Version[] | undefined {
     const next = this.seek(key);
     return next !== null && compareKeys(next.key, key) === 0 ? next.versions : undefined;
   }
@@ -238,7 +238,7 @@ export class ModelMemtable {
     return null;
   }
 
-  private insertAfterPreds(key: Uint8Array, versions: readonly StoredVersion[]): void {
+  private insertAfterPreds(key: Uint8Array, versions: readonly Version[]): void {
     const height = this.randomHeight();
     if (height > this.levels) {
       for (let level = this.levels; level < height; level++) this.preds[level] = this.head;

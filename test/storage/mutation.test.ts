@@ -8,7 +8,7 @@ import { AssertionError } from '../../src/core/assert.js';
 import { CorruptionError } from '../../src/core/errors.js';
 import { encodeClock, increment } from '../../src/core/vector_clock.js';
 import { decodeMutation, encodeMutation } from '../../storage/mutation.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const key = new TextEncoder().encode('user:1');
 const clock = encodeClock(increment([], 'node-a', 5));
@@ -17,7 +17,7 @@ const FLAGS_AT = 2 + key.length + 2 + clock.length;
 
 describe('storage/mutation', () => {
   it('round-trips values, tombstones and purgeable tombstones', () => {
-    const versions: StoredVersion[] = [
+    const versions: Version[] = [
       { clock, value: new Uint8Array([1, 2, 3]), ts_ms: 1_234.5 },
       { clock, value: new Uint8Array(0), ts_ms: 7 },
       { clock, value: null, ts_ms: 8 },

@@ -16,7 +16,7 @@ import { BlockCache } from '../../storage/block_cache.js';
 import { EntryOffsets, entryBytes, walkEntries, writeEntry } from '../../storage/sstable_format.js';
 import { SSTableReader, type SSTableEntry } from '../../storage/sstable_reader.js';
 import { SSTableWriter, type SSTableWriterOptions } from '../../storage/sstable_writer.js';
-import type { StoredVersion } from '../../storage/version.js';
+import type { Version } from '../../storage/version.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
@@ -29,12 +29,12 @@ function makeEntries(prng: Prng, count: number, valueBytes: () => number): SSTab
   }
   const sorted = [...keys.values()].sort(compareKeys);
   return sorted.map((key, i) => {
-    const versions: StoredVersion[] = [];
+    const versions: Version[] = [];
     const siblings = prng.chance(0.1) ? 1 + prng.int(3) : 1;
     for (let s = 0; s < siblings; s++) {
       const ts_ms = 1_700_000_000_000 + i * 10 + s;
       const clock = encodeClock(increment([], `node-${s}`, ts_ms));
-      const version: StoredVersion = { clock, value: prng.chance(0.1) ? null : prng.fill(new Uint8Array(valueBytes())), ts_ms };
+      const version: Version = { clock, value: prng.chance(0.1) ? null : prng.fill(new Uint8Array(valueBytes())), ts_ms };
       if (version.value === null && prng.chance(0.5)) version.purgeable = true;
       versions.push(version);
     }
@@ -94,7 +94,7 @@ describe('storage/sstable', () => {
 
   it('refuses a version with an unknown flag bit, or a purgeable value, as corruption', () => {
     const clock = encodeClock(increment([], 'node-0', 1));
-    const encode = (version: StoredVersion): Uint8Array => {
+    const encode = (version: Version): Uint8Array => {
       const key = new Uint8Array([7]);
       const block = new Uint8Array(entryBytes(key, [version]));
       writeEntry(block, new DataView(block.buffer), 0, key, [version]);
@@ -226,7 +226,7 @@ describe('storage/sstable', () => {
     // A scan left suspended while gets miss and recycle slabs must not see its block change either.
     const scan = readers[0]!.scan();
     const scanned: SSTableEntry[] = [];
-    const kept: { versions: StoredVersion[] | undefined; expected: StoredVersion[] }[] = [];
+    const kept: { versions: Version[] | undefined; expected: Version[] }[] = [];
     for (let round = 0; round < 20_000; round++) {
       const t = prng.int(2);
       // A hot tenth of the keys gets half the reads, so eviction also rescues referenced blocks.

@@ -11,18 +11,18 @@ import fc from 'fast-check';
 import { decodeDvv, dottedVersionVectorOrder, encodeDvv, join, update, valueDigest, type Dvv } from '../../src/core/dotted_version_vector.js';
 import { __plantBugForTests } from '../../src/core/planted_bugs.js';
 import { seedFrom } from '../../src/core/prng.js';
-import { reconcile, type StoredVersion } from '../../storage/version.js';
+import { reconcile, type Version } from '../../storage/version.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const encoder = new TextEncoder();
 
 /** A stored version of `value` whose clock is `dvv` with the value's digest (the dot as given). */
-function stored(dvv: Dvv, value: string | null): StoredVersion {
+function stored(dvv: Dvv, value: string | null): Version {
   const bytes = value === null ? null : encoder.encode(value);
   return { clock: encodeDvv({ dot: { ...dvv.dot, digest: valueDigest(bytes) }, past: dvv.past }), value: bytes, ts_ms: dvv.dot.ts_ms };
 }
 
-const valueOf = (v: StoredVersion): string => (v.value === null ? '∅' : new TextDecoder().decode(v.value));
+const valueOf = (v: Version): string => (v.value === null ? '∅' : new TextDecoder().decode(v.value));
 
 describe('storage/version reconcile', () => {
   before(() => console.log(`      SEED=${SEED} (replay with SEED=${SEED})`));
@@ -34,7 +34,7 @@ describe('storage/version reconcile', () => {
 
   it('keeps concurrent versions, drops dominated ones, collapses copies, reports nothing', () => {
     const conflicts: unknown[] = [];
-    const onConflict = (a: StoredVersion, b: StoredVersion): number => conflicts.push([a, b]);
+    const onConflict = (a: Version, b: Version): number => conflicts.push([a, b]);
     expect(reconcile(dottedVersionVectorOrder, [stored(first, 'x'), stored(second, 'y')], onConflict).map(valueOf)).to.deep.equal(['x', 'y']);
     expect(reconcile(dottedVersionVectorOrder, [stored(first, 'x'), stored(covering, 'z')], onConflict).map(valueOf)).to.deep.equal(['z']);
     expect(reconcile(dottedVersionVectorOrder, [stored(first, 'x'), stored(first, 'x')], onConflict).map(valueOf)).to.deep.equal(['x']);
@@ -43,7 +43,7 @@ describe('storage/version reconcile', () => {
 
   it('keeps both values of one dot (and a delete under it) and reports each pair once, copies counting once', () => {
     const pairs: string[] = [];
-    const onConflict = (a: StoredVersion, b: StoredVersion): number => pairs.push(`${valueOf(a)}|${valueOf(b)}`);
+    const onConflict = (a: Version, b: Version): number => pairs.push(`${valueOf(a)}|${valueOf(b)}`);
     const x = stored(first, 'x');
     const y = stored(first, 'y');
     expect(reconcile(dottedVersionVectorOrder, [x, y], onConflict).map(valueOf)).to.deep.equal(['x', 'y']);
@@ -65,7 +65,7 @@ describe('storage/version reconcile', () => {
 
   it('clocks written before digests (0xD1) merge with either copy unchecked', () => {
     const pairs: unknown[] = [];
-    const old: StoredVersion = { clock: encodeDvv(first), value: encoder.encode('x'), ts_ms: 1 };
+    const old: Version = { clock: encodeDvv(first), value: encoder.encode('x'), ts_ms: 1 };
     expect(decodeDvv(old.clock).dot.digest).to.equal(undefined);
     const kept = reconcile(dottedVersionVectorOrder, [old, stored(first, 'x')], (a, b) => pairs.push([a, b]));
     expect(kept).to.have.length(1);
