@@ -20,7 +20,7 @@
 import { Worker } from 'node:worker_threads';
 import { assert } from '../core/assert.js';
 import { InvalidRequestError } from '../core/errors.js';
-import { ASK_DEFAULT_TIMEOUT_MS, CRASH_EXIT_MS, RING_CAPACITY_BYTES, SHUTDOWN_GRACE_MS, THREADS_MAX } from '../core/limits.js';
+import { ASK_DEFAULT_TIMEOUT_MS, CRASH_EXIT_MS, RING_CAPACITY_BYTES, SHUTDOWN_GRACE_MS, THREADS_MAX, WORKER_YOUNG_GENERATION_MB } from '../core/limits.js';
 import type { ActorKinds, ActorRef, Message, SpawnSpec } from './actor.js';
 import { ActorHost, type HostStats } from './actor_host.js';
 import { defaultSink, type LogSink } from './logger.js';
@@ -311,7 +311,7 @@ export class ActorSystem {
       threads: threads.map((thread) => ({ thread, spawn: this.specs[thread]! })),
       blocked: this.links.linksFor(this.threadsOn(index)),
     };
-    const worker = new Worker(WORKER_URL, { workerData: setup });
+    const worker = new Worker(WORKER_URL, { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     this.workers[index] = worker;
     let failure: Error | undefined;
     return new Promise<void>((resolve, reject) => {

@@ -72,8 +72,18 @@ export const ACTOR_TIMERS_MAX = 1024;
 export const ACTOR_RESTARTS_MAX = 10;
 export const ACTOR_RESTART_WINDOW_MS = 60_000;
 
-/** Worker threads one actor system hosts (the main thread is thread 0). */
+/** Logical threads (nodes) one actor system addresses, the main thread's (0) included; worker threads host them, at most as many. */
 export const THREADS_MAX = 64;
+
+/**
+ * Young generation of each worker thread's V8 heap, MB (Node's default is
+ * about 16 MB of semi-space). Every request allocates short-lived objects
+ * (messages, versions, clocks, promises) on the node thread; a larger young
+ * generation scavenges less often for the same garbage. Measured with 5
+ * nodes on one worker (bench:server, 2 runs each): pipelined SET 85-91 µs
+ * of CPU against 95-102 at the default, GC 13-14% of CPU against 16-18%.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 64;
 
 // ---------------------------------------------------------------------------
 // Deterministic simulator
