@@ -44,6 +44,11 @@
  * keeps its chunk alive. They are equal to, but never identical with, the
  * objects given to `put`.
  *
+ * Point lookups (`get`, and `put` of a key already held) go through a hash
+ * index of the nodes (`memtable_index.ts`, typed arrays too) instead of a
+ * skip-list search; only an insert of a new key searches, for its
+ * predecessors.
+ *
  * Thread contract: one thread only (the node's replica actor).
  */
 import { assert } from '../src/core/assert.js';
@@ -62,6 +67,7 @@ import type { VersionOrder } from '../src/core/version_order.js';
 import { ByteArena } from './arena.js';
 import { ArenaVersionLists } from './arena_versions.js';
 import { compareKeyRanges } from './key_order.js';
+import { keyHash, MemtableIndex } from './memtable_index.js';
 import { reconcile, type DotConflictHandler, type Version } from './version.js';
 
 const W0 = 0;
@@ -105,6 +111,8 @@ export class Memtable {
   private nodeWords = HEAD_WORDS;
   /** Levels currently in use (1..MEMTABLE_SKIPLIST_LEVELS_MAX). */
   private levels = 1;
+  /** Point lookups without a skip-list search (`memtable_index.ts`). */
+  private readonly index = new MemtableIndex((node, key) => this.holdsKey(node, key));
   /** Scratch per-level predecessors (node offsets), reused by every insert. */
   private readonly preds = new Uint32Array(MEMTABLE_SKIPLIST_LEVELS_MAX);
   private readonly prng: Prng;
@@ -134,7 +142,7 @@ export class Memtable {
 
   /** Bytes of memory the arena holds (chunks and the node array), for measurement. */
   get arenaCapacityBytes(): number {
-    return this.arena.capacityBytes + this.nodes.byteLength;
+    return this.arena.capacityBytes + this.nodes.byteLength + this.index.capacityBytes;
   }
 
   /** True once `freeze()` was called: no more writes. */
@@ -175,7 +183,8 @@ export class Memtable {
       assert(v.clock.length <= CLOCK_MAX_BYTES, 'clock within CLOCK_MAX_BYTES');
       assert(v.value === null || v.value.length <= VALUE_MAX_BYTES, 'value within VALUE_MAX_BYTES');
     }
-    const found = this.findWithPreds(key);
+    const hash = keyHash(key);
+    const found = this.index.find(key, hash);
     if (found !== 0) {
       const listChunk = this.nodes[found + LIST_CHUNK]!;
       const listOffset = this.nodes[found + LIST_OFFSET]!;
@@ -191,15 +200,24 @@ export class Memtable {
     }
     const merged = versions.length === 1 ? versions : reconcile(this.order, versions, options.onConflict);
     if (enforce) checkSiblings(key, merged);
-    this.insertAfterPreds(key, merged);
+    const listed = this.findWithPreds(key); // leaves the predecessors for the insert
+    assert(listed === 0, 'a key the index lacks is not in the skip list');
+    this.index.insert(hash, this.insertAfterPreds(key, merged));
     return merged;
   }
 
   /** The key's versions, or undefined when the memtable does not hold it. */
   get(key: Uint8Array): readonly Version[] | undefined {
-    const node = this.seek(key);
-    if (node === 0 || this.compareNode(node, key, keyWord(key, 0), keyWord(key, 4), keyWord(key, 8)) !== 0) return undefined;
+    const node = this.index.find(key, keyHash(key));
+    if (node === 0) return undefined;
     return this.lists.read(this.nodes[node + LIST_CHUNK]!, this.nodes[node + LIST_OFFSET]!);
+  }
+
+  /** True when node `node` holds exactly `key`. */
+  private holdsKey(node: number, key: Uint8Array): boolean {
+    const nodes = this.nodes;
+    const length = nodes[node + KEY_LENGTH]!;
+    return length === key.length && compareKeyRanges(this.arena.bytes(nodes[node + KEY_CHUNK]!), nodes[node + KEY_OFFSET]!, length, key, 0, length) === 0;
   }
 
   /**
@@ -276,7 +294,8 @@ export class Memtable {
     return 0;
   }
 
-  private insertAfterPreds(key: Uint8Array, versions: readonly Version[]): void {
+  /** Link a new node for `key` after the predecessors `findWithPreds` left; returns the node. */
+  private insertAfterPreds(key: Uint8Array, versions: readonly Version[]): number {
     const height = this.randomHeight();
     if (height > this.levels) {
       for (let level = this.levels; level < height; level++) this.preds[level] = HEAD;
@@ -302,6 +321,7 @@ export class Memtable {
       nodes[pred + NEXT + level] = node;
     }
     this.entries += 1;
+    return node;
   }
 
   /** Reserve `words` words of `nodes` (doubling it by copy when full); returns their offset. */

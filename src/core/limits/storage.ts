@@ -63,6 +63,12 @@ export const MEMTABLE_ARENA_LARGE_RECORD_BYTES = 64 * 1024;
 /** Arena memtable: 32-bit words first reserved for skip-list nodes (the node array doubles, by copy, when full). */
 export const MEMTABLE_ARENA_FIRST_NODE_WORDS = 256;
 
+/** Slots of a memtable's hash index when it is created (a power of two; `storage/memtable_index.ts`). */
+export const MEMTABLE_INDEX_FIRST_SLOTS = 256;
+
+/** Fullest a memtable's hash index gets before it doubles: short probes, 16 to 32 bytes per key. */
+export const MEMTABLE_INDEX_LOAD_MAX = 0.5;
+
 /** Bytes an SSTable writer buffers before one `append` to its file. */
 export const SSTABLE_WRITE_CHUNK_BYTES = 1024 * 1024;
 
