@@ -24,14 +24,16 @@
  *
  * Node layout (32-bit words in `nodes`, from the node's offset n):
  *
- *   n+0 .. n+2  key bytes 0..11, big-endian, zero-padded: three unsigned
+ *   n+0 .. n+3  key bytes 0..15, big-endian, zero-padded: four unsigned
  *               words compared in order decide most comparisons (as
  *               `keyPrefix`/`tailPrefix` do in Memtable); a tie falls back
- *               to the key bytes
- *   n+3 n+4 n+5 key: chunk, offset, length in the byte arena
- *   n+6 n+7     version list (storage/arena_versions.ts): chunk, offset;
+ *               to the key bytes. Four, not three: keys such as
+ *               `key:000000012345` share their first 12 bytes, and each
+ *               skip-list step then went to the arena bytes
+ *   n+4 n+5 n+6 key: chunk, offset, length in the byte arena
+ *   n+7 n+8     version list (storage/arena_versions.ts): chunk, offset;
  *               replaced as a whole when a put changes the key's versions
- *   n+8 ..      next[0 .. height-1]: offsets of the following nodes (0: none)
+ *   n+9 ..      next[0 .. height-1]: offsets of the following nodes (0: none)
  *
  * `nodes` doubles by copy when full (offsets stay valid; iterators re-read
  * the array after each step); byte chunks are never copied. Bytes replaced
@@ -73,14 +75,15 @@ import { reconcile, type DotConflictHandler, type Version } from './version.js';
 const W0 = 0;
 const W1 = 1;
 const W2 = 2;
-const KEY_CHUNK = 3;
-const KEY_OFFSET = 4;
-const KEY_LENGTH = 5;
-const LIST_CHUNK = 6;
-const LIST_OFFSET = 7;
-const NEXT = 8;
-/** Bytes of a key folded into the three leading words. */
-const WORD_KEY_BYTES = 12;
+const W3 = 3;
+const KEY_CHUNK = 4;
+const KEY_OFFSET = 5;
+const KEY_LENGTH = 6;
+const LIST_CHUNK = 7;
+const LIST_OFFSET = 8;
+const NEXT = 9;
+/** Bytes of a key folded into the four leading words. */
+const WORD_KEY_BYTES = 16;
 /** The head node: at offset 0, full height, never compared. */
 const HEAD = 0;
 const HEAD_WORDS = NEXT + MEMTABLE_SKIPLIST_LEVELS_MAX;
@@ -241,7 +244,7 @@ export class Memtable {
   }
 
   /** `compareKeys(key of node, key)`, deciding on the leading words when they differ. */
-  private compareNode(node: number, key: Uint8Array, w0: number, w1: number, w2: number): number {
+  private compareNode(node: number, key: Uint8Array, w0: number, w1: number, w2: number, w3: number): number {
     const nodes = this.nodes;
     let word = nodes[node + W0]!;
     if (word !== w0) return word < w0 ? -1 : 1;
@@ -249,7 +252,9 @@ export class Memtable {
     if (word !== w1) return word < w1 ? -1 : 1;
     word = nodes[node + W2]!;
     if (word !== w2) return word < w2 ? -1 : 1;
-    // Equal words: the first min(12, both lengths) bytes are equal, so compare from there.
+    word = nodes[node + W3]!;
+    if (word !== w3) return word < w3 ? -1 : 1;
+    // Equal words: the first min(16, both lengths) bytes are equal, so compare from there.
     const length = nodes[node + KEY_LENGTH]!;
     let same = length < key.length ? length : key.length;
     if (same > WORD_KEY_BYTES) same = WORD_KEY_BYTES;
@@ -262,11 +267,12 @@ export class Memtable {
     const w0 = keyWord(key, 0);
     const w1 = keyWord(key, 4);
     const w2 = keyWord(key, 8);
+    const w3 = keyWord(key, 12);
     const nodes = this.nodes;
     let node = HEAD;
     for (let level = this.levels - 1; level >= 0; level--) {
       let next = nodes[node + NEXT + level]!;
-      while (next !== 0 && this.compareNode(next, key, w0, w1, w2) < 0) {
+      while (next !== 0 && this.compareNode(next, key, w0, w1, w2, w3) < 0) {
         node = next;
         next = nodes[node + NEXT + level]!;
       }
@@ -279,12 +285,13 @@ export class Memtable {
     const w0 = keyWord(key, 0);
     const w1 = keyWord(key, 4);
     const w2 = keyWord(key, 8);
+    const w3 = keyWord(key, 12);
     const nodes = this.nodes;
     let node = HEAD;
     for (let level = this.levels - 1; level >= 0; level--) {
       let next = nodes[node + NEXT + level]!;
       let c = 1;
-      while (next !== 0 && (c = this.compareNode(next, key, w0, w1, w2)) < 0) {
+      while (next !== 0 && (c = this.compareNode(next, key, w0, w1, w2, w3)) < 0) {
         node = next;
         next = nodes[node + NEXT + level]!;
       }
@@ -310,6 +317,7 @@ export class Memtable {
     nodes[node + W0] = keyWord(key, 0);
     nodes[node + W1] = keyWord(key, 4);
     nodes[node + W2] = keyWord(key, 8);
+    nodes[node + W3] = keyWord(key, 12);
     nodes[node + KEY_CHUNK] = keyChunk;
     nodes[node + KEY_OFFSET] = keyOffset;
     nodes[node + KEY_LENGTH] = key.length;
