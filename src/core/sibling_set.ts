@@ -30,8 +30,27 @@ interface Decoded<V extends Version> {
   dvv: Dvv;
 }
 
+/**
+ * The decoded clock of `version`, decoded once per version object: a read
+ * reconciles the replicas' answers, repairs, confirms tombstones and
+ * compares identities on the same objects, and decoding each clock every
+ * time was ~10% of a node thread under reads. Keyed by the object (clock
+ * bytes are never changed in place), so it holds nothing once the version
+ * is garbage. The decoded value is shared: callers never modify it.
+ */
+const decodedClocks = new WeakMap<Version, Dvv>();
+
+function dvvOf(version: Version): Dvv {
+  let dvv = decodedClocks.get(version);
+  if (dvv === undefined) {
+    dvv = decodeDvv(version.clock);
+    decodedClocks.set(version, dvv);
+  }
+  return dvv;
+}
+
 function decodeAll<V extends Version>(versions: readonly V[]): Decoded<V>[] {
-  return versions.map((version) => ({ version, dvv: decodeDvv(version.clock) }));
+  return versions.map((version) => ({ version, dvv: dvvOf(version) }));
 }
 
 /**
@@ -79,6 +98,7 @@ export function mintWrite(
   // `update` mints one above its floor: the dot gets max(counterFloor, requiredCounter(...)).
   const dvv = update(context, decoded.map((d) => d.dvv), actor, now_ms, Math.max(0, counterFloor - 1), valueDigest(value));
   const version: Version = { clock: encodeDvv(dvv), value, ts_ms: now_ms };
+  decodedClocks.set(version, dvv);
   const siblings = syncBy(decoded, [{ version, dvv }], (d) => d.dvv).map((d) => d.version);
   if (siblings.length > siblingsMax) {
     throw new InvalidRequestError(
@@ -99,7 +119,7 @@ export function requiredCounter(local: readonly Version[], context: VersionVecto
   let counter = 0;
   for (const e of context) if (e.actor === actor) counter = Math.max(counter, e.counter);
   for (const v of local) {
-    const dvv = decodeDvv(v.clock);
+    const dvv = dvvOf(v);
     if (dvv.dot.actor === actor) counter = Math.max(counter, dvv.dot.counter);
     for (const e of dvv.past) if (e.actor === actor) counter = Math.max(counter, e.counter);
   }
@@ -108,12 +128,12 @@ export function requiredCounter(local: readonly Version[], context: VersionVecto
 
 /** The causal context of a whole sibling set (tombstones included): what a client carries to its next write. */
 export function contextOf(siblings: readonly Version[]): VersionVector {
-  return join(siblings.map((v) => decodeDvv(v.clock)));
+  return join(siblings.map(dvvOf));
 }
 
 /** The dot of each version, as text, in the set's order. */
 export function dotsOf(siblings: readonly Version[]): string[] {
-  return siblings.map((v) => formatVersion(decodeDvv(v.clock).dot));
+  return siblings.map((v) => formatVersion(dvvOf(v).dot));
 }
 
 /** The live siblings (tombstones left out): what a read shows as values. */
@@ -135,6 +155,6 @@ export function isStale(held: readonly Version[], reconciled: readonly Version[]
 
 /** A version's dot and digest as one string ("actor:counter=digest"; no digest: "actor:counter="). */
 function versionIdentity(version: Version): string {
-  const dot = decodeDvv(version.clock).dot;
+  const dot = dvvOf(version).dot;
   return `${formatVersion(dot)}=${dot.digest ?? ''}`;
 }
