@@ -9,3 +9,4 @@ export * from './limits/runtime.js';
 export * from './limits/storage.js';
 export * from './limits/cluster.js';
 export * from './limits/server.js';
+export * from './limits/anti_entropy.js';
