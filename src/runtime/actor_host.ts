@@ -11,7 +11,7 @@
  * without `stopped()`, their timers cancelled, their pending asks forgotten
  * (never settled: no code of a crashed actor runs again), and each releases
  * what it holds natively (`Actor.crashed`: files, pools, databases). Its
- * contexts go inert: a late continuation of a crashed actor can neither send,
+ * contexts go inert (`actor_context.ts`): a late continuation of a crashed actor can neither send,
  * ask, reply nor schedule. Until it restarts (`startThread`), envelopes to it
  * are dropped unanswered (`downDrops`), as a network drops packets to a
  * dead host. Other nodes on the same OS thread run on.
@@ -34,14 +34,14 @@
 import { assert } from '../core/assert.js';
 import { fromErrorRecord, IndeterminateError, InvalidRequestError, notHandledError, OverloadedError, toErrorRecord, type ErrorRecord } from '../core/errors.js';
 import {
-  ACTOR_TIMERS_MAX,
   ASK_DEFAULT_TIMEOUT_MS,
   DISPATCH_TURN_MAX_MESSAGES,
   INBOUND_PAUSE_QUEUED_MESSAGES,
   MAILBOX_CAPACITY,
 } from '../core/limits.js';
-import type { Actor, ActorContext, ActorKinds, ActorRef, Logger, Message, Replier, SpawnSpec, TimerHandle } from './actor.js';
+import type { ActorContext, ActorKinds, ActorRef, Logger, Message, SpawnSpec } from './actor.js';
 import { refName } from './actor.js';
+import { makeActorContext, type Cell } from './actor_context.js';
 import { AskTable } from './ask_table.js';
 import { RestartBudget } from './restart_budget.js';
 import { routeOf } from './codec.js';
@@ -52,33 +52,8 @@ import { LinkBlocks } from './partition.js';
 import type { Transport, TransportSink } from './transport.js';
 import type { CorruptionError } from '../core/errors.js';
 
-/** Delay before a timer message refused by a full mailbox is offered again. */
-const TIMER_RETRY_MS = 10;
-
 /** Messages one actor handles before the dispatcher moves to the next (fairness). */
 const ACTOR_SLICE_MESSAGES = 64;
-
-/** One hosted actor and its runtime state. */
-interface Cell {
-  /** Address of the actor. */
-  ref: ActorRef;
-  /** Registry kind and factory args, kept to rebuild the actor on restart. */
-  spec: SpawnSpec;
-  /** The current instance (replaced on restart). */
-  actor: Actor;
-  /** Bumped at each restart so late failures of an old instance are ignored. */
-  incarnation: number;
-  ctx: ActorContext;
-  mailbox: BoundedQueue<Envelope>;
-  /** True while the cell sits in the run queue. */
-  queued: boolean;
-  timers: Set<ReturnType<typeof setTimeout>>;
-  /** Recent restarts (the one policy: restart_budget.ts). */
-  restarts: RestartBudget;
-  /** The envelope being handled, for `reply` and `sender`. */
-  current: Envelope | undefined;
-  stopped: boolean;
-}
 
 /** Counters for tests and metrics. */
 export interface HostStats {
@@ -172,7 +147,7 @@ export class ActorHost implements TransportSink {
       current: undefined,
       stopped: false,
     };
-    cell.ctx = this.makeContext(cell);
+    cell.ctx = makeActorContext(cell, this, this.sink);
     cells.set(spec.id, cell);
     this.start(cell);
     return ref;
@@ -371,8 +346,8 @@ export class ActorHost implements TransportSink {
     else this.log.error('message refused', { to: env.to, error: err.message });
   }
 
-  /** Put an envelope in its local mailbox; false if full or no such actor. */
-  private enqueue(env: Envelope): boolean {
+  /** Put an envelope in its local mailbox; false if full or no such actor. @internal (actor_context.ts: timers) */
+  enqueue(env: Envelope): boolean {
     const cell = this.cells.get(env.tt)?.get(env.to);
     if (!cell || cell.stopped) return false;
     if (!cell.mailbox.push(env)) return false;
@@ -496,7 +471,8 @@ export class ActorHost implements TransportSink {
   // --- replies -----------------------------------------------------------
 
   /** Send the answer to ask `env` back to its thread (from the thread it was asked of). Each ask is answered once. */
-  private answer(env: Envelope, kind: EnvelopeKind.Reply | EnvelopeKind.ReplyError, value: unknown): void {
+  /** @internal (actor_context.ts) */
+  answer(env: Envelope, kind: EnvelopeKind.Reply | EnvelopeKind.ReplyError, value: unknown): void {
     assert(env.k === EnvelopeKind.Ask && env.a > 0, 'answer an ask that is still open');
     const askId = env.a;
     env.a = -1; // mark answered: a second reply is a programmer error
@@ -513,71 +489,6 @@ export class ActorHost implements TransportSink {
     if (!this.sendRemote(worker, kind, askId, env.tt, env.ft, '', '', value)) {
       this.log.error('reply lost: queue towards the asking thread is full', { thread: env.ft, ask: askId });
     }
-  }
-
-  private makeContext(cell: Cell): ActorContext {
-    const host = this;
-    const logger = makeLogger(refName(cell.ref), this.sink);
-    // Silent once stopped or crashed: a crashed node's late continuations (storage cut off by its crash) would
-    // otherwise log failures of a node that no longer runs.
-    const log: Logger = {
-      debug: (msg, fields) => void (cell.stopped || logger.debug(msg, fields)),
-      info: (msg, fields) => void (cell.stopped || logger.info(msg, fields)),
-      warn: (msg, fields) => void (cell.stopped || logger.warn(msg, fields)),
-      error: (msg, fields) => void (cell.stopped || logger.error(msg, fields)),
-    };
-    // A stopped or crashed actor's late continuations act on nothing: a crashed node does nothing more.
-    const replyTo = (env: Envelope, value: unknown): void => {
-      if (cell.stopped) return;
-      if (value instanceof Error) host.answer(env, EnvelopeKind.ReplyError, toErrorRecord(value));
-      else host.answer(env, EnvelopeKind.Reply, value);
-    };
-    return {
-      self: cell.ref,
-      log,
-      send: (to, msg) => cell.stopped || host.send(cell.ref, to, msg),
-      ask: <R>(to: ActorRef, msg: Message, timeout_ms?: number) => (cell.stopped ? new Promise<R>(() => undefined) : host.ask<R>(cell.ref, to, msg, timeout_ms)),
-      reply(value: unknown): void {
-        if (cell.stopped) return;
-        const env = cell.current;
-        assert(env !== undefined && env.k === EnvelopeKind.Ask && env.a > 0, 'reply() while handling an unanswered ask');
-        replyTo(env, value);
-      },
-      replier(): Replier | undefined {
-        const env = cell.current;
-        if (!env || env.k !== EnvelopeKind.Ask || env.a <= 0) return undefined;
-        return { ok: (value) => replyTo(env, value), fail: (err) => replyTo(env, err instanceof Error ? err : new Error(String(err))) };
-      },
-      sender(): ActorRef | undefined {
-        const env = cell.current;
-        return env && env.fi !== '' ? { thread: env.ft, id: env.fi } : undefined;
-      },
-      schedule(delay_ms: number, msg: Message): TimerHandle {
-        if (cell.stopped) return { cancel: () => undefined };
-        assert(cell.timers.size < ACTOR_TIMERS_MAX, `actor ${refName(cell.ref)} has under ${ACTOR_TIMERS_MAX} timers`);
-        const incarnation = cell.incarnation;
-        let timer: ReturnType<typeof setTimeout>;
-        const fire = (): void => {
-          cell.timers.delete(timer);
-          const env: Envelope = { k: EnvelopeKind.Send, tt: cell.ref.thread, to: cell.ref.id, ft: cell.ref.thread, fi: cell.ref.id, a: 0, m: msg, inc: incarnation };
-          if (host.enqueue(env) || cell.stopped || cell.incarnation !== incarnation) return;
-          // A full mailbox must not end a periodic loop for good: try again shortly (one pending retry per timer).
-          log.warn('timer message refused: mailbox full; retrying', { type: msg.type });
-          timer = setTimeout(fire, TIMER_RETRY_MS);
-          cell.timers.add(timer);
-        };
-        timer = setTimeout(fire, Math.max(0, delay_ms));
-        cell.timers.add(timer);
-        return {
-          cancel(): void {
-            clearTimeout(timer);
-            cell.timers.delete(timer);
-          },
-        };
-      },
-      now: () => Date.now(),
-      random: () => Math.random(),
-    };
   }
 }
 
