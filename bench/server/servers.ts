@@ -8,8 +8,8 @@
  * preloaded so their CPU can be split by thread group.
  */
 import { join } from 'node:path';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { workerThreads } from '../../src/cluster/cluster.js';
 import { freePort, launch, removeDir, stop, temporaryDir, waitForLine } from './processes.js';
 
 /** A running server under test. */
@@ -71,7 +71,7 @@ export const SERVERS: readonly ServerKind[] = [
   ...(['ringkv_1node', 'ringkv_5nodes', 'ringkv_5nodes_2threads', 'ringkv_5nodes_5threads'] as const).map((key): ServerKind => {
     const { nodes, n, w, r, threads } = RINGKV_SHAPES[key];
     const flags = ['--nodes', String(nodes), '--n', String(n), '--w', String(w), '--r', String(r), '--sync', RINGKV_SYNC, ...(threads !== undefined ? ['--threads', String(threads)] : [])];
-    const onThreads = threads === undefined ? (nodes > 1 ? `, ${Math.min(nodes, Math.max(1, os.availableParallelism() - 1))} thread(s) (default)` : '') : `, ${threads} thread${threads === 1 ? '' : 's'}`;
+    const onThreads = threads === undefined ? (nodes > 1 ? `, ${workerThreads(undefined, nodes)} thread(s) (default)` : '') : `, ${threads} thread${threads === 1 ? '' : 's'}`;
     return {
       key,
       label: `ringkv ${nodes} node${nodes === 1 ? '' : 's'} N${n} W${w} R${r}${onThreads}`,

@@ -93,7 +93,8 @@ function actorIdOf(bytes: Uint8Array, start: number, end: number): string {
     idStringsCount = 0;
   }
   const entry = { bytes: bytes.slice(start, end), id };
-  if (known !== undefined && idStrings.get(hash) === known) known.push(entry);
+  const list = idStrings.get(hash);
+  if (list !== undefined) list.push(entry);
   else idStrings.set(hash, [entry]);
   idStringsCount++;
   return id;

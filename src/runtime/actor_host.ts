@@ -197,11 +197,6 @@ export class ActorHost implements TransportSink {
     await Promise.all(releases);
   }
 
-  /** Crash every logical thread hosted here (the whole worker is going down). */
-  async crashAll(): Promise<void> {
-    await Promise.all([...this.cells.keys()].map((thread) => this.crashThread(thread)));
-  }
-
   /**
    * Thread `thread` died: fail this thread's asks to it now rather than at
    * their deadlines. Whether it acted on them is unknown (it may have stored
@@ -210,11 +205,6 @@ export class ActorHost implements TransportSink {
    */
   failAsksTo(thread: number, why: string): number {
     return this.asks.rejectTo(thread, (what) => new IndeterminateError(what, why));
-  }
-
-  /** Ids of the actors of logical thread `thread` hosted here. */
-  actorIds(thread: number): string[] {
-    return [...(this.cells.get(thread)?.keys() ?? [])];
   }
 
   /** Send from outside any actor (from this worker's first logical thread) or from `from`. False on backpressure. */
