@@ -67,3 +67,11 @@ export function coordinatorRef(member_id: string): ActorRef {
 export function handoffRef(member_id: string): ActorRef {
   return { thread: threadOf(member_id), id: HANDOFF_ACTOR_ID };
 }
+
+/** Actor id of a node's anti-entropy actor. */
+export const ANTI_ENTROPY_ACTOR_ID = 'anti-entropy';
+
+/** The anti-entropy actor of member `member_id`. */
+export function antiEntropyRef(member_id: string): ActorRef {
+  return { thread: threadOf(member_id), id: ANTI_ENTROPY_ACTOR_ID };
+}

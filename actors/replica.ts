@@ -40,6 +40,7 @@ import { StorageLifecycle, type FailedStorage } from './storage_lifecycle.js';
 import { durableView, Minter, type MintRequest } from './replica_mint.js';
 import { TableHealth, type TableHealthReport } from './table_health.js';
 import { getMany, mergeMany, readNow } from './replica_batch.js';
+import { TreeFeed } from './tree_feed.js';
 
 /** Messages a replica understands. */
 export type ReplicaMsg =
@@ -85,6 +86,15 @@ export type ReplicaMsg =
    */
   | { type: 'get-batch'; keys: Uint8Array[] }
   | { type: 'scan'; from?: Uint8Array; to?: Uint8Array; limit?: number }
+  /**
+   * Ask → `ScanPage`: a page of the anti-entropy actor's rebuild of its hash
+   * trees, from `from` (absent: the first page, which starts rebuild
+   * `epoch`). From the first page on, the replica tells the anti-entropy
+   * actor of each write (`ae-changed`, tagged `epoch`) only for keys the
+   * rebuild has already read, so every write is counted once: by a page or
+   * by a change (`TreeFeed`). Answers `TreeScanPage`.
+   */
+  | { type: 'tree-scan'; epoch: number; from?: Uint8Array }
   | { type: 'flush' }
   | { type: 'stats' }
   | { type: 'compaction-candidates' }
@@ -116,6 +126,8 @@ export interface ReplicaArgs {
   compaction?: ActorRef;
   /** How clocks compare: dotted version vectors (the cluster's, the default) or plain vector clocks (demo, storage tests). */
   clocks?: 'dvv' | 'vector-clock';
+  /** The node's anti-entropy actor, told of every write (`ae-changed`) and of lost data (`ae-damaged`); none: no trees are kept. */
+  antiEntropy?: ActorRef;
   /** Simulator and tests only: a simulated disk (not cloneable across threads). */
   fs?: FileSystem;
 }
@@ -144,6 +156,11 @@ export interface ScanPage {
   next: Uint8Array | null;
 }
 
+/** A `tree-scan` page: `followed` false when the replica does not follow that rebuild (start it again). */
+export interface TreeScanPage extends ScanPage {
+  followed: boolean;
+}
+
 /** Closes still in progress per directory, so a successor never opens a directory being closed. */
 const closingDirs = new Map<string, Promise<void>>();
 
@@ -168,6 +185,8 @@ class Replica implements Actor<ReplicaMsg> {
   private timers: CommitLogTimers | undefined;
   /** Checksum failures and quarantined tables its engine reported, for the log and the `stats` ask. */
   private readonly health = new TableHealth(() => this.args.dir);
+  /** What the anti-entropy actor is told of each write (set in `started` when there is one). */
+  private treeFeed: TreeFeed | undefined;
 
   constructor(private readonly args: ReplicaArgs) {
     this.minter = new Minter(args, () => this.fs());
@@ -176,6 +195,9 @@ class Replica implements Actor<ReplicaMsg> {
   started(ctx: ActorContext<ReplicaMsg>): void {
     const { args } = this;
     this.ctx = ctx;
+    const ae = args.antiEntropy;
+    const feed = ae === undefined ? undefined : new TreeFeed((msg) => void ctx.send(ae, msg));
+    this.treeFeed = feed;
     const timers: CommitLogTimers = {
       schedule: (delay_ms, fn) => {
         const id = this.nextTimerId++;
@@ -210,10 +232,17 @@ class Replica implements Actor<ReplicaMsg> {
           // A failure in the background (a flush) may have failed the store for good: enter the failed state now.
           void this.storage?.engine.then((engine) => this.storage?.check(engine), () => undefined);
         },
-        onDataLoss: (message, fields) => ctx.log.error(message, { dir: args.dir, ...fields }),
+        onDataLoss: (message, fields) => {
+          ctx.log.error(message, { dir: args.dir, ...fields });
+          feed?.damaged();
+        },
         onDotConflict: (key, a, b) => this.dotConflict(key, a, b, ctx),
         onChecksumFailure: (path, err) => this.health.checksumFailure(path, err, ctx),
-        onQuarantined: (table) => this.health.quarantined(table, ctx),
+        onQuarantined: (table) => {
+          this.health.quarantined(table, ctx);
+          feed?.damaged();
+        },
+        ...(feed !== undefined ? { onChanged: (key, before, after) => feed.changed(key, before, after) } : {}),
       }).then((engine) => {
         // A corrupt commit-log tail was cut off: take the new dot epoch now, not at the first mint, so a restart in
         // between cannot resume the old one. A failed open is retried by the next mint (openLease forgets it).
@@ -366,6 +395,12 @@ class Replica implements Actor<ReplicaMsg> {
       case 'scan':
         replier?.ok(scanPage(engine, msg.from, msg.to, Math.min(msg.limit ?? SCAN_PAGE_MAX_ENTRIES, SCAN_PAGE_MAX_ENTRIES)));
         return;
+      case 'tree-scan': {
+        const page = scanPage(engine, msg.from, undefined, SCAN_PAGE_MAX_ENTRIES);
+        const followed = this.treeFeed?.scanned(msg.epoch, msg.from === undefined, page) ?? false;
+        replier?.ok({ ...page, followed } satisfies TreeScanPage);
+        return;
+      }
       case 'flush':
         await engine.flush();
         replier?.ok(true);

@@ -155,7 +155,10 @@ export class StorageEngine {
   private putNow(key: Uint8Array, version: Version): Promise<void> {
     const payload = encodeMutation(key, version);
     this.log.checkAppendable(payload.length);
+    const changed = this.options.onChanged;
+    const before = changed === undefined ? undefined : this.versionsOf(key);
     this.flushes.active.put(key, [version], { onConflict: this.dotConflictsOf(key) });
+    if (before !== undefined) changed!(key, before, before.length === 0 ? [version] : reconcile(this.options.order, [...before, version]));
     this.stats.puts++;
     this.stats.userBytes += key.length + version.clock.length + (version.value?.length ?? 0);
     this.stats.commitLogBytes += payload.length + RECORD_HEADER_BYTES;

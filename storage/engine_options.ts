@@ -60,10 +60,18 @@ export interface EngineOptions {
   onChecksumFailure?: (path: string, err: CorruptionError) => void;
   /** Told when a damaged table was moved to quarantine: what this replica no longer holds. */
   onQuarantined?: (table: QuarantinedTable) => void;
+  /**
+   * Told of every write as it is applied: the versions of `key` just before
+   * and just after it (reconciled, as `get` would answer). Anti-entropy keeps
+   * its hash trees in step with it (issue 15). Set only when someone
+   * listens: it costs a read of the key before each write. `before` skips
+   * damaged tables, as `get` does.
+   */
+  onChanged?: (key: Uint8Array, before: readonly Version[], after: readonly Version[]) => void;
 }
 
 /** The callbacks of `EngineOptions`: optional even once defaults are applied. */
-type EngineCallbacks = 'timers' | 'onTablesChanged' | 'onError' | 'onDataLoss' | 'onDotConflict' | 'onChecksumFailure' | 'onQuarantined';
+type EngineCallbacks = 'timers' | 'onTablesChanged' | 'onError' | 'onDataLoss' | 'onDotConflict' | 'onChecksumFailure' | 'onQuarantined' | 'onChanged';
 
 /** `EngineOptions` with every tunable set. */
 export type ResolvedEngineOptions = Required<Omit<EngineOptions, EngineCallbacks>> & EngineOptions;

@@ -3,13 +3,15 @@
  * for worker threads (`cluster.ts`) and the simulator (`simulation/`), which
  * adds its simulated disk and hint store to the arguments. A node is one
  * thread: replica (LSM engine), compaction, gossip, failure detector,
- * hinted handoff and coordinator; the detector tells the coordinator and
- * the handoff actor of every liveness change.
+ * hinted handoff, coordinator and anti-entropy; the detector tells the
+ * coordinator, the handoff and the anti-entropy actors of every liveness
+ * change.
  */
 import { join } from 'node:path';
 import type { SpawnSpec } from '../runtime/actor.js';
 import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
-import { COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, GOSSIP_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
+import { ANTI_ENTROPY_ACTOR_ID, COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, GOSSIP_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
+import type { AntiEntropyArgs } from '../../actors/anti_entropy.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { HINT_MAX_AGE_MS, TOMBSTONE_GRACE_MS } from '../core/limits.js';
 
@@ -20,7 +22,7 @@ export const COMPACTION_ACTOR_ID = 'compaction';
 const SEEDS_MAX = 3;
 
 /** File URLs of every module a node's worker thread loads. */
-export const NODE_MODULES: readonly string[] = ['replica', 'compaction', 'gossip', 'failure_detector', 'handoff', 'coordinator'].map(
+export const NODE_MODULES: readonly string[] = ['replica', 'compaction', 'gossip', 'failure_detector', 'handoff', 'coordinator', 'anti_entropy'].map(
   (name) => new URL(`../../actors/${name}.js`, import.meta.url).href,
 );
 
@@ -48,7 +50,12 @@ export interface NodePlanOptions {
    * here, against the tombstone grace (`checkTombstoneGrace`).
    */
   hintTtlMs?: number;
+  /** Active anti-entropy (issue 15): false turns it off; an object tunes it. On by default. */
+  antiEntropy?: boolean | AntiEntropyOptions;
 }
+
+/** Tuning of active anti-entropy; every field has a default in src/core/limits/anti_entropy.ts. */
+export type AntiEntropyOptions = Pick<AntiEntropyArgs, 'leafBits' | 'intervalMs' | 'rebuildIntervalMs' | 'bytesPerSecond'>;
 
 /**
  * Refuse a tombstone grace shorter than the hint TTL. A hint written before
@@ -81,7 +88,11 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
   const seeds = cluster.nodes.slice(0, SEEDS_MAX).map((n) => n.member);
   const ringMember = cluster.ring.find((m) => m.id === node.member)!;
   const syncMode = options.syncMode ?? SYNC_MODE_DEFAULT;
-  return [
+  const ae = options.antiEntropy ?? true;
+  const aeRef = { thread: t, id: ANTI_ENTROPY_ACTOR_ID };
+  const subscribers = [{ thread: t, id: COORDINATOR_ACTOR_ID }, { thread: t, id: HANDOFF_ACTOR_ID }];
+  if (ae !== false) subscribers.push(aeRef);
+  const specs: SpawnSpec[] = [
     {
       kind: 'replica',
       id: REPLICA_ACTOR_ID,
@@ -90,6 +101,7 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
         syncMode,
         ...(options.tombstoneGraceMs !== undefined ? { tombstoneGraceMs: options.tombstoneGraceMs } : {}),
         compaction: { thread: t, id: COMPACTION_ACTOR_ID },
+        ...(ae !== false ? { antiEntropy: aeRef } : {}),
       },
     },
     { kind: 'compaction', id: COMPACTION_ACTOR_ID, args: { replica: { thread: t, id: REPLICA_ACTOR_ID } } },
@@ -97,7 +109,7 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
     {
       kind: 'failure-detector',
       id: DETECTOR_ACTOR_ID,
-      args: { self: node.member, subscribers: [{ thread: t, id: COORDINATOR_ACTOR_ID }, { thread: t, id: HANDOFF_ACTOR_ID }] },
+      args: { self: node.member, subscribers },
     },
     { kind: 'handoff', id: HANDOFF_ACTOR_ID, args: { self: node.member, dir: join(dir, 'hints') } },
     {
@@ -112,4 +124,9 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
       },
     },
   ];
+  if (ae !== false) {
+    const args: AntiEntropyArgs = { self: node.member, ring: cluster.ring, dcs: cluster.replication.dcs, ...(ae === true ? {} : ae) };
+    specs.push({ kind: 'anti-entropy', id: ANTI_ENTROPY_ACTOR_ID, args });
+  }
+  return specs;
 }

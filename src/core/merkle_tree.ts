@@ -154,7 +154,8 @@ export class MerkleTree {
    * Record that `key`'s sibling digest changed from `oldDigest` to
    * `newDigest` (null: the key was absent / is now absent, e.g. purged).
    * `oldDigest` must be what the tree last recorded for `key`; a wrong one
-   * leaves a stray contribution that only a rebuild removes. O(depth).
+   * leaves a stray contribution that only a rebuild removes. Updates and
+   * `add` commute (XOR), so a rebuild may apply them in any order. O(depth).
    */
   update(key: Uint8Array, oldDigest: SiblingDigest | null, newDigest: SiblingDigest | null): void {
     assert(key.length <= KEY_MAX_BYTES, 'a key is at most KEY_MAX_BYTES long');
@@ -172,7 +173,7 @@ export class MerkleTree {
       lo ^= this.contribution(key, newDigest);
       hi ^= this.contributionHi;
     } else {
-      assert(this.keyCount > 0, 'an update to null removes a key the tree covers');
+      // Not asserted positive: a rebuild may fold a key's change in before the scan page that adds the key.
       this.keyCount--;
       this.keyByteCount -= key.length;
     }

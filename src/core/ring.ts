@@ -169,6 +169,13 @@ export class Ring {
     return lo === positions.length ? 0 : lo;
   }
 
+  /** The position of token `tokenIndex` (tokens ascending). */
+  tokenPosition(tokenIndex: number): number {
+    const position = this.positions[tokenIndex];
+    assert(position !== undefined, 'token index on the ring');
+    return position;
+  }
+
   /** The member (by join-order index) owning token `tokenIndex`. */
   ownerIndexOfToken(tokenIndex: number): number {
     const owner = this.owners[tokenIndex];

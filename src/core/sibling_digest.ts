@@ -124,3 +124,23 @@ function compareRecord(records: Uint32Array, at: number, other: Uint32Array): nu
   }
   return 0;
 }
+
+/**
+ * What a replica's hash tree records for `key` holding `versions`: the
+ * digest of its versions other than confirmed tombstones (`purgeable`), or
+ * null when none is left. Confirmed tombstones stay out because each
+ * replica purges them at its own compaction, with no write to tell the tree:
+ * counting them would make replicas differ for as long as one still held a
+ * tombstone another had purged, and ship it back. A confirmed tombstone is
+ * on every owner (issue 12), so no replica can lack it.
+ */
+export function treeDigestOf(versions: readonly Version[]): SiblingDigest | null {
+  let kept = versions;
+  for (const v of versions) {
+    if (v.value === null && v.purgeable === true) {
+      kept = versions.filter((w) => !(w.value === null && w.purgeable === true));
+      break;
+    }
+  }
+  return kept.length === 0 ? null : siblingDigest(kept);
+}

@@ -20,6 +20,7 @@ import { actorKinds as detectorKinds } from '../../actors/failure_detector.js';
 import { actorKinds as gossipKinds } from '../../actors/gossip.js';
 import { actorKinds as handoffKinds } from '../../actors/handoff.js';
 import { actorKinds as replicaKinds } from '../../actors/replica.js';
+import { actorKinds as antiEntropyKinds } from '../../actors/anti_entropy.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
 import { SimFileSystem, type SimDiskLatency, type SimDiskOp } from '../../storage/sim_fs.js';
@@ -30,11 +31,11 @@ import { memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } fro
 import { hashString32 } from '../core/hash.js';
 import { REQUEST_TIMEOUT_MS } from '../core/limits.js';
 import { Prng } from '../core/prng.js';
-import { nodePlan } from '../cluster/node_plan.js';
+import { nodePlan, type AntiEntropyOptions } from '../cluster/node_plan.js';
 import type { ActorKinds, ActorRef, Message } from '../runtime/actor.js';
 import { SimWorld, type FaultOptions } from '../runtime/sim/index.js';
 
-const KINDS: ActorKinds = { ...replicaKinds, ...compactionKinds, ...gossipKinds, ...detectorKinds, ...handoffKinds, ...coordinatorKinds };
+const KINDS: ActorKinds = { ...replicaKinds, ...compactionKinds, ...gossipKinds, ...detectorKinds, ...handoffKinds, ...coordinatorKinds, ...antiEntropyKinds };
 
 /** Where simulated nodes keep their data. */
 const SIM_DATA_DIR = '/data';
@@ -70,6 +71,11 @@ export interface SimClusterOptions extends Pick<ClusterOptions, 'nodes' | 'repli
   clockSkewMs?: number;
   /** Per node label, how long its disk's operations take; undefined (or none) = instant I/O. */
   diskLatency?: (label: string) => DiskLatencyRange | undefined;
+  /**
+   * Active anti-entropy: off unless given (tests of other features keep
+   * their message traffic to themselves); true for the defaults, or tuning.
+   */
+  antiEntropy?: boolean | AntiEntropyOptions;
 }
 
 /** One crash of a node, for the checker (the checker's own record of it). */
@@ -227,6 +233,7 @@ export class SimCluster {
       ...(options.syncMode ? { syncMode: options.syncMode } : {}),
       ...(options.tombstoneGraceMs !== undefined ? { tombstoneGraceMs: options.tombstoneGraceMs } : {}),
       ...(options.hintTtlMs ? { hintTtlMs: options.hintTtlMs } : {}),
+      antiEntropy: options.antiEntropy ?? false,
     };
     for (const spec of nodePlan(this.config, node, planOptions)) {
       const factory = KINDS[spec.kind]!;

@@ -45,3 +45,49 @@ export const AE_ENTRIES_PER_MESSAGE_MAX = 4096;
  * read is bounded.
  */
 export const AE_PAGES_IN_FLIGHT_MAX = 4;
+
+/**
+ * Leaf bits of every replica group's tree unless configured: 2^10 segments,
+ * 8.3 KiB per tree whatever the keys (a node of a 5-member, N = 3 cluster
+ * keeps 6 trees: 50 KiB). Both sides of an exchange must use the same
+ * size, so it is one cluster-wide setting, not derived from each side's
+ * key count. A segment then holds keys/1024 keys of its group, each shipped
+ * with a divergent key: raise it for groups of millions of keys.
+ */
+export const AE_LEAF_BITS_DEFAULT = 10;
+
+/** How often a node's anti-entropy actor may start an exchange (default; the simulator and tests set their own). */
+export const AE_EXCHANGE_INTERVAL_MS = 10_000;
+
+/** Exchanges a node takes part in at once, started by it or by peers; a peer asking beyond it is told 'busy'. */
+export const AE_EXCHANGES_CONCURRENT_MAX = 2;
+
+/**
+ * Bytes per second a node's exchanges may send and fetch, together: a new
+ * exchange or fetch batch waits while the budget is spent, so repair never
+ * takes more than this from clients' bandwidth and disk.
+ */
+export const AE_BYTES_PER_SECOND_MAX = 8 * 1024 * 1024;
+
+/** An exchange with no message from its peer for this long is abandoned (the peer died or the link is cut). */
+export const AE_EXCHANGE_IDLE_MS = 15_000;
+
+/** Keys one fetch of an exchange asks the peer's replica for, in one get-batch. */
+export const AE_FETCH_BATCH_KEYS = 256;
+
+/** Keys an exchange holds in its segment index (the (key, digest) pairs of its group, read once per exchange). */
+export const AE_EXCHANGE_KEYS_MAX = 4_000_000;
+
+/**
+ * How late a node's anti-entropy tick may fire before the node counts as
+ * overloaded: its thread is busy with clients, so it neither starts nor
+ * accepts an exchange until the ticks are on time again.
+ */
+export const AE_OVERLOAD_LAG_MS = 250;
+
+/**
+ * How often trees are rebuilt from storage to catch damage no read has met
+ * (default; each node offsets its schedule at random, so rebuilds of a
+ * cluster do not all start at once).
+ */
+export const AE_REBUILD_INTERVAL_MS = 6 * 60 * 60 * 1000;

@@ -1,0 +1,490 @@
+/**
+ * The anti-entropy actor (issue 15): one per node. It keeps a hash tree
+ * (`src/core/merkle_tree.ts`) of every replica group the node belongs to
+ * (`src/core/replica_groups.ts`: the keys one set of members replicates),
+ * and now and then compares one group's tree with a peer of that group
+ * (`src/core/ae_exchange.ts`), fetching from the peer what the node lacks
+ * while the peer does the same. What read repair and hinted handoff miss
+ * (a crash that lost unsynced writes, an expired hint, a long partition,
+ * a table lost to bit rot) is found and repaired here.
+ *
+ * Trees: built from a scan of the replica when the actor starts, then kept
+ * in step by the replica's `ae-changed` for every write (`tree_feed.ts` says
+ * how a rebuild and the writes during it meet). Rebuilt again on a slow
+ * schedule, offset per node at random, and at once when the replica lost
+ * data without a write (`ae-damaged`: a quarantined table, a cut commit-log
+ * tail), so a tree never vouches for what the disk no longer holds; the
+ * exchanges that follow fetch it back from the peers.
+ *
+ * Exchanges (`exchange_run.ts` runs one side): at most one started by this
+ * node at a time, every `intervalMs`, with the (group, peer) pair whose last
+ * successful exchange is oldest, skipping peers held down; peers may start
+ * others, up to AE_EXCHANGES_CONCURRENT_MAX in all. Throttled: exchanges
+ * and fetches share a budget of `bytesPerSecond`; neither side starts one
+ * while its thread is overloaded (its tick fires AE_OVERLOAD_LAG_MS late).
+ * `ae-repair` starts a pass over every pair at once (throttle still
+ * applies) and `ae-progress` reports it.
+ *
+ * Thread contract: one per node, on the node's thread; talks to its own
+ * replica, and to the anti-entropy actors and replicas of its peers.
+ */
+import { assert, assertNever } from '../src/core/assert.js';
+import type { AeMessage } from '../src/core/ae_messages.js';
+import type { AeResult } from '../src/core/ae_exchange.js';
+import {
+  AE_BYTES_PER_SECOND_MAX,
+  AE_EXCHANGE_IDLE_MS,
+  AE_EXCHANGE_INTERVAL_MS,
+  AE_EXCHANGES_CONCURRENT_MAX,
+  AE_LEAF_BITS_DEFAULT,
+  AE_OVERLOAD_LAG_MS,
+  AE_REBUILD_INTERVAL_MS,
+} from '../src/core/limits.js';
+import { MerkleTree } from '../src/core/merkle_tree.js';
+import type { DcReplicas } from '../src/core/placement.js';
+import { ReplicaGroups, type ReplicaGroup } from '../src/core/replica_groups.js';
+import { Ring, type RingMember } from '../src/core/ring.js';
+import { treeDigestOf } from '../src/core/sibling_digest.js';
+import type { Actor, ActorContext, ActorRef, Message, TimerHandle } from '../src/runtime/actor.js';
+import type { Version } from '../storage/version.js';
+import type { TreeScanPage } from './replica.js';
+import type { LivenessMsg } from './failure_detector.js';
+import { HeldDown } from './held_down.js';
+import { ExchangeRun, type ExchangeHost } from './exchange_run.js';
+import { antiEntropyRef, REPLICA_ACTOR_ID } from './member_refs.js';
+import type { TreeFeedMsg } from './tree_feed.js';
+import { ByteBudget } from '../src/core/byte_budget.js';
+
+/** Messages the anti-entropy actor understands. */
+export type AntiEntropyMsg =
+  | TreeFeedMsg
+  | LivenessMsg
+  | { type: 'ae-tick'; due_ms: number }
+  | { type: 'ae-rebuild-tick' }
+  /** A run's `sleep` is over. */
+  | { type: 'ae-wake'; id: number }
+  /** One message of an exchange, from the peer's anti-entropy actor. */
+  | { type: 'ae-peer'; from: string; group: string; msg: AeMessage }
+  /** Ask → `RepairProgress`: start a pass exchanging every (group, peer) pair now (or report the one running). */
+  | { type: 'ae-repair' }
+  /** Ask → `RepairProgress` of the last pass. */
+  | { type: 'ae-progress' }
+  /** Ask → `KeyExchanges`: the group of `key` and when it was last exchanged with whom. */
+  | { type: 'ae-key'; key: Uint8Array }
+  /** Ask → `AntiEntropyStats`. */
+  | { type: 'stats' };
+
+/** How to spawn one. */
+export interface AntiEntropyArgs {
+  /** This node's member id. */
+  self: string;
+  /** The ring, as every coordinator has it. */
+  ring: RingMember[];
+  /** Replicas per data center (the cluster's replication). */
+  dcs: DcReplicas;
+  /** Leaf bits of every tree (default AE_LEAF_BITS_DEFAULT; the same on every node). */
+  leafBits?: number;
+  /** How often an exchange may start (default AE_EXCHANGE_INTERVAL_MS). */
+  intervalMs?: number;
+  /** How often trees are rebuilt from storage (default AE_REBUILD_INTERVAL_MS). */
+  rebuildIntervalMs?: number;
+  /** Throttle of sends and fetches together (default AE_BYTES_PER_SECOND_MAX). */
+  bytesPerSecond?: number;
+}
+
+/** When one pair last exchanged, as `explain` shows it. */
+export interface PairExchange {
+  peer: string;
+  /** ms since the last exchange that completed (null: none since the node started). */
+  lastSuccessAgeMs: number | null;
+  /** What the last exchange found or why it failed (null: none yet). */
+  lastOutcome: AeResult['outcome'] | null;
+}
+
+/** Answer to `ae-key`. */
+export interface KeyExchanges {
+  group: string;
+  /** This node's trees are built (false while the first rebuild runs). */
+  treesReady: boolean;
+  peers: PairExchange[];
+}
+
+/** Progress of a repair pass. */
+export interface RepairProgress {
+  /** Pass number on this node since it started (0: none yet). */
+  pass: number;
+  running: boolean;
+  pairsTotal: number;
+  pairsDone: number;
+  /** Pairs still to exchange, as "group>peer". */
+  pending: string[];
+  keysRepaired: number;
+}
+
+/** Answer to `stats`. */
+export interface AntiEntropyStats {
+  exchanges: Record<AeResult['outcome'], number>;
+  keys_repaired: number;
+  bytes_sent: number;
+  bytes_fetched: number;
+  groups: number;
+  /** Groups whose last exchange with some peer found a difference or failed, or that never completed one. */
+  groups_out_of_sync: number;
+  /** The longest any (group, peer) pair has gone without a completed exchange, in ms (since start when never). */
+  oldest_exchange_age_ms: number;
+  rebuilds: number;
+  tree_bytes: number;
+  tree_keys: number;
+  trees_ready: boolean;
+  /** Ticks skipped because the thread was overloaded. */
+  overloaded_skips: number;
+}
+
+/** A rebuild in progress: fresh trees filled from `tree-scan` pages and the changes the feed tells. */
+interface Rebuild {
+  epoch: number;
+  trees: Map<string, MerkleTree>;
+}
+
+/** Last exchange of one (group, peer) pair. */
+interface PairState {
+  lastSuccessAt: number | null;
+  lastOutcome: AeResult['outcome'] | null;
+}
+
+class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
+  private ctx!: ActorContext<AntiEntropyMsg>;
+  private readonly groups: ReplicaGroups;
+  private readonly mine: ReplicaGroup[];
+  private readonly leafBits: number;
+  private readonly intervalMs: number;
+  private readonly down: HeldDown;
+  /** Live trees, by group id, and the epoch their changes carry; null until the first rebuild ends. */
+  private trees: Map<string, MerkleTree> | null = null;
+  private treesEpoch = 0;
+  private rebuild: Rebuild | null = null;
+  private readonly pairs = new Map<string, PairState>();
+  private readonly runs = new Map<number, ExchangeRun>();
+  budget!: ByteBudget;
+  private startedAt = 0;
+  private overloaded = false;
+  private tickTimer: TimerHandle | undefined;
+  private pass: { n: number; pending: Set<string>; total: number; keysRepaired: number } = { n: 0, pending: new Set(), total: 0, keysRepaired: 0 };
+  private readonly counts: AntiEntropyStats['exchanges'] = { 'in-sync': 0, diverged: 0, 'full-sync': 0, aborted: 0 };
+  private keysRepaired = 0;
+  bytesSent = 0;
+  bytesFetched = 0;
+  private rebuilds = 0;
+  private overloadedSkips = 0;
+  /** Runs sleeping for the byte budget, by wake id. */
+  private readonly wakes = new Map<number, () => void>();
+  private nextWake = 1;
+
+  constructor(private readonly args: AntiEntropyArgs) {
+    this.groups = new ReplicaGroups(Ring.fromTokens(args.ring), args.dcs);
+    this.mine = this.groups.groupsOf(args.self);
+    this.leafBits = args.leafBits ?? AE_LEAF_BITS_DEFAULT;
+    this.intervalMs = args.intervalMs ?? AE_EXCHANGE_INTERVAL_MS;
+    this.down = new HeldDown(args.self);
+    for (const group of this.mine) for (const peer of group.members) if (peer !== args.self) this.pairs.set(pairKey(group.id, peer), { lastSuccessAt: null, lastOutcome: null });
+  }
+
+  started(ctx: ActorContext<AntiEntropyMsg>): void {
+    this.ctx = ctx;
+    this.startedAt = ctx.now();
+    this.budget = new ByteBudget(this.args.bytesPerSecond ?? AE_BYTES_PER_SECOND_MAX, ctx.now());
+    this.startRebuild();
+    // The first exchange waits a random part of an interval, so nodes started together do not exchange in lockstep.
+    this.scheduleTick(this.intervalMs * (0.5 + ctx.random()));
+    const rebuildEvery = this.args.rebuildIntervalMs ?? AE_REBUILD_INTERVAL_MS;
+    ctx.schedule(rebuildEvery * (0.5 + ctx.random()), { type: 'ae-rebuild-tick' });
+  }
+
+  receive(msg: AntiEntropyMsg, ctx: ActorContext<AntiEntropyMsg>): void {
+    switch (msg.type) {
+      case 'ae-changed':
+        this.changed(msg.epoch, msg.key, msg.before, msg.after);
+        return;
+      case 'ae-damaged':
+        ctx.log.warn('replica lost data without a write: rebuilding the hash trees, then exchanging every group');
+        for (const state of this.pairs.values()) state.lastSuccessAt = null;
+        this.startRebuild();
+        return;
+      case 'liveness':
+        this.down.apply(msg);
+        return;
+      case 'ae-tick':
+        this.tick(msg.due_ms);
+        return;
+      case 'ae-wake': {
+        const wake = this.wakes.get(msg.id);
+        this.wakes.delete(msg.id);
+        wake?.();
+        return;
+      }
+      case 'ae-rebuild-tick':
+        if (this.rebuild === null) this.startRebuild();
+        ctx.schedule(this.args.rebuildIntervalMs ?? AE_REBUILD_INTERVAL_MS, { type: 'ae-rebuild-tick' });
+        return;
+      case 'ae-peer':
+        this.fromPeer(msg.from, msg.group, msg.msg);
+        return;
+      case 'ae-repair':
+        if (this.pass.pending.size === 0) this.startPass();
+        ctx.reply(this.progress());
+        this.startNext();
+        return;
+      case 'ae-progress':
+        ctx.reply(this.progress());
+        return;
+      case 'ae-key':
+        ctx.reply(this.keyExchanges(msg.key));
+        return;
+      case 'stats':
+        ctx.reply(this.stats());
+        return;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  stopped(): void {
+    this.tickTimer?.cancel();
+  }
+
+  // --- ExchangeHost: what a run needs from the actor ---
+
+  get now(): number {
+    return this.ctx.now();
+  }
+
+  sendToPeer(peer: string, group: string, msg: AeMessage): void {
+    this.ctx.send(antiEntropyRef(peer), { type: 'ae-peer', from: this.args.self, group, msg });
+  }
+
+  ask<R>(to: ActorRef, msg: Message, timeout_ms: number): Promise<R> {
+    return this.ctx.ask<R>(to, msg, timeout_ms);
+  }
+
+  sleep(ms: number): Promise<void> {
+    const id = this.nextWake++;
+    return new Promise<void>((resolve) => {
+      this.wakes.set(id, resolve);
+      this.ctx.schedule(ms, { type: 'ae-wake', id });
+    });
+  }
+
+  get replica(): ActorRef {
+    return { thread: this.ctx.self.thread, id: REPLICA_ACTOR_ID };
+  }
+
+  groupOf(key: Uint8Array): string {
+    return this.groups.groupOf(key).id;
+  }
+
+  finished(run: ExchangeRun, result: AeResult, keysRepaired: number): void {
+    if (this.runs.get(run.id) !== run) return;
+    this.runs.delete(run.id);
+    this.counts[result.outcome]++;
+    this.keysRepaired += keysRepaired;
+    const key = pairKey(run.group, run.peer);
+    const state = this.pairs.get(key);
+    if (state !== undefined) {
+      state.lastOutcome = result.outcome;
+      if (result.outcome !== 'aborted') state.lastSuccessAt = this.ctx.now();
+    }
+    if (this.pass.pending.size > 0) {
+      this.pass.keysRepaired += keysRepaired;
+      if (result.outcome !== 'aborted') this.pass.pending.delete(key);
+    }
+    if (result.outcome === 'aborted') this.ctx.log.info('anti-entropy exchange aborted', { group: run.group, peer: run.peer, reason: result.reason });
+    else if (keysRepaired > 0) this.ctx.log.info('anti-entropy repaired keys', { group: run.group, peer: run.peer, keys: keysRepaired, outcome: result.outcome });
+    // A repair pass goes on at once, within the throttle; otherwise the next tick starts the next exchange.
+    if (this.pass.pending.size > 0) this.startNext();
+  }
+
+  // --- trees ---
+
+  private startRebuild(): void {
+    for (const run of this.runs.values()) run.abort('the hash trees are being rebuilt');
+    const epoch = 1 + Math.floor(this.ctx.random() * 0x7ffffffe);
+    const trees = new Map<string, MerkleTree>();
+    for (const group of this.mine) trees.set(group.id, new MerkleTree(this.leafBits));
+    const rebuild: Rebuild = { epoch, trees };
+    this.rebuild = rebuild;
+    this.rebuilds++;
+    void this.scanInto(rebuild);
+  }
+
+  /** Fill `rebuild` from the replica, page by page; swap it in at the end. Another rebuild or a replica restart starts over. */
+  private async scanInto(rebuild: Rebuild): Promise<void> {
+    let from: Uint8Array | undefined;
+    for (;;) {
+      let page: TreeScanPage;
+      try {
+        page = await this.ctx.ask<TreeScanPage>(this.replica, { type: 'tree-scan', epoch: rebuild.epoch, ...(from !== undefined ? { from } : {}) }, AE_EXCHANGE_IDLE_MS);
+      } catch (err) {
+        if (this.rebuild !== rebuild) return;
+        // The replica is failed or restarting: try again later, from the start.
+        this.ctx.log.warn('hash tree rebuild could not read the replica; retrying', { error: String(err) });
+        this.rebuild = null;
+        this.ctx.schedule(this.intervalMs, { type: 'ae-damaged' });
+        return;
+      }
+      if (this.rebuild !== rebuild) return;
+      if (!page.followed) {
+        this.startRebuild(); // the replica restarted mid-scan and no longer tells this rebuild's changes
+        return;
+      }
+      for (const { key, versions } of page.entries) {
+        const digest = treeDigestOf(versions);
+        if (digest !== null) rebuild.trees.get(this.groups.groupOf(key).id)?.update(key, null, digest);
+      }
+      if (page.next === null) break;
+      from = page.next;
+    }
+    this.rebuild = null;
+    this.trees = rebuild.trees;
+    this.treesEpoch = rebuild.epoch;
+  }
+
+  private changed(epoch: number, key: Uint8Array, before: readonly Version[], after: readonly Version[]): void {
+    const trees = this.rebuild !== null && epoch === this.rebuild.epoch ? this.rebuild.trees : epoch === this.treesEpoch ? this.trees : null;
+    const tree = trees?.get(this.groups.groupOf(key).id);
+    if (tree === undefined) return; // a change from before this rebuild (its scan reads the key), or of a group not ours
+    tree.update(key, treeDigestOf(before), treeDigestOf(after));
+  }
+
+  // --- exchanges ---
+
+  private scheduleTick(delay_ms: number): void {
+    this.tickTimer = this.ctx.schedule(delay_ms, { type: 'ae-tick', due_ms: this.ctx.now() + delay_ms });
+  }
+
+  private tick(due_ms: number): void {
+    const now = this.ctx.now();
+    this.overloaded = now - due_ms > AE_OVERLOAD_LAG_MS;
+    for (const run of [...this.runs.values()]) if (now - run.lastHeard > AE_EXCHANGE_IDLE_MS) run.abort(`no message from ${run.peer} for ${AE_EXCHANGE_IDLE_MS} ms`);
+    if (this.overloaded) this.overloadedSkips++;
+    else this.startNext();
+    this.scheduleTick(this.intervalMs);
+  }
+
+  /** Start an exchange with the pair that waited longest (repair-pass pairs first), if allowed now. */
+  private startNext(): void {
+    if (this.trees === null || this.rebuild !== null || this.overloaded) return;
+    if (this.runs.size >= AE_EXCHANGES_CONCURRENT_MAX || [...this.runs.values()].some((r) => r.initiator)) return;
+    if (!this.budget.available(this.ctx.now())) return;
+    let best: { group: string; peer: string; at: number } | null = null;
+    const inPass = this.pass.pending.size > 0;
+    for (const [key, state] of this.pairs) {
+      if (inPass && !this.pass.pending.has(key)) continue;
+      const [group, peer] = splitPair(key);
+      if (this.down.has(peer)) continue;
+      const at = state.lastSuccessAt ?? -Infinity;
+      if (best === null || at < best.at) best = { group, peer, at };
+    }
+    if (best === null) return;
+    // An interval has to pass between exchanges of a pair, except in a repair pass.
+    if (!inPass && best.at !== -Infinity && this.ctx.now() - best.at < this.intervalMs) return;
+    const id = 1 + Math.floor(this.ctx.random() * 0x7ffffffe);
+    const run = new ExchangeRun(this, id, best.group, best.peer, this.trees.get(best.group)!, true);
+    this.runs.set(id, run);
+    run.start();
+  }
+
+  private fromPeer(peer: string, groupId: string, msg: AeMessage): void {
+    const run = this.runs.get(msg.exchange);
+    if (run !== undefined) {
+      if (run.peer === peer) run.receive(msg);
+      return;
+    }
+    // Only an opening message starts an exchange here; anything else is late (an abandoned exchange).
+    if (msg.type !== 'ae-labels' || msg.parentDepth !== 0 || msg.page !== 0) return;
+    const refuse = (reason: string): void => this.sendToPeer(peer, groupId, { type: 'ae-done', exchange: msg.exchange, outcome: 'aborted', reason: `${this.args.self}: ${reason}` });
+    const group = this.groups.group(groupId);
+    if (group === undefined || !group.members.includes(this.args.self) || !group.members.includes(peer)) return refuse(`not a replica of group ${groupId}`);
+    if (this.trees === null || this.rebuild !== null) return refuse('busy: rebuilding its hash trees');
+    if (this.overloaded) return refuse('busy: overloaded');
+    if (this.runs.size >= AE_EXCHANGES_CONCURRENT_MAX) return refuse(`busy: ${AE_EXCHANGES_CONCURRENT_MAX} exchanges running (AE_EXCHANGES_CONCURRENT_MAX)`);
+    const responder = new ExchangeRun(this, msg.exchange, groupId, peer, this.trees.get(groupId)!, false);
+    this.runs.set(msg.exchange, responder);
+    responder.receive(msg);
+  }
+
+  // --- reports ---
+
+  private startPass(): void {
+    const pending = new Set(this.pairs.keys());
+    this.pass = { n: this.pass.n + 1, pending, total: pending.size, keysRepaired: 0 };
+  }
+
+  private progress(): RepairProgress {
+    const { n, pending, total, keysRepaired } = this.pass;
+    return { pass: n, running: pending.size > 0, pairsTotal: total, pairsDone: total - pending.size, pending: [...pending].map((k) => k.replace('|', '>')), keysRepaired };
+  }
+
+  private keyExchanges(key: Uint8Array): KeyExchanges {
+    const group = this.groups.groupOf(key);
+    const now = this.ctx.now();
+    const peers: PairExchange[] = [];
+    for (const peer of group.members) {
+      const state = this.pairs.get(pairKey(group.id, peer));
+      if (state === undefined) continue;
+      peers.push({ peer, lastSuccessAgeMs: state.lastSuccessAt === null ? null : now - state.lastSuccessAt, lastOutcome: state.lastOutcome });
+    }
+    return { group: group.id, treesReady: this.trees !== null, peers };
+  }
+
+  private stats(): AntiEntropyStats {
+    const now = this.ctx.now();
+    const outOfSync = new Set<string>();
+    let oldest = 0;
+    for (const [key, state] of this.pairs) {
+      const [group] = splitPair(key);
+      if (state.lastSuccessAt === null || state.lastOutcome !== 'in-sync') outOfSync.add(group);
+      oldest = Math.max(oldest, now - (state.lastSuccessAt ?? this.startedAt));
+    }
+    let treeBytes = 0;
+    let treeKeys = 0;
+    for (const tree of this.trees?.values() ?? []) {
+      treeBytes += tree.memoryBytes;
+      treeKeys += tree.keys;
+    }
+    return {
+      exchanges: { ...this.counts },
+      keys_repaired: this.keysRepaired,
+      bytes_sent: this.bytesSent,
+      bytes_fetched: this.bytesFetched,
+      groups: this.mine.length,
+      groups_out_of_sync: outOfSync.size,
+      oldest_exchange_age_ms: oldest,
+      rebuilds: this.rebuilds,
+      tree_bytes: treeBytes,
+      tree_keys: treeKeys,
+      trees_ready: this.trees !== null,
+      overloaded_skips: this.overloadedSkips,
+    };
+  }
+}
+
+/** A (group, peer) pair as a map key. Group ids hold member ids and commas, never '|'. */
+function pairKey(group: string, peer: string): string {
+  return `${group}|${peer}`;
+}
+
+function splitPair(key: string): [group: string, peer: string] {
+  const at = key.indexOf('|');
+  assert(at > 0, 'a pair key is group|peer');
+  return [key.slice(0, at), key.slice(at + 1)];
+}
+
+/** Build one (exported for the simulator and tests). */
+export function antiEntropy(args: AntiEntropyArgs): Actor<AntiEntropyMsg> {
+  return new AntiEntropy(args);
+}
+
+export const actorKinds = {
+  'anti-entropy': (args: unknown) => antiEntropy(args as AntiEntropyArgs),
+};
+
