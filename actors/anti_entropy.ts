@@ -299,8 +299,9 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
     }
     if (result.outcome === 'aborted') this.ctx.log.info('anti-entropy exchange aborted', { group: run.group, peer: run.peer, reason: result.reason });
     else if (keysRepaired > 0) this.ctx.log.info('anti-entropy repaired keys', { group: run.group, peer: run.peer, keys: keysRepaired, outcome: result.outcome });
-    // A repair pass goes on at once, within the throttle; otherwise the next tick starts the next exchange.
-    if (this.pass.pending.size > 0) this.startNext();
+    // A repair pass goes on at once, within the throttle; otherwise (or after a failure, which a quick retry would
+    // likely meet again) the next tick starts the next exchange.
+    if (this.pass.pending.size > 0 && result.outcome !== 'aborted') this.startNext();
   }
 
   // --- trees ---
@@ -346,6 +347,7 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
     this.rebuild = null;
     this.trees = rebuild.trees;
     this.treesEpoch = rebuild.epoch;
+    if (this.pass.pending.size > 0) this.startNext();
   }
 
   private changed(epoch: number, key: Uint8Array, before: readonly Version[], after: readonly Version[]): void {

@@ -1,5 +1,5 @@
 /**
- * `ringkv status` and `ringkv explain` against a server with a password
+ * `ringkv status`, `ringkv explain` and `ringkv repair` against a server with a password
  * (they had no way to send one: every call answered 401), and the status
  * table's storage column (a node whose storage failed showed only as
  * running and alive).
@@ -55,5 +55,29 @@ describe('ringkv status and explain with a password', function () {
     const explain = await cli(['explain', 'k1', '--http', http], { RINGKV_PASSWORD: 's3cret' });
     expect(explain.status, explain.stderr).to.equal(0);
     expect(explain.stdout).to.match(/preference list: n\d, n\d, n\d/);
+    expect(explain.stdout).to.match(/anti-entropy of its replica group n1,n2,n3:/);
+  });
+
+  it('ringkv repair: starts a pass on every node, follows it to the end, exit 0; explain then shows each pair exchanged', async () => {
+    for (let i = 0; i < 20; i++) await server.cluster.put(`r${i}`, 'v');
+    const run = await cli(['repair', '--http', http, '--password', 's3cret']);
+    expect(run.status, run.stderr + run.stdout).to.equal(0);
+    // 3 nodes, N = 3: one replica group, each node exchanges it with its 2 peers.
+    expect(run.stdout).to.match(/repair: 6\/6 \(node, group, peer\) exchanges done, \d+ keys repaired\n/);
+    expect(run.stdout).to.match(/repair pass complete/);
+    const explain = await cli(['explain', 'r1', '--http', http, '--password', 's3cret']);
+    const rows = explain.stdout.split('\n').filter((l) => /^ {2}n\d with n\d: last completed [\d.]+ s ago, last outcome (in-sync|diverged)$/.test(l));
+    expect(rows, explain.stdout).to.have.length(6);
+    const json = await cli(['repair', '--http', http, '--password', 's3cret', '--json']);
+    expect(json.status, json.stderr).to.equal(0);
+    const report = JSON.parse(json.stdout) as { running: boolean; nodes: Record<string, { pass: number } | null> };
+    expect(report.running).to.equal(false);
+    expect(Object.values(report.nodes).map((n) => n?.pass)).to.deep.equal([2, 2, 2]);
+  });
+
+  it('ringkv repair without the password: exit 1, saying to pass it', async () => {
+    const run = await cli(['repair', '--http', http]);
+    expect(run.status).to.equal(1);
+    expect(run.stderr).to.match(/answered 401/);
   });
 });

@@ -4,6 +4,7 @@
  *
  *   ringkv start    serve a cluster over RESP and HTTP until SIGINT/SIGTERM
  *   ringkv status   ask a running server (HTTP GET /status) and print it
+ *   ringkv repair   start an anti-entropy pass on a running server (POST /repair) and follow it
  *   ringkv explain  ask a running server where a key lives (GET /explain/:key)
  *   ringkv demo     the storage demo on worker threads (`demo.ts`)
  *   ringkv bench    the benchmarks (bench/<area>/run.js, built from a source checkout)
@@ -21,7 +22,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import type { ClusterStatus } from '../cluster/cluster_types.js';
+import type { ClusterStatus, ExplainedExchanges, RepairReport } from '../cluster/cluster_types.js';
 import { COMMITLOG_PERIODIC_SYNC_MS } from '../core/limits.js';
 import { SYNC_MODE_DEFAULT } from '../cluster/node_plan.js';
 import { SERVER_DEFAULTS, startServer, type RingkvServer } from '../server/start.js';
@@ -35,6 +36,8 @@ const SIGNAL_REPEAT_MIN_MS = 1000;
 const PARENT_CHECK_INTERVAL_MS = 500;
 /** Deadline of one `status`/`explain` request to a running server. */
 const CLI_HTTP_TIMEOUT_MS = 10_000;
+/** How often `ringkv repair` asks for progress. */
+const REPAIR_POLL_MS = 1000;
 /** Where `status` and `explain` look for a server by default. */
 const DEFAULT_HTTP_URL = `http://127.0.0.1:${SERVER_DEFAULTS.httpPort}`;
 /** Benchmark areas, in the order `ringkv bench` runs them. */
@@ -103,6 +106,29 @@ program
   .action(async (key: string, opts: { http: string; json?: boolean; password?: string }) => {
     const explained = (await fetchJson(opts.http, `/explain/${encodeURIComponent(key)}`, opts.password)) as ExplainJson;
     process.stdout.write(opts.json ? `${JSON.stringify(explained, null, 2)}\n` : formatExplain(key, explained));
+  });
+
+program
+  .command('repair')
+  .description('run an anti-entropy repair pass on every node of a running server: each exchanges every replica group it shares with every peer now; prints progress until done')
+  .option('--http <url>', 'the server\'s HTTP address', DEFAULT_HTTP_URL)
+  .option('--password <password>', 'the server\'s --password (default: $RINGKV_PASSWORD)')
+  .option('--timeout <seconds>', 'give up waiting after this long (the pass goes on in the server)', '600')
+  .option('--json', 'print the final progress as JSON')
+  .action(async (opts: { http: string; json?: boolean; password?: string; timeout: string }) => {
+    const timeout_s = Number(opts.timeout);
+    if (!(Number.isFinite(timeout_s) && timeout_s > 0)) throw new Error(`--timeout is a number of seconds above 0, not ${JSON.stringify(opts.timeout)}`);
+    let report = (await fetchJson(opts.http, '/repair', opts.password, 'POST')) as RepairReport;
+    const until = Date.now() + timeout_s * 1000;
+    const live = process.stdout.isTTY === true && opts.json !== true;
+    while (report.running && Date.now() < until) {
+      if (!opts.json) process.stdout.write(`${live ? '\r' : ''}${repairLine(report)}${live ? '' : '\n'}`);
+      await new Promise((resolve) => setTimeout(resolve, REPAIR_POLL_MS));
+      report = (await fetchJson(opts.http, '/repair', opts.password)) as RepairReport;
+    }
+    if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else process.stdout.write(`${live ? '\r' : ''}${repairLine(report)}\n${formatRepairEnd(report)}`);
+    if (report.running) process.exitCode = 1;
   });
 
 program
@@ -244,15 +270,35 @@ interface ExplainJson {
   fallbacks: string[];
   replicas: { node: string; running: boolean; versions: { version: string; value: string | null; ts_ms: number }[] | null; error?: string }[];
   hintsPending: Record<string, Record<string, number>>;
+  antiEntropy?: ExplainedExchanges;
 }
 
-/** GET `path` on the server at `base` and parse its JSON; errors say what to do. */
-async function fetchJson(base: string, path: string, password = process.env.RINGKV_PASSWORD): Promise<unknown> {
+/** One line of repair progress. */
+function repairLine(report: RepairReport): string {
+  return `repair: ${report.pairsDone}/${report.pairsTotal} (node, group, peer) exchanges done, ${report.keysRepaired} keys repaired${report.running ? '...' : ''}`;
+}
+
+/** What `ringkv repair` prints at the end: done, or what is left and why it may be. */
+function formatRepairEnd(report: RepairReport): string {
+  const skipped = Object.entries(report.nodes).filter(([, p]) => p === null).map(([node]) => node);
+  const lines: string[] = [];
+  if (skipped.length > 0) lines.push(`not asked (stopped, or no anti-entropy): ${skipped.join(', ')}`);
+  if (!report.running) {
+    lines.push('repair pass complete: every replica group was exchanged with every peer');
+  } else {
+    lines.push('still running when --timeout passed (it goes on in the server; run `ringkv repair` again to see it). Left:');
+    for (const [node, p] of Object.entries(report.nodes)) if (p !== null && p.pending.length > 0) lines.push(`  ${node}: ${p.pending.join(' ')}  (group>peer; a peer that is down waits until it is back)`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** GET (or `method`) `path` on the server at `base` and parse its JSON; errors say what to do. */
+async function fetchJson(base: string, path: string, password = process.env.RINGKV_PASSWORD, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
   const url = `${base.replace(/\/+$/, '')}${path}`;
   const headers: Record<string, string> = password === undefined || password === '' ? {} : { authorization: `Bearer ${password}` };
   let response: Response;
   try {
-    response = await fetch(url, { headers, signal: AbortSignal.timeout(CLI_HTTP_TIMEOUT_MS) });
+    response = await fetch(url, { method, headers, signal: AbortSignal.timeout(CLI_HTTP_TIMEOUT_MS) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
     throw new Error(`no ringkv server answered at ${base} (${cause}); start one with 'ringkv start' or point --http at it`);
@@ -323,6 +369,15 @@ function formatExplain(key: string, explained: ExplainJson): string {
   if (holders.length === 0) lines.push('hints pending for its owners: none');
   for (const [holder, byOwner] of holders) {
     lines.push(`hints pending on ${holder}: ${Object.entries(byOwner).map(([owner, count]) => `${count} for ${owner}`).join(', ')}`);
+  }
+  const ae = explained.antiEntropy;
+  if (ae === undefined) lines.push('anti-entropy: off');
+  else {
+    lines.push(`anti-entropy of its replica group ${ae.group}:`);
+    for (const x of ae.exchanges) {
+      const when = x.lastSuccessAgeMs === null ? 'never completed since the node started' : `last completed ${(x.lastSuccessAgeMs / 1000).toFixed(1)} s ago`;
+      lines.push(`  ${x.node} with ${x.peer}: ${when}${x.lastOutcome !== null ? `, last outcome ${x.lastOutcome}` : ''}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

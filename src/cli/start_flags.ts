@@ -67,6 +67,7 @@ export const FLAG_NAMES: OptionNames = (field) => {
     case 'replication.dcs':
     case 'replication.strict':
     case 'requestTimeoutMs':
+    case 'antiEntropy':
       return field;
   }
 };

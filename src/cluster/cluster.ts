@@ -13,7 +13,7 @@
  * Thread contract: a `Cluster` is used from the thread that opened it.
  */
 import { availableParallelism } from 'node:os';
-import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainResult, MemberStatus, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
+import type { Bytes, Cluster, ClusterOptions, ClusterStatus, ExplainedExchanges, ExplainResult, MemberStatus, RepairReport, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
 import { ClusterClient, toBytes } from './cluster_client.js';
 import { labelOf, memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from './cluster_config.js';
 import { checkClusterOptions } from './cluster_options_check.js';
@@ -30,7 +30,8 @@ import { nodePlan, NODE_MODULES } from './node_plan.js';
 import { askNodeStats, type NodeStats } from './node_stats.js';
 import type { ActorRef, Message, SpawnSpec } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/actor_system.js';
-import { DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
+import { ANTI_ENTROPY_ACTOR_ID, DETECTOR_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
+import type { KeyExchanges, RepairProgress } from '../../actors/anti_entropy.js';
 import type { Version } from '../../storage/version.js';
 
 /** Timeout of the cluster's own status and explain questions to a node. */
@@ -58,6 +59,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
         dataDir: options.dataDir,
         ...(options.syncMode ? { syncMode: options.syncMode } : {}),
         ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+        ...(options.antiEntropy !== undefined ? { antiEntropy: options.antiEntropy } : {}),
       });
     }
     const system = await ActorSystem.start({ threads: config.nodes.length, workers: workerThreads(options.threads, config.nodes.length), modules: [...NODE_MODULES], spawn });
@@ -156,6 +158,7 @@ class EmbeddedCluster implements Cluster {
       const forOwners = Object.entries(pending.byOwner).filter(([owner, count]) => owners.has(owner) && count > 0);
       if (forOwners.length > 0) hintsPending[holder.label] = Object.fromEntries(forOwners.map(([owner, count]) => [labelOf(this.config, owner), count]));
     }
+    const antiEntropy = await this.explainExchanges(keyBytes, pref.replicas);
     return {
       key: Buffer.from(keyBytes),
       position: keyPosition(keyBytes),
@@ -163,7 +166,55 @@ class EmbeddedCluster implements Cluster {
       fallbacks: pref.fallbacks.map((m) => labelOf(this.config, m)),
       replicas,
       hintsPending,
+      ...(antiEntropy !== null ? { antiEntropy } : {}),
     };
+  }
+
+  /** When each running owner last exchanged the key's replica group with the others; null when no owner answered (anti-entropy off). */
+  private async explainExchanges(key: Uint8Array, owners: readonly string[]): Promise<ExplainedExchanges | null> {
+    let group: string | null = null;
+    const exchanges: ExplainedExchanges['exchanges'] = [];
+    for (const member of owners) {
+      if (!this.running.has(member)) continue;
+      const node = this.byMember(member);
+      const answer = await this.ask<KeyExchanges>(node, ANTI_ENTROPY_ACTOR_ID, { type: 'ae-key', key }).catch(() => null);
+      if (answer === null) continue;
+      group = answer.group;
+      for (const p of answer.peers) exchanges.push({ node: node.label, peer: labelOf(this.config, p.peer), lastSuccessAgeMs: p.lastSuccessAgeMs, lastOutcome: p.lastOutcome });
+    }
+    return group === null ? null : { group: group.split(',').map((m) => labelOf(this.config, m)).join(','), exchanges };
+  }
+
+  repair(): Promise<RepairReport> {
+    return this.repairAsk('ae-repair');
+  }
+
+  repairProgress(): Promise<RepairReport> {
+    return this.repairAsk('ae-progress');
+  }
+
+  private async repairAsk(type: 'ae-repair' | 'ae-progress'): Promise<RepairReport> {
+    this.open();
+    const answers = await Promise.all(
+      this.config.nodes.map(async (node) => [node.label, this.running.has(node.member) ? await this.ask<RepairProgress>(node, ANTI_ENTROPY_ACTOR_ID, { type }).catch(() => null) : null] as const),
+    );
+    const report: RepairReport = { running: false, pairsTotal: 0, pairsDone: 0, keysRepaired: 0, nodes: {} };
+    for (const [label, progress] of answers) {
+      if (progress === null) {
+        report.nodes[label] = null;
+        continue;
+      }
+      const pending = progress.pending.map((pair) => {
+        const [group, peer] = pair.split('>') as [string, string];
+        return `${group.split(',').map((m) => labelOf(this.config, m)).join(',')}>${labelOf(this.config, peer)}`;
+      });
+      report.nodes[label] = { ...progress, pending };
+      report.running ||= progress.running;
+      report.pairsTotal += progress.pairsTotal;
+      report.pairsDone += progress.pairsDone;
+      report.keysRepaired += progress.keysRepaired;
+    }
+    return report;
   }
 
   async status(): Promise<ClusterStatus> {
@@ -209,6 +260,7 @@ class EmbeddedCluster implements Cluster {
         counters: nodeStats[i]?.counters ?? null,
         phi: nodeStats[i]?.phi ?? null,
         storage: nodeStats[i]?.storage ?? null,
+        antiEntropy: nodeStats[i]?.antiEntropy ?? null,
       };
     });
     const { dcs, n, w, r, strict } = this.config.replication;

@@ -14,7 +14,7 @@
 import type { ClusterOptions, NodeSpec, ReplicationOptions } from './cluster_types.js';
 import { CONSISTENCY_LEVELS } from '../core/consistency.js';
 import { ConfigError } from '../core/errors.js';
-import { MEMBERS_MAX, REQUEST_TIMEOUT_MAX_MS, THREADS_MAX } from '../core/limits.js';
+import { AE_LEAF_BITS_MAX, AE_LEAF_BITS_MIN, MEMBERS_MAX, REQUEST_TIMEOUT_MAX_MS, THREADS_MAX } from '../core/limits.js';
 
 /** Nodes one process can run: each is a worker thread, and thread 0 is the main one. */
 const NODES_PER_PROCESS_MAX = Math.min(MEMBERS_MAX, THREADS_MAX - 1);
@@ -39,7 +39,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const RESERVED_NODE_IDS = ['.', '..', 'lock', 'cluster', 'cluster.tmp'];
 
 /** An option, by its field path in `ClusterOptions`. */
-export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs' | 'threads';
+export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs' | 'threads' | 'antiEntropy';
 
 /** How each option is called where the user gave it (a field path, a CLI flag). */
 export type OptionNames = (field: OptionField) => string;
@@ -71,6 +71,7 @@ export function clusterOptionProblems(options: CheckedOptions, names: OptionName
   if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1 && threads <= NODES_PER_PROCESS_MAX)) {
     problems.push(`${names('threads')} is a whole number of worker threads in 1..${NODES_PER_PROCESS_MAX}, not ${show(threads)}`);
   }
+  antiEntropyProblems(options.antiEntropy, names, problems);
   const timeout = options.requestTimeoutMs;
   if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout >= 1 && timeout <= REQUEST_TIMEOUT_MAX_MS)) {
     problems.push(`${names('requestTimeoutMs')} is a whole number of ms in 1..${REQUEST_TIMEOUT_MAX_MS}, not ${show(timeout)}`);
@@ -219,3 +220,20 @@ function show(value: unknown): string {
   }
 }
 
+
+/** Problems of the `antiEntropy` option: a boolean, or an object of positive whole numbers (leaf bits within the tree limits). */
+function antiEntropyProblems(ae: CheckedOptions['antiEntropy'], names: OptionNames, problems: string[]): void {
+  if (ae === undefined || typeof ae === 'boolean') return;
+  if (typeof ae !== 'object' || ae === null) {
+    problems.push(`${names('antiEntropy')} is true, false or an object of settings, not ${show(ae)}`);
+    return;
+  }
+  const { leafBits, ...rates } = ae;
+  if (leafBits !== undefined && !(Number.isSafeInteger(leafBits) && leafBits >= AE_LEAF_BITS_MIN && leafBits <= AE_LEAF_BITS_MAX)) {
+    problems.push(`${names('antiEntropy')}.leafBits is a whole number in ${AE_LEAF_BITS_MIN}..${AE_LEAF_BITS_MAX}, not ${show(leafBits)}`);
+  }
+  for (const [field, value] of Object.entries(rates)) {
+    if (!['intervalMs', 'rebuildIntervalMs', 'bytesPerSecond'].includes(field)) problems.push(`${names('antiEntropy')}.${field} is not a setting (intervalMs, rebuildIntervalMs, bytesPerSecond, leafBits)`);
+    else if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) problems.push(`${names('antiEntropy')}.${field} is a positive whole number, not ${show(value)}`);
+  }
+}

@@ -11,6 +11,7 @@
  */
 import type { ConsistencyLevel, Requirement } from '../core/consistency.js';
 import type { LivenessStatus } from '../core/liveness.js';
+import type { AntiEntropyArgs } from '../../actors/anti_entropy.js';
 import type { DurabilityReceipt } from '../core/quorum.js';
 
 /** A key or a value as a caller gives it. */
@@ -69,7 +70,17 @@ export interface ClusterOptions {
    * nodes saves the cost of waking threads that outnumber the cores.
    */
   threads?: number;
+  /**
+   * Active anti-entropy (issue 15): replicas compare hash trees now and then
+   * and fetch from each other what differs. On by default; false turns it
+   * off, an object tunes it (each field defaults to the named limit in
+   * src/core/limits/anti_entropy.ts).
+   */
+  antiEntropy?: boolean | AntiEntropyOptions;
 }
+
+/** Tuning of active anti-entropy. */
+export type AntiEntropyOptions = Pick<AntiEntropyArgs, 'leafBits' | 'intervalMs' | 'rebuildIntervalMs' | 'bytesPerSecond'>;
 
 /** Options of a write (put or delete). */
 export interface WriteOptions {
@@ -188,6 +199,51 @@ export interface ExplainResult {
   replicas: { node: string; running: boolean; versions: ExplainedVersion[] | null; error?: string }[];
   /** Hints waiting for an owner of this key, per node holding them: { holder: { owner: count } }. */
   hintsPending: Record<string, Record<string, number>>;
+  /**
+   * Active anti-entropy of the key's replica group (the owners as a set),
+   * as each running owner saw it: when it last completed an exchange of
+   * that group with each other owner, and what it found. Absent when
+   * anti-entropy is off.
+   */
+  antiEntropy?: ExplainedExchanges;
+}
+
+/** `ExplainResult.antiEntropy`. */
+export interface ExplainedExchanges {
+  /** The replica group: the owners, sorted, comma-separated. */
+  group: string;
+  /** One row per (owner, other owner) pair that owner could report. */
+  exchanges: { node: string; peer: string; lastSuccessAgeMs: number | null; lastOutcome: 'in-sync' | 'diverged' | 'full-sync' | 'aborted' | null }[];
+}
+
+/** Progress of an anti-entropy repair pass (`Cluster.repair`), over every node. */
+export interface RepairReport {
+  /** True while some node still has (group, peer) pairs to exchange. */
+  running: boolean;
+  /** Pairs to exchange and exchanged, summed over nodes (each pair counted by both its nodes). */
+  pairsTotal: number;
+  pairsDone: number;
+  /** Keys fetched from peers and merged during the pass. */
+  keysRepaired: number;
+  /** Per node: its pass, or null when it is stopped, could not be asked, or runs no anti-entropy. */
+  nodes: Record<string, { pass: number; running: boolean; pairsTotal: number; pairsDone: number; pending: string[]; keysRepaired: number } | null>;
+}
+
+/** Active anti-entropy of one node, in `MemberStatus.antiEntropy`. */
+export interface AntiEntropyStatus {
+  /** Exchanges completed, by what they found, and abandoned (`aborted`). */
+  exchanges: { 'in-sync': number; diverged: number; 'full-sync': number; aborted: number };
+  keysRepaired: number;
+  bytesSent: number;
+  bytesFetched: number;
+  /** Replica groups the node belongs to, and those whose last exchange with some peer found a difference, failed, or never ran. */
+  groups: number;
+  groupsOutOfSync: number;
+  /** The longest a (group, peer) pair of this node has gone without a completed exchange. */
+  oldestExchangeAgeMs: number;
+  treeBytes: number;
+  treeKeys: number;
+  treesReady: boolean;
 }
 
 /** One member in `status`. */
@@ -227,6 +283,8 @@ export interface MemberStatus {
    * when its detector does not run phi.
    */
   phi: Record<string, number> | null;
+  /** Its anti-entropy (issue 15), or null when it is stopped, could not be asked, or runs none. */
+  antiEntropy?: AntiEntropyStatus | null;
 }
 
 /** A node's storage health (`MemberStatus.storage`). */
@@ -303,6 +361,15 @@ export interface Cluster {
   delete(key: Bytes, options?: WriteOptions): Promise<WriteResult>;
   explain(key: Bytes): Promise<ExplainResult>;
   status(): Promise<ClusterStatus>;
+  /**
+   * Start an anti-entropy repair pass on every running node: each exchanges
+   * every replica group it belongs to with every other member of it, now
+   * (within the repair byte budget). Resolves at once with the progress;
+   * poll `repairProgress` until `running` is false.
+   */
+  repair(): Promise<RepairReport>;
+  /** Progress of the last repair pass of every node, without starting one. */
+  repairProgress(): Promise<RepairReport>;
   /** Terminate node `id`'s thread for real (a crash: unsynced data is lost). */
   crash(id: string): Promise<void>;
   /** Start node `id` again; it recovers from its commit log and SSTables. */

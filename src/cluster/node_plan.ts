@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import type { SpawnSpec } from '../runtime/actor.js';
 import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
+import type { AntiEntropyOptions } from './cluster_types.js';
 import { ANTI_ENTROPY_ACTOR_ID, COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, GOSSIP_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
 import type { AntiEntropyArgs } from '../../actors/anti_entropy.js';
 import { InvalidRequestError } from '../core/errors.js';
@@ -53,9 +54,6 @@ export interface NodePlanOptions {
   /** Active anti-entropy (issue 15): false turns it off; an object tunes it. On by default. */
   antiEntropy?: boolean | AntiEntropyOptions;
 }
-
-/** Tuning of active anti-entropy; every field has a default in src/core/limits/anti_entropy.ts. */
-export type AntiEntropyOptions = Pick<AntiEntropyArgs, 'leafBits' | 'intervalMs' | 'rebuildIntervalMs' | 'bytesPerSecond'>;
 
 /**
  * Refuse a tombstone grace shorter than the hint TTL. A hint written before

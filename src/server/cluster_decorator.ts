@@ -16,6 +16,7 @@ import type {
   ReadResult,
   WriteOptions,
   WriteResult,
+  RepairReport,
 } from '../cluster/cluster_types.js';
 
 /** Forwards every call to `inner`. */
@@ -51,6 +52,14 @@ export abstract class ClusterDecorator implements Cluster {
 
   explain(key: Bytes): Promise<ExplainResult> {
     return this.inner.explain(key);
+  }
+
+  repair(): Promise<RepairReport> {
+    return this.inner.repair();
+  }
+
+  repairProgress(): Promise<RepairReport> {
+    return this.inner.repairProgress();
   }
 
   status(): Promise<ClusterStatus> {

@@ -9,6 +9,8 @@
  *   DELETE /kv/:key      204 · 404 (no context, and nothing to delete); ?w= &consistency= &strict=
  *   GET    /status       200 JSON of cluster.status()
  *   GET    /explain/:key 200 JSON of cluster.explain(key), bytes as base64
+ *   POST   /repair       200 JSON of cluster.repair(): starts an anti-entropy pass on every node
+ *   GET    /repair       200 JSON of cluster.repairProgress()
  *   GET    /metrics      200 Prometheus text (404 when the server has no metrics)
  *   GET    /health       200 · 503 liveness (`http_probes.ts`; open without the password)
  *   GET    /ready        200 · 503 can serve at the configured W and R (idem)
@@ -95,7 +97,7 @@ export function resolveRoute(method: string, path: string): { route: Route; rawK
     }
     return { route, rawKey };
   }
-  throw new HttpError(404, 'NOT_FOUND', `no route for ${path}; routes are /kv/:key, /explain/:key, /status, /metrics, /health and /ready`);
+  throw new HttpError(404, 'NOT_FOUND', `no route for ${path}; routes are /kv/:key, /explain/:key, /status, /repair, /metrics, /health and /ready`);
 }
 
 /** The part of `path` after `prefix` ('' for an exact route), or null when it does not match. */
@@ -193,6 +195,24 @@ const explain: Route = {
   },
 };
 
+const startRepair: Route = {
+  name: 'repair',
+  async handle(env, { res, query }) {
+    refuseQuery(query);
+    sendJson(res, 200, await env.cluster.repair());
+    return 'ok';
+  },
+};
+
+const repairProgress: Route = {
+  name: 'repair',
+  async handle(env, { res, query }) {
+    refuseQuery(query);
+    sendJson(res, 200, await env.cluster.repairProgress());
+    return 'ok';
+  },
+};
+
 const metrics: Route = {
   name: 'metrics',
   async handle(env, { res }) {
@@ -209,6 +229,7 @@ const ROUTES: ReadonlyArray<readonly [string, Readonly<Record<string, Route>>]> 
   ['/kv/', { GET: getValue, PUT: putValue, DELETE: deleteValue }],
   ['/explain/', { GET: explain }],
   ['/status', { GET: status }],
+  ['/repair', { GET: repairProgress, POST: startRepair }],
   ['/metrics', { GET: metrics }],
   ['/health', { GET: healthRoute, HEAD: healthRoute }],
   ['/ready', { GET: readyRoute, HEAD: readyRoute }],

@@ -19,7 +19,7 @@
  * and every call returns the same promise.
  */
 import { resolve } from 'node:path';
-import type { Cluster } from '../cluster/cluster_types.js';
+import type { Cluster, ClusterOptions } from '../cluster/cluster_types.js';
 import type { Requirement } from '../core/consistency.js';
 import { openCluster } from '../cluster/cluster.js';
 import { defaultSink } from '../runtime/logger.js';
@@ -47,6 +47,8 @@ export interface ServerOptions {
   nodes?: number;
   /** Worker threads hosting them (default: the cores but one, at least one, at most one per node; `ClusterOptions.threads`). */
   threads?: number;
+  /** Active anti-entropy: on by default (`ClusterOptions.antiEntropy`). */
+  antiEntropy?: ClusterOptions['antiEntropy'];
   /** Root of the nodes' data directories, relative to the working directory (default ./data). */
   dataDir?: string;
   /** RESP port; 0 picks a free one (default 6380). */
@@ -120,6 +122,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RingkvSe
     },
     syncMode: options.syncMode ?? SYNC_MODE_DEFAULT,
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.antiEntropy !== undefined ? { antiEntropy: options.antiEntropy } : {}),
   });
   // Requests issued in one event-loop turn already go out as one batch per coordinator: the cluster client batches them.
   const cluster = observedCluster(raw, metrics);

@@ -24,14 +24,14 @@ import { actorKinds as antiEntropyKinds } from '../../actors/anti_entropy.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
 import { SimFileSystem, type SimDiskLatency, type SimDiskOp } from '../../storage/sim_fs.js';
-import type { ClusterOptions, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster/cluster_types.js';
+import type { AntiEntropyOptions, ClusterOptions, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster/cluster_types.js';
 import type { CrashRecord } from '../check/history.js';
 import { ClusterClient } from '../cluster/cluster_client.js';
 import { memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from '../cluster/cluster_config.js';
 import { hashString32 } from '../core/hash.js';
 import { REQUEST_TIMEOUT_MS } from '../core/limits.js';
 import { Prng } from '../core/prng.js';
-import { nodePlan, type AntiEntropyOptions } from '../cluster/node_plan.js';
+import { nodePlan } from '../cluster/node_plan.js';
 import type { ActorKinds, ActorRef, Message } from '../runtime/actor.js';
 import { SimWorld, type FaultOptions } from '../runtime/sim/index.js';
 

@@ -45,6 +45,7 @@ import type {
   WriteResult,
   PutManyEntry,
   PutManyOutcome,
+  RepairReport,
 } from '../../src/cluster/cluster_types.js';
 import { majority, type Requirement } from '../../src/core/consistency.js';
 import { actorId, join, syncBy, update, type Dvv } from '../../src/core/dotted_version_vector.js';
@@ -187,6 +188,20 @@ export class FakeCluster implements Cluster {
         receipt: this.receipt('read', required, answering),
       };
     });
+  }
+
+  /** Repair passes started (`repair`); each completes at once: a fake has one copy of everything. */
+  repairs = 0;
+
+  repair(): Promise<RepairReport> {
+    this.repairs++;
+    return this.repairProgress();
+  }
+
+  repairProgress(): Promise<RepairReport> {
+    const nodes: RepairReport['nodes'] = {};
+    for (const id of this.nodes) nodes[id] = { pass: this.repairs, running: false, pairsTotal: 0, pairsDone: 0, pending: [], keysRepaired: 0 };
+    return Promise.resolve({ running: false, pairsTotal: 0, pairsDone: 0, keysRepaired: 0, nodes });
   }
 
   explain(key: Bytes): Promise<ExplainResult> {
