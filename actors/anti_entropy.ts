@@ -9,7 +9,7 @@
  * a table lost to bit rot) is found and repaired here.
  *
  * Trees: built from a scan of the replica when the actor starts, then kept
- * in step by the replica's `ae-changed` for every write (`tree_feed.ts` says
+ * in step by the replica's `ae-changes` for every write (`tree_feed.ts` says
  * how a rebuild and the writes during it meet). Rebuilt again on a slow
  * schedule, offset per node at random, and at once when the replica lost
  * data without a write (`ae-damaged`: a quarantined table, a cut commit-log
@@ -46,13 +46,12 @@ import { ReplicaGroups, type ReplicaGroup } from '../src/core/replica_groups.js'
 import { Ring, type RingMember } from '../src/core/ring.js';
 import { treeDigestOf } from '../src/core/sibling_digest.js';
 import type { Actor, ActorContext, ActorRef, Message, TimerHandle } from '../src/runtime/actor.js';
-import type { Version } from '../storage/version.js';
 import type { TreeScanPage } from './replica.js';
 import type { LivenessMsg } from './failure_detector.js';
 import { HeldDown } from './held_down.js';
 import { ExchangeRun, type ExchangeHost } from './exchange_run.js';
 import { antiEntropyRef, REPLICA_ACTOR_ID } from './member_refs.js';
-import type { TreeFeedMsg } from './tree_feed.js';
+import type { TreeChange, TreeFeedMsg } from './tree_feed.js';
 import { ByteBudget } from '../src/core/byte_budget.js';
 
 /** Messages the anti-entropy actor understands. */
@@ -202,8 +201,8 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
 
   receive(msg: AntiEntropyMsg, ctx: ActorContext<AntiEntropyMsg>): void {
     switch (msg.type) {
-      case 'ae-changed':
-        this.changed(msg.epoch, msg.key, msg.before, msg.after);
+      case 'ae-changes':
+        this.changed(msg.epoch, msg.changes);
         return;
       case 'ae-damaged':
         ctx.log.warn('replica lost data without a write: rebuilding the hash trees, then exchanging every group');
@@ -350,11 +349,13 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
     if (this.pass.pending.size > 0) this.startNext();
   }
 
-  private changed(epoch: number, key: Uint8Array, before: readonly Version[], after: readonly Version[]): void {
+  private changed(epoch: number, changes: readonly TreeChange[]): void {
     const trees = this.rebuild !== null && epoch === this.rebuild.epoch ? this.rebuild.trees : epoch === this.treesEpoch ? this.trees : null;
-    const tree = trees?.get(this.groups.groupOf(key).id);
-    if (tree === undefined) return; // a change from before this rebuild (its scan reads the key), or of a group not ours
-    tree.update(key, treeDigestOf(before), treeDigestOf(after));
+    if (trees === null) return; // changes from before this rebuild: its scan reads the keys as they are now
+    for (const { key, before, after } of changes) {
+      // A key of a group not ours (it was written here directly, e.g. by a test) has no tree.
+      trees.get(this.groups.groupOf(key).id)?.update(key, treeDigestOf(before), treeDigestOf(after));
+    }
   }
 
   // --- exchanges ---

@@ -90,7 +90,7 @@ export type ReplicaMsg =
    * Ask → `ScanPage`: a page of the anti-entropy actor's rebuild of its hash
    * trees, from `from` (absent: the first page, which starts rebuild
    * `epoch`). From the first page on, the replica tells the anti-entropy
-   * actor of each write (`ae-changed`, tagged `epoch`) only for keys the
+   * actor of each write (`ae-changes`, tagged `epoch`) only for keys the
    * rebuild has already read, so every write is counted once: by a page or
    * by a change (`TreeFeed`). Answers `TreeScanPage`.
    */
@@ -126,7 +126,7 @@ export interface ReplicaArgs {
   compaction?: ActorRef;
   /** How clocks compare: dotted version vectors (the cluster's, the default) or plain vector clocks (demo, storage tests). */
   clocks?: 'dvv' | 'vector-clock';
-  /** The node's anti-entropy actor, told of every write (`ae-changed`) and of lost data (`ae-damaged`); none: no trees are kept. */
+  /** The node's anti-entropy actor, told of every write (`ae-changes`) and of lost data (`ae-damaged`); none: no trees are kept. */
   antiEntropy?: ActorRef;
   /** Simulator and tests only: a simulated disk (not cloneable across threads). */
   fs?: FileSystem;

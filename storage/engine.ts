@@ -44,6 +44,7 @@ import { mergeSorted, type KeyVersions } from './merge_iterator.js';
 import { encodeMutation } from './mutation.js';
 import type { TableSet } from './table_set.js';
 import { reconcile, type DotConflictHandler, type Version } from './version.js';
+import type { VersionOrder } from '../src/core/version_order.js';
 
 export type { EngineOptions, EngineStats } from './engine_options.js';
 
@@ -112,18 +113,19 @@ export class StorageEngine {
    * function: without backpressure a put returns the commit log's promise
    * itself, so no extra promise or microtask per write.
    */
-  put(key: Uint8Array, version: Version): Promise<void> {
+  put(key: Uint8Array, version: Version, known?: KnownChange): Promise<void> {
     try {
       assert(!this.closed, 'put on an open engine');
       validateWrite(key, version);
       if (this.flushes.mustWait) {
-        // Flushes fell behind (or failed): the writer waits for them rather than grow memory.
+        // Flushes fell behind (or failed): the writer waits for them rather than grow memory. What the caller knew
+        // of the key is stale by the time the version is applied.
         return this.flushes.putWhenRoom(key, () => {
           assert(!this.closed, 'put on an open engine');
-          return this.putNow(key, version);
+          return this.putNow(key, version, undefined);
         });
       }
-      return this.putNow(key, version);
+      return this.putNow(key, version, known);
     } catch (err) {
       // Same contract as before: every failure is a rejection, never a synchronous throw.
       return Promise.reject(err);
@@ -152,13 +154,13 @@ export class StorageEngine {
    * replay and compaction accept up to SIBLINGS_STORED_MAX so that recovery
    * never fails on what was accepted.
    */
-  private putNow(key: Uint8Array, version: Version): Promise<void> {
+  private putNow(key: Uint8Array, version: Version, known: KnownChange | undefined): Promise<void> {
     const payload = encodeMutation(key, version);
     this.log.checkAppendable(payload.length);
     const changed = this.options.onChanged;
-    const before = changed === undefined ? undefined : this.versionsOf(key);
+    const before = changed === undefined ? undefined : (known?.before ?? this.versionsOf(key));
     this.flushes.active.put(key, [version], { onConflict: this.dotConflictsOf(key) });
-    if (before !== undefined) changed!(key, before, before.length === 0 ? [version] : reconcile(this.options.order, [...before, version]));
+    if (before !== undefined) changed!(key, before, known?.after ?? withVersion(this.options.order, before, version));
     this.stats.puts++;
     this.stats.userBytes += key.length + version.clock.length + (version.value?.length ?? 0);
     this.stats.commitLogBytes += payload.length + RECORD_HEADER_BYTES;
@@ -340,4 +342,31 @@ export class StorageEngine {
   get memtableBytes(): number {
     return this.flushes.active.approximateBytes;
   }
+}
+
+/**
+ * What a writer already knows of a key it writes (the minting replica read
+ * it on the same turn): its versions before the write and after it, so that
+ * `onChanged` needs no second read. Ignored when the write must wait for
+ * room (it is then applied on a later turn).
+ */
+export interface KnownChange {
+  before: readonly Version[];
+  after: readonly Version[];
+}
+
+/**
+ * `before` with `version` added, reconciled: `version` alone when it
+ * supersedes every version held (the common overwrite), without the
+ * pairwise comparison `reconcile` does.
+ */
+function withVersion(order: VersionOrder, before: readonly Version[], version: Version): readonly Version[] {
+  let supersedesAll = true;
+  for (const held of before) {
+    if (order.compare(version.clock, held.clock) !== 'after') {
+      supersedesAll = false;
+      break;
+    }
+  }
+  return supersedesAll ? [version] : reconcile(order, [...before, version]);
 }

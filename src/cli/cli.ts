@@ -66,6 +66,7 @@ program
   .option('--w <count|level>', 'write acknowledgements needed: a count 1..n or one|quorum|all|local_quorum|each_quorum (default: majority of n)')
   .option('--r <count|level>', 'read answers needed, as --w (default: majority of n)')
   .option('--password <password>', 'require the password on RESP (AUTH) and on every HTTP route but /health and /ready (Basic or Bearer)')
+  .option('--anti-entropy <on|off>', 'active anti-entropy: replicas compare hash trees now and then and repair what differs (off: only read repair and hinted handoff)', 'on')
   .option('--protected-mode <yes|no>', 'refuse to listen beyond loopback without --password (as Redis does); no only where a firewall guards the ports', 'yes')
   .addOption(
     new Option(
@@ -168,6 +169,7 @@ async function start(opts: StartSettings): Promise<number> {
       bind: opts.bind,
       protectedMode: opts.protectedMode,
       syncMode: opts.sync,
+      antiEntropy: opts.antiEntropy,
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.n !== undefined ? { n: opts.n } : {}),
       ...(opts.w !== undefined ? { w: opts.w } : {}),

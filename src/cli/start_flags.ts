@@ -26,6 +26,7 @@ export interface StartFlags {
   password?: string;
   protectedMode: string;
   sync: string;
+  antiEntropy: string;
 }
 
 /** The flags read and checked. */
@@ -44,6 +45,8 @@ export interface StartSettings {
   /** Refuse to listen beyond loopback without a password (protected_mode.ts). */
   protectedMode: boolean;
   sync: 'batch' | 'periodic';
+  /** Active anti-entropy (issue 15). */
+  antiEntropy: boolean;
 }
 
 /** Cluster options named by the flags that set them. */
@@ -93,6 +96,8 @@ export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSe
       `--bind ${flags.bind} without --password: protected mode refuses to listen beyond this machine without a password (anyone who reaches it could read and write every key); give --password, bind 127.0.0.1, or pass --protected-mode no if a firewall guards the ports`,
     );
   }
+  const antiEntropy = flags.antiEntropy === 'on' ? true : flags.antiEntropy === 'off' ? false : null;
+  if (antiEntropy === null) problems.push(`--anti-entropy ${JSON.stringify(flags.antiEntropy)}: expected on or off`);
   if (nodes !== null) {
     problems.push(
       ...clusterOptionProblems(
@@ -122,6 +127,7 @@ export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSe
       bind: flags.bind,
       protectedMode: protectedMode!,
       sync: flags.sync as StartSettings['sync'],
+      antiEntropy: antiEntropy!,
       ...(threads !== undefined ? { threads: threads! } : {}),
       ...(n !== undefined ? { n: n! } : {}),
       ...(w !== undefined ? { w: w! } : {}),

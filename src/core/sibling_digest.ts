@@ -26,7 +26,7 @@
  * clock, two of the value or a tombstone mark, both lengths, the value
  * length stored plus one so an empty value and a tombstone differ even
  * before hashing); the records are sorted, so order does not matter; two
- * seeded xxh32 of the sorted records give 21 + 32 bits. 53 bits so that a
+ * seeded murmur3 mixes of the sorted records' words give 21 + 32 bits. 53 bits so that a
  * digest is an exact JS number (no BigInt on the write path).
  *
  * Pure: no I/O, no clock. Safe from any thread.
@@ -50,11 +50,31 @@ export function siblingDigest(versions: readonly Version[]): SiblingDigest {
   const records = new Uint32Array(n * RECORD_WORDS);
   for (let i = 0; i < n; i++) writeRecord(versions[i]!, records, i * RECORD_WORDS);
   sortRecords(records, n);
-  if (!LITTLE_ENDIAN) swapWords(records);
-  const bytes = new Uint8Array(records.buffer);
-  const lo = hash32(bytes, DIGEST_SEED_LO);
-  const hi = hash32(bytes, DIGEST_SEED_HI) & DIGEST_HI_MASK;
+  const lo = hashWords(records, DIGEST_SEED_LO);
+  const hi = hashWords(records, DIGEST_SEED_HI) & DIGEST_HI_MASK;
   return hi * 2 ** 32 + lo;
+}
+
+/**
+ * murmur3_32 over whole u32 words: the records are already hashes and
+ * lengths, so a word-wise mix in JavaScript does as well as xxh32 over
+ * their bytes and saves two calls into WASM and a copy per digest (the
+ * digest is taken twice on every replica write). Words, not bytes, so byte
+ * order does not enter.
+ */
+function hashWords(words: Uint32Array, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < words.length; i++) {
+    let k = Math.imul(words[i]!, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= words.length * 4;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** True when `d` is a well-formed digest (an integer in [0, 2^53)). */
@@ -77,15 +97,6 @@ const DIGEST_HI_MASK = 0x1fffff;
 /** Value-hash words of a tombstone; its length word (0) already tells it apart. */
 const TOMBSTONE_WORD = 0xdeadbeef;
 
-/** The records are hashed as little-endian bytes, so replicas on machines of either byte order agree. */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-function swapWords(words: Uint32Array): void {
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    words[i] = ((w & 0xff) << 24) | ((w & 0xff00) << 8) | ((w >>> 8) & 0xff00) | (w >>> 24);
-  }
-}
 
 function writeRecord(version: Version, out: Uint32Array, at: number): void {
   out[at] = hash32(version.clock, CLOCK_SEED_A);

@@ -12,7 +12,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { readStartFlags, type StartFlags } from '../../src/cli/start_flags.js';
 
 /** `ringkv start`'s defaults, as commander hands them over. */
-const FLAG_DEFAULTS: StartFlags = { nodes: 5, dataDir: './data', respPort: 6380, httpPort: 8080, bind: '127.0.0.1', protectedMode: 'yes', sync: 'batch' };
+const FLAG_DEFAULTS: StartFlags = { nodes: 5, dataDir: './data', respPort: 6380, httpPort: 8080, bind: '127.0.0.1', protectedMode: 'yes', sync: 'batch', antiEntropy: 'on' };
 
 function problemsOfFlags(flags: Partial<StartFlags>): string[] {
   const read = readStartFlags({ ...FLAG_DEFAULTS, ...flags });
@@ -85,6 +85,11 @@ describe('cluster options check', () => {
     expect(clusterOptionProblems({ nodes: 2.5 })[0]).to.contain('nodes 2.5');
     expect(clusterOptionProblems({ nodes: 3, replication: { strict: 'yes' as unknown as boolean } })[0]).to.contain('replication.strict is true or false');
     expect(clusterOptionProblems({ nodes: [{ id: '..' }] })[0]).to.contain('names a file of the data directory');
+    expect(clusterOptionProblems({ nodes: 3, antiEntropy: 'on' as unknown as boolean })[0]).to.contain('antiEntropy is true, false or an object of settings');
+    expect(clusterOptionProblems({ nodes: 3, antiEntropy: { leafBits: 30 } })[0]).to.contain('antiEntropy.leafBits is a whole number in 4..20, not 30');
+    expect(clusterOptionProblems({ nodes: 3, antiEntropy: { intervalMs: 0 } })[0]).to.contain('antiEntropy.intervalMs is a positive whole number, not 0');
+    expect(clusterOptionProblems({ nodes: 3, antiEntropy: { every: 5 } as unknown as boolean })[0]).to.contain('antiEntropy.every is not a setting');
+    expect(clusterOptionProblems({ nodes: 3, antiEntropy: { intervalMs: 500, leafBits: 12 } })).to.deep.equal([]);
   });
 
   it('openCluster\'s path throws one ConfigError listing them (resolveCluster and checkClusterOptions)', () => {
@@ -120,7 +125,9 @@ describe('cluster options check', () => {
     const read = readStartFlags({ ...FLAG_DEFAULTS, nodes: '3', n: '3', w: 'all', r: '1', respPort: '0', httpPort: '0' });
     expect(read).to.deep.equal({
       ok: true,
-      settings: { nodes: 3, dataDir: './data', respPort: 0, httpPort: 0, bind: '127.0.0.1', protectedMode: true, sync: 'batch', n: 3, w: 'all', r: 1 },
+      settings: { nodes: 3, dataDir: './data', respPort: 0, httpPort: 0, bind: '127.0.0.1', protectedMode: true, sync: 'batch', antiEntropy: true, n: 3, w: 'all', r: 1 },
     });
+    expect(problemsOfFlags({ antiEntropy: 'maybe' })).to.deep.equal(['--anti-entropy "maybe": expected on or off']);
+    expect(readStartFlags({ ...FLAG_DEFAULTS, antiEntropy: 'off' })).to.have.nested.property('settings.antiEntropy', false);
   });
 });
