@@ -8,17 +8,21 @@
  * encoded size), keys_shipped ((key, digest) entries sent), bytes_full_sync
  * (every key and digest once), ms (the exchange alone, storage answered
  * from memory), tree_bytes (one replica's tree). Also the cost of a tree
- * update and of a rebuild. Not a test: nothing is asserted.
+ * update and of a rebuild. Then a real cluster (`cluster_cost.ts`, skipped
+ * with --no-cluster): client throughput with anti-entropy off and on, and a
+ * node refilled by a repair pass after losing its disk. Not a test:
+ * nothing is asserted.
  *
  * `SEED=n` picks the seed (default 1).
  */
 import { performance } from 'node:perf_hooks';
 import { AE_ENTRY_OVERHEAD_BYTES } from '../../src/core/ae_messages.js';
 import { MemoryReplica, runLocalExchange } from '../../src/core/ae_local_exchange.js';
-import { AE_LEVEL_BITS } from '../../src/core/limits.js';
+import { AE_LEAF_BITS_DEFAULT, AE_LEVEL_BITS } from '../../src/core/limits.js';
 import { MerkleTree } from '../../src/core/merkle_tree.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
 import { machine, writeResults } from '../common/report.js';
+import { clientCost, refill } from './cluster_cost.js';
 
 const quick = process.argv.includes('--quick');
 const SEED = seedFrom(process.env['SEED'], 1);
@@ -60,7 +64,7 @@ function replicas(prng: Prng, d: number): { a: MemoryReplica; b: MemoryReplica; 
   return { a, b, keyBytes, updateUs };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const leafBits = MerkleTree.leafBitsFor(KEYS);
   const configuration = { mode: quick ? 'quick' : 'full', seed: SEED, keys: KEYS, leaf_bits: leafBits, level_bits: AE_LEVEL_BITS, depths: new MerkleTree(leafBits).depths };
   console.log('bench:ae', JSON.stringify(configuration));
@@ -108,6 +112,10 @@ function main(): void {
     treeUpdateUs = Math.min(treeUpdateUs, ((performance.now() - started) * 1000) / (2 * KEYS));
   }
   const treeBytes = MerkleTree.bytesFor(leafBits);
+  const skipCluster = process.argv.includes('--no-cluster');
+  const client = skipCluster ? null : await clientCost(quick);
+  const refilled = skipCluster ? null : await refill(quick);
+  if (refilled) console.log(JSON.stringify(refilled));
   writeResults('ae', {
     configuration,
     machine: machine(),
@@ -117,10 +125,14 @@ function main(): void {
     update_us_per_write: Math.round(updateUs * 100) / 100,
     tree_update_us: Math.round(treeUpdateUs * 100) / 100,
     rebuild_ms: Math.round(rebuildMs),
+    cluster_tree_bytes_per_group: MerkleTree.bytesFor(AE_LEAF_BITS_DEFAULT),
+    client_cost: client,
+    refill_after_disk_loss: refilled,
     notes:
-      'ms: the exchange alone, both sides in one thread, storage answered from in-memory maps; update_us_per_write includes the ' +
+      'client_cost and refill_after_disk_loss: a real 5-node cluster (bench/ae/cluster_cost.ts); cluster_tree_bytes_per_group: one replica group\'s tree at the cluster default leaf bits, ' +
+      'independent of its key count (a node of 5, N = 3 keeps 6); ms: the exchange alone, both sides in one thread, storage answered from in-memory maps; update_us_per_write includes the ' +
       'benchmark replica map upkeep and key encoding; tree_update_us is the tree alone (best of 3); bytes_merkle: estimated encoded size of every message (ae_messages.ts aeMessageBytes)',
   });
 }
 
-main();
+await main();
