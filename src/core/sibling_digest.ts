@@ -137,21 +137,20 @@ function compareRecord(records: Uint32Array, at: number, other: Uint32Array): nu
 }
 
 /**
- * What a replica's hash tree records for `key` holding `versions`: the
- * digest of its versions other than confirmed tombstones (`purgeable`), or
- * null when none is left. Confirmed tombstones stay out because each
- * replica purges them at its own compaction, with no write to tell the tree:
- * counting them would make replicas differ for as long as one still held a
- * tombstone another had purged, and ship it back. A confirmed tombstone is
- * on every owner (issue 12), so no replica can lack it.
+ * What a replica's hash tree records for `key` holding `versions`: their
+ * digest, or null when it holds none.
+ *
+ * Confirmed tombstones (`purgeable`) count like any version, though each
+ * replica purges them at its own compaction with no write to tell the tree.
+ * Leaving them out looked cheaper (no tombstone shipped back to a replica
+ * that purged it first) but the campaign found what it costs: a replica
+ * whose table holding a confirmed tombstone rotted away keeps the value the
+ * tombstone deleted from an older table, and nobody's tree says it should
+ * not: the value comes back. Counted, the tombstone is shipped to it and
+ * deletes the value again; the price is shipping a purgeable tombstone to a
+ * replica that already purged it, which purges it again at its next
+ * compaction, until every replica has.
  */
 export function treeDigestOf(versions: readonly Version[]): SiblingDigest | null {
-  let kept = versions;
-  for (const v of versions) {
-    if (v.value === null && v.purgeable === true) {
-      kept = versions.filter((w) => !(w.value === null && w.purgeable === true));
-      break;
-    }
-  }
-  return kept.length === 0 ? null : siblingDigest(kept);
+  return versions.length === 0 ? null : siblingDigest(versions);
 }

@@ -40,6 +40,15 @@
  *                                                      write failed it; the node is treated as down), else 0
  *   ringkv_sstable_checksum_failures_total{node,file}  SSTable data blocks that failed their checksum (from
  *                                                      status; each damaged table is then quarantined)
+ *   ringkv_anti_entropy_exchanges_total{outcome}       anti-entropy exchanges ended: in-sync, diverged, full-sync
+ *                                                      (completed) or aborted (from status)
+ *   ringkv_anti_entropy_keys_repaired_total            keys fetched from a peer and merged by anti-entropy
+ *   ringkv_anti_entropy_bytes_total{direction}         bytes anti-entropy sent (tree labels, key digests) or fetched
+ *   ringkv_anti_entropy_groups_out_of_sync{node}       replica groups whose last exchange with some peer found a
+ *                                                      difference, failed, or never ran
+ *   ringkv_anti_entropy_oldest_exchange_age_seconds{node}  longest any (group, peer) pair of node has gone without a
+ *                                                      completed exchange (per node, not per range: bounded labels)
+ *   ringkv_anti_entropy_tree_bytes{node}               memory of node's hash trees
  *   ringkv_cluster_status_up                           1 if the last status fetch succeeded
  *   ringkv_cluster_status_fetches_total{outcome}       status fetches made for scrapes
  *   ringkv_metrics_dropped_total{metric}               reports dropped by a series bound
@@ -83,6 +92,11 @@ const LATENCY_BUCKETS_S = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0
 const SIBLING_BUCKETS = [0, 1, 2, 3, 4, 8, 16, 32, 64];
 
 /** The fields of `NodeCounters`, each fed into one counter series. */
+/** Anti-entropy exchange outcomes, each a label value of ringkv_anti_entropy_exchanges_total. */
+const AE_OUTCOMES = ['in-sync', 'diverged', 'full-sync', 'aborted'] as const;
+/** Anti-entropy counters followed per node: the outcomes, keys repaired, bytes sent and fetched. */
+const AE_COUNTER_FIELDS = AE_OUTCOMES.length + 3;
+
 const NODE_COUNTER_FIELDS: readonly (keyof NodeCounters)[] = ['readRepairs', 'hintsStored', 'hintsReplayed', 'compactions', 'dotConflicts'];
 
 /** What a command label may look like (upper-case RESP commands, dotted HTTP route names). */
@@ -123,6 +137,11 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
   private readonly compactionsCounter: Counter;
   private readonly dotConflictsCounter: Counter;
   private readonly checksumFailuresCounter: Counter<'node' | 'file'>;
+  private readonly aeExchanges: Counter<'outcome'>;
+  private readonly aeKeysRepaired: Counter;
+  private readonly aeBytes: Counter<'direction'>;
+  /** Last cumulative anti-entropy count per node and field, for increments. */
+  private readonly aeDeltas = new CounterDeltas(MEMBERS_MAX * AE_COUNTER_FIELDS);
   /** Last cumulative checksum-failure count per node and file, for increments. */
   private readonly checksumFailureDeltas = new CounterDeltas(MEMBERS_MAX * CHECKSUM_FAILURE_FILES_MAX);
   /** Phi per (observer, peer). */
@@ -170,6 +189,21 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
       name: 'ringkv_sstable_checksum_failures_total',
       help: 'SSTable data blocks that failed their checksum, per node and file; the table is then quarantined (moved to <node dir>/quarantine/) and its keys repaired from the other replicas.',
       labelNames: ['node', 'file'],
+      registers,
+      collect,
+    });
+    this.aeExchanges = new Counter({
+      name: 'ringkv_anti_entropy_exchanges_total',
+      help: 'Anti-entropy exchanges ended, by outcome: in-sync, diverged and full-sync completed (the last two found differences and fetched them), aborted did not.',
+      labelNames: ['outcome'],
+      registers,
+      collect,
+    });
+    this.aeKeysRepaired = new Counter({ name: 'ringkv_anti_entropy_keys_repaired_total', help: 'Keys anti-entropy fetched from a peer replica and merged.', registers, collect });
+    this.aeBytes = new Counter({
+      name: 'ringkv_anti_entropy_bytes_total',
+      help: 'Bytes anti-entropy sent (tree labels and key digests) or fetched (keys and versions), by direction.',
+      labelNames: ['direction'],
       registers,
       collect,
     });
@@ -287,6 +321,20 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
         if (increment === null) this.dropped.inc({ metric: 'ringkv_sstable_checksum_failures_total' });
         else if (increment > 0) this.checksumFailuresCounter.inc({ node: member.id, file }, increment);
       }
+      const ae = member.antiEntropy;
+      if (ae) {
+        const fields: [string, number, (n: number) => void][] = [
+          ...AE_OUTCOMES.map((outcome): [string, number, (n: number) => void] => [outcome, ae.exchanges[outcome], (n) => this.aeExchanges.inc({ outcome }, n)]),
+          ['keys', ae.keysRepaired, (n) => this.aeKeysRepaired.inc(n)],
+          ['sent', ae.bytesSent, (n) => this.aeBytes.inc({ direction: 'sent' }, n)],
+          ['fetched', ae.bytesFetched, (n) => this.aeBytes.inc({ direction: 'fetched' }, n)],
+        ];
+        for (const [field, value, report] of fields) {
+          const increment = this.aeDeltas.advance(`${member.id}\u0000${field}`, value);
+          if (increment === null) this.dropped.inc({ metric: 'ringkv_anti_entropy' });
+          else if (increment > 0) report(increment);
+        }
+      }
       for (const [peer, phi] of Object.entries(member.phi ?? {})) {
         this.setPhi(member.id, peer, phi);
         const pair = `${member.id}\u0000${peer}`;
@@ -380,6 +428,15 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     });
     statusGauge('ringkv_node_storage_failed', 'Whether the node\'s storage is failed (1: it serves no data and coordinators treat it as down; see its log and /status for the cause) or works (0).', ['node'], (g, s) => {
       for (const m of s.members) if (m.storage) g.set({ node: m.id }, m.storage.state === 'failed' ? 1 : 0);
+    });
+    statusGauge('ringkv_anti_entropy_groups_out_of_sync', 'Replica groups of the node whose last anti-entropy exchange with some peer found a difference, failed, or never ran.', ['node'], (g, s) => {
+      for (const m of s.members) if (m.antiEntropy) g.set({ node: m.id }, m.antiEntropy.groupsOutOfSync);
+    });
+    statusGauge('ringkv_anti_entropy_oldest_exchange_age_seconds', 'Longest any (replica group, peer) pair of the node has gone without a completed anti-entropy exchange.', ['node'], (g, s) => {
+      for (const m of s.members) if (m.antiEntropy) g.set({ node: m.id }, m.antiEntropy.oldestExchangeAgeMs / 1000);
+    });
+    statusGauge('ringkv_anti_entropy_tree_bytes', 'Memory of the node\'s anti-entropy hash trees.', ['node'], (g, s) => {
+      for (const m of s.members) if (m.antiEntropy) g.set({ node: m.id }, m.antiEntropy.treeBytes);
     });
     statusGauge('ringkv_keys_estimate', 'Live keys the node\'s replica holds (not deleted, each once; a background scan at most a second old while writes come in).', ['node'], (g, s) => {
       for (const m of s.members) if (m.keysEstimate !== null) g.set({ node: m.id }, m.keysEstimate);

@@ -14,14 +14,16 @@
  * (`src/check`) judges what the clients saw, knowing every crash and the
  * sync window.
  *
- * Convergence after heal: anti-entropy does not exist yet, so the campaign
- * relies on hinted handoff (it waits, bounded, until every node's hint store
- * is empty) and on read repair: it reads every key with r = 'all' (retried),
- * runs the world so the repairs land, and reads again (up to
- * FINAL_READ_PASSES_MAX passes) while replicas still disagree. Replicas that
- * disagree after the last pass are reported as a divergence. So a clean run
- * shows that hints plus read repair converge every key that was read, not
- * that the cluster converges on its own.
+ * Convergence after heal, with no client reading: active anti-entropy runs
+ * through the whole seed (exchanges every CAMPAIGN_ANTI_ENTROPY.intervalMs,
+ * beside the faults). After heal the campaign waits, bounded, until every
+ * node's hint store is empty, then has every node run a repair pass (each
+ * replica group exchanged with each peer) and takes each owner's live
+ * versions of every key: owners that disagree then are a divergence. Then
+ * the faults that strike a healed cluster ('disk-loss', 'sstable-rot':
+ * `FaultSchedule.afterHeal`), another pass, and the replicas must agree
+ * again: anti-entropy alone restored what the node lost. Only then the
+ * final r = 'all' reads of every key, for what clients would see.
  *
  * Determinism: every choice comes from the seed (the schedule, the clients'
  * ops and think times from `Prng`s derived from it; the network, crashes and
@@ -45,6 +47,8 @@ import { formatVersion } from '../core/version_id.js';
 import { eventText } from '../runtime/sim/trace.js';
 import { COMPACTION_ACTOR_ID } from '../cluster/node_plan.js';
 import type { MajorCompactionReport } from '../../actors/compaction.js';
+import type { RepairProgress } from '../../actors/anti_entropy.js';
+import { ANTI_ENTROPY_ACTOR_ID } from '../../actors/member_refs.js';
 import type { Version } from '../../storage/version.js';
 import { FAULT_KINDS, FAULT_SETS, FaultSchedule, KINDS_OF, drawFaultPlan, parseFaults, type FaultKind, type FaultPlan, type FaultSet } from './fault_schedule.js';
 import { SimCluster, type CrashRecord, type SimClient } from './sim_cluster.js';
@@ -109,9 +113,12 @@ const HINT_POLLS_MAX = 30;
 const HINT_POLL_MS = 1000;
 /** Attempts of one final r='all' read. */
 const FINAL_READ_ATTEMPTS_MAX = 5;
-/** Final read passes (each followed by FINAL_REPAIR_MS for read repair to land) while replicas disagree. */
-const FINAL_READ_PASSES_MAX = 6;
-const FINAL_REPAIR_MS = 1500;
+/** Anti-entropy of the campaign's clusters: exchanges every second, trees rebuilt from storage every 20 s. */
+const CAMPAIGN_ANTI_ENTROPY = { intervalMs: 1000, rebuildIntervalMs: 20_000 } as const;
+/** Virtual ms a repair pass of every node may take after heal before the replicas are compared anyway. */
+const REPAIR_PASS_MAX_MS = 60_000;
+/** Poll interval of the repair passes' progress. */
+const REPAIR_POLL_MS = 500;
 /** Virtual ms past the last tombstone's grace before the operator's major compaction. */
 const MAJOR_COMPACTION_MARGIN_MS = 500;
 /** Virtual ms one node's major compaction may take (flush and merges on a possibly slow disk). */
@@ -130,7 +137,7 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
   const plan = drawFaultPlan(faultPrng, allowed, Array.from({ length: nodes }, (_, i) => `n${i + 1}`));
   const twoDcs = prng.chance(TWO_DC_PROBABILITY);
   const shape = clusterShape(nodes, twoDcs);
-  const cluster = new SimCluster({ seed, ...shape, memtableFlushBytes: 4096, syncMode: sync, ...plan.cluster });
+  const cluster = new SimCluster({ seed, ...shape, memtableFlushBytes: 4096, syncMode: sync, antiEntropy: CAMPAIGN_ANTI_ENTROPY, ...plan.cluster });
   if (options.onTrace !== undefined) streamTrace(cluster, options.onTrace);
   const history = new HistoryRecorder();
   const schedule = new FaultSchedule(cluster, faultPrng, plan);
@@ -148,7 +155,14 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
     schedule.healAll();
     await quiesce(cluster);
     if (plan.kinds.includes('tombstone-purge')) await majorCompactPastGrace(cluster, plan, workloadEnd_ms);
-    final = { ...(await finalState(cluster, history)), ...crashFacts(cluster, sync, plan) };
+    const keys = [...new Set(history.ops().map((op) => op.key))];
+    await repairPass(cluster);
+    let replicas = await replicaVersions(cluster, keys);
+    if (!keys.some((key) => disagree(replicas.get(key)!)) && (await schedule.afterHeal()).length > 0) {
+      await repairPass(cluster);
+      replicas = await replicaVersions(cluster, keys);
+    }
+    final = { ...(await finalState(cluster, keys, replicas)), ...crashFacts(cluster, sync, plan) };
   } catch (err) {
     error = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
   } finally {
@@ -294,19 +308,28 @@ async function majorCompactPastGrace(cluster: SimCluster, plan: FaultPlan, workl
   }
 }
 
-/** Final r='all' reads of every key in the history, repeated while replicas disagree; then each replica's versions. */
-async function finalState(cluster: SimCluster, history: HistoryRecorder): Promise<FinalState> {
-  const keys = [...new Set(history.ops().map((op) => op.key))];
+/**
+ * Every node runs an anti-entropy repair pass (`ae-repair`): the world runs
+ * until no node has a (group, peer) pair left, at most REPAIR_PASS_MAX_MS.
+ * A pass that cannot finish shows as the divergence it leaves.
+ */
+async function repairPass(cluster: SimCluster): Promise<void> {
+  const labels = cluster.config.nodes.map((n) => n.label);
+  for (const label of labels) await cluster.askNode<RepairProgress>(label, ANTI_ENTROPY_ACTOR_ID, { type: 'ae-repair' });
+  const until = cluster.world.now() + REPAIR_PASS_MAX_MS;
+  while (cluster.world.now() < until) {
+    let running = false;
+    for (const label of labels) running ||= (await cluster.askNode<RepairProgress>(label, ANTI_ENTROPY_ACTOR_ID, { type: 'ae-progress' })).running;
+    if (!running) return;
+    await cluster.world.runFor(REPAIR_POLL_MS);
+  }
+}
+
+/** Final r='all' reads of every key in the history, with the replicas' versions taken before them (no read repair helped). */
+async function finalState(cluster: SimCluster, keys: readonly string[], replicas: Map<string, Map<string, string[]>>): Promise<FinalState> {
   const reader = cluster.client('final');
   const reads = new Map<string, { values: string[]; versions: string[] }>();
-  let replicas = new Map<string, Map<string, string[]>>();
-  let toRead = keys;
-  for (let pass = 0; pass < FINAL_READ_PASSES_MAX && toRead.length > 0; pass++) {
-    for (const key of toRead) reads.set(key, await finalRead(cluster, reader, key));
-    await cluster.world.runFor(FINAL_REPAIR_MS);
-    replicas = await replicaVersions(cluster, keys);
-    toRead = keys.filter((key) => disagree(replicas.get(key)!));
-  }
+  for (const key of keys) reads.set(key, await finalRead(cluster, reader, key));
   return { reads, replicas, dotConflicts: await dotConflicts(cluster) };
 }
 

@@ -22,6 +22,7 @@ import { actorKinds as handoffKinds } from '../../actors/handoff.js';
 import { actorKinds as replicaKinds } from '../../actors/replica.js';
 import { actorKinds as antiEntropyKinds } from '../../actors/anti_entropy.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
+import { SSTABLE_SUFFIX } from '../../storage/manifest.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
 import { SimFileSystem, type SimDiskLatency, type SimDiskOp } from '../../storage/sim_fs.js';
 import type { AntiEntropyOptions, ClusterOptions, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster/cluster_types.js';
@@ -39,6 +40,9 @@ const KINDS: ActorKinds = { ...replicaKinds, ...compactionKinds, ...gossipKinds,
 
 /** Where simulated nodes keep their data. */
 const SIM_DATA_DIR = '/data';
+
+/** Bit rot (`rotSstable`) hits one of a table's first this many bits: inside its first entry, whatever the key. */
+const ROT_BITS = 32;
 
 /** Virtual ms a client call may run the world before it is reported stuck. */
 const CALL_RUN_MAX_MS = 60_000;
@@ -174,6 +178,25 @@ export class SimCluster {
    */
   onNextFsync(label: string, watcher: (start_ms: number, end_ms: number) => void): void {
     this.fsyncWatchers.set(label, watcher);
+  }
+
+  /**
+   * Bit rot: flip one bit in the first data block of one of node `label`'s
+   * SSTables (chosen by `prng`), in its durable bytes too, as a disk that
+   * rots a sector would. Returns the table's path, or null when the node has
+   * none. Reads of that block fail their checksum from then on; a block the
+   * node already holds in its cache is only reread after a restart.
+   */
+  async rotSstable(label: string, prng: Prng): Promise<string | null> {
+    const node = memberOf(this.config, label);
+    const disk = this.disks.get(node.thread)!;
+    const dir = `${SIM_DATA_DIR}/${label}`;
+    const tables = (await disk.list(dir)).filter((name) => name.endsWith(SSTABLE_SUFFIX)).sort();
+    if (tables.length === 0) return null;
+    const path = `${dir}/${tables[prng.int(tables.length)]!}`;
+    // Byte 0 on is block 0's first entry, which its checksum covers.
+    disk.flipBit(path, prng.int(ROT_BITS));
+    return path;
   }
 
   /** Bits flipped in kept unsynced tails by crashes of node `label`'s disk so far. */

@@ -31,6 +31,7 @@
  * concurrently in the sense of the `Cluster` contract.
  */
 import type {
+  AntiEntropyStatus,
   Bytes,
   Cluster,
   ClusterStatus,
@@ -104,6 +105,8 @@ export class FakeCluster implements Cluster {
   getManyCalls = 0;
   /** Per node id, the counters `status` reports for it while it runs; tests may change them. */
   readonly nodeCounters: Record<string, NodeCounters> = {};
+  /** What `status` reports as each node's anti-entropy (absent: none, as with anti-entropy off). */
+  readonly nodeAntiEntropy: Record<string, AntiEntropyStatus> = {};
   /** Sibling sets by key (key bytes as latin1 text, so binary keys map one to one). */
   private readonly store = new Map<string, Version[]>();
   /** Nodes crashed by `crash` and not yet restarted. */
@@ -253,6 +256,7 @@ export class FakeCluster implements Cluster {
           hintsHeld: this.crashed.has(id) ? null : 0,
           keysEstimate: this.crashed.has(id) ? null : (keysPerNode.get(id) ?? 0),
           counters: this.crashed.has(id) ? null : { ...(this.nodeCounters[id] ?? zeroCounters()) },
+          antiEntropy: this.crashed.has(id) || this.nodeAntiEntropy[id] === undefined ? null : structuredClone(this.nodeAntiEntropy[id]),
           phi: this.crashed.has(id)
             ? null
             : Object.fromEntries(this.nodes.filter((peer) => peer !== id).map((peer) => [peer, this.crashed.has(peer) ? FAKE_PHI_DOWN : FAKE_PHI_ALIVE])),

@@ -10,6 +10,7 @@ import { UnavailableError } from '../../src/core/errors.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
 import { FAKE_PHI_ALIVE, FAKE_PHI_DOWN, FakeCluster } from './fake_cluster.js';
 import { parseExposition, sampleValue, type Exposition } from './prometheus_text.js';
+import type { AntiEntropyStatus } from '../../src/cluster/cluster_types.js';
 
 /** Scrape `metrics` and parse the text (throws on any malformed line). */
 async function scrape(metrics: ServerMetrics): Promise<Exposition> {
@@ -87,6 +88,41 @@ describe('server/metrics', () => {
     // n2 observes nothing while crashed, and its hint and key counts are unknown: those series disappear.
     expect(exp.samples.filter((s) => s.name === 'ringkv_member_liveness' && s.labels['observer'] === 'n2')).to.have.length(0);
     expect(exp.samples.filter((s) => s.name === 'ringkv_hints_pending' && s.labels['node'] === 'n2')).to.have.length(0);
+  });
+
+  it('shows each node\'s anti-entropy: exchanges by outcome, keys repaired and bytes as counter increments; groups out of sync, oldest exchange and tree memory as gauges', async () => {
+    const cluster = new FakeCluster({ nodes: 3, n: 3 });
+    let now_ms = 0;
+    const metrics = new ServerMetrics({ cluster, defaultMetrics: false, nowMs: () => now_ms, statusCacheMs: 1000 });
+    const ae = (inSync: number, keys: number, oldestMs: number): AntiEntropyStatus => ({
+      exchanges: { 'in-sync': inSync, diverged: 2, 'full-sync': 0, aborted: 1 },
+      keysRepaired: keys,
+      bytesSent: 1000,
+      bytesFetched: 5000,
+      groups: 1,
+      groupsOutOfSync: keys > 0 ? 1 : 0,
+      oldestExchangeAgeMs: oldestMs,
+      treeBytes: 8328,
+      treeKeys: 10,
+      treesReady: true,
+    });
+    cluster.nodeAntiEntropy['n1'] = ae(3, 7, 2500);
+    cluster.nodeAntiEntropy['n2'] = ae(1, 0, 500);
+    let exp = await scrape(metrics);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_exchanges_total', { outcome: 'in-sync' })).to.equal(4);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_exchanges_total', { outcome: 'aborted' })).to.equal(2);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_keys_repaired_total')).to.equal(7);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_bytes_total', { direction: 'fetched' })).to.equal(10_000);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_groups_out_of_sync', { node: 'n1' })).to.equal(1);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_oldest_exchange_age_seconds', { node: 'n1' })).to.equal(2.5);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_tree_bytes', { node: 'n2' })).to.equal(8328);
+    expect(exp.samples.filter((s) => s.name === 'ringkv_anti_entropy_tree_bytes' && s.labels['node'] === 'n3'), 'no anti-entropy, no series').to.have.length(0);
+    cluster.nodeAntiEntropy['n1'] = ae(5, 9, 100);
+    now_ms += 2000;
+    exp = await scrape(metrics);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_exchanges_total', { outcome: 'in-sync' })).to.equal(6);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_keys_repaired_total')).to.equal(9);
+    expect(sampleValue(exp, 'ringkv_anti_entropy_oldest_exchange_age_seconds', { node: 'n1' })).to.equal(0.1);
   });
 
   it('turns each node\'s cumulative counters from status into counter increments (restarts included) and sets phi per pair', async () => {
