@@ -71,6 +71,13 @@ export interface SeedOptions {
   sync?: SyncMode;
   /** Receives every trace event as a line, as it happens (for `--trace`). */
   onTrace?: (line: string) => void;
+  /**
+   * Active anti-entropy (default true). Off, convergence after heal is left
+   * to read repair: the final reads repeat (FINAL_READ_PASSES_MAX) while
+   * replicas disagree, and the post-heal faults are not struck. For hunting
+   * a planted bug whose damage anti-entropy would heal before it shows.
+   */
+  antiEntropy?: boolean;
 }
 
 /** What one seed found. */
@@ -113,6 +120,9 @@ const HINT_POLLS_MAX = 30;
 const HINT_POLL_MS = 1000;
 /** Attempts of one final r='all' read. */
 const FINAL_READ_ATTEMPTS_MAX = 5;
+/** Final read passes with anti-entropy off (each followed by FINAL_REPAIR_MS for read repair to land) while replicas disagree. */
+const FINAL_READ_PASSES_MAX = 6;
+const FINAL_REPAIR_MS = 1500;
 /** Anti-entropy of the campaign's clusters: exchanges every second, trees rebuilt from storage every 20 s. */
 const CAMPAIGN_ANTI_ENTROPY = { intervalMs: 1000, rebuildIntervalMs: 20_000 } as const;
 /** Virtual ms a repair pass of every node may take after heal before the replicas are compared anyway. */
@@ -137,7 +147,8 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
   const plan = drawFaultPlan(faultPrng, allowed, Array.from({ length: nodes }, (_, i) => `n${i + 1}`));
   const twoDcs = prng.chance(TWO_DC_PROBABILITY);
   const shape = clusterShape(nodes, twoDcs);
-  const cluster = new SimCluster({ seed, ...shape, memtableFlushBytes: 4096, syncMode: sync, antiEntropy: CAMPAIGN_ANTI_ENTROPY, ...plan.cluster });
+  const antiEntropy = options.antiEntropy ?? true;
+  const cluster = new SimCluster({ seed, ...shape, memtableFlushBytes: 4096, syncMode: sync, antiEntropy: antiEntropy && CAMPAIGN_ANTI_ENTROPY, ...plan.cluster });
   if (options.onTrace !== undefined) streamTrace(cluster, options.onTrace);
   const history = new HistoryRecorder();
   const schedule = new FaultSchedule(cluster, faultPrng, plan);
@@ -156,13 +167,19 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
     await quiesce(cluster);
     if (plan.kinds.includes('tombstone-purge')) await majorCompactPastGrace(cluster, plan, workloadEnd_ms);
     const keys = [...new Set(history.ops().map((op) => op.key))];
-    await repairPass(cluster);
-    let replicas = await replicaVersions(cluster, keys);
-    if (!keys.some((key) => disagree(replicas.get(key)!)) && (await schedule.afterHeal()).length > 0) {
+    let converged: FinalState;
+    if (antiEntropy) {
       await repairPass(cluster);
-      replicas = await replicaVersions(cluster, keys);
+      let replicas = await replicaVersions(cluster, keys);
+      if (!keys.some((key) => disagree(replicas.get(key)!)) && (await schedule.afterHeal()).length > 0) {
+        await repairPass(cluster);
+        replicas = await replicaVersions(cluster, keys);
+      }
+      converged = await finalState(cluster, keys, replicas);
+    } else {
+      converged = await finalStateByReadRepair(cluster, keys);
     }
-    final = { ...(await finalState(cluster, keys, replicas)), ...crashFacts(cluster, sync, plan) };
+    final = { ...converged, ...crashFacts(cluster, sync, plan) };
   } catch (err) {
     error = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
   } finally {
@@ -330,6 +347,21 @@ async function finalState(cluster: SimCluster, keys: readonly string[], replicas
   const reader = cluster.client('final');
   const reads = new Map<string, { values: string[]; versions: string[] }>();
   for (const key of keys) reads.set(key, await finalRead(cluster, reader, key));
+  return { reads, replicas, dotConflicts: await dotConflicts(cluster) };
+}
+
+/** With anti-entropy off: final r='all' reads of every key, repeated while replicas disagree (read repair converges them); then each replica's versions. */
+async function finalStateByReadRepair(cluster: SimCluster, keys: readonly string[]): Promise<FinalState> {
+  const reader = cluster.client('final');
+  const reads = new Map<string, { values: string[]; versions: string[] }>();
+  let replicas = new Map<string, Map<string, string[]>>();
+  let toRead = keys;
+  for (let pass = 0; pass < FINAL_READ_PASSES_MAX && toRead.length > 0; pass++) {
+    for (const key of toRead) reads.set(key, await finalRead(cluster, reader, key));
+    await cluster.world.runFor(FINAL_REPAIR_MS);
+    replicas = await replicaVersions(cluster, keys);
+    toRead = keys.filter((key) => disagree(replicas.get(key)!));
+  }
   return { reads, replicas, dotConflicts: await dotConflicts(cluster) };
 }
 

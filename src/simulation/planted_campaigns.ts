@@ -36,6 +36,8 @@ export interface PlantedCampaign {
    */
   expected: 'caught' | 'directed';
   reason?: string;
+  /** False: hunt with anti-entropy off (it would heal the defect's damage before the checker sees it; say why). */
+  antiEntropy?: false;
 }
 
 export const PLANTED_CAMPAIGNS: readonly PlantedCampaign[] = [
@@ -98,7 +100,12 @@ export const PLANTED_CAMPAIGNS: readonly PlantedCampaign[] = [
     // were coordinated in batches (issue 14); with slow disks (disk-latency) at seed 86 before and after
     // that change. test/cluster/tombstone_durable_sim.test.ts shows the defect step by step whatever the hunt.
     // test/cluster/tombstone_durable_sim.test.ts shows the same defect step by step.
+    // Hunted with anti-entropy off: confirmed tombstones count in the trees, so exchanges (every second in the
+    // campaign) ship the tombstone back to the owner whose crash lost it before the others purge theirs, and the
+    // deleted value never resurfaces (200 seeds, none caught). The defect stands: a purge that outruns the next
+    // exchange still brings the value back.
     expected: 'caught',
+    antiEntropy: false,
   },
 ];
 
@@ -118,7 +125,14 @@ export async function huntPlantedBug(campaign: PlantedCampaign, ops: number, see
   let summary: CampaignSummary;
   try {
     const seeds = Array.from({ length: seedsMax }, (_, i) => i + 1);
-    summary = await runCampaign({ seeds, ops, sync: campaign.sync, faults: parseFaults(campaign.faults), stopAtFirstFailure: true });
+    summary = await runCampaign({
+      seeds,
+      ops,
+      sync: campaign.sync,
+      faults: parseFaults(campaign.faults),
+      stopAtFirstFailure: true,
+      ...(campaign.antiEntropy === false ? { antiEntropy: false } : {}),
+    });
   } finally {
     __plantBugForTests(null);
   }
