@@ -25,6 +25,14 @@
  * `ae-repair` starts a pass over every pair at once (throttle still
  * applies) and `ae-progress` reports it.
  *
+ * Tombstones: a delete an owner missed reaches it by an exchange (or a
+ * hint) with nobody reading the key after, so the coordinator's
+ * confirmation round (issue 12) never ran for it and it would never be
+ * purged. The actor runs that round (`tombstone_confirmation.ts`: every
+ * owner must hold it durably) for each all-tombstone key an exchange
+ * repairs, and for each unconfirmed all-tombstone key its rebuild scan
+ * meets.
+ *
  * Thread contract: one per node, on the node's thread; talks to its own
  * replica, and to the anti-entropy actors and replicas of its peers.
  */
@@ -46,9 +54,11 @@ import { ReplicaGroups, type ReplicaGroup } from '../src/core/replica_groups.js'
 import { Ring, type RingMember } from '../src/core/ring.js';
 import { treeDigestOf } from '../src/core/sibling_digest.js';
 import type { Actor, ActorContext, ActorRef, Message, TimerHandle } from '../src/runtime/actor.js';
+import type { Version } from '../storage/version.js';
 import type { TreeScanPage } from './replica.js';
 import type { LivenessMsg } from './failure_detector.js';
 import { HeldDown } from './held_down.js';
+import { TombstoneConfirmation } from './tombstone_confirmation.js';
 import { ExchangeRun, type ExchangeHost } from './exchange_run.js';
 import { antiEntropyRef, REPLICA_ACTOR_ID } from './member_refs.js';
 import type { TreeChange, TreeFeedMsg } from './tree_feed.js';
@@ -178,6 +188,8 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
   /** Runs sleeping for the byte budget, by wake id. */
   private readonly wakes = new Map<number, () => void>();
   private nextWake = 1;
+  /** The tombstone confirmation round (issue 12), run for tombstones exchanges carry and rebuilds find unconfirmed. */
+  private readonly confirmer = new TombstoneConfirmation(AE_EXCHANGE_IDLE_MS);
 
   constructor(private readonly args: AntiEntropyArgs) {
     this.groups = new ReplicaGroups(Ring.fromTokens(args.ring), args.dcs);
@@ -281,6 +293,10 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
     return this.groups.groupOf(key).id;
   }
 
+  repairedTombstones(key: Uint8Array, versions: readonly Version[]): void {
+    if (versions.some((v) => v.purgeable !== true)) this.confirmer.afterDelete(key, this.groups.groupOf(key).members, versions, this.ctx);
+  }
+
   finished(run: ExchangeRun, result: AeResult, keysRepaired: number): void {
     if (this.runs.get(run.id) !== run) return;
     this.runs.delete(run.id);
@@ -338,7 +354,15 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
       }
       for (const { key, versions } of page.entries) {
         const digest = treeDigestOf(versions);
-        if (digest !== null) rebuild.trees.get(this.groups.groupOf(key).id)?.update(key, null, digest);
+        const group = this.groups.groupOf(key);
+        const tree = rebuild.trees.get(group.id);
+        if (digest === null || tree === undefined) continue;
+        tree.update(key, null, digest);
+        // A delete that settled without a confirmation (an owner got it late, from a hint or an exchange, and nobody
+        // read the key since): confirm it now, so it can be purged. Bounded by the round's own in-flight limit.
+        if (versions.every((v) => v.value === null) && versions.some((v) => v.purgeable !== true)) {
+          this.confirmer.afterDelete(key, group.members, versions, this.ctx);
+        }
       }
       if (page.next === null) break;
       from = page.next;

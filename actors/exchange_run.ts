@@ -46,6 +46,12 @@ export interface ExchangeHost {
   sleep(ms: number): Promise<void>;
   /** The replica group of `key`. */
   groupOf(key: Uint8Array): string;
+  /**
+   * `key` was repaired here with `versions` fetched, all tombstones: run the
+   * tombstone confirmation round for them (the owner that missed the delete
+   * holds it now, so every owner may).
+   */
+  repairedTombstones(key: Uint8Array, versions: readonly Version[]): void;
   /** The run ended (once). */
   finished(run: ExchangeRun, result: AeResult, keysRepaired: number): void;
 }
@@ -183,7 +189,12 @@ export class ExchangeRun {
         this.host.budget.spend(bytes, this.host.now);
         if (entries.length > 0) {
           const stored = await this.host.ask<Outcome<true>[]>(this.host.replica, { type: 'merge-batch', entries }, AE_EXCHANGE_IDLE_MS);
-          for (const s of stored) if ('ok' in s) this.keysRepaired++;
+          for (let i = 0; i < stored.length; i++) {
+            if (!('ok' in stored[i]!)) continue;
+            this.keysRepaired++;
+            const { key, versions } = entries[i]!;
+            if (versions.every((v) => v.value === null)) this.host.repairedTombstones(key, versions);
+          }
         }
         this.lastHeard = this.host.now;
       }

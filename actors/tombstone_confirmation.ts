@@ -15,10 +15,13 @@
 import { TOMBSTONE_CONFIRMS_IN_FLIGHT_MAX } from '../src/core/limits.js';
 import { isPlanted } from '../src/core/planted_bugs.js';
 import { isStale, reconcileSets, type Version } from '../src/core/sibling_set.js';
-import type { ActorContext, Message } from '../src/runtime/actor.js';
+import type { ActorContext } from '../src/runtime/actor.js';
 import { describe, describeKey } from './log_text.js';
 import { replicaRef } from './member_refs.js';
 import type { ReplicaMsg } from './replica.js';
+
+/** What the round needs of its actor's context: asks to replicas and a log (any actor's context has them). */
+type AskingContext = Pick<ActorContext, 'ask' | 'log'>;
 
 /** Confirms tombstones held durably by every owner; fire and forget, bounded. */
 export class TombstoneConfirmation {
@@ -31,7 +34,7 @@ export class TombstoneConfirmation {
   ) {}
 
   /** After a delete that all of `owners` stored themselves: confirm its tombstones to all of them. */
-  afterDelete(key: Uint8Array, owners: readonly string[], siblings: readonly Version[], ctx: ActorContext<Message>): void {
+  afterDelete(key: Uint8Array, owners: readonly string[], siblings: readonly Version[], ctx: AskingContext): void {
     this.confirm(key, owners, owners, siblings, ctx);
   }
 
@@ -41,7 +44,7 @@ export class TombstoneConfirmation {
    * missed it got it from a hint or read repair), confirm them to the owners
    * that have not marked them yet.
    */
-  afterRead(key: Uint8Array, owners: readonly string[], answers: ReadonlyMap<string, Version[]>, ctx: ActorContext<Message>): void {
+  afterRead(key: Uint8Array, owners: readonly string[], answers: ReadonlyMap<string, Version[]>, ctx: AskingContext): void {
     if (!owners.every((owner) => answers.has(owner))) return;
     const reconciled = reconcileSets([...answers.values()]);
     if (reconciled.length === 0 || reconciled.some((v) => v.value !== null)) return;
@@ -64,7 +67,7 @@ export class TombstoneConfirmation {
     owners: readonly string[],
     confirmTo: readonly string[],
     versions: readonly Version[],
-    ctx: ActorContext<Message>,
+    ctx: AskingContext,
   ): void {
     const tombstones = versions.filter((v) => v.value === null);
     if (tombstones.length === 0 || confirmTo.length === 0) return;
@@ -82,7 +85,7 @@ export class TombstoneConfirmation {
     owners: readonly string[],
     confirmTo: readonly string[],
     tombstones: readonly Version[],
-    ctx: ActorContext<Message>,
+    ctx: AskingContext,
   ): Promise<void> {
     for (const tombstone of tombstones) {
       // Test-only planted bug 'unsynced-tombstone-confirm' (src/core/planted_bugs.ts): confirm without asking for durable copies.
@@ -104,7 +107,7 @@ export class TombstoneConfirmation {
    * `clock` (it holds that tombstone with its commit log synced past it); a
    * failure or timeout counts as no.
    */
-  private async heldDurablyByAll(key: Uint8Array, owners: readonly string[], clock: Uint8Array, ctx: ActorContext<Message>): Promise<boolean> {
+  private async heldDurablyByAll(key: Uint8Array, owners: readonly string[], clock: Uint8Array, ctx: AskingContext): Promise<boolean> {
     const hold: ReplicaMsg = { type: 'hold-tombstone', key, clock };
     const answers = await Promise.all(
       owners.map((owner) =>
