@@ -70,6 +70,8 @@ export type AntiEntropyMsg =
   | LivenessMsg
   | { type: 'ae-tick'; due_ms: number }
   | { type: 'ae-rebuild-tick' }
+  /** Retry a rebuild that could not read the replica. */
+  | { type: 'ae-rebuild-retry' }
   /** A run's `sleep` is over. */
   | { type: 'ae-wake'; id: number }
   /** One message of an exchange, from the peer's anti-entropy actor. */
@@ -233,6 +235,9 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
         wake?.();
         return;
       }
+      case 'ae-rebuild-retry':
+        if (this.rebuild === null) this.startRebuild();
+        return;
       case 'ae-rebuild-tick':
         if (this.rebuild === null) this.startRebuild();
         ctx.schedule(this.args.rebuildIntervalMs ?? AE_REBUILD_INTERVAL_MS, { type: 'ae-rebuild-tick' });
@@ -344,7 +349,7 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
         // The replica is failed or restarting: try again later, from the start.
         this.ctx.log.warn('hash tree rebuild could not read the replica; retrying', { error: String(err) });
         this.rebuild = null;
-        this.ctx.schedule(this.intervalMs, { type: 'ae-damaged' });
+        this.ctx.schedule(this.intervalMs, { type: 'ae-rebuild-retry' });
         return;
       }
       if (this.rebuild !== rebuild) return;
