@@ -10,3 +10,4 @@ export * from './limits/storage.js';
 export * from './limits/cluster.js';
 export * from './limits/server.js';
 export * from './limits/anti_entropy.js';
+export * from './limits/peers.js';
