@@ -22,8 +22,11 @@
  * others, up to AE_EXCHANGES_CONCURRENT_MAX in all. Throttled: exchanges
  * and fetches share a budget of `bytesPerSecond`; neither side starts one
  * while its thread is overloaded (its tick fires AE_OVERLOAD_LAG_MS late).
- * `ae-repair` starts a pass over every pair at once (throttle still
- * applies) and `ae-progress` reports it.
+ * An exchange that reaches the leaves scans the store to list its group's
+ * keys; after a scan the node waits (AE_SCAN_TIME_SHARE_MAX) before it
+ * starts another, so listing keys takes a bounded share of its time.
+ * `ae-repair` starts a pass over every pair at once (the byte budget still
+ * applies, the scan pause does not) and `ae-progress` reports it.
  *
  * Tombstones: a delete an owner missed reaches it by an exchange (or a
  * hint) with nobody reading the key after, so the coordinator's
@@ -47,6 +50,7 @@ import {
   AE_LEAF_BITS_DEFAULT,
   AE_OVERLOAD_LAG_MS,
   AE_REBUILD_INTERVAL_MS,
+  AE_SCAN_TIME_SHARE_MAX,
 } from '../src/core/limits.js';
 import { MerkleTree } from '../src/core/merkle_tree.js';
 import type { DcReplicas } from '../src/core/placement.js';
@@ -187,6 +191,8 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
   bytesFetched = 0;
   private rebuilds = 0;
   private overloadedSkips = 0;
+  /** No exchange starts before this (after a key listing scan: AE_SCAN_TIME_SHARE_MAX), except in a repair pass. */
+  private scanPauseUntil = 0;
   /** Runs sleeping for the byte budget, by wake id. */
   private readonly wakes = new Map<number, () => void>();
   private nextWake = 1;
@@ -300,6 +306,10 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
 
   repairedTombstones(key: Uint8Array, versions: readonly Version[]): void {
     if (versions.some((v) => v.purgeable !== true)) this.confirmer.afterDelete(key, this.groups.groupOf(key).members, versions, this.ctx);
+  }
+
+  scanned(ms: number): void {
+    this.scanPauseUntil = Math.max(this.scanPauseUntil, this.ctx.now() + ms * (1 / AE_SCAN_TIME_SHARE_MAX - 1));
   }
 
   finished(run: ExchangeRun, result: AeResult, keysRepaired: number): void {
@@ -417,8 +427,10 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
       if (best === null || at < best.at) best = { group, peer, at };
     }
     if (best === null) return;
-    // An interval has to pass between exchanges of a pair, except in a repair pass.
+    // An interval has to pass between exchanges of a pair, and scans keep to their share of the node's time, except
+    // in a repair pass.
     if (!inPass && best.at !== -Infinity && this.ctx.now() - best.at < this.intervalMs) return;
+    if (!inPass && this.ctx.now() < this.scanPauseUntil) return;
     const id = 1 + Math.floor(this.ctx.random() * 0x7ffffffe);
     const run = new ExchangeRun(this, id, best.group, best.peer, this.trees.get(best.group)!, true);
     this.runs.set(id, run);

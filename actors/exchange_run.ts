@@ -54,6 +54,8 @@ export interface ExchangeHost {
   repairedTombstones(key: Uint8Array, versions: readonly Version[]): void;
   /** The run ended (once). */
   finished(run: ExchangeRun, result: AeResult, keysRepaired: number): void;
+  /** A scan of the store for the run's key listing took `ms`. */
+  scanned(ms: number): void;
 }
 
 export class ExchangeRun {
@@ -137,6 +139,7 @@ export class ExchangeRun {
   /** Every (key, digest) of this group the replica holds, by segment: one paged scan per exchange. */
   private segmentIndex(): Promise<Map<number, KeyDigest[]>> {
     this.index ??= (async () => {
+      const started = this.host.now;
       const index = new Map<number, KeyDigest[]>();
       let held = 0;
       let from: Uint8Array | undefined;
@@ -154,7 +157,10 @@ export class ExchangeRun {
           if (bucket === undefined) index.set(segment, (bucket = []));
           bucket.push({ key, digest });
         }
-        if (page.next === null) return index;
+        if (page.next === null) {
+          this.host.scanned(this.host.now - started);
+          return index;
+        }
         from = page.next;
       }
     })();

@@ -10,7 +10,8 @@
  * from memory), tree_bytes (one replica's tree). Also the cost of a tree
  * update and of a rebuild. Then a real cluster (`cluster_cost.ts`, skipped
  * with --no-cluster): client throughput with anti-entropy off and on, and a
- * node refilled by a repair pass after losing its disk. Not a test:
+ * node refilled by a repair pass after losing its disk; and what the scan
+ * behind an exchange's key listing costs (`scan_cost.ts`). Not a test:
  * nothing is asserted.
  *
  * `SEED=n` picks the seed (default 1).
@@ -23,6 +24,7 @@ import { MerkleTree } from '../../src/core/merkle_tree.js';
 import { Prng, seedFrom } from '../../src/core/prng.js';
 import { machine, writeResults } from '../common/report.js';
 import { clientCost, refill } from './cluster_cost.js';
+import { scanCost } from './scan_cost.js';
 
 const quick = process.argv.includes('--quick');
 const SEED = seedFrom(process.env['SEED'], 1);
@@ -116,6 +118,8 @@ async function main(): Promise<void> {
   const client = skipCluster ? null : await clientCost(quick);
   const refilled = skipCluster ? null : await refill(quick);
   if (refilled) console.log(JSON.stringify(refilled));
+  const scan = await scanCost(quick ? 200_000 : 1_000_000);
+  console.log(JSON.stringify(scan));
   writeResults('ae', {
     configuration,
     machine: machine(),
@@ -128,6 +132,7 @@ async function main(): Promise<void> {
     cluster_tree_bytes_per_group: MerkleTree.bytesFor(AE_LEAF_BITS_DEFAULT),
     client_cost: client,
     refill_after_disk_loss: refilled,
+    exchange_scan: scan,
     notes:
       'client_cost and refill_after_disk_loss: a real 5-node cluster (bench/ae/cluster_cost.ts); cluster_tree_bytes_per_group: one replica group\'s tree at the cluster default leaf bits, ' +
       'independent of its key count (a node of 5, N = 3 keeps 6); ms: the exchange alone, both sides in one thread, storage answered from in-memory maps; update_us_per_write includes the ' +

@@ -75,6 +75,15 @@ export const AE_EXCHANGE_IDLE_MS = 15_000;
 /** Keys one fetch of an exchange asks the peer's replica for, in one get-batch. */
 export const AE_FETCH_BATCH_KEYS = 256;
 
+/**
+ * Share of a node's time its exchanges may spend listing keys: an exchange
+ * that reaches the leaves scans the node's store once (about 1.2 s per
+ * million keys here, `bench:ae` exchange_scan), so after a scan of s ms the
+ * node starts no exchange for s x (1 / share - 1) ms. A repair pass asked for
+ * by an operator is not held back.
+ */
+export const AE_SCAN_TIME_SHARE_MAX = 0.05;
+
 /** Keys an exchange holds in its segment index (the (key, digest) pairs of its group, read once per exchange). */
 export const AE_EXCHANGE_KEYS_MAX = 4_000_000;
 
