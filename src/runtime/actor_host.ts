@@ -79,6 +79,8 @@ export class ActorHost implements TransportSink {
   private queued = 0;
   private inTurn = false;
   private transport: Transport | undefined;
+  /** Main thread: the way to logical threads of other processes, if any. */
+  private gateway: { isRemote(thread: number): boolean; forward(env: Envelope): boolean } | undefined;
   /** Partitioned links with an end on this worker; undefined until blocked, and always on the main thread. */
   private blocks: LinkBlocks | undefined;
   /**
@@ -100,6 +102,16 @@ export class ActorHost implements TransportSink {
   ) {
     assert(placement[0] === 0, 'logical thread 0 is the main thread');
     this.log = makeLogger(`w${worker}/runtime`, sink);
+  }
+
+  /**
+   * Main thread only: logical threads hosted by other processes, and where
+   * their envelopes go (`RemoteThreads` in actor_system.ts). Envelopes from
+   * workers for them are forwarded, replies included.
+   */
+  setGateway(gateway: { isRemote(thread: number): boolean; forward(env: Envelope): boolean }): void {
+    assert(this.worker === 0, 'the main thread is the gateway to other processes');
+    this.gateway = gateway;
   }
 
   /** Connect the transport used for other OS threads. */
@@ -209,6 +221,7 @@ export class ActorHost implements TransportSink {
 
   /** Send from outside any actor (from this worker's first logical thread) or from `from`. False on backpressure. */
   send(from: ActorRef | undefined, to: ActorRef, msg: Message): boolean {
+    if (this.gateway?.isRemote(to.thread) === true) throw remoteFromMain(to);
     const ft = from?.thread ?? this.worker;
     const worker = this.workerOf(to.thread);
     if (worker === this.worker) return this.deliverLocal({ k: EnvelopeKind.Send, tt: to.thread, to: to.id, ft, fi: from?.id ?? '', a: 0, m: msg });
@@ -217,6 +230,7 @@ export class ActorHost implements TransportSink {
 
   /** Ask from outside any actor (or from `from`). */
   ask<R>(from: ActorRef | undefined, to: ActorRef, msg: Message, timeout_ms = ASK_DEFAULT_TIMEOUT_MS): Promise<R> {
+    if (this.gateway?.isRemote(to.thread) === true) return Promise.reject(remoteFromMain(to));
     const ft = from?.thread ?? this.worker;
     const { id, promise } = this.asks.open<R>(() => `ask to ${refName(to)} (type=${msg.type})`, timeout_ms, to.thread, from === undefined ? -1 : ft);
     if (id === 0) return promise;
@@ -240,8 +254,12 @@ export class ActorHost implements TransportSink {
 
   onBatch(_from: number, batch: Envelope[]): void {
     const blocks = this.blocks;
+    const gateway = this.gateway;
     for (const env of batch) {
-      if (blocks !== undefined && blocks.blocks(env.ft, env.tt)) this.stats.partitionDrops++;
+      if (gateway !== undefined && gateway.isRemote(env.tt)) {
+        // Through this thread to another process; a full link loses it, as a lost packet would (the asker's deadline answers).
+        if (!gateway.forward(env)) this.stats.deadLetters++;
+      } else if (blocks !== undefined && blocks.blocks(env.ft, env.tt)) this.stats.partitionDrops++;
       else this.accept(env);
     }
   }
@@ -484,4 +502,9 @@ export class ActorHost implements TransportSink {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** The main thread sent to a node of another process: not routable, since thread 0 is each process's own (`RemoteThreads`). */
+function remoteFromMain(to: ActorRef): InvalidRequestError {
+  return new InvalidRequestError(`${refName(to)} is hosted by another process: ask a node of this process, whose actors reach it`);
 }

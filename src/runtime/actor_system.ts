@@ -28,6 +28,8 @@ import { PartitionLinks, type BlockLists } from './partition.js';
 import { allocateRing } from './ring.js';
 import type { ControlMsg, ControlReply, WorkerSetup } from './setup_messages.js';
 import { allocateDoorbells, Transport, type TransportWiring } from './transport.js';
+import { routeOf } from './codec.js';
+import type { Envelope } from './envelope.js';
 
 /** How to start an actor system. */
 export interface ActorSystemOptions {
@@ -50,6 +52,8 @@ export interface ActorSystemOptions {
   crashExitMs?: number;
   /** Where main-thread logs go. */
   sink?: LogSink;
+  /** Logical threads hosted by other processes (none by default). */
+  remote?: RemoteThreads;
 }
 
 /** A logical thread (a node) crashed, alone or with its worker. */
@@ -58,10 +62,32 @@ export interface ThreadCrash {
   error: Error;
 }
 
-/** placement[t]: the worker hosting logical thread t, for `threads` logical threads on `workers` workers (0 stays on the main thread). */
-export function placeThreads(threads: number, workers: number): number[] {
-  assert(workers >= 1 && workers <= threads, `1..${threads} workers for ${threads} threads`);
-  return Array.from({ length: threads + 1 }, (_, t) => (t === 0 ? 0 : 1 + ((t - 1) % workers)));
+/**
+ * placement[t]: the worker hosting logical thread t, for `threads` logical
+ * threads on `workers` workers (0 stays on the main thread). The i-th
+ * thread hosted here runs on worker 1 + i mod workers; a thread of
+ * `remote` (hosted by another process) is placed on the main thread, which
+ * forwards its envelopes to that process (`RemoteThreads`).
+ */
+export function placeThreads(threads: number, workers: number, remote: ReadonlySet<number> = new Set()): number[] {
+  const local = threads - remote.size;
+  assert(workers >= 1 && workers <= local, `1..${local} workers for ${local} threads hosted here`);
+  let next = 0;
+  return Array.from({ length: threads + 1 }, (_, t) => (t === 0 || remote.has(t) ? 0 : 1 + (next++ % workers)));
+}
+
+/**
+ * Logical threads (nodes) hosted by other processes, and the way to them
+ * (issue 16: `peer_link.ts`). Envelopes for them, from any worker, go
+ * through the main thread to `forward`; what peers send comes in through
+ * `ActorSystem.fromPeer`. Only node threads cross processes: thread 0 is
+ * each process's own, so the main thread does not ask a remote node
+ * directly (it asks a node of its own process, whose actors do).
+ */
+export interface RemoteThreads {
+  threads: readonly number[];
+  /** Hand `env` to the process hosting `env.tt`; false when its link is full. */
+  forward(env: Envelope): boolean;
 }
 
 const WORKER_URL = new URL('./worker_main.js', import.meta.url);
@@ -86,11 +112,17 @@ export class ActorSystem {
   private readonly waiting = new Map<number, { worker: number; resolve(reply: ControlReply): void; reject(err: Error): void }>();
   private nextToken = 1;
   private shuttingDown = false;
+  /** Logical threads hosted by other processes. */
+  private readonly remoteThreads: ReadonlySet<number>;
+  /** Envelopes from peers that no thread here could take (misrouted, or a full ring). */
+  peerDrops = 0;
 
   private constructor(private readonly options: ActorSystemOptions) {
     const threadCount = options.threads + 1;
     assert(options.threads >= 1 && threadCount <= THREADS_MAX, `1..${THREADS_MAX - 1} threads`);
-    this.placement = placeThreads(options.threads, options.workers ?? options.threads);
+    const remote = new Set(options.remote?.threads ?? []);
+    for (const t of remote) assert(Number.isInteger(t) && t >= 1 && t <= options.threads, 'a remote thread is a node thread');
+    this.placement = placeThreads(options.threads, options.workers ?? options.threads - remote.size, remote);
     const workerCount = Math.max(...this.placement) + 1;
     const capacity = options.ringCapacityBytes ?? RING_CAPACITY_BYTES;
     const rings: (SharedArrayBuffer | null)[][] = [];
@@ -101,6 +133,8 @@ export class ActorSystem {
     this.wiring = { threadCount: workerCount, doorbells: allocateDoorbells(workerCount), rings };
     this.links = new PartitionLinks(threadCount);
     this.host = new ActorHost(0, this.placement, options.mainKinds ?? {}, options.sink ?? defaultSink());
+    if (options.remote !== undefined) this.host.setGateway({ isRemote: (t) => remote.has(t), forward: options.remote.forward });
+    this.remoteThreads = remote;
     this.host.startThread(0);
     this.transport = new Transport(0, this.wiring, this.host);
     this.host.attach(this.transport);
@@ -157,6 +191,21 @@ export class ActorSystem {
     await this.control(this.workerOf(thread), { type: 'spawn', token: 0, thread, spec });
     this.specs[thread]!.push(spec);
     return { thread, id: spec.id };
+  }
+
+  /**
+   * Envelopes another process sent (its `RemoteThreads.forward`, over a
+   * peer link): each goes to the worker hosting its thread. One for a thread
+   * not hosted here, or for thread 0, is dropped and counted: a peer whose
+   * view of who hosts what differs from ours.
+   */
+  fromPeer(envelopes: readonly Envelope[]): void {
+    for (const env of envelopes) {
+      const worker = this.placement[env.tt];
+      if (worker === undefined || worker === 0 || this.remoteThreads.has(env.tt) || !this.transport.sendParts(worker, env.k, env.a, env.to, env.fi, env.m, routeOf(env.ft, env.tt))) {
+        this.peerDrops++;
+      }
+    }
   }
 
   /** Send a message from outside any actor. False on backpressure. */
