@@ -151,10 +151,7 @@ export class PeerListener {
   /** Connections dropped for breaking the protocol (failed proof, malformed or oversized frame, slow handshake). */
   rejected = 0;
 
-  private constructor(
-    private readonly identity: PeerIdentity,
-    onEnvelopes: (envelopes: Envelope[], peer: string) => void,
-  ) {
+  private constructor(identity: PeerIdentity, onEnvelopes: (envelopes: Envelope[], peer: string) => void) {
     this.server = createServer((socket) => {
       const connection: PeerConnection = new PeerConnection(socket, identity, null, {
         onReady: (peer) => identity.log('info', 'peer connected', { peer, direction: 'inbound' }),
