@@ -10,7 +10,6 @@
  */
 import { expect } from 'chai';
 import { InvalidRequestError } from '../../src/core/errors.js';
-import { COMPACTION_MIN_THRESHOLD } from '../../src/core/limits.js';
 import { __plantBugForTests } from '../../src/core/planted_bugs.js';
 import { seedFrom } from '../../src/core/prng.js';
 import { SimCluster } from '../../src/simulation/sim_cluster.js';
