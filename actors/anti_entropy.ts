@@ -14,7 +14,9 @@
  * schedule, offset per node at random, and at once when the replica lost
  * data without a write (`ae-damaged`: a quarantined table, a cut commit-log
  * tail), so a tree never vouches for what the disk no longer holds; the
- * exchanges that follow fetch it back from the peers.
+ * exchanges that follow fetch it back from the peers. A compaction that
+ * purges a confirmed tombstone tells no tree; exchanges that keep finding
+ * trees different and nothing to fetch (`drifted`) start a rebuild.
  *
  * Exchanges (`exchange_run.ts` runs one side): at most one started by this
  * node at a time, every `intervalMs`, with the (group, peer) pair whose last
@@ -44,6 +46,7 @@ import type { AeMessage } from '../src/core/ae_messages.js';
 import type { AeResult } from '../src/core/ae_exchange.js';
 import {
   AE_BYTES_PER_SECOND_MAX,
+  AE_DRIFT_STRIKES_REBUILD,
   AE_EXCHANGE_IDLE_MS,
   AE_EXCHANGE_INTERVAL_MS,
   AE_EXCHANGES_CONCURRENT_MAX,
@@ -191,6 +194,8 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
   bytesFetched = 0;
   private rebuilds = 0;
   private overloadedSkips = 0;
+  /** Per (group, peer) pair, exchanges in a row that found the trees differing and nothing to fetch (`drifted`). */
+  private readonly driftStrikes = new Map<string, number>();
   /** No exchange starts before this (after a key listing scan: AE_SCAN_TIME_SHARE_MAX), except in a repair pass. */
   private scanPauseUntil = 0;
   /** Runs sleeping for the byte budget, by wake id. */
@@ -331,7 +336,33 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
     else if (keysRepaired > 0) this.ctx.log.info('anti-entropy repaired keys', { group: run.group, peer: run.peer, keys: keysRepaired, outcome: result.outcome });
     // A repair pass goes on at once, within the throttle; otherwise (or after a failure, which a quick retry would
     // likely meet again) the next tick starts the next exchange.
+    if (this.drifted(key, result)) return;
     if (this.pass.pending.size > 0 && result.outcome !== 'aborted') this.startNext();
+  }
+
+  /**
+   * Count exchanges of a (group, peer) pair whose trees differed while
+   * neither side had a key to fetch: trees that disagree with their stores
+   * (a purged confirmed tombstone, or a bug), on one side or the other.
+   * Per pair, so exchanges with a third member whose trees drifted alike do
+   * not reset the count. AE_DRIFT_STRIKES_REBUILD in a row start a rebuild
+   * here (the peer counts its own); true when this one did.
+   */
+  private drifted(pair: string, result: AeResult): boolean {
+    const noop = (result.outcome === 'diverged' || result.outcome === 'full-sync') && result.fetched === 0;
+    if (!noop) {
+      this.driftStrikes.delete(pair);
+      return false;
+    }
+    const strikes = (this.driftStrikes.get(pair) ?? 0) + 1;
+    if (strikes < AE_DRIFT_STRIKES_REBUILD) {
+      this.driftStrikes.set(pair, strikes);
+      return false;
+    }
+    this.driftStrikes.clear();
+    this.ctx.log.info('hash trees differ from what the replicas hold, with nothing to fetch: rebuilding them', { pair: pair.replace('|', '>'), exchanges: strikes });
+    this.startRebuild();
+    return true;
   }
 
   // --- trees ---

@@ -13,7 +13,7 @@ import { SCAN_PAGE_MAX_ENTRIES } from '../../src/core/limits.js';
 import { SimCluster } from '../../src/simulation/sim_cluster.js';
 import type { AntiEntropyStats, RepairProgress } from '../../actors/anti_entropy.js';
 import type { Version } from '../../storage/version.js';
-import { held, ownersOf } from '../cluster/tombstone_helpers.js';
+import { compactAll, held, ownersOf } from '../cluster/tombstone_helpers.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
@@ -138,6 +138,44 @@ describe(`anti-entropy in the simulator (SEED=${SEED})`, function () {
         before[i]!.exchanges.diverged + before[i]!.exchanges['full-sync'],
       );
     }
+    cluster.dispose();
+  });
+
+  it('heals trees a compaction left stale (a confirmed tombstone purged, owners at different times, one tree rebuilt): exchanges end in sync', async () => {
+    const cluster = new SimCluster({
+      seed: SEED,
+      nodes: 3,
+      replication: { n: 3, w: 2, r: 2 },
+      memtableFlushBytes: 4096,
+      antiEntropy: { intervalMs: INTERVAL_MS },
+      hintTtlMs: 2000,
+      tombstoneGraceMs: 2000,
+    });
+    await cluster.world.runFor(2000);
+    const client = cluster.client();
+    await client.put('gone', 'v', { w: 3 });
+    const read = await client.get('gone', { r: 3 });
+    await client.delete('gone', { context: read.context, w: 3 });
+    await cluster.world.runFor(3000);
+    for (const n of ['n1', 'n2', 'n3']) expect(await held(cluster, n, 'gone'), n).to.deep.equal(['∅ purgeable']);
+    // Past the grace, n1 alone compacts: its store drops the tombstone, its tree does not hear of it.
+    await compactAll(cluster, 'n1');
+    await cluster.world.runFor(15_000);
+    await compactAll(cluster, 'n2');
+    await compactAll(cluster, 'n3');
+    await cluster.world.runFor(5_000);
+    // Now every tree still counts the purged tombstone; n1 rebuilds from its store, which no longer has it. Its tree
+    // and its peers' differ with nothing to fetch, until the drifted trees are rebuilt too.
+    cluster.world.send({ thread: memberOf(cluster.config, 'n1').thread, id: AE }, { type: 'ae-damaged' });
+    await cluster.world.runFor(20_000);
+    await repair(cluster, ['n1', 'n2', 'n3']);
+    const before = await Promise.all(['n1', 'n2', 'n3'].map((n) => aeStats(cluster, n)));
+    await repair(cluster, ['n1', 'n2', 'n3']);
+    const after = await Promise.all(['n1', 'n2', 'n3'].map((n) => aeStats(cluster, n)));
+    for (let i = 0; i < 3; i++) {
+      expect(after[i]!.exchanges.diverged + after[i]!.exchanges['full-sync'], `n${i + 1}: trees agree with the stores again`).to.equal(before[i]!.exchanges.diverged + before[i]!.exchanges['full-sync']);
+    }
+    expect((await client.get('gone', { r: 3 })).values).to.deep.equal([]);
     cluster.dispose();
   });
 

@@ -84,6 +84,16 @@ export const AE_FETCH_BATCH_KEYS = 256;
  */
 export const AE_SCAN_TIME_SHARE_MAX = 0.05;
 
+/**
+ * Exchanges of one (replica group, peer) pair in a row whose trees differed
+ * while neither side found a key to fetch, before the node rebuilds its
+ * trees.
+ * The trees then disagree with what the stores hold: a compaction purged a
+ * confirmed tombstone with no write to tell the tree, or a bug. Rebuilding
+ * ends the loop of exchanges that descend, scan and find nothing.
+ */
+export const AE_DRIFT_STRIKES_REBUILD = 3;
+
 /** Keys an exchange holds in its segment index (the (key, digest) pairs of its group, read once per exchange). */
 export const AE_EXCHANGE_KEYS_MAX = 4_000_000;
 
