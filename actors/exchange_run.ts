@@ -29,7 +29,6 @@ import type { KeyDigest, MerkleTree } from '../src/core/merkle_tree.js';
 import { treeDigestOf } from '../src/core/sibling_digest.js';
 import type { ActorRef, Message } from '../src/runtime/actor.js';
 import type { Version } from '../storage/version.js';
-import { keysEqual } from '../storage/key_order.js';
 import { replicaRef } from './member_refs.js';
 import type { MergeEntry, ScanPage } from './replica.js';
 
@@ -168,12 +167,6 @@ export class ExchangeRun {
     return this.index;
   }
 
-  /** True when this replica listed `key` for the exchange (it holds a version of it). */
-  private async holds(key: Uint8Array): Promise<boolean> {
-    const index = await this.segmentIndex();
-    return (index.get(this.tree.segmentOf(key)) ?? []).some((e) => keysEqual(e.key, key));
-  }
-
   /** Fetch the queued keys from the peer and merge them here, a batch at a time, within the byte budget. */
   private async pumpFetches(): Promise<void> {
     if (this.fetching) return;
@@ -194,10 +187,6 @@ export class ExchangeRun {
           const answer = answers[i];
           // A key the peer no longer holds, or read from a damaged table there, is not fetched this time.
           if (answer === undefined || !('ok' in answer) || answer.ok.length === 0) continue;
-          // Only confirmed tombstones, for a key this replica does not hold: it purged them already (every owner held
-          // them durably, and it holds nothing they could shadow). Storing them again would only start a ping-pong
-          // of purges and fetches between owners that compact at different times.
-          if (answer.ok.every((v) => v.value === null && v.purgeable === true) && !(await this.holds(keys[i]!))) continue;
           entries.push({ key: keys[i]!, versions: answer.ok });
           bytes += keys[i]!.length;
           for (const v of answer.ok) bytes += v.clock.length + (v.value?.length ?? 0);
