@@ -56,107 +56,21 @@ import {
   AE_SCAN_TIME_SHARE_MAX,
 } from '../src/core/limits.js';
 import { MerkleTree } from '../src/core/merkle_tree.js';
-import type { DcReplicas } from '../src/core/placement.js';
 import { ReplicaGroups, type ReplicaGroup } from '../src/core/replica_groups.js';
-import { Ring, type RingMember } from '../src/core/ring.js';
+import { Ring } from '../src/core/ring.js';
 import { treeDigestOf } from '../src/core/sibling_digest.js';
 import type { Actor, ActorContext, ActorRef, Message, TimerHandle } from '../src/runtime/actor.js';
 import type { Version } from '../storage/version.js';
 import type { TreeScanPage } from './replica.js';
-import type { LivenessMsg } from './failure_detector.js';
 import { HeldDown } from './held_down.js';
 import { TombstoneConfirmation } from './tombstone_confirmation.js';
 import { ExchangeRun, type ExchangeHost } from './exchange_run.js';
 import { antiEntropyRef, REPLICA_ACTOR_ID } from './member_refs.js';
-import type { TreeChange, TreeFeedMsg } from './tree_feed.js';
+import type { TreeChange } from './tree_feed.js';
+import type { AntiEntropyArgs, AntiEntropyMsg, AntiEntropyStats, KeyExchanges, PairExchange, RepairProgress } from './anti_entropy_messages.js';
 import { ByteBudget } from '../src/core/byte_budget.js';
 
-/** Messages the anti-entropy actor understands. */
-export type AntiEntropyMsg =
-  | TreeFeedMsg
-  | LivenessMsg
-  | { type: 'ae-tick'; due_ms: number }
-  | { type: 'ae-rebuild-tick' }
-  /** Retry a rebuild that could not read the replica. */
-  | { type: 'ae-rebuild-retry' }
-  /** A run's `sleep` is over. */
-  | { type: 'ae-wake'; id: number }
-  /** One message of an exchange, from the peer's anti-entropy actor. */
-  | { type: 'ae-peer'; from: string; group: string; msg: AeMessage }
-  /** Ask → `RepairProgress`: start a pass exchanging every (group, peer) pair now (or report the one running). */
-  | { type: 'ae-repair' }
-  /** Ask → `RepairProgress` of the last pass. */
-  | { type: 'ae-progress' }
-  /** Ask → `KeyExchanges`: the group of `key` and when it was last exchanged with whom. */
-  | { type: 'ae-key'; key: Uint8Array }
-  /** Ask → `AntiEntropyStats`. */
-  | { type: 'stats' };
-
-/** How to spawn one. */
-export interface AntiEntropyArgs {
-  /** This node's member id. */
-  self: string;
-  /** The ring, as every coordinator has it. */
-  ring: RingMember[];
-  /** Replicas per data center (the cluster's replication). */
-  dcs: DcReplicas;
-  /** Leaf bits of every tree (default AE_LEAF_BITS_DEFAULT; the same on every node). */
-  leafBits?: number;
-  /** How often an exchange may start (default AE_EXCHANGE_INTERVAL_MS). */
-  intervalMs?: number;
-  /** How often trees are rebuilt from storage (default AE_REBUILD_INTERVAL_MS). */
-  rebuildIntervalMs?: number;
-  /** Throttle of sends and fetches together (default AE_BYTES_PER_SECOND_MAX). */
-  bytesPerSecond?: number;
-}
-
-/** When one pair last exchanged, as `explain` shows it. */
-export interface PairExchange {
-  peer: string;
-  /** ms since the last exchange that completed (null: none since the node started). */
-  lastSuccessAgeMs: number | null;
-  /** What the last exchange found or why it failed (null: none yet). */
-  lastOutcome: AeResult['outcome'] | null;
-}
-
-/** Answer to `ae-key`. */
-export interface KeyExchanges {
-  group: string;
-  /** This node's trees are built (false while the first rebuild runs). */
-  treesReady: boolean;
-  peers: PairExchange[];
-}
-
-/** Progress of a repair pass. */
-export interface RepairProgress {
-  /** Pass number on this node since it started (0: none yet). */
-  pass: number;
-  running: boolean;
-  pairsTotal: number;
-  pairsDone: number;
-  /** Pairs still to exchange, as "group>peer". */
-  pending: string[];
-  keysRepaired: number;
-}
-
-/** Answer to `stats`. */
-export interface AntiEntropyStats {
-  exchanges: Record<AeResult['outcome'], number>;
-  keys_repaired: number;
-  bytes_sent: number;
-  bytes_fetched: number;
-  groups: number;
-  /** Groups whose last exchange with some peer found a difference or failed, or that never completed one. */
-  groups_out_of_sync: number;
-  /** The longest any (group, peer) pair has gone without a completed exchange, in ms (since start when never). */
-  oldest_exchange_age_ms: number;
-  rebuilds: number;
-  tree_bytes: number;
-  tree_keys: number;
-  trees_ready: boolean;
-  /** Ticks skipped because the thread was overloaded. */
-  overloaded_skips: number;
-}
+export type { AntiEntropyArgs, AntiEntropyMsg, AntiEntropyStats, KeyExchanges, PairExchange, RepairProgress } from './anti_entropy_messages.js';
 
 /** A rebuild in progress: fresh trees filled from `tree-scan` pages and the changes the feed tells. */
 interface Rebuild {

@@ -39,7 +39,7 @@ import { DETECTOR_ACTOR_ID } from './member_refs.js';
 import { StorageLifecycle, type FailedStorage } from './storage_lifecycle.js';
 import { durableView, Minter, type MintRequest } from './replica_mint.js';
 import { TableHealth, type TableHealthReport } from './table_health.js';
-import { getMany, mergeMany, readNow } from './replica_batch.js';
+import { getMany, mergeMany, readNow, scanPage, type TreeScanPage } from './replica_batch.js';
 import { TreeFeed } from './tree_feed.js';
 
 /** Messages a replica understands. */
@@ -149,17 +149,7 @@ export interface ReplicaStats extends EngineStats {
   storage: ({ state: 'ok' } | ({ state: 'failed' } & FailedStorage)) & TableHealthReport;
 }
 
-/** A page of a range scan. */
-export interface ScanPage {
-  entries: { key: Uint8Array; versions: Version[] }[];
-  /** Where the next page starts, or null at the end of the range. */
-  next: Uint8Array | null;
-}
-
-/** A `tree-scan` page: `followed` false when the replica does not follow that rebuild (start it again). */
-export interface TreeScanPage extends ScanPage {
-  followed: boolean;
-}
+export type { ScanPage, TreeScanPage } from './replica_batch.js';
 
 /** Closes still in progress per directory, so a successor never opens a directory being closed. */
 const closingDirs = new Map<string, Promise<void>>();
@@ -494,16 +484,6 @@ class Replica implements Actor<ReplicaMsg> {
       digest_b: digestText(dotB.digest),
     });
   }
-}
-
-/** One bounded page of a range scan. */
-function scanPage(engine: StorageEngine, from: Uint8Array | undefined, to: Uint8Array | undefined, limit: number): ScanPage {
-  const entries: ScanPage['entries'] = [];
-  for (const entry of engine.scan(from, to)) {
-    if (entries.length === limit) return { entries, next: entry.key };
-    entries.push({ key: entry.key, versions: [...entry.versions] });
-  }
-  return { entries, next: null };
 }
 
 /** Build a replica (exported for the simulator and tests). */

@@ -1,7 +1,8 @@
 /**
  * A replica's per-key work on its engine, shared by the lone messages and
  * the batches of a coordinator (issue 14): the reads of a `get-batch`, the
- * merges of a `merge-batch`, each with its own outcome.
+ * merges of a `merge-batch`, each with its own outcome; and the bounded
+ * pages of a scan (`scan`, `tree-scan`).
  *
  * Thread contract: the replica actor's.
  */
@@ -68,3 +69,25 @@ export async function mergeMany(engine: StorageEngine, entries: readonly MergeEn
 
 /** A merge-batch entry stored (shared: outcomes are read, never changed). */
 const STORED: Outcome<true> = { ok: true };
+
+/** A page of a range scan. */
+export interface ScanPage {
+  entries: { key: Uint8Array; versions: Version[] }[];
+  /** Where the next page starts, or null at the end of the range. */
+  next: Uint8Array | null;
+}
+
+/** A `tree-scan` page: `followed` false when the replica does not follow that rebuild (start it again). */
+export interface TreeScanPage extends ScanPage {
+  followed: boolean;
+}
+
+/** One bounded page of a range scan. */
+export function scanPage(engine: StorageEngine, from: Uint8Array | undefined, to: Uint8Array | undefined, limit: number): ScanPage {
+  const entries: ScanPage['entries'] = [];
+  for (const entry of engine.scan(from, to)) {
+    if (entries.length === limit) return { entries, next: entry.key };
+    entries.push({ key: entry.key, versions: [...entry.versions] });
+  }
+  return { entries, next: null };
+}

@@ -389,7 +389,7 @@ function rangeList(from: number, to: number): number[] {
 }
 
 /** A key as a Map key: one UTF-16 unit per byte, so distinct byte strings stay distinct. */
-function keyText(key: Uint8Array): string {
+export function keyText(key: Uint8Array): string {
   let text = '';
   for (let i = 0; i < key.length; i++) text += String.fromCharCode(key[i]!);
   return text;

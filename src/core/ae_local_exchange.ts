@@ -13,7 +13,7 @@
  * Pure: no I/O, no clock.
  */
 import { assert } from './assert.js';
-import { AeSession, type AeResult, type AeStep } from './ae_exchange.js';
+import { AeSession, keyText, type AeResult, type AeStep } from './ae_exchange.js';
 import type { AeMessage, SegmentSet } from './ae_messages.js';
 import { MerkleTree, type KeyDigest } from './merkle_tree.js';
 import type { SiblingDigest } from './sibling_digest.js';
@@ -133,11 +133,4 @@ export function runLocalExchange(a: MemoryReplica, b: MemoryReplica, exchange = 
     bytes: results.a.bytesSent + results.b.bytesSent,
     entriesShipped: results.a.entriesSent + results.b.entriesSent,
   };
-}
-
-/** A key as a Map key: one UTF-16 unit per byte. */
-function keyText(key: Uint8Array): string {
-  let text = '';
-  for (let i = 0; i < key.length; i++) text += String.fromCharCode(key[i]!);
-  return text;
 }

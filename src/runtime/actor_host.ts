@@ -47,6 +47,7 @@ import { RestartBudget } from './restart_budget.js';
 import { routeOf } from './codec.js';
 import { EnvelopeKind, type Envelope } from './envelope.js';
 import { makeLogger, type LogSink } from './logger.js';
+import { forwardedAway, remoteFromMain, type Gateway } from './gateway.js';
 import { BoundedQueue } from './mailbox.js';
 import { LinkBlocks } from './partition.js';
 import type { Transport, TransportSink } from './transport.js';
@@ -80,7 +81,7 @@ export class ActorHost implements TransportSink {
   private inTurn = false;
   private transport: Transport | undefined;
   /** Main thread: the way to logical threads of other processes, if any. */
-  private gateway: { isRemote(thread: number): boolean; forward(env: Envelope): boolean } | undefined;
+  private gateway: Gateway | undefined;
   /** Partitioned links with an end on this worker; undefined until blocked, and always on the main thread. */
   private blocks: LinkBlocks | undefined;
   /**
@@ -104,12 +105,8 @@ export class ActorHost implements TransportSink {
     this.log = makeLogger(`w${worker}/runtime`, sink);
   }
 
-  /**
-   * Main thread only: logical threads hosted by other processes, and where
-   * their envelopes go (`RemoteThreads` in actor_system.ts). Envelopes from
-   * workers for them are forwarded, replies included.
-   */
-  setGateway(gateway: { isRemote(thread: number): boolean; forward(env: Envelope): boolean }): void {
+  /** Main thread only: the way to node threads of other processes (`gateway.ts`). */
+  setGateway(gateway: Gateway): void {
     assert(this.worker === 0, 'the main thread is the gateway to other processes');
     this.gateway = gateway;
   }
@@ -254,12 +251,9 @@ export class ActorHost implements TransportSink {
 
   onBatch(_from: number, batch: Envelope[]): void {
     const blocks = this.blocks;
-    const gateway = this.gateway;
     for (const env of batch) {
-      if (gateway !== undefined && gateway.isRemote(env.tt)) {
-        // Through this thread to another process; a full link loses it, as a lost packet would (the asker's deadline answers).
-        if (!gateway.forward(env)) this.stats.deadLetters++;
-      } else if (blocks !== undefined && blocks.blocks(env.ft, env.tt)) this.stats.partitionDrops++;
+      if (forwardedAway(this.gateway, env, () => this.stats.deadLetters++)) continue;
+      if (blocks !== undefined && blocks.blocks(env.ft, env.tt)) this.stats.partitionDrops++;
       else this.accept(env);
     }
   }
@@ -504,7 +498,3 @@ function errorText(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
-/** The main thread sent to a node of another process: not routable, since thread 0 is each process's own (`RemoteThreads`). */
-function remoteFromMain(to: ActorRef): InvalidRequestError {
-  return new InvalidRequestError(`${refName(to)} is hosted by another process: ask a node of this process, whose actors reach it`);
-}

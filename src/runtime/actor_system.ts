@@ -30,6 +30,9 @@ import type { ControlMsg, ControlReply, WorkerSetup } from './setup_messages.js'
 import { allocateDoorbells, Transport, type TransportWiring } from './transport.js';
 import { routeOf } from './codec.js';
 import type { Envelope } from './envelope.js';
+import type { RemoteThreads } from './gateway.js';
+
+export type { RemoteThreads } from './gateway.js';
 
 /** How to start an actor system. */
 export interface ActorSystemOptions {
@@ -76,19 +79,6 @@ export function placeThreads(threads: number, workers: number, remote: ReadonlyS
   return Array.from({ length: threads + 1 }, (_, t) => (t === 0 || remote.has(t) ? 0 : 1 + (next++ % workers)));
 }
 
-/**
- * Logical threads (nodes) hosted by other processes, and the way to them
- * (issue 16: `peer_link.ts`). Envelopes for them, from any worker, go
- * through the main thread to `forward`; what peers send comes in through
- * `ActorSystem.fromPeer`. Only node threads cross processes: thread 0 is
- * each process's own, so the main thread does not ask a remote node
- * directly (it asks a node of its own process, whose actors do).
- */
-export interface RemoteThreads {
-  threads: readonly number[];
-  /** Hand `env` to the process hosting `env.tt`; false when its link is full. */
-  forward(env: Envelope): boolean;
-}
 
 const WORKER_URL = new URL('./worker_main.js', import.meta.url);
 
