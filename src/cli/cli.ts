@@ -20,6 +20,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import type { ClusterStatus, ExplainedExchanges, RepairReport } from '../cluster/cluster_types.js';
@@ -75,8 +76,18 @@ program
         `${COMMITLOG_PERIODIC_SYNC_MS} ms: faster, but a write stored within ${COMMITLOG_PERIODIC_SYNC_MS} ms of a crash of every replica holding it is lost)`,
     ).default(SYNC_MODE_DEFAULT),
   )
-  .action(async (flags: StartFlags) => {
-    const read = readStartFlags(flags);
+  .option('--node-id <ids>', 'ids of the nodes this process runs, comma-separated (default n1..n<nodes>); unique across the cluster when it spans processes')
+  .option('--listen <host:port>', 'run the cluster across processes: this process listens for its peers here (the address they dial, not 0.0.0.0); needs RINGKV_CLUSTER_SECRET or --cluster-secret-file')
+  .option('--seeds <host:port,...>', 'peer processes to contact, this one may be among them; a new cluster forms from the nodes of every seed once all answer (default: --listen alone)')
+  .option('--cluster-secret-file <file>', 'file holding the cluster secret (default: $RINGKV_CLUSTER_SECRET), the same in every process; peers prove it by HMAC before any message is accepted')
+  .action(async (flags: StartFlags & { clusterSecretFile?: string }) => {
+    const secret = await clusterSecret(flags.clusterSecretFile);
+    if (typeof secret === 'object') {
+      process.stderr.write(`ringkv start: ${secret.problem}\nringkv start: nothing was started\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const read = readStartFlags({ ...flags, ...(secret !== undefined ? { clusterSecret: secret } : {}) });
     if (!read.ok) {
       for (const problem of read.problems) process.stderr.write(`ringkv start: ${problem}\n`);
       process.stderr.write(`ringkv start: nothing was started (${read.problems.length} problem${read.problems.length === 1 ? '' : 's'}); see ringkv start --help\n`);
@@ -157,12 +168,24 @@ await program.parseAsync(process.argv).catch((err: unknown) => {
 
 // --- start -----------------------------------------------------------------
 
+/** The cluster secret: the file's contents (trailing newline dropped), else $RINGKV_CLUSTER_SECRET, else none. */
+async function clusterSecret(file: string | undefined): Promise<string | undefined | { problem: string }> {
+  if (file === undefined) return process.env.RINGKV_CLUSTER_SECRET || undefined;
+  try {
+    return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  } catch (err) {
+    return { problem: `--cluster-secret-file ${file}: ${err instanceof Error ? err.message : String(err)}; give a readable file holding the cluster secret` };
+  }
+}
+
 /** Start serving, print where, and wait for a signal; resolves with the exit code only on a failed start. */
 async function start(opts: StartSettings): Promise<number> {
   let server: RingkvServer;
   try {
     server = await startServer({
       nodes: opts.nodes,
+      ...(opts.nodeIds !== undefined ? { nodeIds: opts.nodeIds } : {}),
+      ...(opts.peers !== undefined ? { peers: opts.peers } : {}),
       dataDir: opts.dataDir,
       respPort: opts.respPort,
       httpPort: opts.httpPort,
@@ -187,6 +210,7 @@ async function start(opts: StartSettings): Promise<number> {
     `ringkv ${packageVersion()}: ${status.members.length} nodes, N=${n} W=${w} R=${r}${strict ? ' (strict quorum)' : ''}, sync ${opts.sync}, data in ${server.dataDir}`,
     `resp listening on ${host}:${server.resp.port}${opts.password !== undefined ? ' (AUTH required)' : ''}   try: redis-cli -h ${server.bind} -p ${server.resp.port}`,
     `http listening on ${host}:${server.http.port}${opts.password !== undefined ? ' (password required but on /health, /ready)' : ''}   try: curl${opts.password !== undefined ? ' -u any:<password>' : ''} http://${host}:${server.http.port}/status`,
+    ...(opts.peers !== undefined ? [`peers listening on ${opts.peers.listen}: this process runs ${opts.nodeIds?.join(', ') ?? 'its nodes'} of ${status.members.length}; the others are reached over TCP (cluster secret required)`] : []),
     'ring:',
     ...memberRows(status),
     ...storageFailures(status),
@@ -325,11 +349,13 @@ function formatStatus(base: string, status: ClusterStatus): string {
 
 /** One row per member: id, dc/rack, running, ownership %, how many observers see it alive, hints held, keys. */
 function memberRows(status: ClusterStatus): string[] {
-  const rows = [['member', 'dc/rack', 'running', 'storage', 'ownership', 'seen alive by', 'hints held', 'keys (est.)']];
+  const hosts = status.members.some((m) => m.host !== undefined);
+  const rows = [['member', ...(hosts ? ['process'] : []), 'dc/rack', 'running', 'storage', 'ownership', 'seen alive by', 'hints held', 'keys (est.)']];
   for (const m of status.members) {
     const observers = Object.values(m.seenBy);
     rows.push([
       m.id,
+      ...(hosts ? [m.host ?? '?'] : []),
       `${m.dc}/${m.rack}`,
       m.running ? 'yes' : 'NO',
       m.storage === undefined || m.storage === null ? '?' : m.storage.state === 'ok' ? 'ok' : 'FAILED',

@@ -28,6 +28,8 @@ export interface ResolvedNode {
   dc: string;
   rack: string;
   weight: number;
+  /** In a cluster of several processes: the peer address (`host:port`) of the process hosting it. */
+  host?: string;
 }
 
 /** Replication as every coordinator applies it. */

@@ -11,10 +11,11 @@
  *
  * Pure: no I/O. Safe from any thread.
  */
-import type { ClusterOptions, NodeSpec, ReplicationOptions } from './cluster_types.js';
+import type { ClusterOptions, NodeSpec, PeersOptions, ReplicationOptions } from './cluster_types.js';
+import { parseAddress, type PeerAddress } from '../core/peer_address.js';
 import { CONSISTENCY_LEVELS } from '../core/consistency.js';
 import { ConfigError } from '../core/errors.js';
-import { AE_LEAF_BITS_MAX, AE_LEAF_BITS_MIN, MEMBERS_MAX, REQUEST_TIMEOUT_MAX_MS, THREADS_MAX } from '../core/limits.js';
+import { AE_LEAF_BITS_MAX, AE_LEAF_BITS_MIN, CLUSTER_SECRET_MIN_BYTES, MEMBERS_MAX, REQUEST_TIMEOUT_MAX_MS, THREADS_MAX } from '../core/limits.js';
 
 /** Nodes one process can run: each is a worker thread, and thread 0 is the main one. */
 const NODES_PER_PROCESS_MAX = Math.min(MEMBERS_MAX, THREADS_MAX - 1);
@@ -39,7 +40,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const RESERVED_NODE_IDS = ['.', '..', 'lock', 'cluster', 'cluster.tmp'];
 
 /** An option, by its field path in `ClusterOptions`. */
-export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs' | 'threads' | 'antiEntropy';
+export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs' | 'threads' | 'antiEntropy' | 'peers';
 
 /** How each option is called where the user gave it (a field path, a CLI flag). */
 export type OptionNames = (field: OptionField) => string;
@@ -60,7 +61,9 @@ export function checkClusterOptions(options: CheckedOptions, names: OptionNames 
 export function clusterOptionProblems(options: CheckedOptions, names: OptionNames = FIELD_NAMES): string[] {
   const problems: string[] = [];
   const specs = nodeSpecProblems(options.nodes, names, problems);
-  if (specs !== null) replicationProblems(options.replication ?? {}, specs, names, problems);
+  // Across processes the replicas are checked against every member, once the cluster formed (`cluster_formation.ts`).
+  if (specs !== null && options.peers === undefined) replicationProblems(options.replication ?? {}, specs, names, problems);
+  if (options.peers !== undefined) peersProblems(options.peers, names, problems);
   if ('dataDir' in options && !(typeof options.dataDir === 'string' && options.dataDir.length > 0)) {
     problems.push(`${names('dataDir')} must name a directory (got ${show(options.dataDir)})`);
   }
@@ -82,6 +85,29 @@ export function clusterOptionProblems(options: CheckedOptions, names: OptionName
 /** The node specs `nodes` stands for (ids n1..nK for a count). */
 export function nodeSpecsOf(nodes: ClusterOptions['nodes']): NodeSpec[] {
   return typeof nodes === 'number' ? Array.from({ length: nodes }, (_, i) => ({ id: `n${i + 1}` })) : nodes;
+}
+
+function peersProblems(peers: PeersOptions, names: OptionNames, problems: string[]): void {
+  const option = names('peers');
+  const address = (text: unknown, what: string): PeerAddress | null => {
+    try {
+      if (typeof text !== 'string') throw new RangeError(`${show(text)} is not host:port`);
+      return parseAddress(text);
+    } catch (err) {
+      problems.push(`${option} ${what}: ${(err as Error).message}`);
+      return null;
+    }
+  };
+  const listen = address(peers.listen, 'listen');
+  if (listen !== null && ['0.0.0.0', '::', '*'].includes(listen.host)) {
+    problems.push(`${option} listen ${peers.listen}: give the address the other processes reach this one at (it is what they dial), not a wildcard`);
+  }
+  if (!Array.isArray(peers.seeds) || peers.seeds.length === 0) problems.push(`${option} seeds: list at least one host:port of a peer process (this process's own address counts)`);
+  else for (const seed of peers.seeds) address(seed, 'seed');
+  const secret = typeof peers.secret === 'string' ? Buffer.byteLength(peers.secret) : peers.secret instanceof Uint8Array ? peers.secret.length : -1;
+  if (secret < CLUSTER_SECRET_MIN_BYTES) {
+    problems.push(`${option} secret: the cluster secret must be at least ${CLUSTER_SECRET_MIN_BYTES} bytes (it keeps other programs off the peer port); use the same long random string in every process`);
+  }
 }
 
 function nodeSpecProblems(nodes: unknown, names: OptionNames, problems: string[]): NodeSpec[] | null {

@@ -52,6 +52,12 @@ export interface RecordedMember {
   weight: number;
   /** Its ring tokens, ascending. */
   tokens: number[];
+  /**
+   * In a cluster of several processes (issue 16): the address (`host:port`)
+   * of the peer listener of the process hosting it. Absent when the whole
+   * cluster runs in one process.
+   */
+  host?: string;
 }
 
 /** What a data directory records of its cluster. */
@@ -66,10 +72,10 @@ export interface ClusterRecord {
   replicas_per_dc: Record<string, number>;
 }
 
-/** A new record of `config`, with a fresh cluster id. */
-export function newRecord(config: ResolvedCluster, now_ms: number): ClusterRecord {
+/** A new record of `config`, with a fresh cluster id unless one is given (the processes of one cluster agree on it). */
+export function newRecord(config: ResolvedCluster, now_ms: number, cluster_id: string = randomUUID()): ClusterRecord {
   return {
-    cluster_id: randomUUID(),
+    cluster_id,
     created_ms: now_ms,
     members: config.nodes.map((node) => ({
       id: node.label,
@@ -78,6 +84,7 @@ export function newRecord(config: ResolvedCluster, now_ms: number): ClusterRecor
       rack: node.rack,
       weight: node.weight,
       tokens: [...ringMember(config, node).tokens].sort((a, b) => a - b),
+      ...(node.host !== undefined ? { host: node.host } : {}),
     })),
     replicas_per_dc: { ...config.replication.dcs },
   };
@@ -228,7 +235,7 @@ function sorted(counts: Record<string, number>): Record<string, number> {
 }
 
 /** Why `value` is not a well-formed record, or null. */
-function recordProblem(value: unknown): string | null {
+export function recordProblem(value: unknown): string | null {
   if (typeof value !== 'object' || value === null) return 'the body is not an object';
   const v = value as Partial<Record<keyof ClusterRecord, unknown>>;
   if (typeof v.cluster_id !== 'string' || v.cluster_id.length === 0) return 'no cluster_id';
@@ -243,6 +250,7 @@ function recordProblem(value: unknown): string | null {
       return `member ${i} lacks its id, member, dc, rack or weight`;
     }
     if (!Array.isArray(m.tokens) || !m.tokens.every((t) => Number.isSafeInteger(t) && t >= 0 && t < RING_POSITIONS)) return `member ${m.id} has a token outside the ring`;
+    if (m.host !== undefined && typeof m.host !== 'string') return `member ${m.id} has a host that is not an address`;
   }
   return null;
 }

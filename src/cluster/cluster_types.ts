@@ -9,6 +9,7 @@
  * dotted version vector; '' means "no context"), so it travels unchanged in
  * RESP bulk strings, HTTP headers and JSON.
  */
+import type { LinksStats } from './process_links.js';
 import type { ConsistencyLevel, Requirement } from '../core/consistency.js';
 import type { LivenessStatus } from '../core/liveness.js';
 import type { AntiEntropyArgs } from '../../actors/anti_entropy.js';
@@ -77,6 +78,33 @@ export interface ClusterOptions {
    * src/core/limits/anti_entropy.ts).
    */
   antiEntropy?: boolean | AntiEntropyOptions;
+  /**
+   * Run the cluster across processes, on one host or several (issue 16):
+   * this process hosts `nodes` (their ids unique across the cluster) and
+   * reaches the others over TCP. Absent: every node runs here.
+   */
+  peers?: PeersOptions;
+}
+
+/** How a process of a multi-process cluster reaches the others. */
+export interface PeersOptions {
+  /**
+   * `host:port` this process's peer listener binds, and the address the
+   * others dial it at (so not 0.0.0.0): e.g. "127.0.0.1:7010".
+   */
+  listen: string;
+  /**
+   * `host:port` of peer processes to contact (this process's own address may
+   * be among them). A new cluster is formed from the nodes of every seed,
+   * once all have answered; a process with a cluster record starts at once.
+   */
+  seeds: readonly string[];
+  /**
+   * The cluster secret, the same in every process, at least
+   * CLUSTER_SECRET_MIN_BYTES: peers prove they hold it (an HMAC challenge)
+   * before any message is accepted; it is never sent.
+   */
+  secret: string | Uint8Array;
 }
 
 /** Tuning of active anti-entropy. */
@@ -252,8 +280,10 @@ export interface MemberStatus {
   dc: string;
   rack: string;
   weight: number;
-  /** False after `crash` until `restart`. */
+  /** False after `crash` until `restart`; for a node of another process, whether it answered this status. */
   running: boolean;
+  /** In a cluster of several processes: the peer address of the process hosting it. */
+  host?: string;
   /** Share of the ring it owns (0..1). */
   ownership: number;
   /** How each running node's failure detector sees it. */
@@ -336,6 +366,8 @@ export interface NodeCounters {
 /** The whole cluster at a glance. */
 export interface ClusterStatus {
   members: MemberStatus[];
+  /** In a cluster of several processes: this process's links to the others. */
+  links?: LinksStats;
   replication: { n: number; dcs: Record<string, number>; w: Requirement; r: Requirement; strict: boolean };
 }
 

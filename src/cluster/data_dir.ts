@@ -29,6 +29,8 @@ export interface OpenedDataDir {
   /** The cluster to run: the shape asked for, on the recorded tokens. */
   config: ResolvedCluster;
   record: ClusterRecord;
+  /** Member ids of the nodes this process hosts (every member, unless the cluster spans processes). */
+  local: readonly string[];
   /** Release every lock (node directories, then the root); later calls do nothing. */
   release(): Promise<void>;
 }
@@ -39,7 +41,36 @@ export interface OpenedDataDir {
  * (in use, with the holder's pid; a damaged record) or `ConfigError` (a
  * shape other than the recorded one), holding nothing.
  */
-export async function openDataDir(dataDir: string, asked: ResolvedCluster, probe: ProcessProbe = REAL_PROCESSES): Promise<OpenedDataDir> {
+export function openDataDir(dataDir: string, asked: ResolvedCluster, probe: ProcessProbe = REAL_PROCESSES): Promise<OpenedDataDir> {
+  return openDataDirWith(
+    dataDir,
+    async (record) => {
+      if (record !== null) {
+        const differences = shapeDifferences(record, asked);
+        if (differences.length > 0) throw shapeMismatch(dataDir, record, differences);
+        return { config: withRecordedTokens(asked, record), record, local: asked.nodes.map((n) => n.member) };
+      }
+      return { config: asked, record: newRecord(asked, Date.now()), local: asked.nodes.map((n) => n.member) };
+    },
+    probe,
+  );
+}
+
+/** What a data directory's opener settled on: the cluster, its record, and the members this process hosts. */
+export interface SettledCluster {
+  config: ResolvedCluster;
+  record: ClusterRecord;
+  local: readonly string[];
+}
+
+/**
+ * Lock `dataDir`, read its record, let `settle` decide the cluster from it
+ * (null: there is none; a multi-process cluster asks its seeds here), write
+ * the record it returns if that differs from the one read, and lock the
+ * directory of every node this process hosts. Throws what `settle` throws,
+ * or `DataDirError`, holding nothing.
+ */
+export async function openDataDirWith(dataDir: string, settle: (record: ClusterRecord | null) => Promise<SettledCluster>, probe: ProcessProbe = REAL_PROCESSES): Promise<OpenedDataDir> {
   await mkdir(dataDir, { recursive: true });
   const locks: DirLock[] = [await lockDir(dataDir, probe)];
   let releasing: Promise<void> | null = null;
@@ -50,22 +81,17 @@ export async function openDataDir(dataDir: string, asked: ResolvedCluster, probe
     return releasing;
   };
   try {
-    let record = await readRecord(dataDir);
-    if (record !== null) {
-      const differences = shapeDifferences(record, asked);
-      if (differences.length > 0) throw shapeMismatch(dataDir, record, differences);
-    } else {
-      await checkUnrecorded(dataDir, asked);
-      record = newRecord(asked, Date.now());
-      await writeRecord(dataDir, record);
-    }
-    const config = withRecordedTokens(asked, record);
-    for (const node of config.nodes) {
+    const read = await readRecord(dataDir);
+    const { config, record, local } = await settle(read);
+    const hosted = config.nodes.filter((n) => local.includes(n.member));
+    if (read === null) await checkUnrecorded(dataDir, hosted.map((n) => n.label));
+    if (read === null || JSON.stringify(read) !== JSON.stringify(record)) await writeRecord(dataDir, record);
+    for (const node of hosted) {
       const dir = nodeDir(dataDir, node);
       await mkdir(dir, { recursive: true });
       locks.push(await lockDir(dir, probe));
     }
-    return { config, record, release };
+    return { config, record, local, release };
   } catch (err) {
     await release();
     throw err;
@@ -77,14 +103,13 @@ export async function openDataDir(dataDir: string, asked: ResolvedCluster, probe
  * ringkv from before records: then its node directories say which nodes it
  * had (not N), and a start with other nodes is refused like a recorded one.
  */
-async function checkUnrecorded(dataDir: string, asked: ResolvedCluster): Promise<void> {
+async function checkUnrecorded(dataDir: string, askedIds: readonly string[]): Promise<void> {
   const held: string[] = [];
   for (const entry of await readdir(dataDir, { withFileTypes: true })) {
     // Only what could be a node's directory: not lost+found, not a hidden .snapshot of the file system.
     if (!entry.isDirectory() || !NAME_PATTERN.test(entry.name) || entry.name.startsWith('.')) continue;
     if ((await readdir(join(dataDir, entry.name))).length > 0) held.push(entry.name);
   }
-  const askedIds = asked.nodes.map((n) => n.label);
   const same = held.length === askedIds.length && askedIds.every((id) => held.includes(id));
   if (held.length === 0 || same) return;
   throw new ConfigError(

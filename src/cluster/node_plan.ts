@@ -13,6 +13,7 @@ import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
 import type { AntiEntropyOptions } from './cluster_types.js';
 import { ANTI_ENTROPY_ACTOR_ID, COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, GOSSIP_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
 import type { AntiEntropyArgs } from '../../actors/anti_entropy.js';
+import { RELAY_ACTOR_ID } from '../../actors/relay.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { HINT_MAX_AGE_MS, TOMBSTONE_GRACE_MS } from '../core/limits.js';
 
@@ -23,7 +24,7 @@ export const COMPACTION_ACTOR_ID = 'compaction';
 const SEEDS_MAX = 3;
 
 /** File URLs of every module a node's worker thread loads. */
-export const NODE_MODULES: readonly string[] = ['replica', 'compaction', 'gossip', 'failure_detector', 'handoff', 'coordinator', 'anti_entropy'].map(
+export const NODE_MODULES: readonly string[] = ['replica', 'compaction', 'gossip', 'failure_detector', 'handoff', 'coordinator', 'anti_entropy', 'relay'].map(
   (name) => new URL(`../../actors/${name}.js`, import.meta.url).href,
 );
 
@@ -122,6 +123,8 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
       },
     },
   ];
+  // The way the main thread asks the nodes of other processes (`actors/relay.ts`); idle otherwise.
+  specs.push({ kind: 'relay', id: RELAY_ACTOR_ID, args: {} });
   if (ae !== false) {
     const args: AntiEntropyArgs = { self: node.member, ring: cluster.ring, dcs: cluster.replication.dcs, ...(ae === true ? {} : ae) };
     specs.push({ kind: 'anti-entropy', id: ANTI_ENTROPY_ACTOR_ID, args });

@@ -15,6 +15,9 @@
  *   1 hello   payload: u8 version | u16 id length | id (UTF-8) | 32-byte nonce
  *   2 proof   payload: 32-byte HMAC-SHA256 (`peer_auth.ts`)
  *   3 batch   payload: an envelope batch as the rings carry it (`codec.ts`)
+ *   4 roster  payload: what the sending process hosts and knows of the
+ *             cluster, opaque here (`cluster/process_roster.ts`); sent by
+ *             both ends once the handshake is done, and again when it changes
  *
  * Pure: no I/O. Thread contract: a `FrameReader` belongs to one socket.
  */
@@ -27,6 +30,7 @@ export const enum FrameType {
   Hello = 1,
   Proof = 2,
   Batch = 3,
+  Roster = 4,
 }
 
 /** Bytes before the type: length and checksum. */
@@ -112,7 +116,7 @@ export class FrameReader {
         throw new CorruptionError(this.peer, this.offset, 'a frame failed its checksum');
       }
       const type = body[0]!;
-      if (type !== FrameType.Hello && type !== FrameType.Proof && type !== FrameType.Batch) throw new CorruptionError(this.peer, this.offset, `a frame of unknown type ${type}`);
+      if (type < FrameType.Hello || type > FrameType.Roster) throw new CorruptionError(this.peer, this.offset, `a frame of unknown type ${type}`);
       frames.push({ type, payload: body.subarray(1) });
       this.offset += bytes.length;
     }

@@ -45,12 +45,28 @@ export interface PeerIdentity {
   /** The cluster secret (RINGKV_CLUSTER_SECRET). */
   secret: Uint8Array;
   log: PeerLog;
+  /**
+   * What this process tells each peer once the handshake is done (a roster
+   * frame, opaque here: `cluster/process_roster.ts`); none when absent.
+   */
+  roster?: () => Uint8Array;
+}
+
+/** What a connection tells its owner. */
+interface ConnectionHandlers {
+  onReady(peer: string): void;
+  onBatch(payload: Uint8Array, peer: string): void;
+  onRoster(payload: Uint8Array, peer: string): void;
+  onClose(reason: string, rejected: boolean): void;
 }
 
 /**
  * One connection, either end: the handshake, then frames. Calls
- * `onReady(peerId)` once the peer proved the secret, `onBatch` for each
- * batch frame after that, and `onClose(reason)` once, when it ends.
+ * `onReady(peerId)` once the peer proved the secret, `onBatch` and
+ * `onRoster` for each batch and roster frame after that, and
+ * `onClose(reason)` once, when it ends. A dial that reaches this very
+ * process (a process may list itself among its seeds) ends at the hello,
+ * with `self` set.
  */
 class PeerConnection {
   private readonly reader: FrameReader;
@@ -58,6 +74,8 @@ class PeerConnection {
   private peer: { id: string; nonce: Uint8Array } | null = null;
   private proven = false;
   private closed = false;
+  /** The peer's hello named this process: a dial to itself. */
+  self = false;
   private readonly handshakeTimer: NodeJS.Timeout;
 
   constructor(
@@ -65,7 +83,7 @@ class PeerConnection {
     private readonly identity: PeerIdentity,
     /** The id this end expects the peer to have (a dialer knows whom it dialed), or null (a listener takes any member). */
     private readonly expected: string | null,
-    private readonly handlers: { onReady(peer: string): void; onBatch(payload: Uint8Array, peer: string): void; onClose(reason: string, rejected: boolean): void },
+    private readonly handlers: ConnectionHandlers,
   ) {
     const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.reader = new FrameReader(`peer ${expected ?? where}`);
@@ -84,6 +102,11 @@ class PeerConnection {
 
   get ready(): boolean {
     return this.proven && !this.closed;
+  }
+
+  /** Send this process's roster, if it has one (after the handshake; again when it changed). */
+  announce(): void {
+    if (this.ready && this.identity.roster) this.write(encodeFrame(FrameType.Roster, this.identity.roster()));
   }
 
   close(reason: string): void {
@@ -107,6 +130,11 @@ class PeerConnection {
     if (this.peer === null) {
       if (type !== FrameType.Hello) throw new CorruptionError(name, -1, 'a frame before the hello');
       const hello = decodeHello(payload, name);
+      if (hello.id === this.identity.self) {
+        this.self = true;
+        this.end('it is this process', false);
+        return;
+      }
       if (this.expected !== null && hello.id !== this.expected) throw new CorruptionError(name, -1, `the peer says it is ${JSON.stringify(hello.id)}`);
       this.peer = hello;
       this.write(encodeFrame(FrameType.Proof, proofOf(this.identity.secret, { id: this.identity.self, nonce: this.nonce }, hello)));
@@ -121,10 +149,12 @@ class PeerConnection {
       this.proven = true;
       clearTimeout(this.handshakeTimer);
       this.handlers.onReady(this.peer.id);
+      this.announce();
       return;
     }
-    if (type !== FrameType.Batch) throw new CorruptionError(name, -1, `a frame of type ${type} after the handshake`);
-    this.handlers.onBatch(payload, this.peer.id);
+    if (type === FrameType.Roster) this.handlers.onRoster(payload, this.peer.id);
+    else if (type === FrameType.Batch) this.handlers.onBatch(payload, this.peer.id);
+    else throw new CorruptionError(name, -1, `a frame of type ${type} after the handshake`);
   }
 
   /** Drop a peer that broke the protocol: log and close. */
@@ -150,8 +180,10 @@ export class PeerListener {
   private readonly decoder = new BatchDecoder();
   /** Connections dropped for breaking the protocol (failed proof, malformed or oversized frame, slow handshake). */
   rejected = 0;
+  /** Envelopes received from peers. */
+  envelopesReceived = 0;
 
-  private constructor(identity: PeerIdentity, onEnvelopes: (envelopes: Envelope[], peer: string) => void) {
+  private constructor(identity: PeerIdentity, onEnvelopes: (envelopes: Envelope[], peer: string) => void, onRoster: (payload: Uint8Array, peer: string) => void) {
     this.server = createServer((socket) => {
       const connection: PeerConnection = new PeerConnection(socket, identity, null, {
         onReady: (peer) => identity.log('info', 'peer connected', { peer, direction: 'inbound' }),
@@ -165,8 +197,10 @@ export class PeerListener {
             identity.log('warn', 'peer connection refused', { peer, reason: 'an undecodable batch' });
             return;
           }
+          this.envelopesReceived += envelopes.length;
           onEnvelopes(envelopes, peer);
         },
+        onRoster,
         onClose: (_reason, rejected) => {
           this.connections.delete(connection);
           if (rejected) this.rejected++;
@@ -176,9 +210,15 @@ export class PeerListener {
     });
   }
 
-  /** Listen on `host:port` (0: any free port). */
-  static async listen(identity: PeerIdentity, host: string, port: number, onEnvelopes: (envelopes: Envelope[], peer: string) => void): Promise<PeerListener> {
-    const listener = new PeerListener(identity, onEnvelopes);
+  /** Listen on `host:port` (0: any free port); rosters of the peers that connect go to `onRoster`. */
+  static async listen(
+    identity: PeerIdentity,
+    host: string,
+    port: number,
+    onEnvelopes: (envelopes: Envelope[], peer: string) => void,
+    onRoster: (payload: Uint8Array, peer: string) => void = () => undefined,
+  ): Promise<PeerListener> {
+    const listener = new PeerListener(identity, onEnvelopes, onRoster);
     await new Promise<void>((resolve, reject) => {
       listener.server.once('error', reject);
       listener.server.listen(port, host, () => {
@@ -193,6 +233,11 @@ export class PeerListener {
   get port(): number {
     const address = this.server.address();
     return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  /** Send this process's roster again on every connection (it changed). */
+  announce(): void {
+    for (const c of this.connections) c.announce();
   }
 
   /** Stop accepting and drop every connection. */
@@ -219,13 +264,22 @@ export class PeerOutbound {
   /** Frames written to the socket, and envelopes in them (batching shows as envelopes > frames). */
   framesSent = 0;
   envelopesSent = 0;
+  /** Envelopes refused because PEER_QUEUE_MAX_BYTES were waiting. */
+  refused = 0;
+  /** The peer's id: as given, or as its first hello named it (a seed dialed by address). */
+  peer: string | null;
+  /** The address dialed turned out to be this process (its own seed): nothing is sent, nothing redialed. */
+  isSelf = false;
 
   constructor(
     private readonly identity: PeerIdentity,
-    /** The peer's id, as its hello must name it. */
-    readonly peer: string,
-    private readonly address: { host: string; port: number },
+    /** The peer's id, as its hello must name it; null for a seed known only by its address. */
+    peer: string | null,
+    readonly address: { host: string; port: number },
+    /** The peer's rosters, as it sends them on this link. */
+    private readonly onRoster: (payload: Uint8Array, peer: string) => void = () => undefined,
   ) {
+    this.peer = peer;
     this.dial();
   }
 
@@ -240,13 +294,21 @@ export class PeerOutbound {
    * decides, as with a full ring.
    */
   send(envelope: Envelope): boolean {
-    if (this.closed || this.queuedBytes >= PEER_QUEUE_MAX_BYTES) return false;
+    if (this.closed || this.queuedBytes >= PEER_QUEUE_MAX_BYTES) {
+      this.refused++;
+      return false;
+    }
     this.pending.push(envelope);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
     }
     return true;
+  }
+
+  /** Send this process's roster again (it changed). */
+  announce(): void {
+    this.connection?.announce();
   }
 
   /** Stop: drop the connection and whatever waits. */
@@ -293,17 +355,23 @@ export class PeerOutbound {
     if (this.closed) return;
     const socket = connect(this.address.port, this.address.host);
     const connection = new PeerConnection(socket, this.identity, this.peer, {
-      onReady: () => {
+      onReady: (peer) => {
+        this.peer ??= peer;
         this.backoffMs = PEER_RECONNECT_MIN_MS;
         this.writable = true;
         this.identity.log('info', 'peer connected', { peer: this.peer, direction: 'outbound' });
         this.writeFrames();
       },
       onBatch: () => connection.close('the peer sent a batch on an outbound link'),
+      onRoster: (payload, peer) => this.onRoster(payload, peer),
       onClose: (reason) => {
         if (this.connection !== connection) return;
         this.connection = null;
         this.writable = false;
+        if (connection.self) {
+          this.isSelf = true;
+          this.close();
+        }
         if (this.closed) return;
         // Jittered exponential backoff, so peers that lost one another do not redial in lockstep.
         const delay = this.backoffMs * (0.5 + Math.random() * 0.5);

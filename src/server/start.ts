@@ -19,7 +19,7 @@
  * and every call returns the same promise.
  */
 import { resolve } from 'node:path';
-import type { Cluster, ClusterOptions } from '../cluster/cluster_types.js';
+import type { Cluster, ClusterOptions, PeersOptions } from '../cluster/cluster_types.js';
 import type { Requirement } from '../core/consistency.js';
 import { openCluster } from '../cluster/cluster.js';
 import { defaultSink } from '../runtime/logger.js';
@@ -43,8 +43,12 @@ export const SERVER_DEFAULTS = {
 
 /** How to start a server; every field has a default in `SERVER_DEFAULTS` or the cluster's own. */
 export interface ServerOptions {
-  /** Nodes in the cluster (default 5). */
+  /** Nodes in the cluster (default 5), or in this process when `peers` is given. */
   nodes?: number;
+  /** The ids of those nodes (default n1..nK); as many as `nodes` when both are given. */
+  nodeIds?: readonly string[];
+  /** Run the cluster across processes: this one hosts `nodes` and reaches the others (`ClusterOptions.peers`). */
+  peers?: PeersOptions;
   /** Worker threads hosting them (default: the cores but one, at least one, at most one per node; `ClusterOptions.threads`). */
   threads?: number;
   /** Active anti-entropy: on by default (`ClusterOptions.antiEntropy`). */
@@ -107,16 +111,18 @@ export interface RingkvServer {
 
 /** Open the cluster and serve it; resolves once both servers listen. */
 export async function startServer(options: ServerOptions = {}): Promise<RingkvServer> {
-  const nodes = options.nodes ?? SERVER_DEFAULTS.nodes;
+  const nodes = options.nodeIds?.length ?? options.nodes ?? SERVER_DEFAULTS.nodes;
   const dataDir = resolve(options.dataDir ?? SERVER_DEFAULTS.dataDir);
   const bind = options.bind ?? SERVER_DEFAULTS.bind;
   checkProtectedMode({ bind, password: options.password, protectedMode: options.protectedMode ?? true }, defaultSink());
   const metrics = new ServerMetrics();
   const raw = await openCluster({
-    nodes,
+    nodes: options.nodeIds !== undefined ? options.nodeIds.map((id) => ({ id })) : nodes,
     dataDir,
+    ...(options.peers !== undefined ? { peers: options.peers } : {}),
     replication: {
-      n: options.n ?? Math.min(SERVER_DEFAULTS.n, nodes),
+      // Across processes N is capped by every member, which formation counts.
+      ...(options.n !== undefined || options.peers === undefined ? { n: options.n ?? Math.min(SERVER_DEFAULTS.n, nodes) } : {}),
       ...(options.w !== undefined ? { w: options.w } : {}),
       ...(options.r !== undefined ? { r: options.r } : {}),
     },

@@ -21,6 +21,7 @@ import { actorKinds as gossipKinds } from '../../actors/gossip.js';
 import { actorKinds as handoffKinds } from '../../actors/handoff.js';
 import { actorKinds as replicaKinds } from '../../actors/replica.js';
 import { actorKinds as antiEntropyKinds } from '../../actors/anti_entropy.js';
+import { actorKinds as relayKinds } from '../../actors/relay.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { SSTABLE_SUFFIX } from '../../storage/manifest.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
@@ -36,7 +37,7 @@ import { nodePlan } from '../cluster/node_plan.js';
 import type { ActorKinds, ActorRef, Message } from '../runtime/actor.js';
 import { SimWorld, type FaultOptions } from '../runtime/sim/index.js';
 
-const KINDS: ActorKinds = { ...replicaKinds, ...compactionKinds, ...gossipKinds, ...detectorKinds, ...handoffKinds, ...coordinatorKinds, ...antiEntropyKinds };
+const KINDS: ActorKinds = { ...replicaKinds, ...compactionKinds, ...gossipKinds, ...detectorKinds, ...handoffKinds, ...coordinatorKinds, ...antiEntropyKinds, ...relayKinds };
 
 /** Where simulated nodes keep their data. */
 const SIM_DATA_DIR = '/data';

@@ -28,3 +28,16 @@ export const PEER_RECONNECT_MAX_MS = 5000;
 
 /** A connection that has not proven the cluster secret within this long is closed. */
 export const PEER_HANDSHAKE_TIMEOUT_MS = 5000;
+
+/**
+ * How long a process forming a new cluster waits for every seed to answer
+ * (its roster: `cluster/cluster_formation.ts`) before it gives up with the
+ * seeds that did not. A process with a cluster record never waits.
+ */
+export const PEER_FORMATION_WAIT_MS = 120_000;
+
+/** While it waits, a line naming the seeds not heard from every this long. */
+export const PEER_FORMATION_LOG_MS = 5000;
+
+/** A cluster secret shorter than this is refused: it is what keeps other programs off the peer port. */
+export const CLUSTER_SECRET_MIN_BYTES = 16;
