@@ -83,8 +83,12 @@ export const FLAG_NAMES: OptionNames = (field) => {
     case 'requestTimeoutMs':
     case 'antiEntropy':
       return field;
-    case 'peers':
-      return '--listen/--seeds/cluster secret';
+    case 'peers.listen':
+      return '--listen';
+    case 'peers.seeds':
+      return '--seeds';
+    case 'peers.secret':
+      return 'the cluster secret (RINGKV_CLUSTER_SECRET or --cluster-secret-file)';
   }
 };
 
@@ -146,7 +150,7 @@ export function readStartFlags(flags: StartFlags): { ok: true; settings: StartSe
   return {
     ok: true,
     settings: {
-      nodes: nodes!,
+      nodes: nodeIds?.length ?? nodes!,
       dataDir: flags.dataDir,
       respPort: respPort!,
       httpPort: httpPort!,

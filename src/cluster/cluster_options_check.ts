@@ -40,7 +40,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const RESERVED_NODE_IDS = ['.', '..', 'lock', 'cluster', 'cluster.tmp'];
 
 /** An option, by its field path in `ClusterOptions`. */
-export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs' | 'threads' | 'antiEntropy' | 'peers';
+export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs' | 'threads' | 'antiEntropy' | 'peers.listen' | 'peers.seeds' | 'peers.secret';
 
 /** How each option is called where the user gave it (a field path, a CLI flag). */
 export type OptionNames = (field: OptionField) => string;
@@ -88,25 +88,24 @@ export function nodeSpecsOf(nodes: ClusterOptions['nodes']): NodeSpec[] {
 }
 
 function peersProblems(peers: PeersOptions, names: OptionNames, problems: string[]): void {
-  const option = names('peers');
-  const address = (text: unknown, what: string): PeerAddress | null => {
+  const address = (text: unknown, field: 'peers.listen' | 'peers.seeds'): PeerAddress | null => {
     try {
       if (typeof text !== 'string') throw new RangeError(`${show(text)} is not host:port`);
       return parseAddress(text);
     } catch (err) {
-      problems.push(`${option} ${what}: ${(err as Error).message}`);
+      problems.push(`${names(field)}: ${(err as Error).message}`);
       return null;
     }
   };
-  const listen = address(peers.listen, 'listen');
+  const listen = address(peers.listen, 'peers.listen');
   if (listen !== null && ['0.0.0.0', '::', '*'].includes(listen.host)) {
-    problems.push(`${option} listen ${peers.listen}: give the address the other processes reach this one at (it is what they dial), not a wildcard`);
+    problems.push(`${names('peers.listen')} ${peers.listen}: give the address the other processes reach this one at (it is what they dial), not a wildcard`);
   }
-  if (!Array.isArray(peers.seeds) || peers.seeds.length === 0) problems.push(`${option} seeds: list at least one host:port of a peer process (this process's own address counts)`);
-  else for (const seed of peers.seeds) address(seed, 'seed');
+  if (!Array.isArray(peers.seeds) || peers.seeds.length === 0) problems.push(`${names('peers.seeds')}: list at least one host:port of a peer process (this process's own address counts)`);
+  else for (const seed of peers.seeds) address(seed, 'peers.seeds');
   const secret = typeof peers.secret === 'string' ? Buffer.byteLength(peers.secret) : peers.secret instanceof Uint8Array ? peers.secret.length : -1;
   if (secret < CLUSTER_SECRET_MIN_BYTES) {
-    problems.push(`${option} secret: the cluster secret must be at least ${CLUSTER_SECRET_MIN_BYTES} bytes (it keeps other programs off the peer port); use the same long random string in every process`);
+    problems.push(`${names('peers.secret')} must be at least ${CLUSTER_SECRET_MIN_BYTES} bytes (it keeps other programs off the peer port); use the same long random string in every process`);
   }
 }
 

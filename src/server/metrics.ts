@@ -49,6 +49,10 @@
  *   ringkv_anti_entropy_oldest_exchange_age_seconds{node}  longest any (group, peer) pair of node has gone without a
  *                                                      completed exchange (per node, not per range: bounded labels)
  *   ringkv_anti_entropy_tree_bytes{node}               memory of node's hash trees
+ *   ringkv_peer_link_up{peer}                          1 while this process's link to peer process is up (multi-process
+ *                                                      clusters; one series per peer process)
+ *   ringkv_peer_connections_rejected_total             peer connections dropped: failed handshake, malformed or oversized frame
+ *   ringkv_peer_envelopes_total{direction}             actor messages sent to, received from, or refused for peer processes
  *   ringkv_cluster_status_up                           1 if the last status fetch succeeded
  *   ringkv_cluster_status_fetches_total{outcome}       status fetches made for scrapes
  *   ringkv_metrics_dropped_total{metric}               reports dropped by a series bound
@@ -142,6 +146,10 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
   private readonly aeBytes: Counter<'direction'>;
   /** Last cumulative anti-entropy count per node and field, for increments. */
   private readonly aeDeltas = new CounterDeltas(MEMBERS_MAX * AE_COUNTER_FIELDS);
+  private readonly peerRejected: Counter;
+  private readonly peerEnvelopes: Counter<'direction'>;
+  /** This process's link counters (rejected, sent, received, refused): one set per process. */
+  private readonly peerDeltas = new CounterDeltas(4);
   /** Last cumulative checksum-failure count per node and file, for increments. */
   private readonly checksumFailureDeltas = new CounterDeltas(MEMBERS_MAX * CHECKSUM_FAILURE_FILES_MAX);
   /** Phi per (observer, peer). */
@@ -203,6 +211,19 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     this.aeBytes = new Counter({
       name: 'ringkv_anti_entropy_bytes_total',
       help: 'Bytes anti-entropy sent (tree labels and key digests) or fetched (keys and versions), by direction.',
+      labelNames: ['direction'],
+      registers,
+      collect,
+    });
+    this.peerRejected = new Counter({
+      name: 'ringkv_peer_connections_rejected_total',
+      help: 'Connections to the peer port dropped for failing the cluster-secret handshake or sending a malformed or oversized frame (multi-process clusters).',
+      registers,
+      collect,
+    });
+    this.peerEnvelopes = new Counter({
+      name: 'ringkv_peer_envelopes_total',
+      help: 'Actor messages carried between processes, by direction: sent, received, or refused (the link to the peer was full).',
       labelNames: ['direction'],
       registers,
       collect,
@@ -341,6 +362,20 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
         if (this.phiPairs.has(pair)) phiPairs.set(pair, { observer: member.id, peer }); // else dropped by the bound
       }
     }
+    if (status.links) {
+      const links = status.links;
+      const sum = (field: 'envelopesSent' | 'refused'): number => links.links.reduce((total, l) => total + l[field], 0);
+      const fields: [string, number, (n: number) => void][] = [
+        ['rejected', links.rejected, (n) => this.peerRejected.inc(n)],
+        ['sent', sum('envelopesSent'), (n) => this.peerEnvelopes.inc({ direction: 'sent' }, n)],
+        ['received', links.envelopesReceived, (n) => this.peerEnvelopes.inc({ direction: 'received' }, n)],
+        ['refused', sum('refused'), (n) => this.peerEnvelopes.inc({ direction: 'refused' }, n)],
+      ];
+      for (const [field, value, report] of fields) {
+        const increment = this.peerDeltas.advance(field, value);
+        if (increment !== null && increment > 0) report(increment);
+      }
+    }
     for (const [pair, labels] of this.phiFromStatus) if (!phiPairs.has(pair)) this.phi.remove(labels);
     this.phiFromStatus = phiPairs;
   }
@@ -437,6 +472,9 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     });
     statusGauge('ringkv_anti_entropy_tree_bytes', 'Memory of the node\'s anti-entropy hash trees.', ['node'], (g, s) => {
       for (const m of s.members) if (m.antiEntropy) g.set({ node: m.id }, m.antiEntropy.treeBytes);
+    });
+    statusGauge('ringkv_peer_link_up', 'Whether this process\'s link to a peer process is connected and authenticated (1) or not (0); multi-process clusters only.', ['peer'], (g, s) => {
+      for (const link of s.links?.links ?? []) g.set({ peer: link.process ?? link.address }, link.connected ? 1 : 0);
     });
     statusGauge('ringkv_keys_estimate', 'Live keys the node\'s replica holds (not deleted, each once; a background scan at most a second old while writes come in).', ['node'], (g, s) => {
       for (const m of s.members) if (m.keysEstimate !== null) g.set({ node: m.id }, m.keysEstimate);

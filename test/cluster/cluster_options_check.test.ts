@@ -130,4 +130,24 @@ describe('cluster options check', () => {
     expect(problemsOfFlags({ antiEntropy: 'maybe' })).to.deep.equal(['--anti-entropy "maybe": expected on or off']);
     expect(readStartFlags({ ...FLAG_DEFAULTS, antiEntropy: 'off' })).to.have.nested.property('settings.antiEntropy', false);
   });
+
+  it('the multi-process flags (issue 16): --node-id, --listen, --seeds and the cluster secret, every problem at once', () => {
+    const secret = 'sixteen bytes at least, here';
+    const read = readStartFlags({ ...FLAG_DEFAULTS, nodeId: 'p0', listen: '127.0.0.1:7010', seeds: '127.0.0.1:7010, 127.0.0.1:7011', n: '3', clusterSecret: secret });
+    expect(read.ok).to.equal(true);
+    if (!read.ok) return;
+    // N=3 with one node here is fine: N is checked against every member once the cluster forms.
+    expect(read.settings).to.deep.include({ nodes: 1, nodeIds: ['p0'], n: 3, peers: { listen: '127.0.0.1:7010', seeds: ['127.0.0.1:7010', '127.0.0.1:7011'], secret } });
+    expect(problemsOfFlags({ nodeId: 'p0', listen: '127.0.0.1:7010' })).to.deep.equal([
+      '--listen without a cluster secret: set RINGKV_CLUSTER_SECRET or give --cluster-secret-file, the same in every process',
+    ]);
+    expect(problemsOfFlags({ nodeId: 'p0', listen: '0.0.0.0:7010', seeds: 'nohost', clusterSecret: 'short' })).to.deep.equal([
+      '--listen 0.0.0.0:7010: give the address the other processes reach this one at (it is what they dial), not a wildcard',
+      '--seeds: "nohost" is not host:port (e.g. 127.0.0.1:7010, [::1]:7010)',
+      'the cluster secret (RINGKV_CLUSTER_SECRET or --cluster-secret-file) must be at least 16 bytes (it keeps other programs off the peer port); use the same long random string in every process',
+    ]);
+    expect(problemsOfFlags({ seeds: '127.0.0.1:7010' })[0]).to.match(/^--seeds without --listen/);
+    expect(problemsOfFlags({ nodes: '2', nodeId: 'a' })[0]).to.match(/^--nodes 2 with --node-id a: give one id per node/);
+    expect(problemsOfFlags({ nodeId: 'a,a', nodes: '2' })[0]).to.match(/node id "a" appears twice/);
+  });
 });
