@@ -1,0 +1,169 @@
+/**
+ * A membership change as a plan (issue 16): the ring after it, and which
+ * key ranges must be copied to whom, from whom, before ownership may
+ * switch. Riak shows a staged change's transfers before `cluster commit`;
+ * Cassandra computes "pending ranges" for a bootstrapping node. Here the
+ * plan is a value computed the same way by anyone who holds the ring.
+ *
+ * The four changes:
+ * - join: the member takes tokens from the others (`Ring.withMember`: it
+ *   splits the longest ranges, so about 1/n of the keys move, honouring
+ *   weight; DC and rack come in through placement);
+ * - decommission: a live member leaves; its ranges pass to their
+ *   successors, streamed from the leaving member first (it holds them all);
+ * - remove: a dead member is dropped for good; its ranges are re-replicated
+ *   from the surviving replicas;
+ * - replace: a new identity takes a dead member's tokens exactly, and is
+ *   filled from the surviving replicas of those ranges.
+ *
+ * Every key's new replicas are its old replicas plus the targets of the
+ * transfers covering its position; a transfer's sources are old replicas
+ * of those ranges, the leaving member first on decommission, the dead one
+ * never. Ranges are (from, to] on the ring, as tokens own them.
+ *
+ * Pure: no I/O, no clock. Safe from any thread.
+ */
+import { assert } from './assert.js';
+import { placeAt, type DcReplicas } from './placement.js';
+import { Ring, type RingMember, type RingMemberInput } from './ring.js';
+import { RING_POSITIONS, rangeLength } from './tokens.js';
+
+/** What the operator asked for. */
+export type RingChange =
+  | { kind: 'join'; member: RingMemberInput }
+  | { kind: 'decommission'; id: string }
+  | { kind: 'remove'; id: string }
+  | { kind: 'replace'; dead: string; member: Omit<RingMemberInput, 'weight' | 'epoch'> };
+
+/** A range of ring positions, (from, to]. */
+export interface RingRange {
+  from: number;
+  to: number;
+}
+
+/** Keys one member must receive before the change commits. */
+export interface Transfer {
+  /** The member that will replicate the ranges and does not hold them yet. */
+  target: string;
+  /** Members that hold them now, in the order to try (the leaving member first on decommission). */
+  sources: string[];
+  /** The key ranges, merged where adjacent. */
+  ranges: RingRange[];
+  /** Fraction of the ring the ranges cover. */
+  share: number;
+}
+
+/** A change, planned. */
+export interface RingChangePlan {
+  change: RingChange;
+  before: readonly RingMember[];
+  after: readonly RingMember[];
+  transfers: Transfer[];
+  /** Copies each member no longer replicates after the switch (dropped once it is confirmed). */
+  drops: { member: string; ranges: RingRange[]; share: number }[];
+  /**
+   * Ranges whose every replica is gone (a removal or replacement of the
+   * last holder, as with N = 1): their keys cannot be copied from anyone.
+   */
+  unrecoverable: { ranges: RingRange[]; share: number };
+  /** Fraction of all replica copies that move: Σ transfer share / N. */
+  movedShare: number;
+}
+
+/** The ring after `change`; throws `RangeError` saying why a change cannot apply. */
+export function ringAfter(ring: Ring, change: RingChange): Ring {
+  switch (change.kind) {
+    case 'join':
+      if (ring.member(change.member.id) !== undefined) throw new RangeError(`${change.member.id} is already a member`);
+      return ring.withMember(change.member);
+    case 'decommission':
+    case 'remove':
+      if (ring.member(change.id) === undefined) throw new RangeError(`${change.id} is not a member`);
+      if (ring.members().length <= 1) throw new RangeError(`${change.id} is the last member`);
+      return ring.withoutMember(change.id);
+    case 'replace': {
+      const dead = ring.member(change.dead);
+      if (dead === undefined) throw new RangeError(`${change.dead} is not a member`);
+      if (ring.member(change.member.id) !== undefined) throw new RangeError(`${change.member.id} is already a member`);
+      // The new identity takes the dead member's place (and so its tokens) exactly.
+      return Ring.fromTokens(ring.members().map((m) => (m.id === change.dead ? { ...change.member, weight: dead.weight, tokens: dead.tokens } : m)));
+    }
+  }
+}
+
+/**
+ * Plan `change` on `ring` with `replicas` per data center: the ring after,
+ * the transfers it needs, the copies it frees, and the share that moves.
+ */
+export function planChange(ring: Ring, replicas: DcReplicas, change: RingChange): RingChangePlan {
+  const after = ringAfter(ring, change);
+  const gone = change.kind === 'remove' ? change.id : change.kind === 'replace' ? change.dead : null;
+  const leaving = change.kind === 'decommission' ? change.id : null;
+  const n = Object.values(replicas).reduce((a, b) => a + b, 0);
+  assert(n >= 1, 'at least one replica per key');
+
+  // Every token of either ring bounds an elementary range on which both placements are constant.
+  const bounds = [...new Set([...tokensOf(ring), ...tokensOf(after)])].sort((a, b) => a - b);
+  const transfers = new Map<string, Transfer>();
+  const drops = new Map<string, { member: string; ranges: RingRange[]; share: number }>();
+  const unrecoverable = { ranges: [] as RingRange[], share: 0 };
+  let movedLength = 0;
+  for (let i = 0; i < bounds.length; i++) {
+    const to = bounds[i]!;
+    const from = i === 0 ? bounds[bounds.length - 1]! : bounds[i - 1]!;
+    const length = bounds.length === 1 ? RING_POSITIONS : rangeLength(from, to);
+    const was = placeAt(ring, to, replicas, 0).replicas;
+    const now = placeAt(after, to, replicas, 0).replicas;
+    const holders = was.filter((m) => m !== gone);
+    // The leaving member holds every range it replicated: stream from it first.
+    const sources = leaving !== null && holders.includes(leaving) ? [leaving, ...holders.filter((m) => m !== leaving)] : holders;
+    if (holders.length === 0) {
+      addRange(unrecoverable.ranges, { from, to });
+      unrecoverable.share += length / RING_POSITIONS;
+    }
+    for (const target of now) {
+      if (was.includes(target) || holders.length === 0) continue;
+      movedLength += length;
+      const key = `${target}>${sources.join(',')}`;
+      let transfer = transfers.get(key);
+      if (transfer === undefined) transfers.set(key, (transfer = { target, sources, ranges: [], share: 0 }));
+      addRange(transfer.ranges, { from, to });
+      transfer.share += length / RING_POSITIONS;
+    }
+    for (const member of was) {
+      if (now.includes(member) || member === gone) continue;
+      let drop = drops.get(member);
+      if (drop === undefined) drops.set(member, (drop = { member, ranges: [], share: 0 }));
+      addRange(drop.ranges, { from, to });
+      drop.share += length / RING_POSITIONS;
+    }
+  }
+  return {
+    change,
+    before: ring.members(),
+    after: after.members(),
+    transfers: [...transfers.values()],
+    drops: [...drops.values()],
+    unrecoverable,
+    movedShare: movedLength / RING_POSITIONS / n,
+  };
+}
+
+/** Whether `position` falls in one of `ranges`. */
+export function inRanges(ranges: readonly RingRange[], position: number): boolean {
+  for (const r of ranges) {
+    if (r.from < r.to ? position > r.from && position <= r.to : position > r.from || position <= r.to) return true;
+  }
+  return false;
+}
+
+function tokensOf(ring: Ring): number[] {
+  return ring.members().flatMap((m) => m.tokens);
+}
+
+/** Append `range`, merging it into the last one when they touch. */
+function addRange(ranges: RingRange[], range: RingRange): void {
+  const last = ranges[ranges.length - 1];
+  if (last !== undefined && last.to === range.from) last.to = range.to;
+  else ranges.push({ ...range });
+}
