@@ -77,7 +77,8 @@ import {
 } from '../src/core/limits.js';
 import { placeReplicas } from '../src/core/placement.js';
 import { QuorumTracker, type QuorumRequest } from '../src/core/quorum.js';
-import { Ring, type PreferenceList } from '../src/core/ring.js';
+import type { PreferenceList } from '../src/core/ring.js';
+import { RingView } from './ring_view.js';
 import type { Actor, ActorContext, TimerHandle } from '../src/runtime/actor.js';
 import { coordinatorRef, replicaRef } from './member_refs.js';
 import { describe, describeKey } from './log_text.js';
@@ -105,8 +106,8 @@ import { askTimeoutMs } from './replica_asks.js';
 export type * from './coordinator_messages.js';
 
 class Coordinator implements Actor<CoordinatorMsg> {
-  private readonly ring: Ring;
-  private readonly dcOf = new Map<string, string>();
+  /** The ring, and the one a membership change in progress will commit (issue 16). */
+  private readonly view: RingView;
   private readonly requestTimeout: number;
   private readonly replicaTimeout: number;
   /** Members not to use: unreachable, or their storage failed (this node's own: it forwards writes instead of minting). */
@@ -126,10 +127,9 @@ class Coordinator implements Actor<CoordinatorMsg> {
   private readonly readHost: ReadHost;
 
   constructor(private readonly args: CoordinatorArgs) {
-    this.ring = Ring.fromTokens(args.ring);
+    this.view = new RingView(args.ring, args.pending_ring ?? null, args.ring_version ?? 0);
     this.down = new HeldDown(args.self);
-    for (const member of args.ring) this.dcOf.set(member.id, member.dc);
-    assert(this.dcOf.has(args.self), 'the coordinator is a member of its ring');
+    assert(this.view.dcOf(args.self) !== undefined, 'the coordinator is a member of its ring');
     this.requestTimeout = args.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
     this.replicaTimeout = args.replica_timeout_ms ?? REPLICA_ASK_TIMEOUT_MS;
     this.tombstones = new TombstoneConfirmation(this.replicaTimeout);
@@ -191,6 +191,9 @@ class Coordinator implements Actor<CoordinatorMsg> {
       }
       case 'stats':
         return ctx.reply({ ...this.stats, held_down: this.down.unreachableMembers(), storage_failed: this.down.storageFailedMembers() });
+      case 'ring-update':
+        this.view.apply(msg);
+        return ctx.reply(true);
       default:
         assertNever(msg);
     }
@@ -269,11 +272,13 @@ class Coordinator implements Actor<CoordinatorMsg> {
     this.remember(msg.request_id, work);
     this.inflight++;
     const strict = msg.strict ?? this.args.replication.strict;
+    const pending = this.pendingOf(msg.key, pref);
     return {
       msg,
       pref,
+      pending,
       strict,
-      tracker: new QuorumTracker(this.writeQuorum(msg, pref, strict)),
+      tracker: new QuorumTracker(this.writeQuorum(msg, pref, pending, strict)),
       settle: (result) => {
         this.inflight--;
         if ('ok' in result) resolve(result.ok);
@@ -290,7 +295,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
   private togetherRead(msg: GetRequest, answer: (result: { ok: GetReply } | { error: unknown }) => void): BatchRead {
     this.stats.gets++;
     this.inflight++;
-    const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
+    const pref = placeReplicas(this.view.ring, msg.key, this.args.replication.dcs);
     return {
       msg,
       pref,
@@ -320,20 +325,27 @@ class Coordinator implements Actor<CoordinatorMsg> {
    */
   private ownedAndReachable(msg: PutRequest): PreferenceList | null {
     if (msg.forwarded || this.recent.has(msg.request_id) || this.inflight >= COORDINATOR_INFLIGHT_MAX) return null;
-    const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
+    const pref = placeReplicas(this.view.ring, msg.key, this.args.replication.dcs);
     if (!pref.replicas.includes(this.args.self)) return null;
     for (const owner of pref.replicas) if (this.down.has(owner)) return null;
+    for (const target of this.pendingOf(msg.key, pref)) if (this.down.has(target)) return null;
     return pref;
   }
 
-  /** The quorum a write of `msg` to `pref` needs. */
-  private writeQuorum(msg: PutRequest, pref: PreferenceList, strict: boolean): QuorumRequest {
+  /** The key's pending replicas: those a membership change in progress adds (none without one). */
+  private pendingOf(key: Uint8Array, pref: PreferenceList): string[] {
+    return this.view.pendingReplicas(key, this.args.replication.dcs, pref.replicas);
+  }
+
+  /** The quorum a write of `msg` to `pref` (and its `pending` replicas) needs. */
+  private writeQuorum(msg: PutRequest, pref: PreferenceList, pending: readonly string[], strict: boolean): QuorumRequest {
     return {
       op: 'write',
       owners: pref.replicas.map((node) => ({ node, dc: this.dc(node) })),
       required: msg.w ?? this.args.replication.w,
       coordinatorDc: this.dc(this.args.self),
       strict,
+      ...(pending.length > 0 ? { pending: pending.map((node) => ({ node, dc: this.dc(node) })) } : {}),
     };
   }
 
@@ -348,7 +360,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
 
   private async put(msg: PutRequest, ctx: ActorContext<CoordinatorMsg>): Promise<PutReply> {
     const self = this.args.self;
-    const pref = placeReplicas(this.ring, msg.key, this.args.replication.dcs);
+    const pref = placeReplicas(this.view.ring, msg.key, this.args.replication.dcs);
     const timeout_ms = Math.min(msg.timeout_ms ?? this.requestTimeout, this.requestTimeout);
     if (!pref.replicas.includes(self)) {
       if (msg.forwarded) throw new UnavailableError(0, 1, `${self} was forwarded a write it holds no replica of; ring views disagree`);
@@ -362,7 +374,8 @@ class Coordinator implements Actor<CoordinatorMsg> {
     }
     this.stats.puts++;
     const strict = msg.strict ?? this.args.replication.strict;
-    const request = this.writeQuorum(msg, pref, strict);
+    const pending = this.pendingOf(msg.key, pref);
+    const request = this.writeQuorum(msg, pref, pending, strict);
     // Nothing is stored yet: a write the failure detector already knows cannot reach W fails for certain.
     refuseIfUnreachable(this.writeHost, request, pref);
     const tracker = new QuorumTracker(request);
@@ -381,11 +394,12 @@ class Coordinator implements Actor<CoordinatorMsg> {
     const refusals: string[] = [];
     const usedFallbacks = new Set<string>();
     const replications: Promise<boolean>[] = [];
-    for (const owner of pref.replicas) {
+    for (const owner of [...pref.replicas, ...pending]) {
       if (owner === self) continue;
       replications.push(replicateTo(this.writeHost, owner, msg.key, minted.siblings, pref, strict, wait, usedFallbacks, refusals, ctx));
     }
-    if (msg.value === null) {
+    // During a membership change a pending replica may lack the tombstone: confirmation waits for the new ring.
+    if (msg.value === null && pending.length === 0) {
       // A delete every owner stored itself (this one minted it): all hold its tombstones.
       void Promise.all(replications).then((direct) => {
         if (direct.every(Boolean)) this.tombstones.afterDelete(msg.key, pref.replicas, minted.siblings, ctx);
@@ -465,7 +479,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
   }
 
   private dc(node: string): string {
-    const dc = this.dcOf.get(node);
+    const dc = this.view.dcOf(node);
     if (dc === undefined) throw new InvalidRequestError(`node ${node} is not on this coordinator's ring`);
     return dc;
   }

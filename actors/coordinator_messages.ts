@@ -10,6 +10,7 @@ import type { DcReplicas } from '../src/core/placement.js';
 import type { DurabilityReceipt } from '../src/core/quorum.js';
 import type { RingMember } from '../src/core/ring.js';
 import type { LivenessMsg } from './failure_detector.js';
+import type { RingUpdate } from './ring_view.js';
 
 /** A client write: `value` null is a delete (a tombstone). */
 export type PutRequest = {
@@ -110,7 +111,9 @@ export type CoordinatorMsg =
   /** Timer: wake a waiting request. */
   | { type: 'wake'; id: number }
   /** Ask: counters → `CoordinatorStats`. */
-  | { type: 'stats' };
+  | { type: 'stats' }
+  /** Ask → true: a membership change's ring view (`ring_view.ts`). */
+  | RingUpdate;
 
 /** Replication settings a coordinator applies when a request does not override them. */
 export interface CoordinatorReplication {
@@ -127,6 +130,10 @@ export interface CoordinatorArgs {
   self: string;
   /** The ring: every member with its placement and tokens. */
   ring: RingMember[];
+  /** The ring a membership change in progress will commit (a node spawned during one); none by default. */
+  pending_ring?: RingMember[] | null;
+  /** The number of that ring view (`RingUpdate.version`); 0 by default. */
+  ring_version?: number;
   replication: CoordinatorReplication;
   /** Client request deadline (default REQUEST_TIMEOUT_MS). */
   request_timeout_ms?: number;

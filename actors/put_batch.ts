@@ -52,6 +52,8 @@ export interface WriteHost extends TargetHost {
 export interface BatchWrite {
   msg: PutRequest;
   pref: PreferenceList;
+  /** Its pending replicas (a membership change streams to them): written like owners, counted by the tracker (`QuorumRequest.pending`). */
+  pending: readonly string[];
   strict: boolean;
   /** Its quorum: owners, requirement. */
   tracker: QuorumTracker;
@@ -108,9 +110,9 @@ function replicate(host: WriteHost, writes: readonly BatchWrite[], mints: Outcom
       continue;
     }
     host.minted();
-    const p: Progress = { write, tracker: write.tracker, minted: mint.ok, own: null, decided: false, remotes: write.pref.replicas.length - 1, allDirect: true, used: null, refusals: null };
+    const p: Progress = { write, tracker: write.tracker, minted: mint.ok, own: null, decided: false, remotes: write.pref.replicas.length - 1 + write.pending.length, allDirect: true, used: null, refusals: null };
     live.push(p);
-    for (const owner of write.pref.replicas) {
+    for (const owner of write.pending.length === 0 ? write.pref.replicas : [...write.pref.replicas, ...write.pending]) {
       if (owner === self) continue;
       let list = byOwner.get(owner);
       if (list === undefined) byOwner.set(owner, (list = []));
@@ -129,8 +131,9 @@ function replicate(host: WriteHost, writes: readonly BatchWrite[], mints: Outcom
   });
   const remoteDone = (p: Progress, direct: boolean): void => {
     p.allDirect &&= direct;
-    // A delete every owner stored itself (this one minted it): all hold its tombstones.
-    if (--p.remotes === 0 && p.allDirect && p.write.msg.value === null) host.afterDelete(p.write.msg.key, p.write.pref.replicas, p.minted!.siblings, ctx);
+    // A delete every owner stored itself (this one minted it): all hold its tombstones. During a
+    // membership change a pending replica may lack it: confirmation waits for the new ring.
+    if (--p.remotes === 0 && p.allDirect && p.write.msg.value === null && p.write.pending.length === 0) host.afterDelete(p.write.msg.key, p.write.pref.replicas, p.minted!.siblings, ctx);
   };
   const alone = (p: Progress, owner: string, failure: unknown): void => {
     const { key } = p.write.msg;

@@ -12,7 +12,12 @@
  * - a fallback (sloppy-quorum) replica standing in for an intended owner
  *   counts like an owner, except in strict mode, where it counts for nothing;
  * - data-center requirements (`local_quorum`, `each_quorum`) count replicas
- *   by the data center they are in: they promise copies *in* that DC.
+ *   by the data center they are in: they promise copies *in* that DC;
+ * - while a membership change streams ranges to new replicas (issue 16), a
+ *   write also goes to the key's pending replicas, and each raises the
+ *   requirement in its scope by one (Cassandra's "pending endpoints" rule):
+ *   W + P acknowledgements of N + P targets, so whichever P old replicas
+ *   drop the key once ownership switches, W copies remain.
  *
  * Also here: the durability receipt a request answers with, and the retry
  * backoff (exponential with full jitter, after the AWS Architecture Blog's
@@ -57,8 +62,10 @@ export interface QuorumRequest {
   coordinatorDc: string;
   /** Strict quorum: fallback replies do not count. */
   strict: boolean;
-  /** Replicas the request was sent to; defaults to the owners. */
+  /** Replicas the request was sent to; defaults to the owners (and the pending replicas). */
   targets?: readonly ReplicaTarget[];
+  /** Members that will replicate the key once a membership change commits (writes only); none by default. */
+  pending?: readonly { node: string; dc: string }[];
 }
 
 /** One acknowledgement in a receipt. */
@@ -117,9 +124,14 @@ export class QuorumTracker {
       ownerIds.add(owner.node);
       perDc.set(owner.dc, (perDc.get(owner.dc) ?? 0) + 1);
     }
-    this.needs = resolveRequirement(request.required, perDc, request.coordinatorDc);
-    this.requiredText = describeRequirement(request.required, this.needs);
-    for (const target of request.targets ?? request.owners) this.addTarget(target);
+    const needs = resolveRequirement(request.required, perDc, request.coordinatorDc);
+    const pending = request.pending ?? [];
+    this.needs = pending.length === 0 ? needs : needs.map((need) => {
+      const inScope = pending.filter((p) => need.dc === null || p.dc === need.dc).length;
+      return { ...need, needed: need.needed + inScope, replicas: need.replicas + inScope };
+    });
+    this.requiredText = describeRequirement(request.required, needs) + (pending.length > 0 ? ` + ${pending.length} pending replica${pending.length === 1 ? '' : 's'}` : '');
+    for (const target of request.targets ?? [...request.owners, ...pending]) this.addTarget(target);
   }
 
   /**
