@@ -67,6 +67,7 @@ import { TombstoneConfirmation } from './tombstone_confirmation.js';
 import { ExchangeRun, type ExchangeHost } from './exchange_run.js';
 import { antiEntropyRef, REPLICA_ACTOR_ID } from './member_refs.js';
 import type { TreeChange } from './tree_feed.js';
+import type { RingUpdate } from './ring_view.js';
 import type { AntiEntropyArgs, AntiEntropyMsg, AntiEntropyStats, KeyExchanges, PairExchange, RepairProgress } from './anti_entropy_messages.js';
 import { ByteBudget } from '../src/core/byte_budget.js';
 
@@ -86,8 +87,11 @@ interface PairState {
 
 class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
   private ctx!: ActorContext<AntiEntropyMsg>;
-  private readonly groups: ReplicaGroups;
-  private readonly mine: ReplicaGroup[];
+  private groups: ReplicaGroups;
+  private mine: ReplicaGroup[];
+  /** The ring the groups come from, as last given (its version, and its members for comparison). */
+  private ringVersion: number;
+  private ringText: string;
   private readonly leafBits: number;
   private readonly intervalMs: number;
   private readonly down: HeldDown;
@@ -121,10 +125,44 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
   constructor(private readonly args: AntiEntropyArgs) {
     this.groups = new ReplicaGroups(Ring.fromTokens(args.ring), args.dcs);
     this.mine = this.groups.groupsOf(args.self);
+    this.ringVersion = args.ringVersion ?? 0;
+    this.ringText = JSON.stringify(args.ring);
     this.leafBits = args.leafBits ?? AE_LEAF_BITS_DEFAULT;
     this.intervalMs = args.intervalMs ?? AE_EXCHANGE_INTERVAL_MS;
     this.down = new HeldDown(args.self);
-    for (const group of this.mine) for (const peer of group.members) if (peer !== args.self) this.pairs.set(pairKey(group.id, peer), { lastSuccessAt: null, lastOutcome: null });
+    this.notePairs();
+  }
+
+  /** A pair for every (group, peer) of this node's groups, keeping the state of pairs that remain. */
+  private notePairs(): void {
+    const before = new Map(this.pairs);
+    this.pairs.clear();
+    for (const group of this.mine) {
+      for (const peer of group.members) {
+        const key = pairKey(group.id, peer);
+        if (peer !== this.args.self) this.pairs.set(key, before.get(key) ?? { lastSuccessAt: null, lastOutcome: null });
+      }
+    }
+  }
+
+  /**
+   * A membership change's ring view (issue 16). Only the current ring
+   * places keys in groups: a pending one changes nothing here (the change
+   * streams its ranges itself). A new current ring regroups the keys, so
+   * the trees are rebuilt and a repair pass narrows to the pairs that remain.
+   */
+  private ringUpdate(update: RingUpdate): void {
+    if (update.version <= this.ringVersion) return;
+    this.ringVersion = update.version;
+    const text = JSON.stringify(update.ring);
+    if (text === this.ringText) return;
+    this.ringText = text;
+    this.groups = new ReplicaGroups(Ring.fromTokens(update.ring), this.args.dcs);
+    this.mine = this.groups.groupsOf(this.args.self);
+    this.notePairs();
+    for (const key of [...this.pass.pending]) if (!this.pairs.has(key)) this.pass.pending.delete(key);
+    this.ctx.log.info('ring changed: regrouping keys and rebuilding the hash trees', { version: update.version, groups: this.mine.length });
+    this.startRebuild();
   }
 
   started(ctx: ActorContext<AntiEntropyMsg>): void {
@@ -183,6 +221,10 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
         return;
       case 'stats':
         ctx.reply(this.stats());
+        return;
+      case 'ring-update':
+        this.ringUpdate(msg);
+        ctx.reply(true);
         return;
       default:
         assertNever(msg);

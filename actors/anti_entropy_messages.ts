@@ -9,6 +9,7 @@ import type { DcReplicas } from '../src/core/placement.js';
 import type { RingMember } from '../src/core/ring.js';
 import type { LivenessMsg } from './failure_detector.js';
 import type { TreeFeedMsg } from './tree_feed.js';
+import type { RingUpdate } from './ring_view.js';
 
 /** Messages the anti-entropy actor understands. */
 export type AntiEntropyMsg =
@@ -29,14 +30,18 @@ export type AntiEntropyMsg =
   /** Ask → `KeyExchanges`: the group of `key` and when it was last exchanged with whom. */
   | { type: 'ae-key'; key: Uint8Array }
   /** Ask → `AntiEntropyStats`. */
-  | { type: 'stats' };
+  | { type: 'stats' }
+  /** Ask → true: a membership change's ring view; a new current ring regroups and rebuilds the trees (`ring_view.ts`). */
+  | RingUpdate;
 
 /** How to spawn one. */
 export interface AntiEntropyArgs {
   /** This node's member id. */
   self: string;
-  /** The ring, as every coordinator has it. */
+  /** The ring, as every coordinator has it (a node joining is on it only once the change commits). */
   ring: RingMember[];
+  /** The number of that ring view (`RingUpdate.version`); 0 by default. */
+  ringVersion?: number;
   /** Replicas per data center (the cluster's replication). */
   dcs: DcReplicas;
   /** Leaf bits of every tree (default AE_LEAF_BITS_DEFAULT; the same on every node). */

@@ -39,7 +39,8 @@ import { DETECTOR_ACTOR_ID } from './member_refs.js';
 import { StorageLifecycle, type FailedStorage } from './storage_lifecycle.js';
 import { durableView, Minter, type MintRequest } from './replica_mint.js';
 import { TableHealth, type TableHealthReport } from './table_health.js';
-import { getMany, mergeMany, readNow, scanPage, type TreeScanPage } from './replica_batch.js';
+import { getMany, mergeMany, rangeDigestsPage, readNow, scanPage, type TreeScanPage } from './replica_batch.js';
+import type { RingRange } from '../src/core/ring_change.js';
 import { TreeFeed } from './tree_feed.js';
 
 /** Messages a replica understands. */
@@ -86,6 +87,12 @@ export type ReplicaMsg =
    */
   | { type: 'get-batch'; keys: Uint8Array[] }
   | { type: 'scan'; from?: Uint8Array; to?: Uint8Array; limit?: number }
+  /**
+   * Ask → `RangeDigestsPage`: the keys from `from` to `to` (exclusive) in
+   * ring `ranges`, with their digests, a bounded page (a transfer's listing,
+   * issue 16).
+   */
+  | { type: 'range-digests'; ranges: RingRange[]; from?: Uint8Array; to?: Uint8Array }
   /**
    * Ask → `ScanPage`: a page of the anti-entropy actor's rebuild of its hash
    * trees, from `from` (absent: the first page, which starts rebuild
@@ -149,7 +156,7 @@ export interface ReplicaStats extends EngineStats {
   storage: ({ state: 'ok' } | ({ state: 'failed' } & FailedStorage)) & TableHealthReport;
 }
 
-export type { ScanPage, TreeScanPage } from './replica_batch.js';
+export type { RangeDigestsPage, ScanPage, TreeScanPage } from './replica_batch.js';
 
 /** Closes still in progress per directory, so a successor never opens a directory being closed. */
 const closingDirs = new Map<string, Promise<void>>();
@@ -384,6 +391,9 @@ class Replica implements Actor<ReplicaMsg> {
         return;
       case 'scan':
         replier?.ok(scanPage(engine, msg.from, msg.to, Math.min(msg.limit ?? SCAN_PAGE_MAX_ENTRIES, SCAN_PAGE_MAX_ENTRIES)));
+        return;
+      case 'range-digests':
+        replier?.ok(rangeDigestsPage(engine, msg.ranges, msg.from, msg.to));
         return;
       case 'tree-scan': {
         const page = scanPage(engine, msg.from, undefined, SCAN_PAGE_MAX_ENTRIES);

@@ -7,6 +7,10 @@
  * Thread contract: the replica actor's.
  */
 import { toErrorRecord, type Outcome } from '../src/core/errors.js';
+import { TRANSFER_PAGE_EXAMINE_MAX, TRANSFER_PAGE_MAX_KEYS } from '../src/core/limits.js';
+import { inRanges, type RingRange } from '../src/core/ring_change.js';
+import { treeDigestOf } from '../src/core/sibling_digest.js';
+import { keyPosition } from '../src/core/tokens.js';
 import { plantedDropOfMergedVersion } from '../src/core/planted_bugs.js';
 import type { StorageEngine } from '../storage/engine.js';
 import type { Version } from '../storage/version.js';
@@ -80,6 +84,33 @@ export interface ScanPage {
 /** A `tree-scan` page: `followed` false when the replica does not follow that rebuild (start it again). */
 export interface TreeScanPage extends ScanPage {
   followed: boolean;
+}
+
+/** A page of the (key, digest) pairs of the keys in some ring ranges (a transfer's listing, issue 16). */
+export interface RangeDigestsPage {
+  /** Keys in order, each with its sibling digest (`treeDigestOf`). */
+  entries: [key: Uint8Array, digest: number][];
+  /** Where the next page starts, or null when `to` (or the end) was reached: the page covers [from, next). */
+  next: Uint8Array | null;
+}
+
+/**
+ * One bounded page of the keys from `from` (inclusive) to `to` (exclusive)
+ * whose ring position is in `ranges`, with their digests: at most
+ * TRANSFER_PAGE_MAX_KEYS pairs, and at most TRANSFER_PAGE_EXAMINE_MAX keys
+ * looked at, so a page is short whatever share of the store the ranges are.
+ */
+export function rangeDigestsPage(engine: StorageEngine, ranges: readonly RingRange[], from: Uint8Array | undefined, to: Uint8Array | undefined): RangeDigestsPage {
+  const entries: RangeDigestsPage['entries'] = [];
+  let examined = 0;
+  for (const entry of engine.scan(from, to)) {
+    if (entries.length === TRANSFER_PAGE_MAX_KEYS || examined === TRANSFER_PAGE_EXAMINE_MAX) return { entries, next: entry.key };
+    examined++;
+    if (!inRanges(ranges, keyPosition(entry.key))) continue;
+    const digest = treeDigestOf(entry.versions);
+    if (digest !== null) entries.push([entry.key, digest]);
+  }
+  return { entries, next: null };
 }
 
 /** One bounded page of a range scan. */

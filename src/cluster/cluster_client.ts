@@ -50,7 +50,7 @@ export function toBytes(input: Bytes, what: 'key' | 'value'): Uint8Array {
 
 /** Requests to a cluster, routed and labelled. */
 export class ClusterClient {
-  private readonly ring: Ring;
+  private ring: Ring;
   private nextRequest = 1;
   /** Members whose storage failed, as the latest answer's coordinator knew (no clock: replaced by each answer). */
   private storageFailed: ReadonlySet<string> = new Set();
@@ -60,7 +60,7 @@ export class ClusterClient {
   private flushScheduled = false;
 
   constructor(
-    private readonly cluster: ResolvedCluster,
+    private cluster: ResolvedCluster,
     private readonly ask: Asker,
     /** True while the node with this member id runs (not crashed through the API). */
     private readonly isRunning: (member: string) => boolean,
@@ -74,6 +74,12 @@ export class ClusterClient {
      */
     private readonly defer: (fn: () => void) => void = (fn) => void setImmediate(fn),
   ) {
+    this.ring = Ring.fromTokens(cluster.ring);
+  }
+
+  /** Route by `cluster` from now on: a membership change committed (issue 16). */
+  reconfigure(cluster: ResolvedCluster): void {
+    this.cluster = cluster;
     this.ring = Ring.fromTokens(cluster.ring);
   }
 

@@ -14,6 +14,8 @@ import type { AntiEntropyOptions } from './cluster_types.js';
 import { ANTI_ENTROPY_ACTOR_ID, COORDINATOR_ACTOR_ID, DETECTOR_ACTOR_ID, GOSSIP_ACTOR_ID, HANDOFF_ACTOR_ID, REPLICA_ACTOR_ID } from '../../actors/member_refs.js';
 import type { AntiEntropyArgs } from '../../actors/anti_entropy.js';
 import { RELAY_ACTOR_ID } from '../../actors/relay.js';
+import { TRANSFER_ACTOR_ID } from '../../actors/transfer.js';
+import type { RingMember } from '../core/ring.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { HINT_MAX_AGE_MS, TOMBSTONE_GRACE_MS } from '../core/limits.js';
 
@@ -24,7 +26,7 @@ export const COMPACTION_ACTOR_ID = 'compaction';
 const SEEDS_MAX = 3;
 
 /** File URLs of every module a node's worker thread loads. */
-export const NODE_MODULES: readonly string[] = ['replica', 'compaction', 'gossip', 'failure_detector', 'handoff', 'coordinator', 'anti_entropy', 'relay'].map(
+export const NODE_MODULES: readonly string[] = ['replica', 'compaction', 'gossip', 'failure_detector', 'handoff', 'coordinator', 'anti_entropy', 'relay', 'transfer'].map(
   (name) => new URL(`../../actors/${name}.js`, import.meta.url).href,
 );
 
@@ -54,6 +56,13 @@ export interface NodePlanOptions {
   hintTtlMs?: number;
   /** Active anti-entropy (issue 15): false turns it off; an object tunes it. On by default. */
   antiEntropy?: boolean | AntiEntropyOptions;
+  /**
+   * The ring view to start with (issue 16): its number, and the ring a
+   * membership change in progress will commit. Default: version 0, none.
+   */
+  ringView?: { version: number; pending: RingMember[] | null };
+  /** Throttle of the node's transfers in membership changes (default TRANSFER_BYTES_PER_SECOND). */
+  transferBytesPerSecond?: number;
 }
 
 /**
@@ -85,7 +94,10 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
   const t = node.thread;
   const dir = nodeDir(options.dataDir, node);
   const seeds = cluster.nodes.slice(0, SEEDS_MAX).map((n) => n.member);
-  const ringMember = cluster.ring.find((m) => m.id === node.member)!;
+  // A node joining is on the pending ring only, until the change commits.
+  const ringMember = cluster.ring.find((m) => m.id === node.member) ?? options.ringView?.pending?.find((m) => m.id === node.member);
+  if (ringMember === undefined) throw new InvalidRequestError(`node ${node.label} is on neither the ring nor the pending one`);
+  const view = options.ringView ?? { version: 0, pending: null };
   const syncMode = options.syncMode ?? SYNC_MODE_DEFAULT;
   const ae = options.antiEntropy ?? true;
   const aeRef = { thread: t, id: ANTI_ENTROPY_ACTOR_ID };
@@ -117,6 +129,7 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
       args: {
         self: node.member,
         ring: cluster.ring,
+        ...(view.version > 0 ? { ring_version: view.version, pending_ring: view.pending } : {}),
         replication: cluster.replication,
         sync_mode: syncMode,
         ...(options.requestTimeoutMs ? { request_timeout_ms: options.requestTimeoutMs } : {}),
@@ -125,8 +138,10 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
   ];
   // The way the main thread asks the nodes of other processes (`actors/relay.ts`); idle otherwise.
   specs.push({ kind: 'relay', id: RELAY_ACTOR_ID, args: {} });
+  // Copies the ranges a membership change gives this node (`actors/transfer.ts`); idle otherwise.
+  specs.push({ kind: 'transfer', id: TRANSFER_ACTOR_ID, args: options.transferBytesPerSecond !== undefined ? { bytesPerSecond: options.transferBytesPerSecond } : {} });
   if (ae !== false) {
-    const args: AntiEntropyArgs = { self: node.member, ring: cluster.ring, dcs: cluster.replication.dcs, ...(ae === true ? {} : ae) };
+    const args: AntiEntropyArgs = { self: node.member, ring: cluster.ring, dcs: cluster.replication.dcs, ...(view.version > 0 ? { ringVersion: view.version } : {}), ...(ae === true ? {} : ae) };
     specs.push({ kind: 'anti-entropy', id: ANTI_ENTROPY_ACTOR_ID, args });
   }
   return specs;

@@ -11,3 +11,4 @@ export * from './limits/cluster.js';
 export * from './limits/server.js';
 export * from './limits/anti_entropy.js';
 export * from './limits/peers.js';
+export * from './limits/membership.js';

@@ -45,8 +45,20 @@ export interface RingRange {
 export interface Transfer {
   /** The member that will replicate the ranges and does not hold them yet. */
   target: string;
-  /** Members that hold them now, in the order to try (the leaving member first on decommission). */
+  /**
+   * Members that hold them now, in the order to try: first those that drop
+   * the ranges (the leaving member, or the replica a joining member takes
+   * over), whose copy the target takes over exactly, then the others.
+   */
   sources: string[];
+  /**
+   * 'first': the target is done when it matches the first source that
+   * answers (a replica that drops the ranges: copies are carried over one
+   * for one). 'each': no replica drops them (a removal or replacement of a
+   * dead one), so it matches each surviving replica in turn and holds the
+   * union of what they hold.
+   */
+  syncWith: 'first' | 'each';
   /** The key ranges, merged where adjacent. */
   ranges: RingRange[];
   /** Fraction of the ring the ranges cover. */
@@ -98,7 +110,6 @@ export function ringAfter(ring: Ring, change: RingChange): Ring {
 export function planChange(ring: Ring, replicas: DcReplicas, change: RingChange): RingChangePlan {
   const after = ringAfter(ring, change);
   const gone = change.kind === 'remove' ? change.id : change.kind === 'replace' ? change.dead : null;
-  const leaving = change.kind === 'decommission' ? change.id : null;
   const n = Object.values(replicas).reduce((a, b) => a + b, 0);
   assert(n >= 1, 'at least one replica per key');
 
@@ -115,8 +126,10 @@ export function planChange(ring: Ring, replicas: DcReplicas, change: RingChange)
     const was = placeAt(ring, to, replicas, 0).replicas;
     const now = placeAt(after, to, replicas, 0).replicas;
     const holders = was.filter((m) => m !== gone);
-    // The leaving member holds every range it replicated: stream from it first.
-    const sources = leaving !== null && holders.includes(leaving) ? [leaving, ...holders.filter((m) => m !== leaving)] : holders;
+    // The replicas dropping the range (the leaving member, or the one a newcomer takes over) hold what the target
+    // takes over: stream from them first.
+    const dropping = holders.filter((m) => !now.includes(m));
+    const sources = [...dropping, ...holders.filter((m) => !dropping.includes(m))];
     if (holders.length === 0) {
       addRange(unrecoverable.ranges, { from, to });
       unrecoverable.share += length / RING_POSITIONS;
@@ -126,7 +139,7 @@ export function planChange(ring: Ring, replicas: DcReplicas, change: RingChange)
       movedLength += length;
       const key = `${target}>${sources.join(',')}`;
       let transfer = transfers.get(key);
-      if (transfer === undefined) transfers.set(key, (transfer = { target, sources, ranges: [], share: 0 }));
+      if (transfer === undefined) transfers.set(key, (transfer = { target, sources, syncWith: dropping.length > 0 ? 'first' : 'each', ranges: [], share: 0 }));
       addRange(transfer.ranges, { from, to });
       transfer.share += length / RING_POSITIONS;
     }

@@ -22,11 +22,12 @@ import { actorKinds as handoffKinds } from '../../actors/handoff.js';
 import { actorKinds as replicaKinds } from '../../actors/replica.js';
 import { actorKinds as antiEntropyKinds } from '../../actors/anti_entropy.js';
 import { actorKinds as relayKinds } from '../../actors/relay.js';
+import { actorKinds as transferKinds } from '../../actors/transfer.js';
 import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { SSTABLE_SUFFIX } from '../../storage/manifest.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
 import { SimFileSystem, type SimDiskLatency, type SimDiskOp } from '../../storage/sim_fs.js';
-import type { AntiEntropyOptions, ClusterOptions, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster/cluster_types.js';
+import type { NodeSpec, AntiEntropyOptions, ClusterOptions, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster/cluster_types.js';
 import type { CrashRecord } from '../check/history.js';
 import { ClusterClient } from '../cluster/cluster_client.js';
 import { memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from '../cluster/cluster_config.js';
@@ -34,10 +35,13 @@ import { hashString32 } from '../core/hash.js';
 import { REQUEST_TIMEOUT_MS } from '../core/limits.js';
 import { Prng } from '../core/prng.js';
 import { nodePlan } from '../cluster/node_plan.js';
-import type { ActorKinds, ActorRef, Message } from '../runtime/actor.js';
+import { newChange, runChange, viewDuring, type ChangeHost, type ChangeState } from '../cluster/membership_change.js';
+import type { RingChange, RingChangePlan } from '../core/ring_change.js';
+import type { ActorKinds, ActorRef, Message, SpawnSpec } from '../runtime/actor.js';
+import { memberId, threadOf } from '../../actors/member_refs.js';
 import { SimWorld, type FaultOptions } from '../runtime/sim/index.js';
 
-const KINDS: ActorKinds = { ...replicaKinds, ...compactionKinds, ...gossipKinds, ...detectorKinds, ...handoffKinds, ...coordinatorKinds, ...antiEntropyKinds, ...relayKinds };
+const KINDS: ActorKinds = { ...replicaKinds, ...compactionKinds, ...gossipKinds, ...detectorKinds, ...handoffKinds, ...coordinatorKinds, ...antiEntropyKinds, ...relayKinds, ...transferKinds };
 
 /** Where simulated nodes keep their data. */
 const SIM_DATA_DIR = '/data';
@@ -81,7 +85,16 @@ export interface SimClusterOptions extends Pick<ClusterOptions, 'nodes' | 'repli
    * their message traffic to themselves); true for the defaults, or tuning.
    */
   antiEntropy?: boolean | AntiEntropyOptions;
+  /** Throttle of each node's transfers in membership changes (default TRANSFER_BYTES_PER_SECOND). */
+  transferBytesPerSecond?: number;
 }
+
+/** A membership change, by node labels (issue 16). */
+export type SimChange =
+  | { kind: 'join'; node: NodeSpec }
+  | { kind: 'decommission'; node: string }
+  | { kind: 'remove'; node: string }
+  | { kind: 'replace'; dead: string; node: NodeSpec };
 
 /** One crash of a node, for the checker (the checker's own record of it). */
 export type { CrashRecord } from '../check/history.js';
@@ -89,10 +102,25 @@ export type { CrashRecord } from '../check/history.js';
 /** A simulated cluster and its fault controls. */
 export class SimCluster {
   readonly world: SimWorld;
-  readonly config: ResolvedCluster;
+  /** The cluster as committed: a membership change replaces it (issue 16). */
+  config: ResolvedCluster;
+  /** The number of the committed ring view (0 until a change commits). */
+  private ringVersion = 0;
+  /** The membership change in progress, as its driver saved it (it survives node crashes: the driver's own store). */
+  private change: ChangeState | null = null;
+  /** Members that left the ring: never started again. */
+  private readonly departed = new Set<string>();
+  /** The nodes that left, by label (crash and status still name them). */
+  private readonly retired: ResolvedNode[] = [];
+  /** Every client, reconfigured when a change commits. */
+  private readonly clientList: ClusterClient[] = [];
+  private nextThread: number;
+  private changes = 0;
   private readonly disks = new Map<number, SimFileSystem>();
   private readonly hintStores = new Map<number, MemoryHintStore>();
   private readonly running = new Set<string>();
+  /** Nodes started once (their actors are spawned; a restart brings them back). */
+  private readonly started = new Set<string>();
   private readonly prng: Prng;
   private clients = 0;
   /** Every crash so far, in order. */
@@ -106,6 +134,7 @@ export class SimCluster {
     this.world = new SimWorld({ seed: options.seed, ...(options.faults ? { faults: options.faults } : {}), print_logs: options.printLogs ?? false });
     this.prng = new Prng(options.seed ^ 0x5eed);
     this.config = resolveCluster(options);
+    this.nextThread = this.config.nodes.length + 1;
     // Each draw has its own stream, so turning one option on does not move the others' choices.
     const skew = new Prng(options.seed ^ 0x0c10c4);
     for (const node of this.config.nodes) {
@@ -133,10 +162,105 @@ export class SimCluster {
   /** A client: requests routed token-aware, with its own request ids. */
   client(name = `c${++this.clients}`): SimClient {
     const ask = <R>(to: ActorRef, msg: Message, timeout_ms: number): Promise<R> => this.world.ask<R>(to, msg, timeout_ms);
-    return new SimClient(
-      new ClusterClient(this.config, ask, (member) => this.running.has(member), name, this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, queueMicrotask),
-      this,
-    );
+    const client = new ClusterClient(this.config, ask, (member) => this.running.has(member), name, this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, queueMicrotask);
+    this.clientList.push(client);
+    return new SimClient(client, this);
+  }
+
+  /** The plan of a membership change, without running it. */
+  planChange(change: SimChange): RingChangePlan {
+    return newChange(this.config, this.ringVersion, this.ringChange(change, null), null, this.world.now(), 'plan').plan;
+  }
+
+  /**
+   * Run a membership change to its end (issue 16), in virtual time: join a
+   * node, decommission or remove one, or replace a dead one. Resolves once
+   * committed; the caller runs the world meanwhile (`settle`).
+   */
+  async changeMembership(change: SimChange, options: { interruptAfterMs?: number } = {}): Promise<void> {
+    if (this.change !== null) throw new Error('a membership change is already running');
+    const added = change.kind === 'join' || change.kind === 'replace' ? this.newNode(change.node) : null;
+    const { state } = newChange(this.config, this.ringVersion, this.ringChange(change, added), added, this.world.now(), `c${++this.changes}`);
+    await this.runSaved(state, options.interruptAfterMs === undefined ? null : this.world.now() + options.interruptAfterMs);
+  }
+
+  /**
+   * Resume the saved change, as a driver restarted after a crash would
+   * (`changeMembership`'s `interruptAfterMs` stops one mid-way, like a
+   * crash of the process running it); nothing when none is saved.
+   */
+  async resumeChange(): Promise<void> {
+    if (this.change !== null) await this.runSaved(this.change, null);
+  }
+
+  /** The saved change in progress, if any (what `ringkv transfers` reports). */
+  savedChange(): ChangeState | null {
+    return this.change === null ? null : structuredClone(this.change);
+  }
+
+  private runSaved(state: ChangeState, interruptAt: number | null): Promise<void> {
+    const before = this.config;
+    return runChange(this.changeHost(interruptAt), before, structuredClone(state)).then(() => undefined);
+  }
+
+  /** The driver's view of this cluster; past `interruptAt` (virtual ms) its sleeps fail, as if its process died. */
+  private changeHost(interruptAt: number | null): ChangeHost {
+    return {
+      ask: <R>(member: string, actor: string, msg: Message, timeout_ms: number) => this.world.ask<R>({ thread: threadOf(member), id: actor }, msg, timeout_ms),
+      sleep: (ms) =>
+        new Promise<void>((resolve, reject) =>
+          this.world.after(ms, 'membership change driver', () => (interruptAt !== null && this.world.now() >= interruptAt ? reject(new Error('the change driver was interrupted')) : resolve())),
+        ),
+      now: () => this.world.now(),
+      reachable: (member) => this.running.has(member),
+      startNode: async (node) => {
+        if (!this.running.has(node.member) && !this.started.has(node.member)) this.start(node);
+      },
+      stopNode: async (member) => {
+        this.departed.add(member);
+        if (this.running.has(member)) {
+          this.world.crash(threadOf(member));
+          this.running.delete(member);
+        }
+      },
+      save: async (state) => {
+        this.change = state === null ? null : structuredClone(state);
+      },
+      committed: async (config, version) => {
+        const removed = this.config.nodes.find((n) => n.member === this.change?.removed);
+        if (removed !== undefined) {
+          this.departed.add(removed.member);
+          this.retired.push(removed);
+        }
+        this.config = config;
+        this.ringVersion = version;
+        for (const client of this.clientList) client.reconfigure(config);
+      },
+      log: (level, msg, fields) => this.world.logs.write(level, 'membership', msg, fields),
+    };
+  }
+
+  /** A new node for a join or replacement: the next thread, never used before. */
+  private newNode(spec: NodeSpec): ResolvedNode {
+    const thread = this.nextThread++;
+    return { label: spec.id, member: memberId(thread), thread, dc: spec.dc ?? this.config.nodes[0]!.dc, rack: spec.rack ?? spec.id, weight: spec.weight ?? 1 };
+  }
+
+  private ringChange(change: SimChange, added: ResolvedNode | null): RingChange {
+    const member = (label: string): string => memberOf(this.config, label).member;
+    switch (change.kind) {
+      case 'join': {
+        const node = added ?? this.newNode(change.node);
+        return { kind: 'join', member: { id: node.member, dc: node.dc, rack: node.rack, weight: node.weight } };
+      }
+      case 'decommission':
+      case 'remove':
+        return { kind: change.kind, id: member(change.node) };
+      case 'replace': {
+        const node = added ?? this.newNode(change.node);
+        return { kind: 'replace', dead: member(change.dead), member: { id: node.member, dc: node.dc, rack: node.rack } };
+      }
+    }
   }
 
   /**
@@ -145,7 +269,7 @@ export class SimCluster {
    * node comes back empty, under a new identity).
    */
   crash(label: string, options: { loseDisk?: boolean; flipProbability?: number } = {}): void {
-    const node = memberOf(this.config, label);
+    const node = this.nodeOf(label);
     if (!this.running.has(node.member)) return;
     this.world.crash(node.thread);
     const disk = this.disks.get(node.thread)!;
@@ -157,8 +281,8 @@ export class SimCluster {
 
   /** Restart node `label` from what its disk kept. */
   restart(label: string): void {
-    const node = memberOf(this.config, label);
-    if (this.running.has(node.member)) return;
+    const node = this.nodeOf(label);
+    if (this.running.has(node.member) || this.departed.has(node.member)) return;
     this.world.restart(node.thread);
     this.running.add(node.member);
     const last = this.crashLog.findLast((c) => c.node === label);
@@ -167,7 +291,7 @@ export class SimCluster {
 
   /** From now on node `label`'s disk takes `range` per operation (undefined: instant), e.g. to heal a slow disk. */
   setDiskLatency(label: string, range: DiskLatencyRange | undefined): void {
-    const disk = this.disks.get(memberOf(this.config, label).thread)!;
+    const disk = this.disks.get(this.nodeOf(label).thread)!;
     disk.setLatency(range === undefined ? null : this.latencyModel(label, range, new Prng(hashString32(`${this.options.seed}/disk/${label}/${this.world.now()}`))));
   }
 
@@ -189,7 +313,7 @@ export class SimCluster {
    * node already holds in its cache is only reread after a restart.
    */
   async rotSstable(label: string, prng: Prng): Promise<string | null> {
-    const node = memberOf(this.config, label);
+    const node = this.nodeOf(label);
     const disk = this.disks.get(node.thread)!;
     const dir = `${SIM_DATA_DIR}/${label}`;
     const tables = (await disk.list(dir)).filter((name) => name.endsWith(SSTABLE_SUFFIX)).sort();
@@ -202,12 +326,12 @@ export class SimCluster {
 
   /** Bits flipped in kept unsynced tails by crashes of node `label`'s disk so far. */
   tailFlips(label: string): number {
-    return this.disks.get(memberOf(this.config, label).thread)!.stats().tailFlips;
+    return this.disks.get(this.nodeOf(label).thread)!.stats().tailFlips;
   }
 
   /** Cut the network between every pair of groups (of node labels). */
   partition(groups: string[][]): void {
-    const threads = groups.map((g) => g.map((label) => memberOf(this.config, label).thread));
+    const threads = groups.map((g) => g.map((label) => this.nodeOf(label).thread));
     for (let i = 0; i < threads.length; i++) {
       for (let j = i + 1; j < threads.length; j++) this.world.partition(threads[i]!, threads[j]!);
     }
@@ -236,13 +360,20 @@ export class SimCluster {
 
   /** Ask an actor of node `label` and run the world until it answers. */
   askNode<R>(label: string, id: string, msg: Message, timeout_ms = 5000): Promise<R> {
-    const node = memberOf(this.config, label);
+    const node = this.nodeOf(label);
     return this.settle(this.world.ask<R>({ thread: node.thread, id }, msg, timeout_ms));
+  }
+
+  /** A node of the cluster, the one a change in progress adds, or one that left. */
+  nodeOf(label: string): ResolvedNode {
+    const added = this.change?.added;
+    if (added && added.label === label && !this.config.nodes.some((n) => n.label === label)) return added;
+    return this.retired.find((n) => n.label === label) ?? memberOf(this.config, label);
   }
 
   /** True while node `label` runs. */
   isRunning(label: string): boolean {
-    return this.running.has(memberOf(this.config, label).member);
+    return this.running.has(this.nodeOf(label).member);
   }
 
   private start(node: ResolvedNode): void {
@@ -258,12 +389,16 @@ export class SimCluster {
       ...(options.tombstoneGraceMs !== undefined ? { tombstoneGraceMs: options.tombstoneGraceMs } : {}),
       ...(options.hintTtlMs ? { hintTtlMs: options.hintTtlMs } : {}),
       antiEntropy: options.antiEntropy ?? false,
+      ...(options.transferBytesPerSecond !== undefined ? { transferBytesPerSecond: options.transferBytesPerSecond } : {}),
     };
-    for (const spec of nodePlan(this.config, node, planOptions)) {
+    // Planned again at every (re)start, so a node restarted after a membership change gets the ring view it missed.
+    const planNow = (): SpawnSpec[] => nodePlan(this.config, node, { ...planOptions, ringView: this.change !== null ? viewDuring(this.change) : { version: this.ringVersion, pending: null } });
+    for (const spec of planNow()) {
       const factory = KINDS[spec.kind]!;
       // Factories read the maps when called, so a restarted node gets the disk its crash left.
-      this.world.spawn(t, () => factory(this.simArgs(spec.kind, t, spec.args as Record<string, unknown>)), spec.id);
+      this.world.spawn(t, () => factory(this.simArgs(spec.kind, t, planNow().find((s) => s.id === spec.id)!.args as Record<string, unknown>)), spec.id);
     }
+    this.started.add(node.member);
     this.running.add(node.member);
   }
 
