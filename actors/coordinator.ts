@@ -392,7 +392,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
     const wait = new QuorumWait(tracker, Math.max(1, timeout_ms - (ctx.now() - start)), (ms) => this.sleep(ctx, ms));
     wait.record({ node: self, dc: this.dc(self), ok: true });
     const refusals: string[] = [];
-    const usedFallbacks = new Set<string>();
+    const usedFallbacks = new Set<string>(pending); // pending replicas are targets already, never fallbacks
     const replications: Promise<boolean>[] = [];
     for (const owner of [...pref.replicas, ...pending]) {
       if (owner === self) continue;

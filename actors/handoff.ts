@@ -57,8 +57,25 @@ export type HandoffMsg =
   | { type: 'replay-now'; owner?: string }
   /** Ask → `HandoffStats`. */
   | { type: 'stats' }
+  /**
+   * Ask → hints dropped: `owner` left the ring for good (issue 16: removed,
+   * replaced or decommissioned), so its hints can never be delivered; the
+   * keys they hold were streamed to their new replicas from the survivors.
+   */
+  | { type: 'forget-owner'; owner: string }
   /** Sent to itself when the store failed to open: crashing lets supervision retry. */
   | { type: 'open-failed'; error: string };
+
+/** Drop every hint held for `owner`; how many. */
+async function forget(store: HintStorage, owner: string): Promise<number> {
+  let dropped = 0;
+  while (store.count(owner) > 0) {
+    const batch = store.iterate(owner, HINT_REPLAY_BATCH);
+    if (batch.hints.length === 0) break;
+    dropped += await store.delete(owner, batch.hints.map((h) => h.id));
+  }
+  return dropped;
+}
 
 /** How to spawn a handoff actor. */
 export interface HandoffArgs {
@@ -159,6 +176,10 @@ class Handoff implements Actor<HandoffMsg> {
       case 'stats':
         ctx.reply({ ...this.counters });
         return;
+      case 'forget-owner': {
+        const replier = ctx.replier();
+        return this.withStore(replier, async (store) => replier?.ok(await forget(store, msg.owner)));
+      }
       case 'open-failed':
         throw new Error(`hint store at ${this.args.dir} failed to open: ${msg.error}`);
       default:

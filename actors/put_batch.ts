@@ -137,7 +137,7 @@ function replicate(host: WriteHost, writes: readonly BatchWrite[], mints: Outcom
   };
   const alone = (p: Progress, owner: string, failure: unknown): void => {
     const { key } = p.write.msg;
-    void replicateTo(host, owner, key, p.minted!.siblings, p.write.pref, p.write.strict, waits.ownWait(p), (p.used ??= new Set()), (p.refusals ??= []), ctx, failure).then((direct) =>
+    void replicateTo(host, owner, key, p.minted!.siblings, p.write.pref, p.write.strict, waits.ownWait(p), (p.used ??= new Set(p.write.pending)), (p.refusals ??= []), ctx, failure).then((direct) =>
       remoteDone(p, direct),
     );
   };

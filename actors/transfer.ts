@@ -12,13 +12,16 @@
  * source (`get-batch`, then `merge-batch` here) and, if this node holds
  * versions the source lacks (writes that reached it as a pending replica
  * while the source missed them), pushed back. Merging is idempotent, so a
- * pass can restart anywhere. The first pass copies everything; a pass that
- * finds no key different verifies the transfer: at that point this node's
- * listing of the ranges equals the source's, which is what comparing the
- * two hash trees' roots would show, key by key. Writes that keep coming
- * during the change reach both (they go to pending replicas too), so the
- * passes after the first only meet writes in flight; TRANSFER_PASSES_MAX
- * bounds them.
+ * pass can restart anywhere. The first pass copies everything. A whole
+ * pass that finds no key different, except keys whose differing side holds
+ * only versions written after every coordinator had the pending ring
+ * (`lateAfterMs`: such writes reach both sides, this node as a pending
+ * replica, and differ only while in flight), verifies the transfer: this
+ * node then holds every version the source held before the change,
+ * key by key, which is what comparing the two hash trees' roots shows,
+ * without stopping writes to take the comparison. Each pass fixes what it
+ * finds, so the next meets only what was written meanwhile;
+ * TRANSFER_PASSES_MAX bounds them.
  *
  * Which sources (`Transfer.syncWith`): 'first', the first that answers,
  * a replica that drops the ranges, whose copy this node then takes over
@@ -65,6 +68,13 @@ export interface TransferSpec {
   sources: string[];
   syncWith: 'first' | 'each';
   ranges: RingRange[];
+  /**
+   * When every coordinator held the change's pending ring view: a version
+   * written from then on went to this node as well (a pending replica), so
+   * a difference made only of such versions is a write in flight, not a
+   * gap in the copy (see `pass`).
+   */
+  lateAfterMs: number;
   /** Where to resume: from a progress report the driver saved. */
   resume?: { sourceIndex: number; pass: number; cursor: Uint8Array | null; verifiedWith: string[] };
 }
@@ -86,8 +96,9 @@ export interface TransferProgress {
   keysPushed: number;
   /** Bytes of listings and values moved. */
   bytes: number;
-  /** Keys the current pass found different so far; the last whole pass's count (null: none yet). */
+  /** Keys the current pass found different so far (of which `earlyDifferences` with a version from before `lateAfterMs`); the last whole pass's count (null: none yet). */
   differences: number;
+  earlyDifferences: number;
   lastPassDifferences: number | null;
   /** Why it failed (state 'failed'), or why a source was skipped. */
   error?: string;
@@ -167,7 +178,8 @@ class Transfers implements Actor<TransferMsg> {
     const progress: TransferProgress = {
       id: spec.id,
       state: 'waiting',
-      sourceIndex: resume?.sourceIndex ?? 0,
+      // A transfer that failed after trying every source starts over with the first.
+      sourceIndex: resume !== null && resume.sourceIndex < spec.sources.length ? resume.sourceIndex : 0,
       pass: resume?.pass ?? 1,
       cursor: resume?.cursor ?? null,
       verifiedWith: [...(resume?.verifiedWith ?? [])],
@@ -175,6 +187,7 @@ class Transfers implements Actor<TransferMsg> {
       keysPushed: known?.progress.keysPushed ?? 0,
       bytes: known?.progress.bytes ?? 0,
       differences: 0,
+      earlyDifferences: 0,
       lastPassDifferences: null,
     };
     this.transfers.set(spec.id, { spec, progress, cancelled: false, whole: progress.cursor === null });
@@ -225,8 +238,8 @@ class Transfers implements Actor<TransferMsg> {
         continue;
       }
       progress.lastPassDifferences = differences;
-      const verified = differences === 0 && t.whole;
-      if (verified) progress.verifiedWith.push(source);
+      const verified = progress.earlyDifferences === 0 && t.whole;
+      if (verified && !progress.verifiedWith.includes(source)) progress.verifiedWith.push(source);
       if (verified && spec.syncWith === 'first') break;
       if (verified) {
         this.nextSource(t);
@@ -251,6 +264,7 @@ class Transfers implements Actor<TransferMsg> {
   private async pass(t: Running, source: string): Promise<number> {
     const { spec, progress } = t;
     progress.differences = 0;
+    progress.earlyDifferences = 0;
     for (;;) {
       await this.throttle();
       if (t.cancelled) return progress.differences;
@@ -295,6 +309,7 @@ class Transfers implements Actor<TransferMsg> {
     const entries = await this.read(replicaRef(source), keys);
     await this.merge(this.replica, entries);
     t.progress.keysFetched += entries.length;
+    this.noteEarly(t, entries);
     this.spend(t, entryBytes(entries));
   }
 
@@ -304,7 +319,13 @@ class Transfers implements Actor<TransferMsg> {
     const entries = await this.read(this.replica, keys);
     await this.merge(replicaRef(source), entries);
     t.progress.keysPushed += entries.length;
+    this.noteEarly(t, entries);
     this.spend(t, entryBytes(entries));
+  }
+
+  /** Count the differences with a version written before every coordinator had the pending view: not writes in flight. */
+  private noteEarly(t: Running, entries: readonly MergeEntry[]): void {
+    for (const { versions } of entries) if (versions.some((v) => v.ts_ms < t.spec.lateAfterMs)) t.progress.earlyDifferences++;
   }
 
   /** The versions `replica` holds of `keys` (keys it holds none of are left out); a key that failed fails the batch. */

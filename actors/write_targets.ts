@@ -40,7 +40,8 @@ export interface TargetHost {
  */
 export function refuseIfUnreachable(host: TargetHost, request: QuorumRequest, pref: PreferenceList): void {
   const probe = new QuorumTracker(request);
-  const used = new Set<string>();
+  // Pending replicas are targets already: never a fallback too.
+  const used = new Set<string>(request.pending?.map((p) => p.node) ?? []);
   for (const owner of pref.replicas) {
     const dc = host.dc(owner);
     if (!host.down.has(owner)) {

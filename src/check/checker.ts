@@ -64,6 +64,7 @@ import { checkDotValues, splitDotDigest } from './dot_values.js';
 import { validateFinalState, validateHistory, type FinalState, type HistoryOp } from './history.js';
 import { indexByKey, MaxVector, resolveWriter, type KeyHistory, type Read } from './key_history.js';
 import { supersededContext, Supersessions } from './supersession.js';
+import { removedNodeLoss } from './removed_loss.js';
 import { syncWindowCrashes, syncWindowCrashesOfAny, type LostInSyncWindow } from './sync_window.js';
 
 export type { LostInSyncWindow } from './sync_window.js';
@@ -94,6 +95,8 @@ export interface CheckReport {
   violations: Violation[];
   /** Acknowledged writes lost to crashes within the periodic sync window (`sync_window.ts`). */
   lostInSyncWindow: LostInSyncWindow[];
+  /** Acknowledged writes every node that stored had been removed for good (`removed_loss.ts`). */
+  lostWithRemovedNode: LostInSyncWindow[];
 }
 
 /**
@@ -131,7 +134,7 @@ export function checkHistoryReport(history: readonly HistoryOp[], final: FinalSt
     for (const read of reads) checkRead(kh, read, report);
     checkDotValues(kh.key, kh.ops, finalRead, final.replicas?.get(kh.key), (key, ops, detail) => report.add('one-dot-one-value', key, ops, detail));
     if (finalRead !== undefined) checkLostWrites(kh, finalRead.versions, final, report);
-    if (finalRead !== undefined && final.sync?.mode !== 'periodic') checkObservedWrites(kh, finalRead.versions, report);
+    if (finalRead !== undefined && final.sync?.mode !== 'periodic') checkObservedWrites(kh, finalRead.versions, final, report);
     checkReadYourWrites(kh, final, report);
   }
   for (const [key, read] of final.reads) {
@@ -141,7 +144,7 @@ export function checkHistoryReport(history: readonly HistoryOp[], final: FinalSt
     }
   }
   for (const [key, byReplica] of final.replicas ?? []) checkDivergence(key, byReplica, keys.get(key), report);
-  return { violations: report.violations, lostInSyncWindow: report.lostInSyncWindow };
+  return { violations: report.violations, lostInSyncWindow: report.lostInSyncWindow, lostWithRemovedNode: report.lostWithRemovedNode };
 }
 
 /** One line: property, key, op ids, seed, detail. */
@@ -238,7 +241,7 @@ function checkLostWrites(kh: KeyHistory, finalVersions: readonly string[], final
  * whose outcome was not 'ok' (acknowledged puts are lost-write's) and that no
  * write superseded legitimately. Reported once per version.
  */
-function checkObservedWrites(kh: KeyHistory, finalVersions: readonly string[], report: Report): void {
+function checkObservedWrites(kh: KeyHistory, finalVersions: readonly string[], final: FinalState, report: Report): void {
   const present = new Set(finalVersions);
   const reported = new Set<string>();
   const supersessions = new Supersessions(kh.ops, (text, op) => kh.causal.parse(text, op));
@@ -250,16 +253,31 @@ function checkObservedWrites(kh: KeyHistory, finalVersions: readonly string[], r
       if (writer === undefined || writer.outcome === 'ok') return;
       if (supersessions.find(writer, kh.causal.dot(version)).by !== undefined) return;
       reported.add(version);
+      const minter = kh.causal.dot(version).actor.split('#')[0]!;
+      if ((final.removed ?? []).some((r) => r.node === minter)) {
+        // Never acknowledged, and minted on a node later removed for good: seen while that node held it, gone with it.
+        report.lostWithRemoved({ key: kh.key, op: writer.id, detail: `${describe(writer)}, seen by get #${get.id} but never acknowledged, was minted on ${minter}, removed for good since` });
+        return;
+      }
       report.add('lost-observed-write', kh.key, [get.id, writer.id], `get #${get.id} returned version ${version} of ${describe(writer)}, but the final read ${list(finalVersions)} lacks it and no write superseded it: a write once visible was lost`);
     });
   }
 }
 
-/** True (and listed apart) when the periodic sync window explains losing `write` (`sync_window.ts`). */
+/**
+ * True (and listed apart) when the periodic sync window (`sync_window.ts`),
+ * or the removal of every node that stored it (`removed_loss.ts`), explains
+ * losing `write`.
+ */
 function lostInWindow(kh: KeyHistory, write: HistoryOp, final: FinalState, report: Report, what: string): boolean {
   const crashes = syncWindowCrashes(write, final);
-  if (crashes === undefined) return false;
-  report.lostInWindow({ key: kh.key, op: write.id, detail: `${describe(write)} acknowledged under periodic sync: ${what}; every node that stored it crashed within the sync window (${crashes.join(', ')})` });
+  if (crashes !== undefined) {
+    report.lostInWindow({ key: kh.key, op: write.id, detail: `${describe(write)} acknowledged under periodic sync: ${what}; every node that stored it crashed within the sync window (${crashes.join(', ')})` });
+    return true;
+  }
+  const removal = removedNodeLoss(write, final);
+  if (removal === undefined) return false;
+  report.lostWithRemoved({ key: kh.key, op: write.id, detail: `${describe(write)}: ${what}; it was stored by no node that stayed (${removal})` });
   return true;
 }
 
@@ -352,6 +370,11 @@ function checkDivergence(key: string, byReplica: ReadonlyMap<string, readonly st
 class Report {
   readonly violations: Violation[] = [];
   readonly lostInSyncWindow: LostInSyncWindow[] = [];
+  readonly lostWithRemovedNode: LostInSyncWindow[] = [];
+
+  lostWithRemoved(lost: LostInSyncWindow): void {
+    if (this.lostWithRemovedNode.length < CHECK_VIOLATIONS_MAX) this.lostWithRemovedNode.push(lost);
+  }
 
   add(property: Property, key: string, ops: number[], detail: string): void {
     if (this.violations.length < CHECK_VIOLATIONS_MAX) this.violations.push({ property, key, ops, detail });

@@ -88,6 +88,10 @@ export interface FinalState {
   sync?: { mode: 'batch' | 'periodic'; window_ms: number };
   /** Dot conflicts the replicas reported (one dot naming two values; their `dot_conflicts` stats summed). */
   dotConflicts?: number;
+  /** Nodes removed for good during the run (issue 16: removed or replaced as dead), with when. */
+  removed?: { node: string; at_ms: number }[];
+  /** Hints could expire undelivered in this run (a short hint lifetime). */
+  hintsExpire?: boolean;
 }
 
 /** What a client knows when it invokes an op. */

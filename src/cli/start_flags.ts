@@ -82,6 +82,7 @@ export const FLAG_NAMES: OptionNames = (field) => {
     case 'replication.strict':
     case 'requestTimeoutMs':
     case 'antiEntropy':
+    case 'transfers':
       return field;
     case 'peers.listen':
       return '--listen';

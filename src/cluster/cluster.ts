@@ -13,18 +13,18 @@
  * Thread contract: a `Cluster` is used from the thread that opened it.
  */
 import { availableParallelism } from 'node:os';
-import type { Bytes, Cluster, ClusterOptions, PeersOptions, ClusterStatus, ExplainedExchanges, ExplainResult, MemberStatus, RepairReport, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
+import type { Bytes, ChangePlan, MembershipChange, NodeSpec, TransfersReport, Cluster, ClusterOptions, PeersOptions, ClusterStatus, ExplainedExchanges, ExplainResult, MemberStatus, RepairReport, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult } from './cluster_types.js';
 import { ClusterClient, toBytes } from './cluster_client.js';
 import { labelOf, memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from './cluster_config.js';
 import { checkClusterOptions } from './cluster_options_check.js';
 import { openDataDir, openDataDirWith, type OpenedDataDir } from './data_dir.js';
 import { formCluster } from './cluster_formation.js';
 import type { ClusterRecord } from './cluster_record.js';
-import { DEFAULT_DC, nodeSpecsOf } from './cluster_options_check.js';
+import { clusterOptionProblems, DEFAULT_DC, nodeSpecsOf } from './cluster_options_check.js';
 import { ProcessLinks } from './process_links.js';
 import { processIdOf, ROSTER_VERSION, type ProcessRoster } from './process_roster.js';
 import { addressText, parseAddress } from '../core/peer_address.js';
-import { PEER_FORMATION_WAIT_MS } from '../core/limits.js';
+import { PEER_FORMATION_WAIT_MS, THREADS_MAX } from '../core/limits.js';
 import { defaultSink } from '../runtime/logger.js';
 import { RELAY_ACTOR_ID } from '../../actors/relay.js';
 import { decodeDvv } from '../core/dotted_version_vector.js';
@@ -35,7 +35,15 @@ import { placeReplicas } from '../core/placement.js';
 import { Ring } from '../core/ring.js';
 import { keyPosition } from '../core/tokens.js';
 import { formatVersion } from '../core/version_id.js';
-import { nodePlan, NODE_MODULES } from './node_plan.js';
+import { nodePlan, NODE_MODULES, type NodePlanOptions } from './node_plan.js';
+import { readChange, writeChange } from './change_file.js';
+import { newChange, runChange, viewDuring, type ChangeHost, type ChangeState, type StartView } from './membership_change.js';
+import { recordAfterChange, writeRecord } from './cluster_record.js';
+import { planReport, transfersReport } from './transfer_report.js';
+import type { RingChange, RingChangePlan } from '../core/ring_change.js';
+import { memberId, threadOf } from '../../actors/member_refs.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { askNodeStats, type NodeStats } from './node_stats.js';
 import type { ActorRef, Message, SpawnSpec } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/actor_system.js';
@@ -121,31 +129,46 @@ async function openProcess(options: ClusterOptions, peers: PeersOptions): Promis
   }
 }
 
-/** Start the nodes this process hosts, on the settled cluster; `links` reach the others' (null: none elsewhere). */
+/**
+ * Start the nodes this process hosts, on the settled cluster; `links` reach
+ * the others' (null: none elsewhere). A membership change saved in the data
+ * directory (the process stopped during one) is resumed: its nodes start on
+ * its ring view, the node it adds too, the dead one it removes not.
+ */
 async function startNodes(options: ClusterOptions, dataDir: OpenedDataDir, links: ProcessLinks | null): Promise<Cluster> {
   const config = dataDir.config;
   const local = new Set(dataDir.local);
-  const spawn: Record<number, SpawnSpec[]> = {};
-  for (const node of config.nodes) {
-    if (!local.has(node.member)) continue;
-    spawn[node.thread] = nodePlan(config, node, {
-      dataDir: options.dataDir,
-      ...(options.syncMode ? { syncMode: options.syncMode } : {}),
-      ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-      ...(options.antiEntropy !== undefined ? { antiEntropy: options.antiEntropy } : {}),
-    });
+  const change = links === null ? await readChange(options.dataDir) : null;
+  const version = dataDir.record.ring_version ?? 0;
+  const view = change !== null ? viewDuring(change) : { version, ring: config.ring, pending: null };
+  const planOptions: NodePlanOptions = {
+    dataDir: options.dataDir,
+    ...(options.syncMode ? { syncMode: options.syncMode } : {}),
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.antiEntropy !== undefined ? { antiEntropy: options.antiEntropy } : {}),
+    ...(options.transfers?.bytesPerSecond !== undefined ? { transferBytesPerSecond: options.transfers.bytesPerSecond } : {}),
+  };
+  const hosted = config.nodes.filter((n) => local.has(n.member) && !(change !== null && change.change.kind !== 'decommission' && n.member === change.removed));
+  if (change?.added) {
+    await dataDir.addNode(change.added);
+    hosted.push(change.added);
+    local.add(change.added.member);
   }
+  const spawn: Record<number, SpawnSpec[]> = {};
+  for (const node of hosted) spawn[node.thread] = nodePlan(config, node, { ...planOptions, ringView: view });
   const remote = config.nodes.filter((n) => !local.has(n.member)).map((n) => n.thread);
   links?.route(config, local);
+  const threads = Math.max(...config.nodes.map((n) => n.thread), ...hosted.map((n) => n.thread));
   const system = await ActorSystem.start({
-    threads: config.nodes.length,
-    workers: workerThreads(options.threads, local.size),
+    threads,
+    workers: workerThreads(options.threads, hosted.length),
     modules: [...NODE_MODULES],
     spawn,
-    ...(links !== null ? { remote: { threads: remote, forward: links.forward } } : {}),
+    // A cluster in one process keeps every other thread for nodes that join later.
+    ...(links !== null ? { remote: { threads: remote, forward: links.forward } } : { spareThreads: THREADS_MAX - 1 - threads }),
   });
   links?.attach((envelopes) => system.fromPeer(envelopes));
-  return new EmbeddedCluster(config, system, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, dataDir, links);
+  return new EmbeddedCluster(config, system, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, dataDir, links, planOptions, hosted, change);
 }
 
 /**
@@ -161,35 +184,58 @@ export function workerThreads(asked: number | undefined, nodes: number): number 
 }
 
 class EmbeddedCluster implements Cluster {
-  readonly nodes: readonly string[];
   /** Nodes of this process that run. */
   private readonly running = new Set<string>();
   /** Nodes this process hosts (all, unless the cluster spans processes). */
-  private readonly local: ReadonlySet<string>;
+  private readonly local: Set<string>;
   private readonly client: ClusterClient;
-  private readonly ring: Ring;
+  private ring: Ring;
   private closed = false;
+  /** The ring view the nodes are at: 0 as created, +2 per membership change. */
+  private ringVersion: number;
+  /** The membership change in progress, as last saved; its driver, while it runs. */
+  private change: ChangeState | null;
+  private changing: Promise<unknown> | null = null;
+  /** Members that left the ring (or are being removed as dead): never started again. */
+  private readonly departed = new Set<string>();
 
   constructor(
-    private readonly config: ResolvedCluster,
+    private config: ResolvedCluster,
     private readonly system: ActorSystem,
     requestTimeoutMs: number,
     /** The locked data directory, released once the nodes stopped. */
     private readonly dataDir: OpenedDataDir,
     /** Links to the processes hosting the other nodes; null when all run here. */
     private readonly links: ProcessLinks | null,
+    /** How nodes are planned (for restarts on a new ring view, and nodes that join). */
+    private readonly planOptions: NodePlanOptions,
+    /** The nodes this process started. */
+    started: readonly ResolvedNode[],
+    /** A membership change saved when the process stopped, resumed now. */
+    saved: ChangeState | null,
   ) {
-    this.nodes = config.nodes.map((n) => n.label);
     this.local = new Set(dataDir.local);
-    for (const member of this.local) this.running.add(member);
+    for (const node of started) {
+      this.local.add(node.member);
+      this.running.add(node.member);
+    }
     this.ring = Ring.fromTokens(config.ring);
+    this.ringVersion = dataDir.record.ring_version ?? 0;
+    this.change = saved;
     const ask = <R>(to: ActorRef, msg: Message, timeout_ms: number): Promise<R> => system.ask<R>(to, msg, timeout_ms);
     this.client = new ClusterClient(config, ask, (member) => this.running.has(member), `cluster${++clusterCount}`, requestTimeoutMs);
     // A node thread that dies on its own (not through `crash`) is stopped until restarted.
     system.onCrash((crash) => {
-      const node = config.nodes.find((n) => n.thread === crash.thread);
-      if (node) this.running.delete(node.member);
+      for (const member of this.running) if (threadOf(member) === crash.thread) this.running.delete(member);
     });
+    if (saved !== null) {
+      if (saved.removed !== null && saved.change.kind !== 'decommission') this.departed.add(saved.removed);
+      this.drive(saved);
+    }
+  }
+
+  get nodes(): readonly string[] {
+    return this.config.nodes.map((n) => n.label);
   }
 
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult> {
@@ -306,26 +352,29 @@ class EmbeddedCluster implements Cluster {
   async status(): Promise<ClusterStatus> {
     const ownership = this.open().ring.ownership();
     const askable = await this.askable();
+    // A node a change in progress adds is shown too (it owns no range yet).
+    const added = this.change?.added;
+    const nodes = added && !this.config.nodes.some((n) => n.member === added.member) ? [...this.config.nodes, added] : this.config.nodes;
     const [views, hintsList, keys, nodeStats] = await Promise.all([
       Promise.all(
-        this.config.nodes.map(async (node) => (askable(node.member) ? this.ask<Record<string, LivenessStatus>>(node, DETECTOR_ACTOR_ID, { type: 'liveness-view' }).catch(() => null) : null)),
+        nodes.map(async (node) => (askable(node.member) ? this.ask<Record<string, LivenessStatus>>(node, DETECTOR_ACTOR_ID, { type: 'liveness-view' }).catch(() => null) : null)),
       ),
       this.hintsPerNode(askable),
       Promise.all(
-        this.config.nodes.map(async (node) =>
+        nodes.map(async (node) =>
           askable(node.member) ? this.ask<{ keysEstimate?: number }>(node, REPLICA_ACTOR_ID, { type: 'stats' }).then((s) => s.keysEstimate ?? null, () => null) : null,
         ),
       ),
       Promise.all(
-        this.config.nodes.map(async (node): Promise<NodeStats | null> =>
+        nodes.map(async (node): Promise<NodeStats | null> =>
           askable(node.member) ? askNodeStats((id, msg) => this.ask(node, id, msg), (member) => labelOf(this.config, member)) : null,
         ),
       ),
     ]);
     const hints = new Map(hintsList);
-    const members = this.config.nodes.map((node, i): MemberStatus => {
+    const members = nodes.map((node, i): MemberStatus => {
       const seenBy: Record<string, LivenessStatus> = {};
-      this.config.nodes.forEach((observer, j) => {
+      nodes.forEach((observer, j) => {
         const view = views[j];
         if (observer === node) {
           if (view) seenBy[observer.label] = 'alive';
@@ -349,10 +398,17 @@ class EmbeddedCluster implements Cluster {
         phi: nodeStats[i]?.phi ?? null,
         storage: nodeStats[i]?.storage ?? null,
         antiEntropy: nodeStats[i]?.antiEntropy ?? null,
+        ...(this.change !== null && node.member === this.change.added?.member ? { membership: 'joining' as const } : {}),
+        ...(this.change !== null && node.member === this.change.removed ? { membership: this.change.change.kind === 'decommission' ? ('leaving' as const) : ('removed' as const) } : {}),
       };
     });
     const { dcs, n, w, r, strict } = this.config.replication;
-    return { members, replication: { dcs: { ...dcs }, n, w, r, strict }, ...(this.links !== null ? { links: this.links.stats() } : {}) };
+    return {
+      members,
+      replication: { dcs: { ...dcs }, n, w, r, strict },
+      ...(this.links !== null ? { links: this.links.stats() } : {}),
+      membership: this.change === null ? null : await this.transfers(),
+    };
   }
 
   async crash(id: string): Promise<void> {
@@ -367,8 +423,188 @@ class EmbeddedCluster implements Cluster {
     const node = this.hosted(id);
     this.open();
     if (this.running.has(node.member)) return;
+    if (this.departed.has(node.member)) throw new InvalidRequestError(`node ${id} left the ring; it cannot restart`);
+    // On the ring view of now: a change may have happened while it was down.
+    this.system.respawnWith(node.thread, nodePlan(this.config, node, { ...this.planOptions, ringView: this.view() }));
     await this.system.restartThread(node.thread);
     this.running.add(node.member);
+  }
+
+  // -------------------------------------------------------------------------
+  // Membership changes (issue 16)
+  // -------------------------------------------------------------------------
+
+  async planChange(change: MembershipChange): Promise<ChangePlan> {
+    const { plan } = this.prepare(change, false);
+    return planReport(change, plan, (m) => this.labelOfMember(m));
+  }
+
+  async changeMembership(change: MembershipChange): Promise<ChangePlan> {
+    this.open();
+    if (this.change !== null) throw new InvalidRequestError('a membership change is in progress (see cluster.transfers() or ringkv transfers); start the next once it committed');
+    const { state, plan } = this.prepare(change, true);
+    if (state.removed !== null && change.kind !== 'decommission') {
+      if (this.running.has(state.removed)) {
+        throw new InvalidRequestError(`node ${this.labelOfMember(state.removed)} is running: ${change.kind} takes a dead node (crash or stop it first), and a live one leaves by decommission`);
+      }
+      this.departed.add(state.removed);
+    }
+    this.change = state;
+    await this.drive(state);
+    return planReport(change, plan, (m) => this.labelOfMember(m));
+  }
+
+  addNode(node: NodeSpec): Promise<ChangePlan> {
+    return this.changeMembership({ kind: 'join', node });
+  }
+
+  decommission(id: string): Promise<ChangePlan> {
+    return this.changeMembership({ kind: 'decommission', node: id });
+  }
+
+  removeNode(id: string): Promise<ChangePlan> {
+    return this.changeMembership({ kind: 'remove', node: id });
+  }
+
+  replace(deadId: string, node: NodeSpec): Promise<ChangePlan> {
+    return this.changeMembership({ kind: 'replace', dead: deadId, node });
+  }
+
+  async transfers(): Promise<TransfersReport> {
+    this.open();
+    let keys: number | null = null;
+    if (this.change !== null) {
+      const estimates = await Promise.all(
+        this.config.nodes.filter((n) => this.running.has(n.member)).map((n) => this.ask<{ keysEstimate?: number }>(n, REPLICA_ACTOR_ID, { type: 'stats' }).then((st) => st.keysEstimate ?? 0, () => 0)),
+      );
+      keys = estimates.length === 0 ? null : (estimates.reduce((a, b) => a + b, 0) / estimates.length) * (this.config.nodes.length / this.config.replication.n);
+    }
+    return transfersReport(this.change, this.change === null ? null : this.userChange(this.change), this.ringVersion, Date.now(), keys, (m) => this.labelOfMember(m));
+  }
+
+  /** The driver of `state`, run in the background; resolves when it committed (or the cluster closed). */
+  private drive(state: ChangeState): Promise<unknown> {
+    const before = this.config;
+    const run = runChange(this.changeHost(), before, structuredClone(state)).finally(() => {
+      if (this.changing === run) this.changing = null;
+    });
+    this.changing = run;
+    run.catch((err: unknown) => {
+      if (!this.closed) defaultSink()({ level: 'error', source: 'membership', msg: 'membership change driver failed; it resumes when the cluster opens again', fields: { error: String(err) } });
+    });
+    return run;
+  }
+
+  private changeHost(): ChangeHost {
+    return {
+      ask: <R>(member: string, actor: string, msg: Message, timeout_ms: number) => this.system.ask<R>({ thread: threadOf(member), id: actor }, msg, timeout_ms),
+      sleep: (ms) =>
+        new Promise<void>((resolve, reject) => {
+          if (this.closed) reject(new InvalidRequestError('the cluster closed'));
+          else setTimeout(() => (this.closed ? reject(new InvalidRequestError('the cluster closed')) : resolve()), ms);
+        }),
+      now: () => Date.now(),
+      reachable: (member) => this.running.has(member),
+      startNode: async (node, view) => {
+        if (this.running.has(node.member)) return;
+        await this.dataDir.addNode(node);
+        await this.system.startThread(node.thread, nodePlan(this.config, node, { ...this.planOptions, ringView: view }));
+        this.local.add(node.member);
+        this.running.add(node.member);
+      },
+      stopNode: async (member) => {
+        this.departed.add(member);
+        if (!this.running.has(member)) return;
+        this.running.delete(member);
+        await this.system.terminateThread(threadOf(member));
+      },
+      save: async (state) => {
+        this.change = state === null ? null : structuredClone(state);
+        await writeChange(this.planOptions.dataDir, state);
+      },
+      committed: async (config, version) => {
+        const record = recordAfterChange(this.dataDir.record, config, version);
+        await writeRecord(this.planOptions.dataDir, record);
+        this.dataDir.record = record;
+        this.config = config;
+        this.ring = Ring.fromTokens(config.ring);
+        this.ringVersion = version;
+        this.client.reconfigure(config);
+        for (const node of config.nodes) this.system.respawnWith(node.thread, nodePlan(config, node, { ...this.planOptions, ringView: { version, pending: null } }));
+      },
+      log: (level, msg, fields) => defaultSink()({ level, source: 'membership', msg, fields }),
+    };
+  }
+
+  /**
+   * The change asked, as the driver runs it (member ids), planned on the
+   * cluster now. `allocate`: the node it adds gets its thread for good.
+   */
+  private prepare(change: MembershipChange, allocate: boolean): { state: ChangeState; plan: RingChangePlan } {
+    if (this.links !== null) {
+      throw new InvalidRequestError('membership changes of a cluster spread over processes are not supported yet: run it in one process to change its members');
+    }
+    const added = change.kind === 'join' || change.kind === 'replace' ? this.newNode(change.node) : null;
+    const member = (id: string): string => memberOf(this.config, id).member;
+    let ringChange: RingChange;
+    switch (change.kind) {
+      case 'join':
+        ringChange = { kind: 'join', member: { id: added!.member, dc: added!.dc, rack: added!.rack, weight: added!.weight } };
+        break;
+      case 'decommission':
+      case 'remove':
+        ringChange = { kind: change.kind, id: member(change.node) };
+        break;
+      case 'replace':
+        ringChange = { kind: 'replace', dead: member(change.dead), member: { id: added!.member, dc: added!.dc, rack: added!.rack } };
+        break;
+    }
+    try {
+      const prepared = newChange(this.config, this.ringVersion, ringChange, added, Date.now(), `c${this.ringVersion / 2 + 1}-${Date.now().toString(36)}`);
+      if (allocate && added !== null) this.dataDir.record = { ...this.dataDir.record, last_thread: Math.max(this.dataDir.record.last_thread ?? 0, added.thread) };
+      return prepared;
+    } catch (err) {
+      if (err instanceof RangeError) throw new InvalidRequestError(err.message);
+      throw err;
+    }
+  }
+
+  /** A node that joins (or replaces a dead one): checked, on the next thread never used by a member. */
+  private newNode(spec: NodeSpec): ResolvedNode {
+    const problems = clusterOptionProblems({ nodes: [spec] }, (field) => (field === 'nodes' ? 'node' : field));
+    if (problems.length > 0) throw new InvalidRequestError(problems.join('; '));
+    if (this.config.nodes.some((n) => n.label === spec.id)) throw new InvalidRequestError(`node ${spec.id} is already a member`);
+    if (existsSync(join(this.planOptions.dataDir, spec.id))) {
+      throw new InvalidRequestError(`the data directory already has a directory ${spec.id} (a former member's data?): pick another id, or remove that directory`);
+    }
+    const thread = Math.max(this.dataDir.record.last_thread ?? 0, ...this.config.nodes.map((n) => n.thread), ...(this.change?.added ? [this.change.added.thread] : [])) + 1;
+    if (thread >= THREADS_MAX) throw new InvalidRequestError(`no member id is left: a cluster has at most ${THREADS_MAX - 1} members over its life (THREADS_MAX)`);
+    return { label: spec.id, member: memberId(thread), thread, dc: spec.dc ?? this.config.nodes[0]!.dc, rack: spec.rack ?? spec.id, weight: spec.weight ?? 1 };
+  }
+
+  /** The change of `state` by node ids. */
+  private userChange(state: ChangeState): MembershipChange {
+    const spec = (node: ResolvedNode): NodeSpec => ({ id: node.label, dc: node.dc, rack: node.rack, weight: node.weight });
+    const c = state.change;
+    switch (c.kind) {
+      case 'join':
+        return { kind: 'join', node: spec(state.added!) };
+      case 'decommission':
+      case 'remove':
+        return { kind: c.kind, node: this.labelOfMember(c.id) };
+      case 'replace':
+        return { kind: 'replace', dead: this.labelOfMember(c.dead), node: spec(state.added!) };
+    }
+  }
+
+  /** The ring view nodes start on now. */
+  private view(): StartView {
+    return this.change !== null ? viewDuring(this.change) : { version: this.ringVersion, ring: this.config.ring, pending: null };
+  }
+
+  private labelOfMember(member: string): string {
+    if (this.change?.added?.member === member) return this.change.added.label;
+    return labelOf(this.config, member);
   }
 
   partition(groups: string[][]): Promise<void> {
@@ -384,6 +620,8 @@ class EmbeddedCluster implements Cluster {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A change in progress stops at its next step; it stays saved and resumes at the next open.
+    await this.changing?.catch(() => undefined);
     // Memtables go to SSTables first, so the next open replays little; then every actor closes its files.
     await Promise.all(
       this.config.nodes.filter((node) => this.running.has(node.member)).map((node) => this.ask(node, REPLICA_ACTOR_ID, { type: 'flush' }, 30_000).catch(() => undefined)),
@@ -407,7 +645,8 @@ class EmbeddedCluster implements Cluster {
 
   /** The node `id` if this process hosts it; `InvalidRequestError` naming where it runs otherwise. */
   private hosted(id: string): ResolvedNode {
-    const node = memberOf(this.config, id);
+    const added = this.change?.added;
+    const node = added && added.label === id && !this.config.nodes.some((n) => n.label === id) ? added : memberOf(this.config, id);
     if (!this.local.has(node.member)) throw new InvalidRequestError(`node ${id} runs in another process (at ${node.host ?? '?'}): crash, restart or partition it there`);
     return node;
   }

@@ -40,7 +40,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const RESERVED_NODE_IDS = ['.', '..', 'lock', 'cluster', 'cluster.tmp'];
 
 /** An option, by its field path in `ClusterOptions`. */
-export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs' | 'threads' | 'antiEntropy' | 'peers.listen' | 'peers.seeds' | 'peers.secret';
+export type OptionField = 'nodes' | 'dataDir' | 'replication.n' | 'replication.dcs' | 'replication.w' | 'replication.r' | 'replication.strict' | 'syncMode' | 'requestTimeoutMs' | 'threads' | 'antiEntropy' | 'peers.listen' | 'peers.seeds' | 'peers.secret' | 'transfers';
 
 /** How each option is called where the user gave it (a field path, a CLI flag). */
 export type OptionNames = (field: OptionField) => string;
@@ -75,6 +75,8 @@ export function clusterOptionProblems(options: CheckedOptions, names: OptionName
     problems.push(`${names('threads')} is a whole number of worker threads in 1..${NODES_PER_PROCESS_MAX}, not ${show(threads)}`);
   }
   antiEntropyProblems(options.antiEntropy, names, problems);
+  const rate = options.transfers?.bytesPerSecond;
+  if (rate !== undefined && !(Number.isFinite(rate) && rate >= 1)) problems.push(`${names('transfers')}.bytesPerSecond is a number of bytes per second of at least 1, not ${show(rate)}`);
   const timeout = options.requestTimeoutMs;
   if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout >= 1 && timeout <= REQUEST_TIMEOUT_MAX_MS)) {
     problems.push(`${names('requestTimeoutMs')} is a whole number of ms in 1..${REQUEST_TIMEOUT_MAX_MS}, not ${show(timeout)}`);

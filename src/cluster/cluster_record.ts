@@ -30,9 +30,10 @@ import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
 import { DEFAULT_DC } from './cluster_options_check.js';
 import { checksum } from '../core/hash.js';
 import { ConfigError, DataDirError } from '../core/errors.js';
-import { CLUSTER_RECORD_MAX_BYTES } from '../core/limits.js';
+import { CLUSTER_RECORD_MAX_BYTES, THREADS_MAX } from '../core/limits.js';
 import type { RingMember } from '../core/ring.js';
 import { RING_POSITIONS } from '../core/tokens.js';
+import { threadOf } from '../../actors/member_refs.js';
 import { RealFileSystem } from '../../storage/real_fs.js';
 
 /** Name of the record in the data directory. */
@@ -70,6 +71,15 @@ export interface ClusterRecord {
   members: RecordedMember[];
   /** Replicas per data center; their sum is N. */
   replicas_per_dc: Record<string, number>;
+  /**
+   * Membership changes committed since the cluster was created (issue 16):
+   * the number of the ring view the members are at. Absent or 0: the
+   * members are those the cluster was created with. Once it is above 0 the
+   * record's members are the cluster's, whatever shape a start asks for.
+   */
+  ring_version?: number;
+  /** The highest thread any member ever had: a new member takes the next, so no member id is ever reused. */
+  last_thread?: number;
 }
 
 /** A new record of `config`, with a fresh cluster id unless one is given (the processes of one cluster agree on it). */
@@ -96,7 +106,10 @@ export function encodeRecord(record: ClusterRecord): string {
   const members = record.members.map((m) => `  ${JSON.stringify(m)}`).join(',\n');
   const body =
     `{\n "cluster_id": ${JSON.stringify(record.cluster_id)},\n "created_ms": ${JSON.stringify(record.created_ms)},\n` +
-    ` "replicas_per_dc": ${JSON.stringify(record.replicas_per_dc)},\n "members": [\n${members}\n ]\n}\n`;
+    ` "replicas_per_dc": ${JSON.stringify(record.replicas_per_dc)},\n` +
+    (record.ring_version !== undefined ? ` "ring_version": ${JSON.stringify(record.ring_version)},\n` : '') +
+    (record.last_thread !== undefined ? ` "last_thread": ${JSON.stringify(record.last_thread)},\n` : '') +
+    ` "members": [\n${members}\n ]\n}\n`;
   const sum = checksum(Buffer.from(body, 'utf8')).toString(16).padStart(8, '0');
   return `ringkv cluster record ${FORMAT_VERSION} checksum ${sum}\n${body}`;
 }
@@ -167,7 +180,9 @@ export function shapeDifferences(record: ClusterRecord, config: ResolvedCluster)
   const differences: string[] = [];
   const recordedIds = record.members.map((m) => m.id);
   const askedIds = config.nodes.map((n) => n.label);
-  if (recordedIds.join('\0') !== askedIds.join('\0')) {
+  if ((record.ring_version ?? 0) > 0) {
+    // Members changed since creation: the record's are the cluster's; only the replicas are compared.
+  } else if (recordedIds.join('\0') !== askedIds.join('\0')) {
     differences.push(
       recordedIds.length === askedIds.length
         ? `nodes: it was created for nodes ${idList(recordedIds)} (in that order); ${idList(askedIds)} were asked`
@@ -208,10 +223,30 @@ export function shapeMismatch(dataDir: string, record: ClusterRecord, difference
   );
 }
 
-/** `config` running on the recorded tokens (the shape agrees: `shapeDifferences` is empty). */
+/**
+ * `config` running on the recorded tokens (the shape agrees: `shapeDifferences`
+ * is empty). After a membership change, the recorded members themselves,
+ * with `config`'s replication.
+ */
 export function withRecordedTokens(config: ResolvedCluster, record: ClusterRecord): ResolvedCluster {
   const ring: RingMember[] = record.members.map((m) => ({ id: m.member, dc: m.dc, rack: m.rack, weight: m.weight, tokens: [...m.tokens] }));
-  return { ...config, ring };
+  if ((record.ring_version ?? 0) === 0) return { ...config, ring };
+  const nodes: ResolvedNode[] = record.members.map((m) => ({
+    label: m.id,
+    member: m.member,
+    thread: threadOf(m.member),
+    dc: m.dc,
+    rack: m.rack,
+    weight: m.weight,
+    ...(m.host !== undefined ? { host: m.host } : {}),
+  }));
+  return { ...config, nodes, ring };
+}
+
+/** The record of `config` after a membership change committed at ring view `version`. */
+export function recordAfterChange(before: ClusterRecord, config: ResolvedCluster, version: number): ClusterRecord {
+  const last = Math.max(before.last_thread ?? 0, ...before.members.map((m) => threadOf(m.member)), ...config.nodes.map((n) => n.thread));
+  return { ...newRecord(config, before.created_ms, before.cluster_id), ring_version: version, last_thread: last };
 }
 
 /** "n1..n5" for default ids, else the ids (at most 10 shown). */
@@ -246,11 +281,14 @@ export function recordProblem(value: unknown): string | null {
   for (const [i, raw] of (v.members as unknown[]).entries()) {
     const m = raw as Partial<Record<keyof RecordedMember, unknown>>;
     if (typeof m !== 'object' || m === null) return `member ${i} is not an object`;
-    if (typeof m.id !== 'string' || m.member !== `n${i + 1}` || typeof m.dc !== 'string' || typeof m.rack !== 'string' || typeof m.weight !== 'number') {
+    // Members are n1..nK in order until a membership change; after one, any distinct n<thread>.
+    const positional = ((v as { ring_version?: unknown }).ring_version ?? 0) === 0;
+    if (typeof m.id !== 'string' || typeof m.member !== 'string' || (positional ? m.member !== `n${i + 1}` : !(/^n[1-9]\d?$/.test(m.member) && Number(m.member.slice(1)) < THREADS_MAX)) || typeof m.dc !== 'string' || typeof m.rack !== 'string' || typeof m.weight !== 'number') {
       return `member ${i} lacks its id, member, dc, rack or weight`;
     }
     if (!Array.isArray(m.tokens) || !m.tokens.every((t) => Number.isSafeInteger(t) && t >= 0 && t < RING_POSITIONS)) return `member ${m.id} has a token outside the ring`;
     if (m.host !== undefined && typeof m.host !== 'string') return `member ${m.id} has a host that is not an address`;
   }
+  if (new Set((v.members as { member: string }[]).map((m) => m.member)).size !== v.members.length) return 'two members share a member id';
   return null;
 }

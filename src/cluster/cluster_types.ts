@@ -84,6 +84,12 @@ export interface ClusterOptions {
    * reaches the others over TCP. Absent: every node runs here.
    */
   peers?: PeersOptions;
+  /**
+   * Throttle of the transfers of membership changes (issue 16): bytes per
+   * second each node's transfers move together (default
+   * TRANSFER_BYTES_PER_SECOND, 16 MiB).
+   */
+  transfers?: { bytesPerSecond?: number };
 }
 
 /** How a process of a multi-process cluster reaches the others. */
@@ -315,6 +321,8 @@ export interface MemberStatus {
   phi: Record<string, number> | null;
   /** Its anti-entropy (issue 15), or null when it is stopped, could not be asked, or runs none. */
   antiEntropy?: AntiEntropyStatus | null;
+  /** Its part in the membership change in progress (issue 16): joining, leaving (decommissioned), or removed (dead, removed or replaced); absent when none. */
+  membership?: 'joining' | 'leaving' | 'removed';
 }
 
 /** A node's storage health (`MemberStatus.storage`). */
@@ -368,6 +376,8 @@ export interface ClusterStatus {
   members: MemberStatus[];
   /** In a cluster of several processes: this process's links to the others. */
   links?: LinksStats;
+  /** The membership change in progress (issue 16), or null; absent from implementations without membership changes. */
+  membership?: TransfersReport | null;
   replication: { n: number; dcs: Record<string, number>; w: Requirement; r: Requirement; strict: boolean };
 }
 
@@ -410,6 +420,77 @@ export interface Cluster {
   partition(groups: string[][]): Promise<void>;
   /** Undo every partition. */
   heal(): Promise<void>;
+  /**
+   * What a membership change would do (issue 16), without doing it: the
+   * ring's shares before and after, each transfer (which node receives
+   * which share of the ring from whom) and the share of all copies that
+   * moves. Throws `InvalidRequestError` for a change that cannot apply.
+   */
+  planChange(change: MembershipChange): Promise<ChangePlan>;
+  /**
+   * Run a membership change to its end while the cluster serves: join a
+   * node, decommission one (it streams its ranges away, then stops), remove
+   * a dead one (its ranges are copied again from the survivors), or replace
+   * a dead one with a new node on its tokens. Resolves with the plan once
+   * the new ring is committed everywhere; the change is saved as it goes,
+   * and resumes after a crash when the cluster opens again. One at a time.
+   */
+  changeMembership(change: MembershipChange): Promise<ChangePlan>;
+  /** Shorthands of `changeMembership`. */
+  addNode(node: NodeSpec): Promise<ChangePlan>;
+  decommission(id: string): Promise<ChangePlan>;
+  removeNode(id: string): Promise<ChangePlan>;
+  replace(deadId: string, node: NodeSpec): Promise<ChangePlan>;
+  /** The membership change in progress and its transfers (keys and bytes moved, rate, time left); `change` null when none. */
+  transfers(): Promise<TransfersReport>;
   /** Flush every node and release threads, files and LMDB. */
   close(): Promise<void>;
+}
+
+/** A membership change, by node ids (issue 16). */
+export type MembershipChange =
+  | { kind: 'join'; node: NodeSpec }
+  | { kind: 'decommission'; node: string }
+  | { kind: 'remove'; node: string }
+  | { kind: 'replace'; dead: string; node: NodeSpec };
+
+/** A membership change, planned. */
+export interface ChangePlan {
+  change: MembershipChange;
+  /** Each member's share of the ring (0..1) before and after. */
+  before: Record<string, number>;
+  after: Record<string, number>;
+  /** Ranges to copy: the node receiving them, the nodes it copies from (in order), and the share of the ring. */
+  transfers: { target: string; sources: string[]; ranges: number; share: number }[];
+  /** Share of all replica copies that move (Σ transfer shares / N); ideally 1/nodes for a join. */
+  movedShare: number;
+}
+
+/** One transfer of the change in progress. */
+export interface TransferReport {
+  id: string;
+  target: string;
+  sources: string[];
+  /** Share of the ring it copies. */
+  share: number;
+  state: 'not started' | 'waiting' | 'running' | 'verified' | 'failed';
+  /** Its pass against its current source (1 = the copy; later ones fix what writes in flight left). */
+  pass: number;
+  keysFetched: number;
+  bytes: number;
+  /** Over the last few seconds. */
+  bytesPerSecond: number;
+  /** Estimated from the keys its ranges hold; null when unknown or done. */
+  etaMs: number | null;
+  error?: string;
+}
+
+/** The membership change in progress (`Cluster.transfers`). */
+export interface TransfersReport {
+  change: MembershipChange | null;
+  phase: 'streaming' | 'switching' | null;
+  startedAgoMs: number | null;
+  transfers: TransferReport[];
+  /** The ring view the nodes are at (0: as created; each change adds 2). */
+  ringVersion: number;
 }

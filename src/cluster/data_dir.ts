@@ -17,7 +17,7 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ResolvedCluster } from './cluster_config.js';
+import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
 import { NAME_PATTERN } from './cluster_options_check.js';
 import { newRecord, readRecord, shapeDifferences, shapeMismatch, withRecordedTokens, writeRecord, type ClusterRecord } from './cluster_record.js';
 import { ConfigError } from '../core/errors.js';
@@ -31,6 +31,8 @@ export interface OpenedDataDir {
   record: ClusterRecord;
   /** Member ids of the nodes this process hosts (every member, unless the cluster spans processes). */
   local: readonly string[];
+  /** Create and lock the directory of a node this process starts hosting (a membership change adds it). */
+  addNode(node: ResolvedNode): Promise<void>;
   /** Release every lock (node directories, then the root); later calls do nothing. */
   release(): Promise<void>;
 }
@@ -48,7 +50,8 @@ export function openDataDir(dataDir: string, asked: ResolvedCluster, probe: Proc
       if (record !== null) {
         const differences = shapeDifferences(record, asked);
         if (differences.length > 0) throw shapeMismatch(dataDir, record, differences);
-        return { config: withRecordedTokens(asked, record), record, local: asked.nodes.map((n) => n.member) };
+        const config = withRecordedTokens(asked, record);
+        return { config, record, local: config.nodes.map((n) => n.member) };
       }
       return { config: asked, record: newRecord(asked, Date.now()), local: asked.nodes.map((n) => n.member) };
     },
@@ -91,7 +94,13 @@ export async function openDataDirWith(dataDir: string, settle: (record: ClusterR
       await mkdir(dir, { recursive: true });
       locks.push(await lockDir(dir, probe));
     }
-    return { config, record, local, release };
+    const addNode = async (node: ResolvedNode): Promise<void> => {
+      const dir = nodeDir(dataDir, node);
+      if (locks.some((lock) => lock.dir === dir)) return;
+      await mkdir(dir, { recursive: true });
+      locks.push(await lockDir(dir, probe));
+    };
+    return { config, record, local, addNode, release };
   } catch (err) {
     await release();
     throw err;

@@ -33,7 +33,7 @@ import { planChange, type RingChange, type RingChangePlan, type RingRange } from
 import { Ring, type RingMember } from '../core/ring.js';
 import type { Message } from '../runtime/actor.js';
 import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
-import { ANTI_ENTROPY_ACTOR_ID, COORDINATOR_ACTOR_ID } from '../../actors/member_refs.js';
+import { ANTI_ENTROPY_ACTOR_ID, COORDINATOR_ACTOR_ID, HANDOFF_ACTOR_ID } from '../../actors/member_refs.js';
 import type { RingUpdate } from '../../actors/ring_view.js';
 import { TRANSFER_ACTOR_ID, type TransferProgress, type TransferSpec } from '../../actors/transfer.js';
 
@@ -58,6 +58,10 @@ export interface SavedTransfer {
   resume: { sourceIndex: number; pass: number; cursor: string | null; verifiedWith: string[] } | null;
   keysFetched: number;
   bytes: number;
+  /** Bytes per second between the driver's last two looks (a moving average). */
+  bytesPerSecond: number;
+  /** When `bytes` was last read (driver ms). */
+  seen_ms: number;
   error?: string;
 }
 
@@ -76,6 +80,8 @@ export interface ChangeState {
   transfers: SavedTransfer[];
   phase: 'streaming' | 'switching';
   started_ms: number;
+  /** When every reachable node acknowledged the pending view (host ms); writes after it reach the new replicas too. */
+  pending_since_ms: number | null;
 }
 
 /** What the driver needs of the cluster it changes. */
@@ -131,9 +137,12 @@ export function newChange(config: ResolvedCluster, version: number, change: Ring
       resume: null,
       keysFetched: 0,
       bytes: 0,
+      bytesPerSecond: 0,
+      seen_ms: now_ms,
     })),
     phase: 'streaming',
     started_ms: now_ms,
+    pending_since_ms: null,
   };
   return { state, plan };
 }
@@ -162,6 +171,9 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
   if (state.phase === 'streaming') {
     if (state.added !== null) await host.startNode(state.added, viewDuring(state));
     await broadcast(host, state, { type: 'ring-update', version: state.version, ring: state.before, pending: state.after });
+    // A resumed change keeps the first time: writes since then went to the new replicas already.
+    state.pending_since_ms ??= host.now();
+    await host.save(state);
     await stream(host, state);
     state.phase = 'switching';
     await host.save(state);
@@ -169,10 +181,26 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
   const after = configAfter(config, state);
   await broadcast(host, state, { type: 'ring-update', version: state.version + 1, ring: state.after, pending: null });
   await host.committed(after, state.version + 1);
-  if (state.change.kind === 'decommission' && state.removed !== null) await host.stopNode(state.removed);
+  if (state.removed !== null) await retire(host, after, state);
   await host.save(null);
   host.log('info', 'membership change committed', { change: state.change.kind, version: state.version + 1, transfers: state.transfers.length });
   return after;
+}
+
+/**
+ * After the commit, the member that left: a decommissioned one first hands
+ * off the hints it holds for others, then stops; every member drops the
+ * hints it holds for it (they can never be delivered, and the keys they
+ * hold reached the new replicas from the survivors). Best effort: a member
+ * that does not answer keeps them until they expire.
+ */
+async function retire(host: ChangeHost, after: ResolvedCluster, state: ChangeState): Promise<void> {
+  const removed = state.removed!;
+  if (state.change.kind === 'decommission') {
+    if (host.reachable(removed)) await host.ask(removed, HANDOFF_ACTOR_ID, { type: 'replay-now' }, RING_UPDATE_TIMEOUT_MS).catch(() => undefined);
+    await host.stopNode(removed);
+  }
+  await Promise.all(after.nodes.filter((n) => host.reachable(n.member)).map((n) => host.ask(n.member, HANDOFF_ACTOR_ID, { type: 'forget-owner', owner: removed }, DRIVER_ASK_MS).catch(() => undefined)));
 }
 
 /** Get `update` acknowledged by the coordinator and anti-entropy actor of every reachable member of either ring. */
@@ -227,9 +255,9 @@ async function stream(host: ChangeHost, state: ChangeState): Promise<void> {
         const restart: TransferSpec[] = [];
         for (const t of transfers) {
           const p = known.get(t.id);
-          if (p !== undefined) note(t, p);
+          if (p !== undefined) note(t, p, host.now());
           // Unknown to its target (it restarted, or never got it) or failed: (re)start it from where it was.
-          if (p === undefined || p.state === 'failed') restart.push(specOf(t));
+          if (p === undefined || p.state === 'failed') restart.push(specOf(t, state.pending_since_ms!));
         }
         if (restart.length > 0) {
           await host.ask(target, TRANSFER_ACTOR_ID, { type: 'transfer-start', transfers: restart }, DRIVER_ASK_MS).catch(() => undefined);
@@ -242,7 +270,13 @@ async function stream(host: ChangeHost, state: ChangeState): Promise<void> {
   }
 }
 
-function note(t: SavedTransfer, p: TransferProgress): void {
+/** Weight of the newest look in the moving average of a transfer's rate. */
+const RATE_SMOOTHING = 0.3;
+
+function note(t: SavedTransfer, p: TransferProgress, now_ms: number): void {
+  const elapsed_ms = now_ms - t.seen_ms;
+  if (elapsed_ms > 0 && p.bytes >= t.bytes) t.bytesPerSecond = t.bytesPerSecond * (1 - RATE_SMOOTHING) + ((p.bytes - t.bytes) / elapsed_ms) * 1000 * RATE_SMOOTHING;
+  t.seen_ms = now_ms;
   t.state = p.state;
   t.keysFetched = p.keysFetched;
   t.bytes = p.bytes;
@@ -251,13 +285,14 @@ function note(t: SavedTransfer, p: TransferProgress): void {
   else delete t.error;
 }
 
-function specOf(t: SavedTransfer): TransferSpec {
+function specOf(t: SavedTransfer, lateAfterMs: number): TransferSpec {
   assert(t.sources.length > 0, 'a transfer has a source');
   return {
     id: t.id,
     sources: t.sources,
     syncWith: t.syncWith,
     ranges: t.ranges,
+    lateAfterMs,
     ...(t.resume !== null ? { resume: { ...t.resume, cursor: t.resume.cursor === null ? null : new Uint8Array(Buffer.from(t.resume.cursor, 'hex')) } } : {}),
   };
 }

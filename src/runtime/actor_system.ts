@@ -57,6 +57,12 @@ export interface ActorSystemOptions {
   sink?: LogSink;
   /** Logical threads hosted by other processes (none by default). */
   remote?: RemoteThreads;
+  /**
+   * Logical threads after `threads` (threads + 1 .. threads + spareThreads)
+   * placed like the others but not started: a node that joins later runs on
+   * one (`startThread`). None by default.
+   */
+  spareThreads?: number;
 }
 
 /** A logical thread (a node) crashed, alone or with its worker. */
@@ -107,12 +113,17 @@ export class ActorSystem {
   /** Envelopes from peers that no thread here could take (misrouted, or a full ring). */
   peerDrops = 0;
 
+  /** Logical threads that do not run until `startThread` (`spareThreads`). */
+  private readonly spare = new Set<number>();
+
   private constructor(private readonly options: ActorSystemOptions) {
-    const threadCount = options.threads + 1;
-    assert(options.threads >= 1 && threadCount <= THREADS_MAX, `1..${THREADS_MAX - 1} threads`);
+    const spare = options.spareThreads ?? 0;
+    const threadCount = options.threads + spare + 1;
+    assert(options.threads >= 1 && spare >= 0 && threadCount <= THREADS_MAX, `1..${THREADS_MAX - 1} threads, spares included`);
     const remote = new Set(options.remote?.threads ?? []);
     for (const t of remote) assert(Number.isInteger(t) && t >= 1 && t <= options.threads, 'a remote thread is a node thread');
-    this.placement = placeThreads(options.threads, options.workers ?? options.threads - remote.size, remote);
+    for (let t = options.threads + 1; t < threadCount; t++) this.spare.add(t);
+    this.placement = placeThreads(options.threads + spare, options.workers ?? options.threads - remote.size, remote);
     const workerCount = Math.max(...this.placement) + 1;
     const capacity = options.ringCapacityBytes ?? RING_CAPACITY_BYTES;
     const rings: (SharedArrayBuffer | null)[][] = [];
@@ -139,8 +150,25 @@ export class ActorSystem {
   static async start(options: ActorSystemOptions): Promise<ActorSystem> {
     const system = new ActorSystem(options);
     system.transport.start();
-    await Promise.all(Array.from({ length: system.workerCount - 1 }, (_, i) => system.startWorker(i + 1, system.threadsOn(i + 1))));
+    await Promise.all(Array.from({ length: system.workerCount - 1 }, (_, i) => system.startWorker(i + 1, system.threadsOn(i + 1).filter((t) => !system.spare.has(t)))));
     return system;
+  }
+
+  /**
+   * Start logical thread `thread` (a spare, or one not running) with the
+   * actors `spawn`; they are its actors at every restart from now on.
+   */
+  async startThread(thread: number, spawn: readonly SpawnSpec[]): Promise<void> {
+    assert(thread > 0 && thread < this.threadCount, 'start a worker thread');
+    this.specs[thread] = [...spawn];
+    this.spare.delete(thread);
+    await this.restartThread(thread);
+  }
+
+  /** The actors logical thread `thread` spawns when it next (re)starts. */
+  respawnWith(thread: number, spawn: readonly SpawnSpec[]): void {
+    assert(thread > 0 && thread < this.threadCount, 'a worker thread');
+    this.specs[thread] = [...spawn];
   }
 
   /** Number of logical threads, main included. */

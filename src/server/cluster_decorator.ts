@@ -17,6 +17,10 @@ import type {
   WriteOptions,
   WriteResult,
   RepairReport,
+  ChangePlan,
+  MembershipChange,
+  NodeSpec,
+  TransfersReport,
 } from '../cluster/cluster_types.js';
 
 /** Forwards every call to `inner`. */
@@ -80,6 +84,34 @@ export abstract class ClusterDecorator implements Cluster {
 
   heal(): Promise<void> {
     return this.inner.heal();
+  }
+
+  planChange(change: MembershipChange): Promise<ChangePlan> {
+    return this.inner.planChange(change);
+  }
+
+  changeMembership(change: MembershipChange): Promise<ChangePlan> {
+    return this.inner.changeMembership(change);
+  }
+
+  addNode(node: NodeSpec): Promise<ChangePlan> {
+    return this.inner.addNode(node);
+  }
+
+  decommission(id: string): Promise<ChangePlan> {
+    return this.inner.decommission(id);
+  }
+
+  removeNode(id: string): Promise<ChangePlan> {
+    return this.inner.removeNode(id);
+  }
+
+  replace(deadId: string, node: NodeSpec): Promise<ChangePlan> {
+    return this.inner.replace(deadId, node);
+  }
+
+  transfers(): Promise<TransfersReport> {
+    return this.inner.transfers();
   }
 
   close(): Promise<void> {

@@ -164,6 +164,8 @@ export async function runSeed(seed: number, options: SeedOptions = {}): Promise<
     opMix = await cluster.settle(workload, { max_ms: WORKLOAD_MAX_MS, step_ms: DRIVE_STEP_MS, what: 'the workload' });
     const workloadEnd_ms = cluster.world.now();
     schedule.healAll();
+    await schedule.finishChange();
+    schedule.healAll(); // a node the change added, crashed meanwhile, runs too
     await quiesce(cluster);
     if (plan.kinds.includes('tombstone-purge')) await majorCompactPastGrace(cluster, plan, workloadEnd_ms);
     const keys = [...new Set(history.ops().map((op) => op.key))];
@@ -218,10 +220,16 @@ function clusterShape(nodes: number, twoDcs: boolean): { nodes: number | NodeSpe
  * periodic, the fsync interval plus the slowest fsync a disk of this seed
  * may take (the one in flight at a crash).
  */
-function crashFacts(cluster: SimCluster, sync: SyncMode, plan: FaultPlan): { crashes: CrashRecord[]; sync: { mode: SyncMode; window_ms: number } } {
+function crashFacts(cluster: SimCluster, sync: SyncMode, plan: FaultPlan): Pick<FinalState, 'crashes' | 'sync' | 'removed' | 'hintsExpire'> {
   let slowestSync_ms = 0;
   for (const node of cluster.config.nodes) slowestSync_ms = Math.max(slowestSync_ms, plan.cluster.diskLatency?.(node.label)?.sync_ms[1] ?? 0);
-  return { crashes: cluster.crashes(), sync: { mode: sync, window_ms: sync === 'batch' ? 0 : COMMITLOG_PERIODIC_SYNC_MS + slowestSync_ms } };
+  return {
+    crashes: cluster.crashes(),
+    sync: { mode: sync, window_ms: sync === 'batch' ? 0 : COMMITLOG_PERIODIC_SYNC_MS + slowestSync_ms },
+    // Nodes removed for good (issue 16), and whether hints could expire: what a removal may take with it.
+    removed: cluster.removedNodes(),
+    hintsExpire: plan.cluster.hintTtlMs !== undefined,
+  };
 }
 
 /** How a campaign runs. */

@@ -11,11 +11,11 @@
  */
 import { InvalidRequestError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
-import type { DiskLatencyRange, SimCluster } from './sim_cluster.js';
+import type { DiskLatencyRange, SimChange, SimCluster } from './sim_cluster.js';
 
 /** Which faults a campaign may draw. */
-export type FaultSet = 'all' | 'none' | 'net' | 'crash' | 'partition' | 'disk' | 'time';
-export const FAULT_SETS: readonly FaultSet[] = ['all', 'none', 'net', 'crash', 'partition', 'disk', 'time'];
+export type FaultSet = 'all' | 'none' | 'net' | 'crash' | 'partition' | 'disk' | 'time' | 'membership';
+export const FAULT_SETS: readonly FaultSet[] = ['all', 'none', 'net', 'crash', 'partition', 'disk', 'time', 'membership'];
 
 /** One kind of fault in a seed's schedule. */
 export type FaultKind =
@@ -46,7 +46,18 @@ export type FaultKind =
   /** After heal, one node loses its whole disk (every range it held) and comes back empty; anti-entropy must refill it. */
   | 'disk-loss'
   /** After heal, a bit rots in one SSTable of one node; the read that meets it quarantines the table, anti-entropy refills it. */
-  | 'sstable-rot';
+  | 'sstable-rot'
+  /**
+   * Membership changes (issue 16), at most one per seed, during the
+   * workload and the other faults: a node joins; one is decommissioned;
+   * one dies with its disk and a new identity replaces it; one dies and is
+   * removed. The change's driver may stop mid-way (its process died) and
+   * resume later.
+   */
+  | 'join'
+  | 'decommission'
+  | 'replace'
+  | 'remove';
 
 /** Every fault kind, in the order reports list them. */
 export const FAULT_KINDS: readonly FaultKind[] = [
@@ -69,7 +80,14 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'hint-expiry',
   'disk-loss',
   'sstable-rot',
+  'join',
+  'decommission',
+  'replace',
+  'remove',
 ];
+
+/** The membership kinds: a seed keeps at most one of them. */
+const MEMBERSHIP_KINDS: readonly FaultKind[] = ['join', 'decommission', 'replace', 'remove'];
 
 export const KINDS_OF: Record<FaultSet, readonly FaultKind[]> = {
   all: FAULT_KINDS,
@@ -79,6 +97,7 @@ export const KINDS_OF: Record<FaultSet, readonly FaultKind[]> = {
   partition: ['partition-halves', 'partition-single', 'partition-one-way', 'partition-bridge'],
   disk: ['torn-flip', 'disk-latency', 'slow-fsync', 'slow-replica', 'disk-loss', 'sstable-rot'],
   time: ['clock-skew', 'tombstone-purge', 'hint-expiry'],
+  membership: MEMBERSHIP_KINDS,
 };
 
 /**
@@ -129,6 +148,13 @@ const TOMBSTONE_GRACE_EXTRA_MS: readonly [number, number] = [0, 3000];
 const CRASH_AT_FSYNC_PROBABILITY = 0.5;
 /** Probability that a crash under 'torn-flip' flips a bit in each kept unsynced tail. */
 const TAIL_FLIP_PROBABILITY = 0.75;
+/** Probability that a membership change's driver stops mid-way (its process died) and resumes later. */
+const CHANGE_DRIVER_CRASH_PROBABILITY = 0.3;
+/** When it stops, after it started (virtual ms), and how long until it resumes. */
+const CHANGE_DRIVER_CRASH_AFTER_MS: readonly [number, number] = [50, 1500];
+const CHANGE_DRIVER_DOWN_MS: readonly [number, number] = [200, 3000];
+/** Virtual ms a membership change may take after heal before the seed fails. */
+const CHANGE_FINISH_MAX_MS = 300_000;
 
 /** What the drawn faults change in the cluster a seed builds (names as in SimClusterOptions). */
 export interface FaultClusterOptions {
@@ -155,8 +181,11 @@ export interface FaultPlan {
 /** Draw a seed's faults from `allowed` (at least one when any is allowed) and the cluster options they need. */
 export function drawFaultPlan(prng: Prng, allowed: readonly FaultKind[], labels: readonly string[]): FaultPlan {
   const probability = allowed.length === 0 ? 0 : Math.max(DRAW_PROBABILITY, Math.min(DRAW_PROBABILITY_MAX, KINDS_PER_SEED_MIN / allowed.length));
-  const kinds = allowed.filter(() => prng.chance(probability));
+  let kinds = allowed.filter(() => prng.chance(probability));
   if (kinds.length === 0 && allowed.length > 0) kinds.push(prng.pick(allowed));
+  // At most one membership change per seed: the first drawn.
+  const change = kinds.find((k) => MEMBERSHIP_KINDS.includes(k));
+  kinds = kinds.filter((k) => !MEMBERSHIP_KINDS.includes(k) || k === change);
   const has = (k: FaultKind): boolean => kinds.includes(k);
   const between = ([lo, hi]: readonly [number, number]): number => prng.range(lo, hi);
   const cluster: FaultClusterOptions = {};
@@ -193,7 +222,11 @@ export class FaultSchedule {
   private readonly done = new Set<FaultKind>();
   /** Set once the workload ends: scheduled faults still pending do nothing. */
   private healed = false;
+  /** The membership change started, until it commits (`finishChange`). */
+  private changing: Promise<void> | null = null;
   private readonly threads: number[];
+  /** The label of each first node's thread (a node that left the ring is no longer in the cluster's config). */
+  private readonly labels: Map<number, string>;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -201,6 +234,7 @@ export class FaultSchedule {
     private readonly plan: FaultPlan,
   ) {
     this.threads = cluster.config.nodes.map((n) => n.thread);
+    this.labels = new Map(cluster.config.nodes.map((n) => [n.thread, n.label]));
     this.drawn = plan.kinds;
   }
 
@@ -300,7 +334,7 @@ export class FaultSchedule {
         // is often a dying one: half the crashes of a slow-replica seed take the slow node, whose
         // writes spend the longest between reaching the store and reaching the disk.
         const slow = this.plan.slowNode !== undefined && p.chance(0.5) ? this.plan.slowNode : undefined;
-        const node = slow ?? this.cluster.config.nodes.find((n) => n.thread === order[0])!.label;
+        const node = slow ?? this.labels.get(order[0]!)!;
         const flips = this.drawn.includes('torn-flip');
         const crash = (): void => {
           if (this.healed || !this.cluster.isRunning(node)) return;
@@ -336,6 +370,12 @@ export class FaultSchedule {
       case 'disk-loss':
       case 'sstable-rot':
         return; // after heal (`afterHeal`)
+      case 'join':
+      case 'decommission':
+      case 'replace':
+      case 'remove':
+        at(start_ms, kind, () => this.startChange(kind));
+        return;
       case 'stall':
         at(start_ms, `stall t${order[0]!}`, () => {
           if (!world.isUp(order[0]!)) return;
@@ -358,6 +398,52 @@ export class FaultSchedule {
         return this.partitionEpisode(kind, start_ms, duration_ms, rest.slice(0, cut), rest.slice(cut), false);
       }
     }
+  }
+
+  /**
+   * Start the seed's membership change, unless it cannot apply (a removal
+   * that would leave a data center fewer nodes than its replicas). Replace
+   * and remove take a node that dies for it (replace: with its disk).
+   */
+  private startChange(kind: FaultKind): void {
+    const p = this.prng;
+    const cluster = this.cluster;
+    const nodes = cluster.config.nodes;
+    const victim = p.pick(nodes);
+    const dcs = cluster.config.replication.dcs;
+    const inDc = nodes.filter((n) => n.dc === victim.dc).length;
+    let change: SimChange;
+    switch (kind) {
+      case 'join':
+        change = { kind, node: { id: `n${this.threads.length + 1}`, dc: p.pick([...new Set(nodes.map((n) => n.dc))].sort()) } };
+        break;
+      case 'decommission':
+      case 'remove':
+      case 'replace':
+        if (kind !== 'replace' && inDc - 1 < (dcs[victim.dc] ?? 0)) return;
+        if (kind !== 'decommission') cluster.crash(victim.label, { loseDisk: kind === 'replace' });
+        change = kind === 'replace' ? { kind, dead: victim.label, node: { id: `${victim.label}b`, dc: victim.dc } } : { kind, node: victim.label };
+        break;
+      default:
+        return;
+    }
+    this.done.add(kind);
+    const interrupt = p.chance(CHANGE_DRIVER_CRASH_PROBABILITY) ? p.range(...CHANGE_DRIVER_CRASH_AFTER_MS) : undefined;
+    const downFor = p.range(...CHANGE_DRIVER_DOWN_MS);
+    this.changing = cluster.changeMembership(change, interrupt === undefined ? {} : { interruptAfterMs: interrupt }).catch(async (err: Error) => {
+      if (!err.message.includes('interrupted')) throw err;
+      // The driver's process died: it comes back after a while and resumes what it saved.
+      await new Promise<void>((resolve) => cluster.world.after(downFor, 'change driver restarts', resolve));
+      await cluster.resumeChange();
+    });
+    this.changing.catch(() => undefined); // awaited by finishChange
+  }
+
+  /** Run the world until the seed's membership change (if any) committed; throws if it does not within CHANGE_FINISH_MAX_MS. */
+  async finishChange(): Promise<void> {
+    if (this.changing === null) return;
+    await this.cluster.settle(this.changing, { max_ms: CHANGE_FINISH_MAX_MS, what: 'the membership change' });
+    this.changing = null;
   }
 
   private partitionEpisode(kind: FaultKind, start_ms: number, duration_ms: number, a: number[], b: number[], oneWay: boolean): void {

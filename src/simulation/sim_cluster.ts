@@ -110,6 +110,8 @@ export class SimCluster {
   private change: ChangeState | null = null;
   /** Members that left the ring: never started again. */
   private readonly departed = new Set<string>();
+  /** Nodes removed for good as dead (remove, replace), and when: their data is gone (the checker's `FinalState.removed`). */
+  private readonly removedLog: { node: string; at_ms: number }[] = [];
   /** The nodes that left, by label (crash and status still name them). */
   private readonly retired: ResolvedNode[] = [];
   /** Every client, reconfigured when a change commits. */
@@ -179,6 +181,13 @@ export class SimCluster {
    */
   async changeMembership(change: SimChange, options: { interruptAfterMs?: number } = {}): Promise<void> {
     if (this.change !== null) throw new Error('a membership change is already running');
+    if (change.kind === 'remove' || change.kind === 'replace') {
+      // A dead node: it never comes back (a restart of it is a no-op from now on).
+      const dead = memberOf(this.config, change.kind === 'remove' ? change.node : change.dead).member;
+      if (this.running.has(dead)) throw new Error(`${change.kind} takes a dead node; decommission a live one`);
+      this.departed.add(dead);
+      this.removedLog.push({ node: change.kind === 'remove' ? change.node : change.dead, at_ms: this.world.now() });
+    }
     const added = change.kind === 'join' || change.kind === 'replace' ? this.newNode(change.node) : null;
     const { state } = newChange(this.config, this.ringVersion, this.ringChange(change, added), added, this.world.now(), `c${++this.changes}`);
     await this.runSaved(state, options.interruptAfterMs === undefined ? null : this.world.now() + options.interruptAfterMs);
@@ -191,6 +200,11 @@ export class SimCluster {
    */
   async resumeChange(): Promise<void> {
     if (this.change !== null) await this.runSaved(this.change, null);
+  }
+
+  /** Nodes removed for good as dead so far, with when. */
+  removedNodes(): { node: string; at_ms: number }[] {
+    return this.removedLog.map((r) => ({ ...r }));
   }
 
   /** The saved change in progress, if any (what `ringkv transfers` reports). */

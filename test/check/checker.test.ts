@@ -435,6 +435,45 @@ describe('check/checker', () => {
       }
     });
 
+    describe('lost with a node removed for good (issue 16): listed apart, not a violation', () => {
+      function lostPut(storedOn: string[]): { ops: HistoryOp[]; final: FinalState } {
+        const h = new Builder();
+        h.put('c1', 'k', 'v1', dvv(N1, 1));
+        h.ops[0]!.stored_on = storedOn;
+        const final = finalOf({ k: [] });
+        final.removed = [{ node: 'n1', at_ms: 50 }];
+        return { ops: h.ops, final };
+      }
+
+      const excused: ReadonlyArray<[string, string[], boolean]> = [
+        ['stored only on the removed node', ['n1'], false],
+        ["the removed node and a hint for it (dropped with it)", ['n1', 'n3>n1'], false],
+        ['the removed node and a hint for another owner, in a run whose hints expire', ['n1', 'n4>n3'], true],
+      ];
+      for (const [name, storedOn, hintsExpire] of excused) {
+        it(`${name}: lostWithRemovedNode`, () => {
+          const { ops, final } = lostPut(storedOn);
+          final.hintsExpire = hintsExpire;
+          const report = checkHistoryReport(ops, final);
+          expect(report.violations).to.deep.equal([]);
+          expect(report.lostWithRemovedNode.map((l) => [l.key, l.op])).to.deep.equal([['k', 1]]);
+        });
+      }
+      const violations: ReadonlyArray<[string, string[], boolean]> = [
+        ['a node that stayed stored it', ['n1', 'n2'], true],
+        ['a hint for a live owner, hints never expiring', ['n1', 'n4>n3'], false],
+      ];
+      for (const [name, storedOn, hintsExpire] of violations) {
+        it(`${name}: lost-write`, () => {
+          const { ops, final } = lostPut(storedOn);
+          final.hintsExpire = hintsExpire;
+          const report = checkHistoryReport(ops, final);
+          expect(brief(report.violations)).to.deep.equal([['lost-write', 'k', [1]]]);
+          expect(report.lostWithRemovedNode).to.deep.equal([]);
+        });
+      }
+    });
+
     it('rejects malformed histories with InvalidRequestError', () => {
       const h = new Builder();
       h.put('c1', 'k', 'v1', dvv(N1, 1));

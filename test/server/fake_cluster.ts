@@ -31,6 +31,8 @@
  * concurrently in the sense of the `Cluster` contract.
  */
 import type {
+  ChangePlan,
+  TransfersReport,
   AntiEntropyStatus,
   Bytes,
   Cluster,
@@ -286,6 +288,35 @@ export class FakeCluster implements Cluster {
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  /** The fake has fixed members: every membership change is refused. */
+  planChange(): Promise<ChangePlan> {
+    return Promise.reject(new InvalidRequestError('the fake cluster has fixed members'));
+  }
+
+  changeMembership(): Promise<ChangePlan> {
+    return this.planChange();
+  }
+
+  addNode(): Promise<ChangePlan> {
+    return this.planChange();
+  }
+
+  decommission(): Promise<ChangePlan> {
+    return this.planChange();
+  }
+
+  removeNode(): Promise<ChangePlan> {
+    return this.planChange();
+  }
+
+  replace(): Promise<ChangePlan> {
+    return this.planChange();
+  }
+
+  async transfers(): Promise<TransfersReport> {
+    return { change: null, phase: null, startedAgoMs: null, transfers: [], ringVersion: 0 };
   }
 
   // -------------------------------------------------------------------------
