@@ -29,6 +29,7 @@ import type { Actor, ActorContext, ActorRef } from '../src/runtime/actor.js';
 import { pickCompaction, type SizeTieredOptions, type TableSize } from '../storage/compaction_policy.js';
 import { PoolCompactionExecutor } from '../storage/compaction_pool.js';
 import type { CompactionExecutor, CompactionResult, CompactionTask } from '../storage/compaction_task.js';
+import type { RingRange } from '../src/core/ring_change.js';
 
 /** Messages the compaction actor understands. */
 export type CompactionMsg =
@@ -39,7 +40,13 @@ export type CompactionMsg =
   /** Ask: counters since this instance started → `CompactionStats`. */
   | { type: 'stats' }
   /** Ask: flush, then merge every live table (at most MAJOR_COMPACTION_ROUNDS_MAX merges) → `MajorCompactionReport`. */
-  | { type: 'major-compact' };
+  | { type: 'major-compact' }
+  /**
+   * Ask: a major compaction that keeps only the keys in ring ranges `keep`
+   * (issue 16: after a membership change, the copies this node no longer
+   * replicates go; Cassandra's `nodetool cleanup`) → `MajorCompactionReport`.
+   */
+  | { type: 'cleanup'; keep: RingRange[] };
 
 /** Answer to the `major-compact` ask. */
 export interface MajorCompactionReport {
@@ -106,10 +113,12 @@ class Compaction implements Actor<CompactionMsg> {
         ctx.reply(stats);
         return;
       }
-      case 'major-compact': {
+      case 'major-compact':
+      case 'cleanup': {
         const replier = ctx.replier();
+        const keep = msg.type === 'cleanup' ? msg.keep : undefined;
         // Runs after any burst in flight (one compaction at a time); a burst woken meanwhile waits for it.
-        const major = (this.running ?? Promise.resolve()).then(() => this.major(ctx));
+        const major = (this.running ?? Promise.resolve()).then(() => this.major(ctx, keep));
         this.running = major.then(() => undefined, () => undefined).finally(() => {
           this.running = undefined;
           if (this.again) {
@@ -162,12 +171,13 @@ class Compaction implements Actor<CompactionMsg> {
   }
 
   /** Merge `pick` into one table: reserve, run on the executor, swap in (or abort). False when nothing was swapped in. */
-  private async compactOnce(ctx: ActorContext<CompactionMsg>, pick: readonly TableSize[]): Promise<boolean> {
+  private async compactOnce(ctx: ActorContext<CompactionMsg>, pick: readonly TableSize[], keep?: RingRange[]): Promise<boolean> {
     const task = await ctx.ask<CompactionTask | null>(this.args.replica, {
       type: 'compaction-begin',
       fileNumbers: pick.map((t) => t.fileNumber),
     });
     if (!task) return false;
+    if (keep !== undefined) task.keep = keep;
     let result: CompactionResult;
     try {
       result = await this.executorFor().compact(task);
@@ -183,14 +193,18 @@ class Compaction implements Actor<CompactionMsg> {
     return true;
   }
 
-  /** Flush, then merge the live tables, oldest first, up to COMPACTION_MAX_THRESHOLD per merge, until one is left. */
-  private async major(ctx: ActorContext<CompactionMsg>): Promise<MajorCompactionReport> {
+  /**
+   * Flush, then merge the live tables, oldest first, up to
+   * COMPACTION_MAX_THRESHOLD per merge, until one is left; with `keep` (a
+   * cleanup), every table is merged at least once, a lone one too.
+   */
+  private async major(ctx: ActorContext<CompactionMsg>, keep?: RingRange[]): Promise<MajorCompactionReport> {
     await ctx.ask(this.args.replica, { type: 'flush' }, 60_000);
     let compactions = 0;
     let tables = await ctx.ask<TableSize[]>(this.args.replica, { type: 'compaction-candidates' });
-    for (let round = 0; round < MAJOR_COMPACTION_ROUNDS_MAX && tables.length > 1; round++) {
+    for (let round = 0; round < MAJOR_COMPACTION_ROUNDS_MAX && (tables.length > 1 || (keep !== undefined && round === 0 && tables.length === 1)); round++) {
       const pick = [...tables].sort((a, b) => a.fileNumber - b.fileNumber).slice(0, COMPACTION_MAX_THRESHOLD);
-      if (!(await this.compactOnce(ctx, pick))) break;
+      if (!(await this.compactOnce(ctx, pick, keep))) break;
       compactions++;
       tables = await ctx.ask<TableSize[]>(this.args.replica, { type: 'compaction-candidates' });
     }

@@ -42,6 +42,7 @@ import { HintStore } from '../storage/hint_store.js';
 import type { Version } from '../storage/version.js';
 import type { LivenessMsg } from './failure_detector.js';
 import { replicaRef } from './member_refs.js';
+import type { RingUpdate } from './ring_view.js';
 
 /** Messages the handoff actor understands. */
 export type HandoffMsg =
@@ -58,11 +59,14 @@ export type HandoffMsg =
   /** Ask → `HandoffStats`. */
   | { type: 'stats' }
   /**
-   * Ask → hints dropped: `owner` left the ring for good (issue 16: removed,
-   * replaced or decommissioned), so its hints can never be delivered; the
-   * keys they hold were streamed to their new replicas from the survivors.
+   * Ask → true: a membership change's ring view (issue 16). Hints for a
+   * member on neither its ring nor its pending one (removed, replaced or
+   * decommissioned) can never be delivered, and the keys they hold reached
+   * their new replicas (writes during a change go to both): they are
+   * dropped, now and at every tick after (a write in flight at the change
+   * may still leave one).
    */
-  | { type: 'forget-owner'; owner: string }
+  | RingUpdate
   /** Sent to itself when the store failed to open: crashing lets supervision retry. */
   | { type: 'open-failed'; error: string };
 
@@ -89,6 +93,9 @@ export interface HandoffArgs {
   interval_ms?: number;
   /** Deadline of one replayed hint's `merge` ask. Default HINT_REPLAY_ASK_TIMEOUT_MS. */
   ask_timeout_ms?: number;
+  /** The members of the ring view it starts with, and that view's number (issue 16); unknown by default: no hint is dropped for its owner. */
+  members?: string[];
+  ring_version?: number;
 }
 
 /** Answer to `hints-pending`. */
@@ -133,7 +140,13 @@ class Handoff implements Actor<HandoffMsg> {
   private readonly interval_ms: number;
   private readonly ask_timeout_ms: number;
 
+  /** Members of the latest ring view (ring and pending), or null when not told: hints of others are dropped. */
+  private members: Set<string> | null;
+  private ringVersion: number;
+
   constructor(private readonly args: HandoffArgs) {
+    this.members = args.members === undefined ? null : new Set(args.members);
+    this.ringVersion = args.ring_version ?? 0;
     this.interval_ms = args.interval_ms ?? HINT_REPLAY_INTERVAL_MS;
     this.ask_timeout_ms = args.ask_timeout_ms ?? HINT_REPLAY_ASK_TIMEOUT_MS;
     assert(this.interval_ms > 0 && this.ask_timeout_ms > 0, 'handoff intervals are positive');
@@ -176,9 +189,15 @@ class Handoff implements Actor<HandoffMsg> {
       case 'stats':
         ctx.reply({ ...this.counters });
         return;
-      case 'forget-owner': {
+      case 'ring-update': {
         const replier = ctx.replier();
-        return this.withStore(replier, async (store) => replier?.ok(await forget(store, msg.owner)));
+        if (msg.version <= this.ringVersion) return replier?.ok(true);
+        this.ringVersion = msg.version;
+        this.members = new Set([...msg.ring, ...(msg.pending ?? [])].map((m) => m.id));
+        return this.withStore(replier, async (store) => {
+          await this.forgetLeft(store, ctx);
+          replier?.ok(true);
+        });
       }
       case 'open-failed':
         throw new Error(`hint store at ${this.args.dir} failed to open: ${msg.error}`);
@@ -243,8 +262,20 @@ class Handoff implements Actor<HandoffMsg> {
   // Replaying hints
   // -------------------------------------------------------------------------
 
-  /** One tick: a round for each due owner, and one bounded expiry pass. */
+  /** Drop the hints of owners that left the ring (see `ring-update`). */
+  private async forgetLeft(store: HintStorage, ctx: ActorContext<HandoffMsg>): Promise<void> {
+    const members = this.members;
+    if (members === null) return;
+    for (const owner of store.owners()) {
+      if (members.has(owner)) continue;
+      const dropped = await forget(store, owner);
+      if (dropped > 0) ctx.log.info('hints for a member that left the ring dropped', { owner, dropped });
+    }
+  }
+
+  /** One tick: hints of members that left dropped, a round for each due owner, and one bounded expiry pass. */
   private async tick(store: HintStorage, ctx: ActorContext<HandoffMsg>): Promise<void> {
+    await this.forgetLeft(store, ctx);
     const now_ms = ctx.now();
     const started: Promise<number>[] = [];
     for (const owner of store.owners()) {

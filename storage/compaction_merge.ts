@@ -45,6 +45,8 @@ export interface MergeRules {
   mayExistElsewhere(key: Uint8Array, pair: readonly [number, number]): boolean;
   /** Told of each pair of versions in conflict (both are kept). */
   onConflict?: KeyedDotConflictHandler;
+  /** A cleanup's filter: keys it refuses are not written out (`CompactionTask.keep`). */
+  keep?: (key: Uint8Array) => boolean;
 }
 
 /** Where merged entries go (an SSTableWriter, or a model in tests). */
@@ -73,6 +75,7 @@ export async function mergeTables(inputs: Iterable<SSTableEntry>[], sink: MergeS
   for (const entry of mergeSorted(inputs, rules.order, onConflict)) {
     stats.keysIn += entry.sourceEntries;
     stats.versionsIn += entry.versionsIn;
+    if (rules.keep !== undefined && !rules.keep(entry.key)) continue; // not replicated here any more: cleaned up
     const kept = purgeTombstones(entry.key, entry.versions, rules, stats);
     if (kept.length === 0) continue;
     assert(kept.length <= SIBLINGS_STORED_MAX, 'merged siblings stay within SIBLINGS_STORED_MAX');

@@ -11,6 +11,8 @@
  * planted-bug switches, so the engine decides it). The caller swaps the result
  * into the manifest; this module never touches it.
  */
+import { RangeSet, type RingRange } from '../src/core/ring_change.js';
+import { keyPosition } from '../src/core/tokens.js';
 import { DOT_CONFLICTS_REPORTED_MAX } from '../src/core/limits.js';
 import { dottedVersionVectorOrder } from '../src/core/dotted_version_vector.js';
 import { vectorClockOrder } from '../src/core/vector_clock.js';
@@ -49,6 +51,12 @@ export interface CompactionTask {
    */
   clocks?: 'dvv' | 'vector-clock';
   bloomFpRate: number;
+  /**
+   * A cleanup after a membership change (issue 16): the ring ranges this
+   * node replicates; keys outside them are not written out (their copies
+   * moved to the nodes that took the ranges over). Absent: every key kept.
+   */
+  keep?: RingRange[];
 }
 
 /** What a compaction produced: the new table (null when every entry was purged). */
@@ -98,6 +106,7 @@ export async function runCompaction(fs: FileSystem, task: CompactionTask, order:
         tombstoneGrace_ms: task.tombstoneGrace_ms,
         requireConfirmation: task.requireConfirmation,
         mayExistElsewhere: (key, pair) => unflushed?.mayContainHash(pair) === true || others.some((reader) => reader.mayContain(key, pair)),
+        ...(task.keep !== undefined ? { keep: keeper(task.keep) } : {}),
         onConflict: (key, a, b) => {
           if (dotConflicts.length < DOT_CONFLICTS_REPORTED_MAX) dotConflicts.push({ key, a, b });
         },
@@ -133,4 +142,10 @@ export class InlineCompactionExecutor implements CompactionExecutor {
 /** Entry point of the compaction pool's worker threads (real disk, the task's clocks). */
 export default function compactOnPoolThread(task: CompactionTask): Promise<CompactionResult> {
   return runCompaction(new RealFileSystem(), task);
+}
+
+/** Whether a key is in `ranges` (a cleanup's `keep`). */
+function keeper(ranges: RingRange[]): (key: Uint8Array) => boolean {
+  const set = new RangeSet(ranges);
+  return (key) => set.has(keyPosition(key));
 }

@@ -28,6 +28,8 @@ import { COMMITLOG_PERIODIC_SYNC_MS } from '../core/limits.js';
 import { SYNC_MODE_DEFAULT } from '../cluster/node_plan.js';
 import { SERVER_DEFAULTS, startServer, type RingkvServer } from '../server/start.js';
 import { readStartFlags, type StartFlags, type StartSettings } from './start_flags.js';
+import { DEFAULT_HTTP_URL, fetchJson } from './server_api.js';
+import { addMembershipCommands } from './membership_commands.js';
 
 /** How long a graceful shutdown may take before the process exits 1 anyway (flushing 5 memtables of 16 MB is far shorter). */
 const SHUTDOWN_DEADLINE_MS = 60_000;
@@ -35,12 +37,8 @@ const SHUTDOWN_DEADLINE_MS = 60_000;
 const SIGNAL_REPEAT_MIN_MS = 1000;
 /** How often a server run by `npm start` checks that npm (its parent) is still there. */
 const PARENT_CHECK_INTERVAL_MS = 500;
-/** Deadline of one `status`/`explain` request to a running server. */
-const CLI_HTTP_TIMEOUT_MS = 10_000;
 /** How often `ringkv repair` asks for progress. */
 const REPAIR_POLL_MS = 1000;
-/** Where `status` and `explain` look for a server by default. */
-const DEFAULT_HTTP_URL = `http://127.0.0.1:${SERVER_DEFAULTS.httpPort}`;
 /** Benchmark areas, in the order `ringkv bench` runs them. */
 const BENCH_AREAS = ['runtime', 'storage', 'fd', 'server'] as const;
 /** Characters of a value `explain` prints before cutting it short. */
@@ -160,6 +158,8 @@ program
   .action((area: string | undefined, opts: { quick?: boolean }) => {
     process.exitCode = runBench(area, opts.quick === true);
   });
+
+addMembershipCommands(program);
 
 await program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`ringkv: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -316,23 +316,6 @@ function formatRepairEnd(report: RepairReport): string {
     for (const [node, p] of Object.entries(report.nodes)) if (p !== null && p.pending.length > 0) lines.push(`  ${node}: ${p.pending.join(' ')}  (group>peer; a peer that is down waits until it is back)`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-/** GET (or `method`) `path` on the server at `base` and parse its JSON; errors say what to do. */
-async function fetchJson(base: string, path: string, password = process.env.RINGKV_PASSWORD, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
-  const url = `${base.replace(/\/+$/, '')}${path}`;
-  const headers: Record<string, string> = password === undefined || password === '' ? {} : { authorization: `Bearer ${password}` };
-  let response: Response;
-  try {
-    response = await fetch(url, { method, headers, signal: AbortSignal.timeout(CLI_HTTP_TIMEOUT_MS) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
-    throw new Error(`no ringkv server answered at ${base} (${cause}); start one with 'ringkv start' or point --http at it`);
-  }
-  const body = await response.text();
-  if (response.status === 401) throw new Error(`${url} answered 401: the server has a password; pass it with --password or RINGKV_PASSWORD`);
-  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${body}`);
-  return JSON.parse(body) as unknown;
 }
 
 /** `ringkv status` as a table. */

@@ -439,7 +439,7 @@ class EmbeddedCluster implements Cluster {
     return planReport(change, plan, (m) => this.labelOfMember(m));
   }
 
-  async changeMembership(change: MembershipChange): Promise<ChangePlan> {
+  async changeMembership(change: MembershipChange, options: { wait?: boolean } = {}): Promise<ChangePlan> {
     this.open();
     if (this.change !== null) throw new InvalidRequestError('a membership change is in progress (see cluster.transfers() or ringkv transfers); start the next once it committed');
     const { state, plan } = this.prepare(change, true);
@@ -450,7 +450,8 @@ class EmbeddedCluster implements Cluster {
       this.departed.add(state.removed);
     }
     this.change = state;
-    await this.drive(state);
+    const driving = this.drive(state);
+    if (options.wait !== false) await driving;
     return planReport(change, plan, (m) => this.labelOfMember(m));
   }
 

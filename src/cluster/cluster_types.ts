@@ -434,8 +434,10 @@ export interface Cluster {
    * a dead one with a new node on its tokens. Resolves with the plan once
    * the new ring is committed everywhere; the change is saved as it goes,
    * and resumes after a crash when the cluster opens again. One at a time.
+   * `wait: false` resolves as soon as the change started (follow it with
+   * `transfers`).
    */
-  changeMembership(change: MembershipChange): Promise<ChangePlan>;
+  changeMembership(change: MembershipChange, options?: { wait?: boolean }): Promise<ChangePlan>;
   /** Shorthands of `changeMembership`. */
   addNode(node: NodeSpec): Promise<ChangePlan>;
   decommission(id: string): Promise<ChangePlan>;
@@ -488,7 +490,8 @@ export interface TransferReport {
 /** The membership change in progress (`Cluster.transfers`). */
 export interface TransfersReport {
   change: MembershipChange | null;
-  phase: 'streaming' | 'switching' | null;
+  /** streaming: transfers run; switching: the new ring is being committed; cleanup: old copies are being dropped. */
+  phase: 'streaming' | 'switching' | 'cleanup' | null;
   startedAgoMs: number | null;
   transfers: TransferReport[];
   /** The ring view the nodes are at (0: as created; each change adds 2). */

@@ -29,10 +29,11 @@
 import { assert } from '../core/assert.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { RING_UPDATE_TIMEOUT_MS, TRANSFER_POLL_MS } from '../core/limits.js';
-import { planChange, type RingChange, type RingChangePlan, type RingRange } from '../core/ring_change.js';
+import { planChange, rangesOf, type RingChange, type RingChangePlan, type RingRange } from '../core/ring_change.js';
 import { Ring, type RingMember } from '../core/ring.js';
 import type { Message } from '../runtime/actor.js';
 import type { ResolvedCluster, ResolvedNode } from './cluster_config.js';
+import { COMPACTION_ACTOR_ID } from './node_plan.js';
 import { ANTI_ENTROPY_ACTOR_ID, COORDINATOR_ACTOR_ID, HANDOFF_ACTOR_ID } from '../../actors/member_refs.js';
 import type { RingUpdate } from '../../actors/ring_view.js';
 import { TRANSFER_ACTOR_ID, type TransferProgress, type TransferSpec } from '../../actors/transfer.js';
@@ -78,7 +79,7 @@ export interface ChangeState {
   /** The member that leaves the ring (decommission, remove, replace), or null. */
   removed: string | null;
   transfers: SavedTransfer[];
-  phase: 'streaming' | 'switching';
+  phase: 'streaming' | 'switching' | 'cleanup';
   started_ms: number;
   /** When every reachable node acknowledged the pending view (host ms); writes after it reach the new replicas too. */
   pending_since_ms: number | null;
@@ -105,6 +106,8 @@ export interface ChangeHost {
 
 /** Ask deadline of the driver's own questions. */
 const DRIVER_ASK_MS = 2000;
+/** Deadline of one node's cleanup compaction (it merges every table the node holds). */
+const CLEANUP_TIMEOUT_MS = 10 * 60_000;
 /** Polls between two saves of the transfers' cursors. */
 const SAVE_EVERY_POLLS = 4;
 
@@ -150,7 +153,8 @@ export function newChange(config: ResolvedCluster, version: number, change: Ring
 /** The cluster once `state` committed: `config`'s nodes, less the removed, plus the added, on the ring after. */
 export function configAfter(config: ResolvedCluster, state: ChangeState): ResolvedCluster {
   const nodes = config.nodes.filter((n) => n.member !== state.removed);
-  if (state.added !== null) nodes.push(state.added);
+  // Idempotent: a change resumed after its commit starts from the cluster after it.
+  if (state.added !== null && !nodes.some((n) => n.member === state.added!.member)) nodes.push(state.added);
   const order = new Map(state.after.map((m, i) => [m.id, i]));
   nodes.sort((a, b) => order.get(a.member)! - order.get(b.member)!);
   return { ...config, nodes, ring: state.after.map((m) => ({ ...m, tokens: [...m.tokens] })) };
@@ -158,6 +162,7 @@ export function configAfter(config: ResolvedCluster, state: ChangeState): Resolv
 
 /** The ring view a node starting during `state` (or after it) must start with. */
 export function viewDuring(state: ChangeState): StartView {
+  if (state.phase === 'cleanup') return { version: state.version + 1, ring: state.after, pending: null };
   return state.phase === 'streaming' ? { version: state.version, ring: state.before, pending: state.after } : { version: state.version + 1, ring: state.after, pending: null };
 }
 
@@ -179,28 +184,51 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
     await host.save(state);
   }
   const after = configAfter(config, state);
-  await broadcast(host, state, { type: 'ring-update', version: state.version + 1, ring: state.after, pending: null });
-  await host.committed(after, state.version + 1);
-  if (state.removed !== null) await retire(host, after, state);
+  if (state.phase === 'switching') {
+    await broadcast(host, state, { type: 'ring-update', version: state.version + 1, ring: state.after, pending: null });
+    await host.committed(after, state.version + 1);
+    if (state.removed !== null) await retire(host, state);
+    state.phase = 'cleanup';
+    await host.save(state);
+  }
+  await cleanup(host, after, state);
   await host.save(null);
   host.log('info', 'membership change committed', { change: state.change.kind, version: state.version + 1, transfers: state.transfers.length });
   return after;
 }
 
 /**
- * After the commit, the member that left: a decommissioned one first hands
- * off the hints it holds for others, then stops; every member drops the
- * hints it holds for it (they can never be delivered, and the keys they
- * hold reached the new replicas from the survivors). Best effort: a member
- * that does not answer keeps them until they expire.
+ * Once every node holds the new ring: each member that no longer
+ * replicates some ranges drops its copies of them (a major compaction
+ * keeping only the ranges it replicates now: `cleanup`), so they cannot come
+ * back later. Best effort per member: one that does not answer keeps the
+ * copies (harmless: no read asks it for them) until a later cleanup.
  */
-async function retire(host: ChangeHost, after: ResolvedCluster, state: ChangeState): Promise<void> {
+async function cleanup(host: ChangeHost, after: ResolvedCluster, state: ChangeState): Promise<void> {
+  const ring = Ring.fromTokens(state.after);
+  const dropping = new Set(planChange(Ring.fromTokens(state.before), after.replication.dcs, state.change).drops.map((d) => d.member));
+  await Promise.all(
+    after.nodes
+      .filter((n) => dropping.has(n.member) && host.reachable(n.member))
+      .map(async (n) => {
+        const keep = rangesOf(ring, after.replication.dcs, n.member);
+        await host.ask(n.member, COMPACTION_ACTOR_ID, { type: 'cleanup', keep }, CLEANUP_TIMEOUT_MS).catch((err: unknown) => {
+          host.log('warn', 'cleanup of moved copies failed; they stay until a later cleanup', { node: n.member, error: String(err) });
+        });
+      }),
+  );
+}
+
+/**
+ * After the commit, a decommissioned member first hands off the hints it
+ * holds for others, then stops. (Every member's handoff drops the hints it
+ * holds for a member that left when it gets the committed ring view.)
+ */
+async function retire(host: ChangeHost, state: ChangeState): Promise<void> {
   const removed = state.removed!;
-  if (state.change.kind === 'decommission') {
-    if (host.reachable(removed)) await host.ask(removed, HANDOFF_ACTOR_ID, { type: 'replay-now' }, RING_UPDATE_TIMEOUT_MS).catch(() => undefined);
-    await host.stopNode(removed);
-  }
-  await Promise.all(after.nodes.filter((n) => host.reachable(n.member)).map((n) => host.ask(n.member, HANDOFF_ACTOR_ID, { type: 'forget-owner', owner: removed }, DRIVER_ASK_MS).catch(() => undefined)));
+  if (state.change.kind !== 'decommission') return;
+  if (host.reachable(removed)) await host.ask(removed, HANDOFF_ACTOR_ID, { type: 'replay-now' }, RING_UPDATE_TIMEOUT_MS).catch(() => undefined);
+  await host.stopNode(removed);
 }
 
 /** Get `update` acknowledged by the coordinator and anti-entropy actor of every reachable member of either ring. */
@@ -214,6 +242,7 @@ async function broadcast(host: ChangeHost, state: ChangeState, update: RingUpdat
         if (!host.reachable(member)) return true; // it gets the view when it restarts
         try {
           await host.ask(member, COORDINATOR_ACTOR_ID, update, DRIVER_ASK_MS);
+          await host.ask(member, HANDOFF_ACTOR_ID, update, DRIVER_ASK_MS).catch(() => undefined); // a failed hint store answers nothing
           await host.ask(member, ANTI_ENTROPY_ACTOR_ID, update, DRIVER_ASK_MS).catch(() => undefined); // none when anti-entropy is off
           return true;
         } catch {

@@ -122,7 +122,16 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
       id: DETECTOR_ACTOR_ID,
       args: { self: node.member, subscribers },
     },
-    { kind: 'handoff', id: HANDOFF_ACTOR_ID, args: { self: node.member, dir: join(dir, 'hints') } },
+    {
+      kind: 'handoff',
+      id: HANDOFF_ACTOR_ID,
+      args: {
+        self: node.member,
+        dir: join(dir, 'hints'),
+        // After a membership change it drops the hints of members that left (before one, members never leave).
+        ...(view.version > 0 ? { members: [...cluster.ring, ...(view.pending ?? [])].map((m) => m.id), ring_version: view.version } : {}),
+      },
+    },
     {
       kind: 'coordinator',
       id: COORDINATOR_ACTOR_ID,

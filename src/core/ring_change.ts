@@ -162,6 +162,56 @@ export function planChange(ring: Ring, replicas: DcReplicas, change: RingChange)
   };
 }
 
+/** The ranges of ring positions `member` replicates on `ring` with `replicas` per data center. */
+export function rangesOf(ring: Ring, replicas: DcReplicas, member: string): RingRange[] {
+  const bounds = [...new Set(tokensOf(ring))].sort((a, b) => a - b);
+  const ranges: RingRange[] = [];
+  for (let i = 0; i < bounds.length; i++) {
+    const to = bounds[i]!;
+    const from = i === 0 ? bounds[bounds.length - 1]! : bounds[i - 1]!;
+    if (placeAt(ring, to, replicas, 0).replicas.includes(member)) addRange(ranges, { from, to });
+  }
+  // The last range may continue into the first (the ring wraps).
+  if (ranges.length > 1 && ranges[ranges.length - 1]!.to === ranges[0]!.from) {
+    ranges[0]!.from = ranges[ranges.length - 1]!.from;
+    ranges.pop();
+  }
+  return ranges;
+}
+
+/**
+ * A set of ring ranges answering `has(position)` in O(log ranges): what a
+ * cleanup compaction asks for every key it merges.
+ */
+export class RangeSet {
+  /** Non-wrapping (from, to] pieces, sorted by `to`. */
+  private readonly pieces: RingRange[] = [];
+
+  constructor(ranges: readonly RingRange[]) {
+    for (const r of ranges) {
+      if (r.from < r.to) this.pieces.push({ ...r });
+      else {
+        // A range over the wrap: (from, end of the ring) and [0, to].
+        this.pieces.push({ from: r.from, to: RING_POSITIONS });
+        this.pieces.push({ from: -1, to: r.to });
+      }
+    }
+    this.pieces.sort((a, b) => a.to - b.to);
+  }
+
+  has(position: number): boolean {
+    let lo = 0;
+    let hi = this.pieces.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.pieces[mid]!.to < position) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.pieces.length && this.pieces[i]!.to >= position; i++) if (this.pieces[i]!.from < position) return true;
+    return false;
+  }
+}
+
 /** Whether `position` falls in one of `ranges`. */
 export function inRanges(ranges: readonly RingRange[], position: number): boolean {
   for (const r of ranges) {

@@ -90,8 +90,8 @@ export abstract class ClusterDecorator implements Cluster {
     return this.inner.planChange(change);
   }
 
-  changeMembership(change: MembershipChange): Promise<ChangePlan> {
-    return this.inner.changeMembership(change);
+  changeMembership(change: MembershipChange, options?: { wait?: boolean }): Promise<ChangePlan> {
+    return this.inner.changeMembership(change, options);
   }
 
   addNode(node: NodeSpec): Promise<ChangePlan> {

@@ -11,6 +11,9 @@
  *   GET    /explain/:key 200 JSON of cluster.explain(key), bytes as base64
  *   POST   /repair       200 JSON of cluster.repair(): starts an anti-entropy pass on every node
  *   GET    /repair       200 JSON of cluster.repairProgress()
+ *   POST   /membership   a membership change (issue 16), body {"change": {...}, "dryRun": true|false}:
+ *                        200 JSON of the plan (dry run) · 202 plan, the change started (follow /transfers)
+ *   GET    /transfers    200 JSON of cluster.transfers(): the change in progress and its transfers
  *   GET    /metrics      200 Prometheus text (404 when the server has no metrics)
  *   GET    /health       200 · 503 liveness (`http_probes.ts`; open without the password)
  *   GET    /ready        200 · 503 can serve at the configured W and R (idem)
@@ -34,7 +37,7 @@
  * Thread contract: main thread only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Cluster, ReadOptions, Receipt, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
+import type { Cluster, MembershipChange, NodeSpec, ReadOptions, Receipt, WriteOptions, WriteResult } from '../cluster/cluster_types.js';
 import { InvalidRequestError } from '../core/errors.js';
 import { HttpError, readBody, refuseTooLarge, sendJson } from './http_exchange.js';
 import { healthRoute, readyRoute } from './http_probes.js';
@@ -97,7 +100,7 @@ export function resolveRoute(method: string, path: string): { route: Route; rawK
     }
     return { route, rawKey };
   }
-  throw new HttpError(404, 'NOT_FOUND', `no route for ${path}; routes are /kv/:key, /explain/:key, /status, /repair, /metrics, /health and /ready`);
+  throw new HttpError(404, 'NOT_FOUND', `no route for ${path}; routes are /kv/:key, /explain/:key, /status, /repair, /membership, /transfers, /metrics, /health and /ready`);
 }
 
 /** The part of `path` after `prefix` ('' for an exact route), or null when it does not match. */
@@ -213,6 +216,28 @@ const repairProgress: Route = {
   },
 };
 
+const membership: Route = {
+  name: 'membership',
+  async handle(env, { req, res, query }) {
+    refuseQuery(query);
+    const body = await readBody(req, env.bodyMaxBytes);
+    if (!body.ok) throw new HttpError(413, 'TOO_LARGE', `a membership request is at most ${env.bodyMaxBytes} bytes`);
+    const { change, dryRun } = membershipRequest(body.body);
+    if (dryRun) sendJson(res, 200, await env.cluster.planChange(change));
+    else sendJson(res, 202, await env.cluster.changeMembership(change, { wait: false }));
+    return 'ok';
+  },
+};
+
+const transfers: Route = {
+  name: 'transfers',
+  async handle(env, { res, query }) {
+    refuseQuery(query);
+    sendJson(res, 200, await env.cluster.transfers());
+    return 'ok';
+  },
+};
+
 const metrics: Route = {
   name: 'metrics',
   async handle(env, { res }) {
@@ -230,6 +255,8 @@ const ROUTES: ReadonlyArray<readonly [string, Readonly<Record<string, Route>>]> 
   ['/explain/', { GET: explain }],
   ['/status', { GET: status }],
   ['/repair', { GET: repairProgress, POST: startRepair }],
+  ['/membership', { POST: membership }],
+  ['/transfers', { GET: transfers }],
   ['/metrics', { GET: metrics }],
   ['/health', { GET: healthRoute, HEAD: healthRoute }],
   ['/ready', { GET: readyRoute, HEAD: readyRoute }],
@@ -243,6 +270,42 @@ function kvHeaders(context: string, receipt: Receipt): Record<string, string> {
 /** Compact JSON with every non-ASCII character escaped, so it is a valid header value (node:http refuses others). */
 function asciiJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A POST /membership body: `{ "change": MembershipChange, "dryRun"?: boolean }`, checked; `InvalidRequestError` saying what is wrong. */
+function membershipRequest(body: Buffer): { change: MembershipChange; dryRun: boolean } {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new InvalidRequestError('a membership request is JSON: {"change": {"kind": "join", "node": {"id": "n6"}}, "dryRun": true}');
+  }
+  const v = (typeof value === 'object' && value !== null ? value : {}) as { change?: unknown; dryRun?: unknown };
+  const c = (typeof v.change === 'object' && v.change !== null ? v.change : {}) as Record<string, unknown>;
+  const spec = (node: unknown): NodeSpec => {
+    const n = (typeof node === 'object' && node !== null ? node : {}) as Record<string, unknown>;
+    if (typeof n['id'] !== 'string') throw new InvalidRequestError('the new node is {"id": "...", "dc"?: "...", "rack"?: "...", "weight"?: 1}');
+    return { id: n['id'], ...(typeof n['dc'] === 'string' ? { dc: n['dc'] } : {}), ...(typeof n['rack'] === 'string' ? { rack: n['rack'] } : {}), ...(typeof n['weight'] === 'number' ? { weight: n['weight'] } : {}) };
+  };
+  let change: MembershipChange;
+  switch (c['kind']) {
+    case 'join':
+      change = { kind: 'join', node: spec(c['node']) };
+      break;
+    case 'decommission':
+    case 'remove':
+      if (typeof c['node'] !== 'string') throw new InvalidRequestError(`a ${c['kind']} names its node: {"kind": "${c['kind']}", "node": "n3"}`);
+      change = { kind: c['kind'], node: c['node'] };
+      break;
+    case 'replace':
+      if (typeof c['dead'] !== 'string') throw new InvalidRequestError('a replace names the dead node and the new one: {"kind": "replace", "dead": "n3", "node": {"id": "n7"}}');
+      change = { kind: 'replace', dead: c['dead'], node: spec(c['node']) };
+      break;
+    default:
+      throw new InvalidRequestError(`change.kind is join, decommission, remove or replace, not ${JSON.stringify(c['kind'])}`);
+  }
+  if (v.dryRun !== undefined && typeof v.dryRun !== 'boolean') throw new InvalidRequestError('dryRun is true or false');
+  return { change, dryRun: v.dryRun === true };
 }
 
 /** Routes without parameters refuse any, so a typo is not silently ignored. */

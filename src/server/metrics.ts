@@ -53,6 +53,9 @@
  *                                                      clusters; one series per peer process)
  *   ringkv_peer_connections_rejected_total             peer connections dropped: failed handshake, malformed or oversized frame
  *   ringkv_peer_envelopes_total{direction}             actor messages sent to, received from, or refused for peer processes
+ *   ringkv_membership_change_in_progress               1 while a membership change runs (issue 16)
+ *   ringkv_membership_transfers{state}                 its transfers by state (not started, waiting, running, verified, failed)
+ *   ringkv_membership_transfer_bytes                   bytes its transfers moved; ..._rate_bytes_per_second their rate
  *   ringkv_cluster_status_up                           1 if the last status fetch succeeded
  *   ringkv_cluster_status_fetches_total{outcome}       status fetches made for scrapes
  *   ringkv_metrics_dropped_total{metric}               reports dropped by a series bound
@@ -475,6 +478,18 @@ export class ServerMetrics implements RequestObserver, ClusterEventObserver {
     });
     statusGauge('ringkv_peer_link_up', 'Whether this process\'s link to a peer process is connected and authenticated (1) or not (0); multi-process clusters only.', ['peer'], (g, s) => {
       for (const link of s.links?.links ?? []) g.set({ peer: link.process ?? link.address }, link.connected ? 1 : 0);
+    });
+    statusGauge('ringkv_membership_change_in_progress', 'Whether a membership change (join, decommission, remove, replace) is running (1) or not (0).', [], (g, s) => {
+      if (s.membership !== undefined) g.set(s.membership === null ? 0 : 1);
+    });
+    statusGauge('ringkv_membership_transfers', 'Transfers of the membership change in progress, by state.', ['state'], (g, s) => {
+      for (const state of ['not started', 'waiting', 'running', 'verified', 'failed'] as const) g.set({ state }, s.membership?.transfers.filter((t) => t.state === state).length ?? 0);
+    });
+    statusGauge('ringkv_membership_transfer_bytes', 'Bytes the transfers of the membership change in progress have moved (listings and values).', [], (g, s) => {
+      g.set(s.membership?.transfers.reduce((sum, t) => sum + t.bytes, 0) ?? 0);
+    });
+    statusGauge('ringkv_membership_transfer_rate_bytes_per_second', 'Rate of the transfers of the membership change in progress, summed.', [], (g, s) => {
+      g.set(s.membership?.transfers.reduce((sum, t) => sum + t.bytesPerSecond, 0) ?? 0);
     });
     statusGauge('ringkv_keys_estimate', 'Live keys the node\'s replica holds (not deleted, each once; a background scan at most a second old while writes come in).', ['node'], (g, s) => {
       for (const m of s.members) if (m.keysEstimate !== null) g.set({ node: m.id }, m.keysEstimate);

@@ -14,6 +14,7 @@ import { placeReplicas } from '../../src/core/placement.js';
 import { Ring } from '../../src/core/ring.js';
 import { SimCluster, type SimChange } from '../../src/simulation/sim_cluster.js';
 import type { Version } from '../../storage/version.js';
+import type { ScanPage } from '../../actors/replica.js';
 
 const SEED = seedFrom(process.env['SEED'], Date.now());
 const utf8 = new TextEncoder();
@@ -66,6 +67,22 @@ async function changeUnderWrites(cluster: SimCluster, change: SimChange, count =
   return acked;
 }
 
+/** No node holds a key it does not replicate under the current ring: the old copies were cleaned up. */
+async function expectNoStrayCopies(cluster: SimCluster): Promise<void> {
+  const ring = Ring.fromTokens(cluster.config.ring);
+  for (const node of cluster.config.nodes) {
+    let from: Uint8Array | undefined;
+    let strays = 0;
+    for (;;) {
+      const page = await cluster.askNode<ScanPage>(node.label, 'replica', { type: 'scan', ...(from !== undefined ? { from } : {}) });
+      for (const { key } of page.entries) if (!placeReplicas(ring, key, cluster.config.replication.dcs, 0).replicas.includes(node.member)) strays++;
+      if (page.next === null) break;
+      from = page.next;
+    }
+    expect(strays, `keys ${node.label} holds but no longer replicates`).to.equal(0);
+  }
+}
+
 async function expectEveryKeyOnItsReplicas(cluster: SimCluster, acked: Map<string, string>): Promise<void> {
   const client = cluster.client();
   for (const [key, value] of acked) {
@@ -88,6 +105,7 @@ describe(`membership changes in the simulator (SEED=${SEED})`, function () {
     expect(cluster.config.nodes.map((n) => n.label)).to.deep.equal(['n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
     expect(cluster.savedChange()).to.equal(null);
     await expectEveryKeyOnItsReplicas(cluster, acked);
+    await expectNoStrayCopies(cluster);
   });
 
   it('a node is decommissioned under writes: its ranges stream to their successors, and it stops', async () => {
@@ -96,6 +114,7 @@ describe(`membership changes in the simulator (SEED=${SEED})`, function () {
     expect(cluster.config.nodes.map((n) => n.label)).to.deep.equal(['n1', 'n3', 'n4', 'n5']);
     expect(cluster.isRunning('n2')).to.equal(false);
     await expectEveryKeyOnItsReplicas(cluster, acked);
+    await expectNoStrayCopies(cluster);
   });
 
   it('a dead node is replaced by a new identity on its tokens, filled from the surviving replicas', async () => {
