@@ -490,8 +490,12 @@ export interface TransferReport {
 /** The membership change in progress (`Cluster.transfers`). */
 export interface TransfersReport {
   change: MembershipChange | null;
-  /** streaming: transfers run; switching: the new ring is being committed; cleanup: old copies are being dropped. */
-  phase: 'streaming' | 'switching' | 'cleanup' | null;
+  /**
+   * streaming: transfers run; switching: the new ring is being committed;
+   * handoff: a last sync from each replica that drops a range; cleanup: old
+   * copies are being dropped.
+   */
+  phase: 'streaming' | 'switching' | 'handoff' | 'cleanup' | null;
   startedAgoMs: number | null;
   transfers: TransferReport[];
   /** The ring view the nodes are at (0: as created; each change adds 2). */

@@ -79,8 +79,16 @@ export interface ChangeState {
   /** The member that leaves the ring (decommission, remove, replace), or null. */
   removed: string | null;
   transfers: SavedTransfer[];
-  phase: 'streaming' | 'switching' | 'cleanup';
+  phase: 'streaming' | 'switching' | 'handoff' | 'cleanup';
   started_ms: number;
+  /**
+   * The last sync of each range from the replica that drops it, run once
+   * every coordinator is on the new ring (so that replica takes no new write
+   * of the range): a write that reached only it during the change (never
+   * acknowledged, or written after its transfer was verified) is carried over
+   * before its copy is dropped or its node stops. Set at the commit.
+   */
+  handoffs: SavedTransfer[] | null;
   /** When every reachable node acknowledged the pending view (host ms); writes after it reach the new replicas too. */
   pending_since_ms: number | null;
 }
@@ -146,6 +154,7 @@ export function newChange(config: ResolvedCluster, version: number, change: Ring
     phase: 'streaming',
     started_ms: now_ms,
     pending_since_ms: null,
+    handoffs: null,
   };
   return { state, plan };
 }
@@ -162,7 +171,7 @@ export function configAfter(config: ResolvedCluster, state: ChangeState): Resolv
 
 /** The ring view a node starting during `state` (or after it) must start with. */
 export function viewDuring(state: ChangeState): StartView {
-  if (state.phase === 'cleanup') return { version: state.version + 1, ring: state.after, pending: null };
+  if (state.phase === 'cleanup' || state.phase === 'handoff') return { version: state.version + 1, ring: state.after, pending: null };
   return state.phase === 'streaming' ? { version: state.version, ring: state.before, pending: state.after } : { version: state.version + 1, ring: state.after, pending: null };
 }
 
@@ -179,7 +188,7 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
     // A resumed change keeps the first time: writes since then went to the new replicas already.
     state.pending_since_ms ??= host.now();
     await host.save(state);
-    await stream(host, state);
+    await stream(host, state, state.transfers, state.pending_since_ms, true);
     state.phase = 'switching';
     await host.save(state);
   }
@@ -187,11 +196,22 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
   if (state.phase === 'switching') {
     await broadcast(host, state, { type: 'ring-update', version: state.version + 1, ring: state.after, pending: null });
     await host.committed(after, state.version + 1);
+    // From the commit on, writes of a range reach its new replicas only: one more sync from each replica that drops it.
+    state.handoffs = state.transfers
+      .filter((t) => t.syncWith === 'first' && host.reachable(t.sources[0]!))
+      .map((t) => ({ ...t, id: `${t.id}/handoff`, sources: [t.sources[0]!], state: 'not started' as const, resume: null, keysFetched: 0, bytes: 0, bytesPerSecond: 0, seen_ms: host.now() }));
+    state.phase = 'handoff';
+    state.pending_since_ms = host.now();
+    await host.save(state);
+  }
+  if (state.phase === 'handoff') {
+    await stream(host, state, state.handoffs ?? [], state.pending_since_ms!, false);
     if (state.removed !== null) await retire(host, state);
     state.phase = 'cleanup';
     await host.save(state);
   }
   await cleanup(host, after, state);
+  await forgetTransfers(host, state);
   await host.save(null);
   host.log('info', 'membership change committed', { change: state.change.kind, version: state.version + 1, transfers: state.transfers.length });
   return after;
@@ -216,6 +236,16 @@ async function cleanup(host: ChangeHost, after: ResolvedCluster, state: ChangeSt
           host.log('warn', 'cleanup of moved copies failed; they stay until a later cleanup', { node: n.member, error: String(err) });
         });
       }),
+  );
+}
+
+/** Tell each target to forget the change's transfers (best effort: a restarted one forgot them already). */
+async function forgetTransfers(host: ChangeHost, state: ChangeState): Promise<void> {
+  const all = [...state.transfers, ...(state.handoffs ?? [])];
+  await Promise.all(
+    [...new Set(all.map((t) => t.target))]
+      .filter((target) => host.reachable(target))
+      .map((target) => host.ask(target, TRANSFER_ACTOR_ID, { type: 'transfer-cancel', ids: all.filter((t) => t.target === target).map((t) => t.id) }, DRIVER_ASK_MS).catch(() => undefined)),
   );
 }
 
@@ -259,13 +289,19 @@ async function broadcast(host: ChangeHost, state: ChangeState, update: RingUpdat
   }
 }
 
-/** Start every transfer on its target and follow them until all are verified, restarting any that stopped. */
-async function stream(host: ChangeHost, state: ChangeState): Promise<void> {
+/**
+ * Start `transfers` on their targets and follow them until each is verified
+ * (or, without `retry`, failed: a handoff from a replica that went down is
+ * left to anti-entropy), restarting any whose target restarted or that
+ * failed, from where it was. Differences older than `lateAfterMs` keep a
+ * transfer from verifying (`actors/transfer.ts`).
+ */
+async function stream(host: ChangeHost, state: ChangeState, transfers: SavedTransfer[], lateAfterMs: number | null, retry: boolean): Promise<void> {
   let polls = 0;
   for (;;) {
     const byTarget = new Map<string, SavedTransfer[]>();
-    for (const t of state.transfers) {
-      if (t.state === 'verified') continue;
+    for (const t of transfers) {
+      if (t.state === 'verified' || (!retry && t.state === 'failed')) continue;
       let list = byTarget.get(t.target);
       if (list === undefined) byTarget.set(t.target, (list = []));
       list.push(t);
@@ -286,7 +322,8 @@ async function stream(host: ChangeHost, state: ChangeState): Promise<void> {
           const p = known.get(t.id);
           if (p !== undefined) note(t, p, host.now());
           // Unknown to its target (it restarted, or never got it) or failed: (re)start it from where it was.
-          if (p === undefined || p.state === 'failed') restart.push(specOf(t, state.pending_since_ms!));
+          if (p === undefined || (retry && p.state === 'failed')) restart.push(specOf(t, lateAfterMs!));
+          else if (p.state === 'failed') host.log('warn', 'handoff of a dropped range failed; anti-entropy carries what it missed', { id: t.id, error: p.error ?? '' });
         }
         if (restart.length > 0) {
           await host.ask(target, TRANSFER_ACTOR_ID, { type: 'transfer-start', transfers: restart }, DRIVER_ASK_MS).catch(() => undefined);

@@ -43,7 +43,7 @@ export function transfersReport(
     phase: state.phase,
     startedAgoMs: now_ms - state.started_ms,
     ringVersion: version,
-    transfers: state.transfers.map((t) => {
+    transfers: [...state.transfers, ...(state.handoffs ?? [])].map((t) => {
       const expected = distinctKeys === null ? null : distinctKeys * t.share;
       const left = expected === null ? null : Math.max(0, expected - t.keysFetched);
       const keysPerSecond = t.keysFetched > 0 && t.bytes > 0 ? (t.bytesPerSecond * t.keysFetched) / t.bytes : 0;
