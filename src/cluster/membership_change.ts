@@ -116,6 +116,11 @@ export interface ChangeHost {
 const DRIVER_ASK_MS = 2000;
 /** Deadline of one node's cleanup compaction (it merges every table the node holds). */
 const CLEANUP_TIMEOUT_MS = 10 * 60_000;
+/**
+ * How long the change waits for the cleanups before it ends: a node whose
+ * compaction takes longer (a slow disk, many tables) finishes it on its own.
+ */
+const CLEANUP_WAIT_MS = 60_000;
 /** Polls between two saves of the transfers' cursors. */
 const SAVE_EVERY_POLLS = 4;
 
@@ -222,21 +227,27 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
  * replicates some ranges drops its copies of them (a major compaction
  * keeping only the ranges it replicates now: `cleanup`), so they cannot come
  * back later. Best effort per member: one that does not answer keeps the
- * copies (harmless: no read asks it for them) until a later cleanup.
+ * copies (no read asks it for them); the change waits CLEANUP_WAIT_MS at
+ * most, and a cleanup still running then goes on in its node.
  */
 async function cleanup(host: ChangeHost, after: ResolvedCluster, state: ChangeState): Promise<void> {
   const ring = Ring.fromTokens(state.after);
   const dropping = new Set(planChange(Ring.fromTokens(state.before), after.replication.dcs, state.change).drops.map((d) => d.member));
-  await Promise.all(
+  const running = new Set<string>();
+  const cleanups = Promise.all(
     after.nodes
       .filter((n) => dropping.has(n.member) && host.reachable(n.member))
       .map(async (n) => {
+        running.add(n.member);
         const keep = rangesOf(ring, after.replication.dcs, n.member);
         await host.ask(n.member, COMPACTION_ACTOR_ID, { type: 'cleanup', keep }, CLEANUP_TIMEOUT_MS).catch((err: unknown) => {
-          host.log('warn', 'cleanup of moved copies failed; they stay until a later cleanup', { node: n.member, error: String(err) });
+          host.log('warn', 'cleanup of moved copies failed; they stay (no read asks this node for them)', { node: n.member, error: String(err) });
         });
+        running.delete(n.member);
       }),
   );
+  const waited = await Promise.race([cleanups.then(() => true), host.sleep(CLEANUP_WAIT_MS).then(() => false)]);
+  if (!waited) host.log('info', 'cleanups still running; they finish on their nodes', { nodes: [...running] });
 }
 
 /** Tell each target to forget the change's transfers (best effort: a restarted one forgot them already). */
