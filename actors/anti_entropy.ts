@@ -67,7 +67,7 @@ import { TombstoneConfirmation } from './tombstone_confirmation.js';
 import { ExchangeRun, type ExchangeHost } from './exchange_run.js';
 import { antiEntropyRef, REPLICA_ACTOR_ID } from './member_refs.js';
 import type { TreeChange } from './tree_feed.js';
-import type { RingUpdate } from './ring_view.js';
+import { RingView, type RingUpdate } from './ring_view.js';
 import type { AntiEntropyArgs, AntiEntropyMsg, AntiEntropyStats, KeyExchanges, PairExchange, RepairProgress } from './anti_entropy_messages.js';
 import { ByteBudget } from '../src/core/byte_budget.js';
 
@@ -89,8 +89,9 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
   private ctx!: ActorContext<AntiEntropyMsg>;
   private groups: ReplicaGroups;
   private mine: ReplicaGroup[];
-  /** The ring the groups come from, as last given (its version, and its members for comparison). */
-  private ringVersion: number;
+  /** The ring view (the groups come from its current ring; tombstones are confirmed with every holder of a key). */
+  private readonly view: RingView;
+  /** Its current ring as text, to tell a new one from a new pending or previous one. */
   private ringText: string;
   private readonly leafBits: number;
   private readonly intervalMs: number;
@@ -125,7 +126,7 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
   constructor(private readonly args: AntiEntropyArgs) {
     this.groups = new ReplicaGroups(Ring.fromTokens(args.ring), args.dcs);
     this.mine = this.groups.groupsOf(args.self);
-    this.ringVersion = args.ringVersion ?? 0;
+    this.view = new RingView(args.ring, args.pendingRing ?? null, args.ringVersion ?? 0, args.previousRing ?? null);
     this.ringText = JSON.stringify(args.ring);
     this.leafBits = args.leafBits ?? AE_LEAF_BITS_DEFAULT;
     this.intervalMs = args.intervalMs ?? AE_EXCHANGE_INTERVAL_MS;
@@ -152,8 +153,7 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
    * the trees are rebuilt and a repair pass narrows to the pairs that remain.
    */
   private ringUpdate(update: RingUpdate): void {
-    if (update.version <= this.ringVersion) return;
-    this.ringVersion = update.version;
+    if (!this.view.apply(update)) return;
     const text = JSON.stringify(update.ring);
     if (text === this.ringText) return;
     this.ringText = text;
@@ -266,7 +266,7 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
   }
 
   repairedTombstones(key: Uint8Array, versions: readonly Version[]): void {
-    if (versions.some((v) => v.purgeable !== true)) this.confirmer.afterDelete(key, this.groups.groupOf(key).members, versions, this.ctx);
+    if (versions.some((v) => v.purgeable !== true)) this.confirmer.afterDelete(key, this.view.holders(key, this.args.dcs, this.groups.groupOf(key).members), versions, this.ctx);
   }
 
   scanned(ms: number): void {
@@ -363,7 +363,7 @@ class AntiEntropy implements Actor<AntiEntropyMsg>, ExchangeHost {
         // A delete that settled without a confirmation (an owner got it late, from a hint or an exchange, and nobody
         // read the key since): confirm it now, so it can be purged. Bounded by the round's own in-flight limit.
         if (versions.every((v) => v.value === null) && versions.some((v) => v.purgeable !== true)) {
-          this.confirmer.afterDelete(key, group.members, versions, this.ctx);
+          this.confirmer.afterDelete(key, this.view.holders(key, this.args.dcs, group.members), versions, this.ctx);
         }
       }
       if (page.next === null) break;

@@ -42,6 +42,9 @@ export interface AntiEntropyArgs {
   ring: RingMember[];
   /** The number of that ring view (`RingUpdate.version`); 0 by default. */
   ringVersion?: number;
+  /** The ring view's pending and previous rings (`RingUpdate`): their replicas of a key must hold its tombstone before it is confirmed. */
+  pendingRing?: RingMember[] | null;
+  previousRing?: RingMember[] | null;
   /** Replicas per data center (the cluster's replication). */
   dcs: DcReplicas;
   /** Leaf bits of every tree (default AE_LEAF_BITS_DEFAULT; the same on every node). */

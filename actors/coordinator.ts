@@ -127,7 +127,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
   private readonly readHost: ReadHost;
 
   constructor(private readonly args: CoordinatorArgs) {
-    this.view = new RingView(args.ring, args.pending_ring ?? null, args.ring_version ?? 0);
+    this.view = new RingView(args.ring, args.pending_ring ?? null, args.ring_version ?? 0, args.previous_ring ?? null);
     this.down = new HeldDown(args.self);
     assert(this.view.dcOf(args.self) !== undefined, 'the coordinator is a member of its ring');
     this.requestTimeout = args.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
@@ -142,7 +142,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
       fallbackUsed: () => void this.stats.fallback_writes++,
       sync: args.sync_mode ?? 'batch',
       storageFailed: () => this.storageFailedMembers(),
-      afterDelete: (key, owners, siblings, ctx) => this.tombstones.afterDelete(key, owners, siblings, ctx),
+      afterDelete: (key, owners, siblings, ctx) => this.tombstones.afterDelete(key, this.view.holders(key, this.args.replication.dcs, owners), siblings, ctx),
       minted: () => void this.stats.puts++,
     };
     this.readHost = {
@@ -154,7 +154,7 @@ class Coordinator implements Actor<CoordinatorMsg> {
       storageFailed: () => this.storageFailedMembers(),
       afterRead: (key, pref, answers, damaged, ctx) => {
         this.stats.read_repairs += sendReadRepairs(key, answers, damaged, this.replicaTimeout, ctx);
-        this.tombstones.afterRead(key, pref.replicas, answers, ctx);
+        this.tombstones.afterRead(key, this.view.holders(key, this.args.replication.dcs, pref.replicas), answers, ctx);
       },
     };
   }
@@ -398,11 +398,10 @@ class Coordinator implements Actor<CoordinatorMsg> {
       if (owner === self) continue;
       replications.push(replicateTo(this.writeHost, owner, msg.key, minted.siblings, pref, strict, wait, usedFallbacks, refusals, ctx));
     }
-    // During a membership change a pending replica may lack the tombstone: confirmation waits for the new ring.
-    if (msg.value === null && pending.length === 0) {
+    if (msg.value === null) {
       // A delete every owner stored itself (this one minted it): all hold its tombstones.
       void Promise.all(replications).then((direct) => {
-        if (direct.every(Boolean)) this.tombstones.afterDelete(msg.key, pref.replicas, minted.siblings, ctx);
+        if (direct.every(Boolean)) this.writeHost.afterDelete(msg.key, pref.replicas, minted.siblings, ctx);
       });
     }
     return writeAnswer(this.writeHost, msg, minted, tracker, await wait.done, timeout_ms, refusals);

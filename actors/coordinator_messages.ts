@@ -134,6 +134,8 @@ export interface CoordinatorArgs {
   pending_ring?: RingMember[] | null;
   /** The number of that ring view (`RingUpdate.version`); 0 by default. */
   ring_version?: number;
+  /** The ring before a committed change whose old replicas still hold copies (`RingUpdate.previous`); none by default. */
+  previous_ring?: RingMember[] | null;
   replication: CoordinatorReplication;
   /** Client request deadline (default REQUEST_TIMEOUT_MS). */
   request_timeout_ms?: number;

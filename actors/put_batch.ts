@@ -131,9 +131,8 @@ function replicate(host: WriteHost, writes: readonly BatchWrite[], mints: Outcom
   });
   const remoteDone = (p: Progress, direct: boolean): void => {
     p.allDirect &&= direct;
-    // A delete every owner stored itself (this one minted it): all hold its tombstones. During a
-    // membership change a pending replica may lack it: confirmation waits for the new ring.
-    if (--p.remotes === 0 && p.allDirect && p.write.msg.value === null && p.write.pending.length === 0) host.afterDelete(p.write.msg.key, p.write.pref.replicas, p.minted!.siblings, ctx);
+    // A delete every owner stored itself (this one minted it): all hold its tombstones (confirmed with every holder: `RingView.holders`).
+    if (--p.remotes === 0 && p.allDirect && p.write.msg.value === null) host.afterDelete(p.write.msg.key, p.write.pref.replicas, p.minted!.siblings, ctx);
   };
   const alone = (p: Progress, owner: string, failure: unknown): void => {
     const { key } = p.write.msg;

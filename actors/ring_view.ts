@@ -24,18 +24,26 @@ export interface RingUpdate extends Message {
   ring: RingMember[];
   /** The ring after the change in progress, or null. */
   pending: RingMember[] | null;
+  /**
+   * Once a change committed, until its old replicas dropped their copies:
+   * the ring before it. Its replicas may still hold a key, so a tombstone is
+   * confirmed only once they hold it too (`holders`).
+   */
+  previous?: RingMember[] | null;
 }
 
 export class RingView {
   ring: Ring;
   pending: Ring | null;
+  previous: Ring | null;
   version: number;
   /** Data center of every member of either ring. */
   private readonly dcs = new Map<string, string>();
 
-  constructor(ring: readonly RingMember[], pending: readonly RingMember[] | null = null, version = 0) {
+  constructor(ring: readonly RingMember[], pending: readonly RingMember[] | null = null, version = 0, previous: readonly RingMember[] | null = null) {
     this.ring = Ring.fromTokens(ring);
     this.pending = pending === null ? null : Ring.fromTokens(pending);
+    this.previous = previous === null ? null : Ring.fromTokens(previous);
     this.version = version;
     this.noteDcs();
   }
@@ -45,6 +53,7 @@ export class RingView {
     if (update.version <= this.version) return false;
     this.ring = Ring.fromTokens(update.ring);
     this.pending = update.pending === null ? null : Ring.fromTokens(update.pending);
+    this.previous = update.previous === undefined || update.previous === null ? null : Ring.fromTokens(update.previous);
     this.version = update.version;
     this.noteDcs();
     return true;
@@ -61,7 +70,22 @@ export class RingView {
     return placeReplicas(this.pending, key, replicas, 0).replicas.filter((m) => !now.includes(m));
   }
 
+  /**
+   * Every member that may hold `key` (its `replicas` under the ring now,
+   * `now`): during a change also its replicas under the pending ring, and
+   * after one its replicas under the previous ring until they dropped their
+   * copies. A tombstone may be purged only once all of them hold it: a
+   * holder that missed the delete would bring the value back (through a
+   * transfer's last sync from it, or by holding the key again later).
+   */
+  holders(key: Uint8Array, replicas: DcReplicas, now: readonly string[]): readonly string[] {
+    if (this.pending === null && this.previous === null) return now;
+    const all = new Set(now);
+    for (const ring of [this.pending, this.previous]) if (ring !== null) for (const m of placeReplicas(ring, key, replicas, 0).replicas) all.add(m);
+    return [...all];
+  }
+
   private noteDcs(): void {
-    for (const ring of [this.ring, this.pending]) for (const m of ring?.members() ?? []) this.dcs.set(m.id, m.dc);
+    for (const ring of [this.ring, this.pending, this.previous]) for (const m of ring?.members() ?? []) this.dcs.set(m.id, m.dc);
   }
 }

@@ -58,12 +58,12 @@ describe('ringkv node and ringkv transfers', function () {
   it('node add --yes commits and follows the transfers to the end; transfers then shows none', async () => {
     const run = await cli(['node', 'add', 'n4', '--http', http, '--yes']);
     expect(run.status, run.stderr).to.equal(0);
-    expect(run.stdout).to.match(/committed: the change runs in the server/).and.match(/done: the new ring is committed on every node \(ring version 2\)/);
+    expect(run.stdout).to.match(/committed: the change runs in the server/).and.match(/done: the new ring is committed on every node \(ring version 3\)/);
     expect(server.cluster.nodes).to.deep.equal(['n1', 'n2', 'n3', 'n4']);
     const transfers = await cli(['transfers', '--http', http]);
-    expect(transfers.stdout).to.equal('no membership change in progress (ring version 2)\n');
+    expect(transfers.stdout).to.equal('no membership change in progress (ring version 3)\n');
     const json = JSON.parse((await cli(['transfers', '--http', http, '--json'])).stdout) as { change: unknown; ringVersion: number };
-    expect(json).to.deep.include({ change: null, ringVersion: 2 });
+    expect(json).to.deep.include({ change: null, ringVersion: 3 });
     for (let i = 0; i < 500; i += 50) expect((await server.cluster.get(`k${i}`)).values.map(String)).to.deep.equal([`v${i}`]);
   });
 

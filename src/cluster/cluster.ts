@@ -191,13 +191,15 @@ class EmbeddedCluster implements Cluster {
   private readonly client: ClusterClient;
   private ring: Ring;
   private closed = false;
-  /** The ring view the nodes are at: 0 as created, +2 per membership change. */
+  /** The ring view the nodes are at: 0 as created, +3 per membership change (pending, committed, settled). */
   private ringVersion: number;
   /** The membership change in progress, as last saved; its driver, while it runs. */
   private change: ChangeState | null;
   private changing: Promise<unknown> | null = null;
   /** Members that left the ring (or are being removed as dead): never started again. */
   private readonly departed = new Set<string>();
+  /** The change driver's sleeps in progress, woken (as failed) when the cluster closes. */
+  private readonly driverSleeps = new Set<() => void>();
 
   constructor(
     private config: ResolvedCluster,
@@ -501,8 +503,18 @@ class EmbeddedCluster implements Cluster {
       ask: <R>(member: string, actor: string, msg: Message, timeout_ms: number) => this.system.ask<R>({ thread: threadOf(member), id: actor }, msg, timeout_ms),
       sleep: (ms) =>
         new Promise<void>((resolve, reject) => {
-          if (this.closed) reject(new InvalidRequestError('the cluster closed'));
-          else setTimeout(() => (this.closed ? reject(new InvalidRequestError('the cluster closed')) : resolve()), ms);
+          if (this.closed) return reject(new InvalidRequestError('the cluster closed'));
+          // Closing wakes the driver at once: the change stays saved and resumes at the next open.
+          const wake = (): void => {
+            clearTimeout(timer);
+            this.driverSleeps.delete(wake);
+            reject(new InvalidRequestError('the cluster closed'));
+          };
+          const timer = setTimeout(() => {
+            this.driverSleeps.delete(wake);
+            resolve();
+          }, ms);
+          this.driverSleeps.add(wake);
         }),
       now: () => Date.now(),
       reachable: (member) => this.running.has(member),
@@ -531,7 +543,9 @@ class EmbeddedCluster implements Cluster {
         this.ring = Ring.fromTokens(config.ring);
         this.ringVersion = version;
         this.client.reconfigure(config);
-        for (const node of config.nodes) this.system.respawnWith(node.thread, nodePlan(config, node, { ...this.planOptions, ringView: { version, pending: null } }));
+        // Committed (the old replicas may still hold copies: `previous`), or settled after the cleanup.
+        const previous = this.change !== null && version === this.change.version + 1 ? this.change.before : null;
+        for (const node of config.nodes) this.system.respawnWith(node.thread, nodePlan(config, node, { ...this.planOptions, ringView: { version, ring: config.ring, pending: null, previous } }));
       },
       log: (level, msg, fields) => defaultSink()({ level, source: 'membership', msg, fields }),
     };
@@ -622,6 +636,7 @@ class EmbeddedCluster implements Cluster {
     if (this.closed) return;
     this.closed = true;
     // A change in progress stops at its next step; it stays saved and resumes at the next open.
+    for (const wake of [...this.driverSleeps]) wake();
     await this.changing?.catch(() => undefined);
     // Memtables go to SSTables first, so the next open replays little; then every actor closes its files.
     await Promise.all(

@@ -498,6 +498,6 @@ export interface TransfersReport {
   phase: 'streaming' | 'switching' | 'handoff' | 'cleanup' | null;
   startedAgoMs: number | null;
   transfers: TransferReport[];
-  /** The ring view the nodes are at (0: as created; each change adds 2). */
+  /** The ring view the nodes are at (0: as created; each change adds 3: pending, committed, settled). */
   ringVersion: number;
 }

@@ -19,7 +19,10 @@
  *               a member that left is stopped.
  *
  * Ring views are numbered: the pending view of a change is `version`, the
- * committed one `version + 1`, so a node that hears them out of order (or
+ * committed one `version + 1` (with the ring before it as `previous`: its
+ * replicas may hold copies until the cleanup, so a tombstone is confirmed
+ * with them too), and the settled one, after the cleanup, `version + 2`; a
+ * node that hears them out of order (or
  * twice) keeps the newest. A node that is down during a change gets the
  * view it missed when it restarts (the cluster starts it with the saved
  * change's view, then the record's ring).
@@ -43,6 +46,7 @@ export interface StartView {
   version: number;
   ring: RingMember[];
   pending: RingMember[] | null;
+  previous?: RingMember[] | null;
 }
 
 /** One transfer as the change saves it. */
@@ -70,7 +74,7 @@ export interface SavedTransfer {
 export interface ChangeState {
   id: string;
   change: RingChange;
-  /** The pending view's number; the committed one is version + 1. */
+  /** The pending view's number; the committed one is version + 1, the settled one version + 2. */
   version: number;
   before: RingMember[];
   after: RingMember[];
@@ -176,8 +180,9 @@ export function configAfter(config: ResolvedCluster, state: ChangeState): Resolv
 
 /** The ring view a node starting during `state` (or after it) must start with. */
 export function viewDuring(state: ChangeState): StartView {
-  if (state.phase === 'cleanup' || state.phase === 'handoff') return { version: state.version + 1, ring: state.after, pending: null };
-  return state.phase === 'streaming' ? { version: state.version, ring: state.before, pending: state.after } : { version: state.version + 1, ring: state.after, pending: null };
+  if (state.phase === 'streaming') return { version: state.version, ring: state.before, pending: state.after, previous: null };
+  // Committed, and the old replicas may still hold copies until the cleanup is over.
+  return { version: state.version + 1, ring: state.after, pending: null, previous: state.before };
 }
 
 /**
@@ -189,7 +194,7 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
   await host.save(state);
   if (state.phase === 'streaming') {
     if (state.added !== null) await host.startNode(state.added, viewDuring(state));
-    await broadcast(host, state, { type: 'ring-update', version: state.version, ring: state.before, pending: state.after });
+    await broadcast(host, state, { type: 'ring-update', version: state.version, ring: state.before, pending: state.after, previous: null });
     // A resumed change keeps the first time: writes since then went to the new replicas already.
     state.pending_since_ms ??= host.now();
     await host.save(state);
@@ -199,7 +204,7 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
   }
   const after = configAfter(config, state);
   if (state.phase === 'switching') {
-    await broadcast(host, state, { type: 'ring-update', version: state.version + 1, ring: state.after, pending: null });
+    await broadcast(host, state, { type: 'ring-update', version: state.version + 1, ring: state.after, pending: null, previous: state.before });
     await host.committed(after, state.version + 1);
     // From the commit on, writes of a range reach its new replicas only: one more sync from each replica that drops it.
     state.handoffs = state.transfers
@@ -217,8 +222,11 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
   }
   await cleanup(host, after, state);
   await forgetTransfers(host, state);
+  // The old replicas dropped their copies: tombstones are confirmed with the new replicas alone again.
+  await broadcast(host, state, { type: 'ring-update', version: state.version + 2, ring: state.after, pending: null, previous: null });
+  await host.committed(after, state.version + 2);
   await host.save(null);
-  host.log('info', 'membership change committed', { change: state.change.kind, version: state.version + 1, transfers: state.transfers.length });
+  host.log('info', 'membership change committed', { change: state.change.kind, version: state.version + 2, transfers: state.transfers.length });
   return after;
 }
 

@@ -60,7 +60,7 @@ export interface NodePlanOptions {
    * The ring view to start with (issue 16): its number, and the ring a
    * membership change in progress will commit. Default: version 0, none.
    */
-  ringView?: { version: number; pending: RingMember[] | null };
+  ringView?: { version: number; ring?: RingMember[]; pending: RingMember[] | null; previous?: RingMember[] | null };
   /** Throttle of the node's transfers in membership changes (default TRANSFER_BYTES_PER_SECOND). */
   transferBytesPerSecond?: number;
 }
@@ -95,9 +95,12 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
   const dir = nodeDir(options.dataDir, node);
   const seeds = cluster.nodes.slice(0, SEEDS_MAX).map((n) => n.member);
   // A node joining is on the pending ring only, until the change commits.
-  const ringMember = cluster.ring.find((m) => m.id === node.member) ?? options.ringView?.pending?.find((m) => m.id === node.member);
-  if (ringMember === undefined) throw new InvalidRequestError(`node ${node.label} is on neither the ring nor the pending one`);
   const view = options.ringView ?? { version: 0, pending: null };
+  // The ring the node starts on: the view's (a change may be committing), else the cluster's.
+  const ring = view.ring ?? cluster.ring;
+  const previous = view.previous ?? null;
+  const ringMember = ring.find((m) => m.id === node.member) ?? view.pending?.find((m) => m.id === node.member);
+  if (ringMember === undefined) throw new InvalidRequestError(`node ${node.label} is on neither the ring nor the pending one`);
   const syncMode = options.syncMode ?? SYNC_MODE_DEFAULT;
   const ae = options.antiEntropy ?? true;
   const aeRef = { thread: t, id: ANTI_ENTROPY_ACTOR_ID };
@@ -129,7 +132,7 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
         self: node.member,
         dir: join(dir, 'hints'),
         // After a membership change it drops the hints of members that left (before one, members never leave).
-        ...(view.version > 0 ? { members: [...cluster.ring, ...(view.pending ?? [])].map((m) => m.id), ring_version: view.version } : {}),
+        ...(view.version > 0 ? { members: [...ring, ...(view.pending ?? [])].map((m) => m.id), ring_version: view.version } : {}),
       },
     },
     {
@@ -137,8 +140,8 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
       id: COORDINATOR_ACTOR_ID,
       args: {
         self: node.member,
-        ring: cluster.ring,
-        ...(view.version > 0 ? { ring_version: view.version, pending_ring: view.pending } : {}),
+        ring,
+        ...(view.version > 0 ? { ring_version: view.version, pending_ring: view.pending, previous_ring: previous } : {}),
         replication: cluster.replication,
         sync_mode: syncMode,
         ...(options.requestTimeoutMs ? { request_timeout_ms: options.requestTimeoutMs } : {}),
@@ -150,7 +153,13 @@ export function nodePlan(cluster: ResolvedCluster, node: ResolvedNode, options: 
   // Copies the ranges a membership change gives this node (`actors/transfer.ts`); idle otherwise.
   specs.push({ kind: 'transfer', id: TRANSFER_ACTOR_ID, args: options.transferBytesPerSecond !== undefined ? { bytesPerSecond: options.transferBytesPerSecond } : {} });
   if (ae !== false) {
-    const args: AntiEntropyArgs = { self: node.member, ring: cluster.ring, dcs: cluster.replication.dcs, ...(view.version > 0 ? { ringVersion: view.version } : {}), ...(ae === true ? {} : ae) };
+    const args: AntiEntropyArgs = {
+      self: node.member,
+      ring,
+      dcs: cluster.replication.dcs,
+      ...(view.version > 0 ? { ringVersion: view.version, pendingRing: view.pending, previousRing: previous } : {}),
+      ...(ae === true ? {} : ae),
+    };
     specs.push({ kind: 'anti-entropy', id: ANTI_ENTROPY_ACTOR_ID, args });
   }
   return specs;
