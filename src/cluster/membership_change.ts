@@ -235,25 +235,24 @@ export async function runChange(host: ChangeHost, config: ResolvedCluster, state
  * replicates some ranges drops its copies of them (a major compaction
  * keeping only the ranges it replicates now: `cleanup`), so they cannot come
  * back later. Best effort per member: one that does not answer keeps the
- * copies (no read asks it for them); the change waits CLEANUP_WAIT_MS at
- * most, and a cleanup still running then goes on in its node.
+ * copies (no read asks it for them). One node at a time; the change waits
+ * CLEANUP_WAIT_MS at most, and the cleanups left then go on by themselves.
  */
 async function cleanup(host: ChangeHost, after: ResolvedCluster, state: ChangeState): Promise<void> {
   const ring = Ring.fromTokens(state.after);
   const dropping = new Set(planChange(Ring.fromTokens(state.before), after.replication.dcs, state.change).drops.map((d) => d.member));
   const running = new Set<string>();
-  const cleanups = Promise.all(
-    after.nodes
-      .filter((n) => dropping.has(n.member) && host.reachable(n.member))
-      .map(async (n) => {
-        running.add(n.member);
-        const keep = rangesOf(ring, after.replication.dcs, n.member);
-        await host.ask(n.member, COMPACTION_ACTOR_ID, { type: 'cleanup', keep }, CLEANUP_TIMEOUT_MS).catch((err: unknown) => {
-          host.log('warn', 'cleanup of moved copies failed; they stay (no read asks this node for them)', { node: n.member, error: String(err) });
-        });
-        running.delete(n.member);
-      }),
-  );
+  // One node at a time: a cleanup merges every table of its node, and the cluster keeps serving meanwhile.
+  const cleanups = (async () => {
+    for (const n of after.nodes.filter((node) => dropping.has(node.member) && host.reachable(node.member))) {
+      running.add(n.member);
+      const keep = rangesOf(ring, after.replication.dcs, n.member);
+      await host.ask(n.member, COMPACTION_ACTOR_ID, { type: 'cleanup', keep }, CLEANUP_TIMEOUT_MS).catch((err: unknown) => {
+        host.log('warn', 'cleanup of moved copies failed; they stay (no read asks this node for them)', { node: n.member, error: String(err) });
+      });
+      running.delete(n.member);
+    }
+  })();
   const waited = await Promise.race([cleanups.then(() => true), host.sleep(CLEANUP_WAIT_MS).then(() => false)]);
   if (!waited) host.log('info', 'cleanups still running; they finish on their nodes', { nodes: [...running] });
 }

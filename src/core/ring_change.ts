@@ -137,9 +137,13 @@ export function planChange(ring: Ring, replicas: DcReplicas, change: RingChange)
     for (const target of now) {
       if (was.includes(target) || holders.length === 0) continue;
       movedLength += length;
-      const key = `${target}>${sources.join(',')}`;
+      // One transfer per target and first source (each pass scans that source's store once): ranges of one
+      // dropping replica go together, their other holders kept as fallbacks where they hold every range.
+      const syncWith = dropping.length > 0 ? 'first' : 'each';
+      const key = syncWith === 'first' ? `${target}>${sources[0]}` : `${target}>${sources.join(',')}`;
       let transfer = transfers.get(key);
-      if (transfer === undefined) transfers.set(key, (transfer = { target, sources, syncWith: dropping.length > 0 ? 'first' : 'each', ranges: [], share: 0 }));
+      if (transfer === undefined) transfers.set(key, (transfer = { target, sources: [...sources], syncWith, ranges: [], share: 0 }));
+      else if (syncWith === 'first') transfer.sources = [sources[0]!, ...transfer.sources.slice(1).filter((m) => sources.includes(m))];
       addRange(transfer.ranges, { from, to });
       transfer.share += length / RING_POSITIONS;
     }
