@@ -144,6 +144,8 @@ export type { MintReply, MintRequest } from './replica_mint.js';
 /** Answer to the `stats` ask (while the storage is failed, only `storage` and the replica's own counters). */
 export interface ReplicaStats extends EngineStats {
   tables: number;
+  /** Writes being minted here now (a slow disk can hold one long after its client gave up on it). */
+  mints_in_flight: number;
   memtableBytes: number;
   /**
    * Live keys this replica holds (not deleted; each once), from a background
@@ -176,6 +178,8 @@ class Replica implements Actor<ReplicaMsg> {
   private tombstonesConfirmed = 0;
   /** Dot conflicts its engine reported (one dot, two values; each detection counts), for the `stats` ask. */
   private dotConflicts = 0;
+  /** Mints in progress (stats: `mints_in_flight`). */
+  private mintsInFlight = 0;
   /** Live keys for DBSIZE: a background scan, cached (`storage/live_keys.ts`). Set in `started`. */
   private liveKeys!: LiveKeyCounter;
   /** The actor timers of this instance (commit-log sync, storage reopen, live-key scan steps). Set in `started`. */
@@ -372,7 +376,12 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok(await getMany(engine, msg.keys, this.args.dir));
         return;
       case 'mint-batch':
-        replier?.ok(await this.minter.mintMany(engine, msg.requests, this.ctx!));
+        this.mintsInFlight += msg.requests.length;
+        try {
+          replier?.ok(await this.minter.mintMany(engine, msg.requests, this.ctx!));
+        } finally {
+          this.mintsInFlight -= msg.requests.length;
+        }
         return;
       case 'get':
         // Most gets find nothing pending and answer without another await.
@@ -387,7 +396,12 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok(true);
         return;
       case 'mint':
-        replier?.ok(await this.minter.mint(engine, msg, this.ctx!));
+        this.mintsInFlight++;
+        try {
+          replier?.ok(await this.minter.mint(engine, msg, this.ctx!));
+        } finally {
+          this.mintsInFlight--;
+        }
         return;
       case 'scan':
         replier?.ok(scanPage(engine, msg.from, msg.to, Math.min(msg.limit ?? SCAN_PAGE_MAX_ENTRIES, SCAN_PAGE_MAX_ENTRIES)));
@@ -414,6 +428,7 @@ class Replica implements Actor<ReplicaMsg> {
           ...(liveKeys !== null ? { keysEstimate: liveKeys } : {}),
           tombstones_confirmed: this.tombstonesConfirmed,
           dot_conflicts: this.dotConflicts,
+          mints_in_flight: this.mintsInFlight,
           storage: { state: 'ok', ...this.health.report() },
         };
         replier?.ok(stats);

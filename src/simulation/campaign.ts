@@ -301,13 +301,15 @@ export function formatSummary(summary: CampaignSummary): string {
 // Heal, quiesce, final state
 // ---------------------------------------------------------------------------
 
-/** Let the failure detectors see every node alive, then wait (bounded) until every hint store is empty. */
+/** Let the failure detectors see every node alive, then wait (bounded) until every hint store is empty and no write is being minted. */
 async function quiesce(cluster: SimCluster): Promise<void> {
   await cluster.world.runFor(HEAL_SETTLE_MS);
   for (let poll = 0; poll < HINT_POLLS_MAX; poll++) {
     let pending = 0;
     for (const node of cluster.config.nodes) {
       pending += (await cluster.askNode<{ total: number }>(node.label, 'handoff', { type: 'hints-pending' })).total;
+      // A write still being minted (a slow disk holds it long after its client gave up) lands later: wait for it too.
+      pending += (await cluster.askNode<{ mints_in_flight: number }>(node.label, 'replica', { type: 'stats' })).mints_in_flight;
     }
     if (pending === 0) return;
     await cluster.world.runFor(HINT_POLL_MS);
