@@ -104,6 +104,8 @@ export type ReplicaMsg =
   | { type: 'tree-scan'; epoch: number; from?: Uint8Array }
   | { type: 'flush' }
   | { type: 'stats' }
+  /** Ask → the number of writes being minted here now (at once: it reads no storage). */
+  | { type: 'mints-in-flight' }
   | { type: 'compaction-candidates' }
   | { type: 'compaction-begin'; fileNumbers: number[] }
   | { type: 'compaction-finish'; task: CompactionTask; result: CompactionResult }
@@ -415,6 +417,9 @@ class Replica implements Actor<ReplicaMsg> {
         replier?.ok({ ...page, followed } satisfies TreeScanPage);
         return;
       }
+      case 'mints-in-flight':
+        replier?.ok(this.mintsInFlight);
+        return;
       case 'flush':
         await engine.flush();
         replier?.ok(true);

@@ -133,6 +133,8 @@ const REPAIR_POLL_MS = 500;
 const MAJOR_COMPACTION_MARGIN_MS = 500;
 /** Virtual ms one node's major compaction may take (flush and merges on a possibly slow disk). */
 const MAJOR_COMPACTION_TIMEOUT_MS = 30_000;
+/** Virtual ms the harness waits for one replica's versions of a key (a slow-replica disk syncs in up to 1.2 s a time). */
+const REPLICA_READ_TIMEOUT_MS = 30_000;
 /** Step of the drive loop (virtual ms per `runFor`). */
 const DRIVE_STEP_MS = 50;
 
@@ -309,7 +311,7 @@ async function quiesce(cluster: SimCluster): Promise<void> {
     for (const node of cluster.config.nodes) {
       pending += (await cluster.askNode<{ total: number }>(node.label, 'handoff', { type: 'hints-pending' })).total;
       // A write still being minted (a slow disk holds it long after its client gave up) lands later: wait for it too.
-      pending += (await cluster.askNode<{ mints_in_flight: number }>(node.label, 'replica', { type: 'stats' })).mints_in_flight;
+      pending += await cluster.askNode<number>(node.label, 'replica', { type: 'mints-in-flight' });
     }
     if (pending === 0) return;
     await cluster.world.runFor(HINT_POLL_MS);
@@ -430,7 +432,8 @@ async function replicaVersions(cluster: SimCluster, keys: readonly string[]): Pr
     const byReplica = new Map<string, string[]>();
     for (const member of placeReplicas(ring, keyBytes, cluster.config.replication.dcs).replicas) {
       const label = labelOf(cluster.config, member);
-      const held = await cluster.askNode<Version[]>(label, 'replica', { type: 'get', key: keyBytes });
+      // A replica on a very slow disk answers a get only once the key's writes are synced: give it time.
+      const held = await cluster.askNode<Version[]>(label, 'replica', { type: 'get', key: keyBytes }, REPLICA_READ_TIMEOUT_MS);
       byReplica.set(label, held.filter((v) => v.value !== null).map((v) => {
         const dot = decodeDvv(v.clock).dot;
         return formatDotDigest(formatVersion(dot), dot.digest);
