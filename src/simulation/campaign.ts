@@ -9,7 +9,9 @@
  * partitions them (halves, one node, one-way, a bridge where A sees B and B
  * sees C but A not C), drops, duplicates, delays and reorders messages,
  * stalls event loops, slows disks and fsyncs (one replica so much its asks
- * time out), skews clocks, and shortens hint lifetimes and tombstone graces;
+ * time out), skews clocks, shortens hint lifetimes and tombstone graces, and
+ * changes the members (a node joins, is decommissioned, or dies and is
+ * removed or replaced, with the change's driver stopped and resumed);
  * then everything heals, the cluster quiesces, and the history-based checker
  * (`src/check`) judges what the clients saw, knowing every crash and the
  * sync window.
