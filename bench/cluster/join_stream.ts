@@ -25,6 +25,9 @@ const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const keysFlag = argv.indexOf('--keys');
 const KEYS = keysFlag >= 0 ? Number(argv[keysFlag + 1]) : quick ? 200_000 : 2_000_000;
+const rateFlag = argv.indexOf('--rate');
+/** `--rate BYTES`: the transfers' throttle (`ClusterOptions.transfers.bytesPerSecond`); default the cluster's. */
+const RATE = rateFlag >= 0 ? Number(argv[rateFlag + 1]) : undefined;
 const VALUE = 'v'.repeat(100);
 const BATCH = 50;
 const IN_FLIGHT = 8;
@@ -58,7 +61,7 @@ async function clientLoop(cluster: Cluster, stop: () => boolean): Promise<{ ops:
 
 const dir = await mkdtemp(join(tmpdir(), 'ringkv-bench-join-'));
 try {
-  const cluster = await openCluster({ nodes: 5, dataDir: dir, replication: { n: 3, w: 2, r: 2 }, syncMode: 'periodic' });
+  const cluster = await openCluster({ nodes: 5, dataDir: dir, replication: { n: 3, w: 2, r: 2 }, syncMode: 'periodic', ...(RATE !== undefined ? { transfers: { bytesPerSecond: RATE } } : {}) });
   try {
     const loadStart = performance.now();
     for (let at = 0; at < KEYS; at += LOAD_BATCH * LOAD_IN_FLIGHT) {
@@ -117,6 +120,7 @@ try {
       quick,
       shape: { nodes_before: 5, nodes_after: 6, n: 3, w: 2, r: 2, sync: 'periodic', value_bytes: VALUE.length, client: { batch: BATCH, in_flight: IN_FLIGHT, mix: 'half putMany, half getMany' } },
       keys: KEYS,
+      transfer_bytes_per_second_limit: RATE ?? 'default (16 MiB)',
       load_seconds: loadSeconds,
       join_seconds: joinSeconds,
       stream_seconds: streamSeconds,
