@@ -40,8 +40,9 @@ import { readChange, writeChange } from './change_file.js';
 import { newChange, runChange, viewDuring, type ChangeHost, type ChangeState, type StartView } from './membership_change.js';
 import { recordAfterChange, writeRecord } from './cluster_record.js';
 import { planReport, transfersReport } from './transfer_report.js';
-import type { RingChange, RingChangePlan } from '../core/ring_change.js';
-import { memberId, threadOf } from '../../actors/member_refs.js';
+import { addedNode, ringChangeOf, userChangeOf } from './membership_request.js';
+import type { RingChangePlan } from '../core/ring_change.js';
+import { threadOf } from '../../actors/member_refs.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { askNodeStats, type NodeStats } from './node_stats.js';
@@ -482,7 +483,7 @@ class EmbeddedCluster implements Cluster {
       );
       keys = estimates.length === 0 ? null : (estimates.reduce((a, b) => a + b, 0) / estimates.length) * (this.config.nodes.length / this.config.replication.n);
     }
-    return transfersReport(this.change, this.change === null ? null : this.userChange(this.change), this.ringVersion, Date.now(), keys, (m) => this.labelOfMember(m));
+    return transfersReport(this.change, this.change === null ? null : userChangeOf(this.config, this.change), this.ringVersion, Date.now(), keys, (m) => this.labelOfMember(m));
   }
 
   /** The driver of `state`, run in the background; resolves when it committed (or the cluster closed). */
@@ -560,22 +561,9 @@ class EmbeddedCluster implements Cluster {
       throw new InvalidRequestError('membership changes of a cluster spread over processes are not supported yet: run it in one process to change its members');
     }
     const added = change.kind === 'join' || change.kind === 'replace' ? this.newNode(change.node) : null;
-    const member = (id: string): string => memberOf(this.config, id).member;
-    let ringChange: RingChange;
-    switch (change.kind) {
-      case 'join':
-        ringChange = { kind: 'join', member: { id: added!.member, dc: added!.dc, rack: added!.rack, weight: added!.weight } };
-        break;
-      case 'decommission':
-      case 'remove':
-        ringChange = { kind: change.kind, id: member(change.node) };
-        break;
-      case 'replace':
-        ringChange = { kind: 'replace', dead: member(change.dead), member: { id: added!.member, dc: added!.dc, rack: added!.rack } };
-        break;
-    }
+    const ringChange = ringChangeOf(this.config, change, added);
     try {
-      const prepared = newChange(this.config, this.ringVersion, ringChange, added, Date.now(), `c${this.ringVersion / 2 + 1}-${Date.now().toString(36)}`);
+      const prepared = newChange(this.config, this.ringVersion, ringChange, added, Date.now(), `c${Date.now().toString(36)}`);
       if (allocate && added !== null) this.dataDir.record = { ...this.dataDir.record, last_thread: Math.max(this.dataDir.record.last_thread ?? 0, added.thread) };
       return prepared;
     } catch (err) {
@@ -594,22 +582,7 @@ class EmbeddedCluster implements Cluster {
     }
     const thread = Math.max(this.dataDir.record.last_thread ?? 0, ...this.config.nodes.map((n) => n.thread), ...(this.change?.added ? [this.change.added.thread] : [])) + 1;
     if (thread >= THREADS_MAX) throw new InvalidRequestError(`no member id is left: a cluster has at most ${THREADS_MAX - 1} members over its life (THREADS_MAX)`);
-    return { label: spec.id, member: memberId(thread), thread, dc: spec.dc ?? this.config.nodes[0]!.dc, rack: spec.rack ?? spec.id, weight: spec.weight ?? 1 };
-  }
-
-  /** The change of `state` by node ids. */
-  private userChange(state: ChangeState): MembershipChange {
-    const spec = (node: ResolvedNode): NodeSpec => ({ id: node.label, dc: node.dc, rack: node.rack, weight: node.weight });
-    const c = state.change;
-    switch (c.kind) {
-      case 'join':
-        return { kind: 'join', node: spec(state.added!) };
-      case 'decommission':
-      case 'remove':
-        return { kind: c.kind, node: this.labelOfMember(c.id) };
-      case 'replace':
-        return { kind: 'replace', dead: this.labelOfMember(c.dead), node: spec(state.added!) };
-    }
+    return addedNode(this.config, spec, thread);
   }
 
   /** The ring view nodes start on now. */

@@ -27,7 +27,7 @@ import { InlineCompactionExecutor } from '../../storage/compaction_task.js';
 import { SSTABLE_SUFFIX } from '../../storage/manifest.js';
 import { MemoryHintStore } from '../../storage/memory_hint_store.js';
 import { SimFileSystem, type SimDiskLatency, type SimDiskOp } from '../../storage/sim_fs.js';
-import type { NodeSpec, AntiEntropyOptions, ClusterOptions, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster/cluster_types.js';
+import type { MembershipChange, NodeSpec, AntiEntropyOptions, ClusterOptions, GetManyEntry, GetManyOutcome, PutManyEntry, PutManyOutcome, ReadOptions, ReadResult, WriteOptions, WriteResult, Bytes } from '../cluster/cluster_types.js';
 import type { CrashRecord } from '../check/history.js';
 import { ClusterClient } from '../cluster/cluster_client.js';
 import { memberOf, resolveCluster, type ResolvedCluster, type ResolvedNode } from '../cluster/cluster_config.js';
@@ -36,9 +36,10 @@ import { REQUEST_TIMEOUT_MS } from '../core/limits.js';
 import { Prng } from '../core/prng.js';
 import { nodePlan } from '../cluster/node_plan.js';
 import { newChange, runChange, viewDuring, type ChangeHost, type ChangeState } from '../cluster/membership_change.js';
-import type { RingChange, RingChangePlan } from '../core/ring_change.js';
+import type { RingChangePlan } from '../core/ring_change.js';
+import { addedNode, ringChangeOf } from '../cluster/membership_request.js';
 import type { ActorKinds, ActorRef, Message, SpawnSpec } from '../runtime/actor.js';
-import { memberId, threadOf } from '../../actors/member_refs.js';
+import { threadOf } from '../../actors/member_refs.js';
 import { SimWorld, type FaultOptions } from '../runtime/sim/index.js';
 
 const KINDS: ActorKinds = { ...replicaKinds, ...compactionKinds, ...gossipKinds, ...detectorKinds, ...handoffKinds, ...coordinatorKinds, ...antiEntropyKinds, ...relayKinds, ...transferKinds };
@@ -89,12 +90,8 @@ export interface SimClusterOptions extends Pick<ClusterOptions, 'nodes' | 'repli
   transferBytesPerSecond?: number;
 }
 
-/** A membership change, by node labels (issue 16). */
-export type SimChange =
-  | { kind: 'join'; node: NodeSpec }
-  | { kind: 'decommission'; node: string }
-  | { kind: 'remove'; node: string }
-  | { kind: 'replace'; dead: string; node: NodeSpec };
+/** A membership change, by node labels (issue 16): the embedding API's. */
+export type SimChange = MembershipChange;
 
 /** One crash of a node, for the checker (the checker's own record of it). */
 export type { CrashRecord } from '../check/history.js';
@@ -171,7 +168,7 @@ export class SimCluster {
 
   /** The plan of a membership change, without running it. */
   planChange(change: SimChange): RingChangePlan {
-    return newChange(this.config, this.ringVersion, this.ringChange(change, null), null, this.world.now(), 'plan').plan;
+    return newChange(this.config, this.ringVersion, ringChangeOf(this.config, change, change.kind === 'join' || change.kind === 'replace' ? addedNode(this.config, change.node, this.nextThread) : null), null, this.world.now(), 'plan').plan;
   }
 
   /**
@@ -189,7 +186,7 @@ export class SimCluster {
       this.removedLog.push({ node: change.kind === 'remove' ? change.node : change.dead, at_ms: this.world.now() });
     }
     const added = change.kind === 'join' || change.kind === 'replace' ? this.newNode(change.node) : null;
-    const { state } = newChange(this.config, this.ringVersion, this.ringChange(change, added), added, this.world.now(), `c${++this.changes}`);
+    const { state } = newChange(this.config, this.ringVersion, ringChangeOf(this.config, change, added), added, this.world.now(), `c${++this.changes}`);
     await this.runSaved(state, options.interruptAfterMs === undefined ? null : this.world.now() + options.interruptAfterMs);
   }
 
@@ -256,25 +253,7 @@ export class SimCluster {
 
   /** A new node for a join or replacement: the next thread, never used before. */
   private newNode(spec: NodeSpec): ResolvedNode {
-    const thread = this.nextThread++;
-    return { label: spec.id, member: memberId(thread), thread, dc: spec.dc ?? this.config.nodes[0]!.dc, rack: spec.rack ?? spec.id, weight: spec.weight ?? 1 };
-  }
-
-  private ringChange(change: SimChange, added: ResolvedNode | null): RingChange {
-    const member = (label: string): string => memberOf(this.config, label).member;
-    switch (change.kind) {
-      case 'join': {
-        const node = added ?? this.newNode(change.node);
-        return { kind: 'join', member: { id: node.member, dc: node.dc, rack: node.rack, weight: node.weight } };
-      }
-      case 'decommission':
-      case 'remove':
-        return { kind: change.kind, id: member(change.node) };
-      case 'replace': {
-        const node = added ?? this.newNode(change.node);
-        return { kind: 'replace', dead: member(change.dead), member: { id: node.member, dc: node.dc, rack: node.rack } };
-      }
-    }
+    return addedNode(this.config, spec, this.nextThread++);
   }
 
   /**
