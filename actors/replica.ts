@@ -146,8 +146,6 @@ export type { MintReply, MintRequest } from './replica_mint.js';
 /** Answer to the `stats` ask (while the storage is failed, only `storage` and the replica's own counters). */
 export interface ReplicaStats extends EngineStats {
   tables: number;
-  /** Writes being minted here now (a slow disk can hold one long after its client gave up on it). */
-  mints_in_flight: number;
   memtableBytes: number;
   /**
    * Live keys this replica holds (not deleted; each once), from a background
@@ -180,7 +178,7 @@ class Replica implements Actor<ReplicaMsg> {
   private tombstonesConfirmed = 0;
   /** Dot conflicts its engine reported (one dot, two values; each detection counts), for the `stats` ask. */
   private dotConflicts = 0;
-  /** Mints in progress (stats: `mints_in_flight`). */
+  /** Mints in progress (`mints-in-flight`). */
   private mintsInFlight = 0;
   /** Live keys for DBSIZE: a background scan, cached (`storage/live_keys.ts`). Set in `started`. */
   private liveKeys!: LiveKeyCounter;
@@ -433,7 +431,6 @@ class Replica implements Actor<ReplicaMsg> {
           ...(liveKeys !== null ? { keysEstimate: liveKeys } : {}),
           tombstones_confirmed: this.tombstonesConfirmed,
           dot_conflicts: this.dotConflicts,
-          mints_in_flight: this.mintsInFlight,
           storage: { state: 'ok', ...this.health.report() },
         };
         replier?.ok(stats);
