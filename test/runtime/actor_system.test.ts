@@ -75,7 +75,9 @@ describe('runtime/actor_system (real worker threads)', function () {
   });
 
   it('pushes back on the sender when a thread stalls, and loses nothing it accepted', async () => {
-    const stalled = system.ask(a, { type: 'block', ms: 300 });
+    // The sends below must come while the worker is blocked: its block starts when the message arrives and the
+    // 50 ms wait can stretch on a loaded machine (it once outlasted a 300 ms block), so the block is long.
+    const stalled = system.ask(a, { type: 'block', ms: 2000 });
     await new Promise((r) => setTimeout(r, 50));
     let accepted = 0;
     let refused = 0;
